@@ -1,0 +1,3 @@
+//! gitlab-mattermost: compile one typed config into everything a Mattermost server needs.
+
+pub mod schema;

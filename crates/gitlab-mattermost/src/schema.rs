@@ -1,0 +1,501 @@
+//! The configuration schema: the single source of truth for option names, defaults and docs.
+//!
+//! The JSON Schema (`gitlab-mattermost schema`), the NixOS options file, the README's config
+//! reference and the validation of every input file are all derived from these types, so a
+//! field added here appears everywhere at once.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A path to a file holding a secret. The file is read by systemd (`LoadCredential=`) when the
+/// service starts; its content never appears in a rendered file, a unit or a log.
+pub type SecretFile = String;
+
+/// The whole configuration of one Mattermost server.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+#[schemars(title = "gitlab-mattermost configuration")]
+pub struct Config {
+    /// The URL users open, e.g. `https://mattermost.example.com`. It becomes Mattermost's
+    /// `ServiceSettings.SiteURL`, the nginx server name, and decides whether nginx serves https.
+    /// Scheme http or https, a host, no path.
+    #[schemars(example = "example_external_url")]
+    pub external_url: String,
+
+    /// Where Mattermost itself listens; nginx proxies to it.
+    #[serde(default)]
+    pub listen: Listen,
+
+    /// The system account Mattermost runs as.
+    #[serde(default)]
+    pub account: Account,
+
+    /// Mattermost's directories.
+    #[serde(default)]
+    pub directories: Directories,
+
+    /// The Mattermost installation the service starts.
+    #[serde(default)]
+    pub mattermost: Installation,
+
+    /// Sign-in with GitLab (OAuth 2).
+    #[serde(default)]
+    pub gitlab: GitLab,
+
+    /// Outgoing mail.
+    #[serde(default)]
+    pub smtp: Smtp,
+
+    /// The PostgreSQL database.
+    #[serde(default)]
+    pub database: Database,
+
+    /// Where uploaded files are kept.
+    #[serde(default)]
+    pub file_storage: FileStorage,
+
+    /// The nginx reverse proxy in front of Mattermost.
+    #[serde(default)]
+    pub nginx: Nginx,
+
+    /// Extra environment variables for the Mattermost process, e.g. `http_proxy`, `https_proxy`,
+    /// `no_proxy`, `SSL_CERT_DIR`. `MM_*` names belong in `settings`.
+    #[serde(default)]
+    #[schemars(example = "example_environment")]
+    pub environment: BTreeMap<String, String>,
+
+    /// Any other Mattermost setting, as `Category.Field` (nested tables) or as its `MM_*`
+    /// variable name. Every name and value is checked against Mattermost's own catalogue.
+    #[serde(default)]
+    #[schemars(example = "example_settings")]
+    pub settings: BTreeMap<String, serde_json::Value>,
+
+    /// Mattermost settings whose value is a secret, read from a file at service start:
+    /// setting name (`Category.Field` or `MM_*`) to file path.
+    #[serde(default)]
+    #[schemars(example = "example_setting_files")]
+    pub setting_files: BTreeMap<String, SecretFile>,
+}
+
+/// Where Mattermost listens (`ServiceSettings.ListenAddress`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct Listen {
+    /// Address Mattermost binds to. Keep it on loopback when nginx is in front.
+    #[serde(default = "default_listen_address")]
+    pub address: String,
+    /// TCP port Mattermost binds to.
+    #[serde(default = "default_listen_port")]
+    pub port: u16,
+}
+
+/// The system account (user and group) Mattermost runs as.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct Account {
+    /// User name.
+    #[serde(default = "default_account_name")]
+    pub user: String,
+    /// Group name.
+    #[serde(default = "default_account_name")]
+    pub group: String,
+    /// Fixed numeric user id; leave unset to let the system choose. Set it when migrating so
+    /// copied files keep their owner.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 4294967294u32))]
+    pub uid: Option<u32>,
+    /// Fixed numeric group id; leave unset to let the system choose.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 4294967294u32))]
+    pub gid: Option<u32>,
+}
+
+/// Mattermost's directories. All must be absolute.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct Directories {
+    /// State directory (the service's working directory).
+    #[serde(default = "default_data_dir")]
+    pub data: String,
+    /// Log directory (`LogSettings.FileLocation`).
+    #[serde(default = "default_log_dir")]
+    pub logs: String,
+    /// Directory holding `config.json` (Mattermost's own, editable in the System Console).
+    #[serde(default = "default_config_dir")]
+    pub config: String,
+    /// Server plugins (`PluginSettings.Directory`).
+    #[serde(default = "default_plugin_dir")]
+    pub plugins: String,
+    /// Web app plugins (`PluginSettings.ClientDirectory`).
+    #[serde(default = "default_client_plugin_dir")]
+    pub client_plugins: String,
+}
+
+/// The Mattermost installation that the service runs.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct Installation {
+    /// Directory of a Mattermost release (holds `bin/mattermost`, `client/`, `i18n/`,
+    /// `templates/`, `fonts/`). The NixOS module sets it to the package.
+    #[serde(default = "default_install_dir")]
+    pub install_dir: String,
+    /// Path of the `gitlab-mattermost` binary used as the unit's `ExecStart=` wrapper.
+    #[serde(default = "default_wrapper")]
+    pub wrapper: String,
+}
+
+/// Sign-in with GitLab. GitLab's endpoints are derived from `url` unless set.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct GitLab {
+    /// Offer "Sign in with GitLab" (`GitLabSettings.Enable`).
+    #[serde(default)]
+    pub enable: bool,
+    /// GitLab's base URL, e.g. `https://gitlab.example.com`.
+    #[serde(default)]
+    #[schemars(example = "example_gitlab_url")]
+    pub url: Option<String>,
+    /// Authorization endpoint; default `<url>/oauth/authorize`.
+    #[serde(default)]
+    pub auth_endpoint: Option<String>,
+    /// Token endpoint; default `<url>/oauth/token`.
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    /// User API endpoint; default `<url>/api/v4/user`.
+    #[serde(default)]
+    pub user_api_endpoint: Option<String>,
+    /// OAuth application id (GitLab's "Application ID"). Not a secret; use `id_file` when a
+    /// registration step writes it.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// File holding the OAuth application id (written by `gitlab-mattermost gitlab register`).
+    #[serde(default)]
+    pub id_file: Option<SecretFile>,
+    /// File holding the OAuth application secret.
+    #[serde(default)]
+    pub secret_file: Option<SecretFile>,
+    /// OAuth scope requested. `read_user` matches the application `gitlab register` creates;
+    /// an empty scope makes GitLab fall back to `api` and the login fails.
+    #[serde(default = "default_gitlab_scope")]
+    pub scope: String,
+}
+
+/// Outgoing mail (`EmailSettings`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct Smtp {
+    /// Configure mail at all; when false Mattermost's own defaults stay.
+    #[serde(default)]
+    pub enable: bool,
+    /// SMTP server host name.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// SMTP server port (25, 465 for TLS, 587 for STARTTLS).
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// User name for SMTP authentication.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// File holding the SMTP password.
+    #[serde(default)]
+    pub password_file: Option<SecretFile>,
+    /// Authenticate to the server (`EnableSMTPAuth`).
+    #[serde(default)]
+    pub auth: bool,
+    /// Connection security: `""` (none), `"TLS"` (implicit, usually port 465) or `"STARTTLS"`
+    /// (usually port 587).
+    #[serde(default)]
+    pub connection_security: ConnectionSecurity,
+    /// Accept any server certificate. Only for testing.
+    #[serde(default)]
+    pub skip_server_certificate_verification: bool,
+    /// Sender name of notification mail.
+    #[serde(default = "default_feedback_name")]
+    pub feedback_name: String,
+    /// Sender address of notification mail.
+    #[serde(default)]
+    pub feedback_email: Option<String>,
+    /// Send email notifications.
+    #[serde(default = "default_true")]
+    pub send_notifications: bool,
+    /// Let users sign in with email and password.
+    #[serde(default = "default_true")]
+    pub enable_sign_in_with_email: bool,
+    /// Let users sign up with email and password.
+    #[serde(default = "default_true")]
+    pub enable_sign_up_with_email: bool,
+    /// Batch notification mail.
+    #[serde(default)]
+    pub batching: EmailBatching,
+}
+
+/// Mattermost's email connection security values.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub enum ConnectionSecurity {
+    /// Plain SMTP.
+    #[default]
+    #[serde(rename = "")]
+    None,
+    /// Implicit TLS.
+    #[serde(rename = "TLS")]
+    Tls,
+    /// STARTTLS upgrade.
+    #[serde(rename = "STARTTLS")]
+    StartTls,
+}
+
+impl ConnectionSecurity {
+    /// The value Mattermost expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionSecurity::None => "",
+            ConnectionSecurity::Tls => "TLS",
+            ConnectionSecurity::StartTls => "STARTTLS",
+        }
+    }
+}
+
+/// Email batching (`EnableEmailBatching`, `EmailBatchingInterval`, `EmailBatchingBufferSize`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct EmailBatching {
+    /// Batch notifications into one mail per interval. Needs `external_url`.
+    #[serde(default)]
+    pub enable: bool,
+    /// Seconds between batches; at least 30.
+    #[serde(default = "default_batching_interval")]
+    pub interval: u32,
+    /// Most notifications held per batch.
+    #[serde(default = "default_batching_buffer")]
+    pub buffer_size: u32,
+}
+
+/// The database. `local` uses PostgreSQL on this host over its unix socket with peer
+/// authentication (no password); `external` connects over TCP.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct Database {
+    /// `local` (unix socket, peer auth) or `external` (TCP, password file).
+    #[serde(default)]
+    pub kind: DatabaseKind,
+    /// Database name.
+    #[serde(default = "default_account_name")]
+    pub name: String,
+    /// Database role. With `local`, it must equal the account user (peer auth).
+    #[serde(default = "default_account_name")]
+    pub user: String,
+    /// Directory of PostgreSQL's unix socket (`local` only).
+    #[serde(default = "default_socket_dir")]
+    pub socket_dir: String,
+    /// Database host (`external` only).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Database port.
+    #[serde(default = "default_pg_port")]
+    pub port: u16,
+    /// File holding the database password (`external` only).
+    #[serde(default)]
+    pub password_file: Option<SecretFile>,
+    /// libpq `sslmode` (`external` only): disable, allow, prefer, require, verify-ca, verify-full.
+    #[serde(default = "default_sslmode")]
+    pub sslmode: String,
+    /// Read replica hosts (`host` or `host:port`), same name, user, password and sslmode.
+    #[serde(default)]
+    pub read_replicas: Vec<String>,
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DatabaseKind {
+    /// PostgreSQL on this host, unix socket, peer authentication.
+    #[default]
+    Local,
+    /// PostgreSQL elsewhere, over TCP with a password file.
+    External,
+}
+
+/// Where uploaded files are kept (`FileSettings`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct FileStorage {
+    /// `local` (a directory) or `s3` (an S3-compatible bucket).
+    #[serde(default)]
+    pub driver: FileDriver,
+    /// Directory for `local` storage; default `<directories.data>/data`.
+    #[serde(default)]
+    pub directory: Option<String>,
+    /// S3 bucket.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// S3 endpoint host, e.g. `s3.amazonaws.com` or `minio.example.com:9000`.
+    #[serde(default = "default_s3_endpoint")]
+    pub endpoint: String,
+    /// S3 region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// S3 access key id (not a secret on its own).
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    /// File holding the S3 secret access key.
+    #[serde(default)]
+    pub secret_access_key_file: Option<SecretFile>,
+    /// Talk https to the S3 endpoint.
+    #[serde(default = "default_true")]
+    pub ssl: bool,
+}
+
+/// File storage drivers.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FileDriver {
+    /// A local directory.
+    #[default]
+    Local,
+    /// An S3-compatible bucket.
+    #[serde(rename = "s3")]
+    S3,
+}
+
+/// The nginx reverse proxy.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct Nginx {
+    /// Render the nginx vhost.
+    #[serde(default = "default_true")]
+    pub enable: bool,
+    /// Serve https; default: the scheme of `external_url`. Set false when TLS ends at a load
+    /// balancer in front of nginx.
+    #[serde(default)]
+    pub https: Option<bool>,
+    /// Certificate (full chain) path; required when https.
+    #[serde(default)]
+    pub certificate: Option<String>,
+    /// Private key path; required when https. Read by nginx, never copied.
+    #[serde(default)]
+    pub certificate_key: Option<String>,
+    /// Also listen on plain http and redirect to https.
+    #[serde(default)]
+    pub redirect_http_to_https: bool,
+    /// Port of the http redirect server.
+    #[serde(default = "default_http_port")]
+    pub redirect_http_port: u16,
+    /// Port nginx listens on; default: the port of `external_url`.
+    #[serde(default)]
+    pub listen_port: Option<u16>,
+    /// Addresses nginx listens on.
+    #[serde(default = "default_listen_addresses")]
+    pub listen_addresses: Vec<String>,
+    /// Largest request body (`client_max_body_size`); `0` means unlimited.
+    #[serde(default = "default_body_size")]
+    pub client_max_body_size: String,
+    /// `proxy_read_timeout` in seconds.
+    #[serde(default = "default_read_timeout")]
+    pub proxy_read_timeout: u32,
+    /// Extra or overriding `proxy_set_header` lines (name to value); an empty value removes
+    /// a default header.
+    #[serde(default)]
+    pub proxy_headers: BTreeMap<String, String>,
+    /// Raw nginx lines appended inside the server block.
+    #[serde(default)]
+    pub server_config: String,
+}
+
+macro_rules! default_fn {
+    ($($name:ident: $ty:ty = $value:expr;)*) => {
+        $(fn $name() -> $ty { $value.into() })*
+    };
+}
+
+default_fn! {
+    default_listen_address: String = "127.0.0.1";
+    default_listen_port: u16 = 8065u16;
+    default_account_name: String = "mattermost";
+    default_data_dir: String = "/var/lib/mattermost";
+    default_log_dir: String = "/var/log/mattermost";
+    default_config_dir: String = "/var/lib/mattermost/config";
+    default_plugin_dir: String = "/var/lib/mattermost/plugins";
+    default_client_plugin_dir: String = "/var/lib/mattermost/client-plugins";
+    default_install_dir: String = "/opt/mattermost";
+    default_wrapper: String = "/usr/local/bin/gitlab-mattermost";
+    default_gitlab_scope: String = "read_user";
+    default_smtp_port: u16 = 25u16;
+    default_feedback_name: String = "Mattermost";
+    default_true: bool = true;
+    default_batching_interval: u32 = 30u32;
+    default_batching_buffer: u32 = 256u32;
+    default_socket_dir: String = "/run/postgresql";
+    default_pg_port: u16 = 5432u16;
+    default_sslmode: String = "require";
+    default_s3_endpoint: String = "s3.amazonaws.com";
+    default_http_port: u16 = 80u16;
+    default_body_size: String = "100m";
+    default_read_timeout: u32 = 3600u32;
+}
+
+fn default_listen_addresses() -> Vec<String> {
+    vec!["0.0.0.0".into(), "[::]".into()]
+}
+
+fn example_external_url() -> &'static str {
+    "https://mattermost.example.com"
+}
+fn example_gitlab_url() -> &'static str {
+    "https://gitlab.example.com"
+}
+fn example_environment() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([("https_proxy", "http://proxy.example.com:3128")])
+}
+fn example_settings() -> serde_json::Value {
+    serde_json::json!({"ServiceSettings": {"MaximumLoginAttempts": 10}, "MM_TEAMSETTINGS_SITENAME": "Chat"})
+}
+fn example_setting_files() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([(
+        "SqlSettings.AtRestEncryptKey",
+        "/run/secrets/mattermost-at-rest-key",
+    )])
+}
+
+macro_rules! default_from_empty {
+    ($($ty:ty),*) => {
+        $(impl Default for $ty {
+            fn default() -> Self {
+                serde_json::from_value(serde_json::json!({}))
+                    .expect("every field of this section has a default")
+            }
+        })*
+    };
+}
+
+default_from_empty!(
+    Listen,
+    Account,
+    Directories,
+    Installation,
+    GitLab,
+    Smtp,
+    EmailBatching,
+    Database,
+    FileStorage,
+    Nginx
+);
+
+/// The JSON Schema of the configuration.
+pub fn json_schema() -> schemars::schema::RootSchema {
+    let settings = schemars::gen::SchemaSettings::draft07();
+    settings.into_generator().into_root_schema_for::<Config>()
+}
+
+/// Inline secret keys people are likely to write, and the file key that replaces each.
+/// Checked before schema validation so the error can say how to move the value.
+pub const INLINE_SECRET_KEYS: &[(&str, &str)] = &[
+    ("smtp.password", "smtp.password_file"),
+    ("gitlab.secret", "gitlab.secret_file"),
+    ("database.password", "database.password_file"),
+    (
+        "file_storage.secret_access_key",
+        "file_storage.secret_access_key_file",
+    ),
+];
