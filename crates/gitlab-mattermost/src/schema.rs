@@ -234,14 +234,11 @@ pub struct Smtp {
 /// Mattermost's email connection security values.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub enum ConnectionSecurity {
-    /// Plain SMTP.
     #[default]
     #[serde(rename = "")]
     None,
-    /// Implicit TLS.
     #[serde(rename = "TLS")]
     Tls,
-    /// STARTTLS upgrade.
     #[serde(rename = "STARTTLS")]
     StartTls,
 }
@@ -310,10 +307,8 @@ pub struct Database {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum DatabaseKind {
-    /// PostgreSQL on this host, unix socket, peer authentication.
     #[default]
     Local,
-    /// PostgreSQL elsewhere, over TCP with a password file.
     External,
 }
 
@@ -351,10 +346,8 @@ pub struct FileStorage {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum FileDriver {
-    /// A local directory.
     #[default]
     Local,
-    /// An S3-compatible bucket.
     #[serde(rename = "s3")]
     S3,
 }
