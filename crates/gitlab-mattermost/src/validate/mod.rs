@@ -169,6 +169,15 @@ fn describe_schema_error(
     match err.kind() {
         K::AdditionalProperties { unexpected } => unexpected
             .iter()
+            // Inline secrets already have their own, more helpful, error.
+            .filter(|name| {
+                let full = if dotted.is_empty() {
+                    (*name).clone()
+                } else {
+                    format!("{dotted}.{name}")
+                };
+                !schema::INLINE_SECRET_KEYS.iter().any(|(k, _)| *k == full)
+            })
             .map(|name| {
                 let mut p = path.clone();
                 p.push(name.clone());
@@ -187,10 +196,21 @@ fn describe_schema_error(
             "expected one of {}, found {found}",
             enum_list(options)
         )),
-        K::Minimum { limit } => one(format!("expected at least {limit}, found {found}")),
-        K::Maximum { limit } => one(format!("expected at most {limit}, found {found}")),
+        K::Minimum { limit } => one(format!(
+            "expected at least {}, found {found}",
+            number(limit)
+        )),
+        K::Maximum { limit } => one(format!("expected at most {}, found {found}", number(limit))),
         K::Required { property } => one(format!("missing required key {property}")),
         _ => one(format!("{err}")),
+    }
+}
+
+/// Schema limits are floats (`0.0`); show whole numbers as integers.
+fn number(v: &Value) -> String {
+    match v.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+        _ => v.to_string(),
     }
 }
 
