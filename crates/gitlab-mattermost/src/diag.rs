@@ -27,6 +27,33 @@ impl Pos {
     }
 }
 
+/// Line starts of a text, for turning many byte offsets into positions cheaply.
+pub struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { text, starts }
+    }
+
+    /// The position of byte `offset`.
+    pub fn pos(&self, offset: usize) -> Pos {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts.get(line - 1).copied().unwrap_or(0);
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(1, |s| s.chars().count() + 1);
+        Pos { line, column }
+    }
+}
+
 /// Where a value came from: a file (with position when known) or a command-line override.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Origin {
@@ -148,5 +175,13 @@ mod tests {
         assert_eq!(Pos::from_offset(text, 6), Pos { line: 2, column: 1 });
         assert_eq!(Pos::from_offset(text, 11), Pos { line: 2, column: 6 });
         assert_eq!(Pos::from_offset(text, 999), Pos { line: 3, column: 1 });
+        let index = LineIndex::new(text);
+        for offset in 0..=text.len() + 2 {
+            assert_eq!(
+                index.pos(offset),
+                Pos::from_offset(text, offset),
+                "offset {offset}"
+            );
+        }
     }
 }

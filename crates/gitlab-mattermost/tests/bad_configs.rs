@@ -58,6 +58,8 @@ fn cases() -> Vec<Case> {
         case("secret setting inline", "toml", http("[settings.GitLabSettings]\nSecret = \"s\"\n"), &["settings.GitLabSettings.Secret:", "holds a secret", "setting_files"]),
         case("https without certificate", "toml", "external_url = \"https://mm.example.com\"\n", &["nginx.certificate:", "https is on"]),
         case("relative directory", "toml", http("[directories]\ndata = \"var/lib/mm\"\n"), &["bad.toml:3:1: directories.data:", "expected an absolute path"]),
+        case("root uid", "toml", http("[account]\nuid = 0\n"), &["bad.toml:3:1: account.uid:", "must not run as root"]),
+        case("port zero", "toml", http("[listen]\nport = 0\n"), &["bad.toml:3:1: listen.port:", "expected at least 1, found 0"]),
         case("negative uid", "toml", http("[account]\nuid = -5\n"), &["bad.toml:3:1: account.uid:", "expected at least 1"]),
         case("bad listen address", "toml", http("[listen]\naddress = \"bad host!\"\n"), &["ServiceSettings.ListenAddress:", "expected host:port"]),
         case("mm var in environment", "toml", http("[environment]\nMM_SERVICESETTINGS_SITEURL = \"x\"\n"), &["environment.MM_SERVICESETTINGS_SITEURL:", "go in `settings`"]),

@@ -237,3 +237,20 @@ fn external_database_gets_password_from_a_credential() {
         "{env}"
     );
 }
+
+#[test]
+fn fields_of_nested_sections_are_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(
+        tmp.path(),
+        "n.toml",
+        "external_url = \"http://mm.example.com\"\n[settings.MessageExportSettings.GlobalRelaySettings]\nCustomerType = \"A9\"\n",
+    );
+    let o = bin().arg("env").arg(&cfg).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let env = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        env.contains("MM_MESSAGEEXPORTSETTINGS_GLOBALRELAYSETTINGS_CUSTOMERTYPE=A9\n"),
+        "{env}"
+    );
+}

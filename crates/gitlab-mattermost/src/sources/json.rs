@@ -7,7 +7,7 @@ use jsonc_parser::{parse_to_ast, CollectOptions, ParseOptions};
 use serde_json::{Map, Value};
 
 use super::{KeyPath, ParseFailure};
-use crate::diag::Pos;
+use crate::diag::{LineIndex, Pos};
 
 pub(super) fn parse(
     text: &str,
@@ -25,9 +25,10 @@ pub(super) fn parse(
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
     };
+    let index = LineIndex::new(text);
     let parsed = parse_to_ast(text, &CollectOptions::default(), &strict).map_err(|e| {
         (
-            Pos::from_offset(text, e.range().start),
+            index.pos(e.range().start),
             format!("invalid JSON: {}", e.kind()),
             None,
         )
@@ -40,11 +41,11 @@ pub(super) fn parse(
         )
     })?;
     let mut path = Vec::new();
-    convert(text, &ast, &mut path, positions)
+    convert(&index, &ast, &mut path, positions)
 }
 
 fn convert(
-    text: &str,
+    text: &LineIndex,
     ast: &Ast,
     path: &mut KeyPath,
     positions: &mut BTreeMap<KeyPath, Pos>,
@@ -54,7 +55,7 @@ fn convert(
         Ast::NumberLit(n) => {
             let v: Value = serde_json::from_str(n.value).map_err(|e| {
                 (
-                    Pos::from_offset(text, n.range.start),
+                    text.pos(n.range.start),
                     format!("invalid number {}: {e}", n.value),
                     None,
                 )
@@ -67,7 +68,7 @@ fn convert(
             let mut items = Vec::with_capacity(a.elements.len());
             for (i, el) in a.elements.iter().enumerate() {
                 path.push(i.to_string());
-                positions.insert(path.clone(), Pos::from_offset(text, range_start(el)));
+                positions.insert(path.clone(), text.pos(range_start(el)));
                 items.push(convert(text, el, path, positions)?);
                 path.pop();
             }
@@ -81,7 +82,7 @@ fn convert(
                     ObjectPropName::Word(w) => w.value.to_string(),
                 };
                 path.push(name.clone());
-                positions.insert(path.clone(), Pos::from_offset(text, prop.range.start));
+                positions.insert(path.clone(), text.pos(prop.range.start));
                 let v = convert(text, &prop.value, path, positions)?;
                 path.pop();
                 map.insert(name, v);

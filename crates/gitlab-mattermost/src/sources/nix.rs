@@ -10,7 +10,7 @@ use rowan::ast::AstNode;
 use serde_json::{Map, Value};
 
 use super::{KeyPath, ParseFailure};
-use crate::diag::Pos;
+use crate::diag::{LineIndex, Pos};
 
 const EVAL_HINT: &str = "only literal data is read from .nix files; evaluate it to JSON first: \
 nix-instantiate --eval --strict --json FILE.nix > config.json";
@@ -34,7 +34,10 @@ pub(super) fn parse(
             None,
         )
     })?;
-    let mut conv = Converter { text, positions };
+    let mut conv = Converter {
+        index: LineIndex::new(text),
+        positions,
+    };
     conv.expr(&expr, &mut Vec::new())
 }
 
@@ -56,13 +59,14 @@ fn syntax_error(text: &str, err: &rnix::ParseError) -> ParseFailure {
 }
 
 struct Converter<'a> {
-    text: &'a str,
+    index: LineIndex<'a>,
     positions: &'a mut BTreeMap<KeyPath, Pos>,
 }
 
 impl Converter<'_> {
     fn pos(&self, node: &impl AstNode) -> Pos {
-        Pos::from_offset(self.text, usize::from(node.syntax().text_range().start()))
+        self.index
+            .pos(usize::from(node.syntax().text_range().start()))
     }
 
     fn needs_eval(&self, node: &impl AstNode, what: &str) -> ParseFailure {

@@ -6,34 +6,36 @@ use serde_json::{Map, Value};
 use toml_edit::{Document, Item, Table};
 
 use super::{KeyPath, ParseFailure};
-use crate::diag::Pos;
+use crate::diag::{LineIndex, Pos};
 
 pub(super) fn parse(
     text: &str,
     positions: &mut BTreeMap<KeyPath, Pos>,
 ) -> Result<Value, ParseFailure> {
+    let index = LineIndex::new(text);
     let doc = Document::parse(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         let message = e.message().trim().to_string();
-        (
-            Pos::from_offset(text, offset),
-            format!("invalid TOML: {message}"),
-            None,
-        )
+        (index.pos(offset), format!("invalid TOML: {message}"), None)
     })?;
     let mut path = Vec::new();
-    Ok(table(text, doc.as_table(), &mut path, positions))
+    Ok(table(&index, doc.as_table(), &mut path, positions))
 }
 
 /// Parse a single TOML value (for `--set`), e.g. `587`, `true`, `"x"`, `[1, 2]`.
 pub(super) fn parse_value(raw: &str) -> Option<Value> {
     let doc = Document::parse(format!("v = {raw}")).ok()?;
     let item = doc.as_table().get("v")?;
-    Some(item_value(raw, item, &mut Vec::new(), &mut BTreeMap::new()))
+    Some(item_value(
+        &LineIndex::new(raw),
+        item,
+        &mut Vec::new(),
+        &mut BTreeMap::new(),
+    ))
 }
 
 fn table(
-    text: &str,
+    text: &LineIndex,
     t: &Table,
     path: &mut KeyPath,
     positions: &mut BTreeMap<KeyPath, Pos>,
@@ -42,7 +44,7 @@ fn table(
     for (key, item) in t.iter() {
         path.push(key.to_string());
         if let Some(span) = t.key(key).and_then(|k| k.span()) {
-            positions.insert(path.clone(), Pos::from_offset(text, span.start));
+            positions.insert(path.clone(), text.pos(span.start));
         }
         map.insert(key.to_string(), item_value(text, item, path, positions));
         path.pop();
@@ -51,7 +53,7 @@ fn table(
 }
 
 fn item_value(
-    text: &str,
+    text: &LineIndex,
     item: &Item,
     path: &mut KeyPath,
     positions: &mut BTreeMap<KeyPath, Pos>,
@@ -75,7 +77,7 @@ fn item_value(
 }
 
 fn value(
-    text: &str,
+    text: &LineIndex,
     v: &toml_edit::Value,
     path: &mut KeyPath,
     positions: &mut BTreeMap<KeyPath, Pos>,
@@ -93,7 +95,7 @@ fn value(
                 .map(|(i, item)| {
                     path.push(i.to_string());
                     if let Some(span) = item.span() {
-                        positions.insert(path.clone(), Pos::from_offset(text, span.start));
+                        positions.insert(path.clone(), text.pos(span.start));
                     }
                     let v = value(text, item, path, positions);
                     path.pop();
@@ -106,7 +108,7 @@ fn value(
             for (key, item) in t.iter() {
                 path.push(key.to_string());
                 if let Some(span) = t.key(key).and_then(|k| k.span()) {
-                    positions.insert(path.clone(), Pos::from_offset(text, span.start));
+                    positions.insert(path.clone(), text.pos(span.start));
                 }
                 map.insert(key.to_string(), value(text, item, path, positions));
                 path.pop();

@@ -74,14 +74,20 @@ pub fn validate(layered: &Layered) -> Result<Plan, Diagnostics> {
     };
 
     inline_secrets(&layered.merged, &mut |d, p| errors.push(locate(d, p)));
-    schema_errors(&layered.merged, &mut |d, p| errors.push(locate(d, p)));
-    if !errors.is_empty() {
-        return Err(errors);
+    // Fast path: a config that deserializes needs no schema run (compiling the JSON Schema
+    // validator costs more than everything else together). Otherwise the schema finds every
+    // problem at once, where serde would stop at the first.
+    let parsed = serde_json::from_value::<Config>(layered.merged.clone());
+    if parsed.is_err() || !errors.is_empty() {
+        schema_errors(&layered.merged, &mut |d, p| errors.push(locate(d, p)));
     }
-    let config: Config = match serde_json::from_value(layered.merged.clone()) {
-        Ok(c) => c,
+    let config = match parsed {
+        Ok(c) if errors.is_empty() => c,
+        Ok(_) => return Err(errors),
         Err(e) => {
-            errors.push(Diagnostic::new("", format!("invalid configuration: {e}")));
+            if errors.is_empty() {
+                errors.push(Diagnostic::new("", format!("invalid configuration: {e}")));
+            }
             return Err(errors);
         }
     };
@@ -304,6 +310,7 @@ fn resolve(config: Config, report: &mut Report) -> Option<Plan> {
     let mut b = settings::Builder::new(report);
 
     check_paths(&config, b.report);
+    check_ranges(&config, b.report);
     settings::derive(&config, &site, &mut b);
     settings::free_form(&config, &mut b);
     check_nginx(&config, https, b.report);
@@ -531,6 +538,38 @@ fn check_nginx(config: &Config, https: bool, report: &mut Report) {
             report(
                 Diagnostic::new(format!("nginx.proxy_headers.{name}"), "expected a header name of letters, digits and dashes, and a value without `;`, quotes or newlines"),
                 &p,
+            );
+        }
+    }
+}
+
+/// Values serde accepts but the schema's ranges refuse (checked here because the fast path
+/// skips the schema): port 0, and uid/gid 0, which would run Mattermost as root.
+fn check_ranges(config: &Config, report: &mut Report) {
+    let ports = [
+        ("listen.port", Some(config.listen.port)),
+        ("smtp.port", Some(config.smtp.port)),
+        ("database.port", Some(config.database.port)),
+        (
+            "nginx.redirect_http_port",
+            Some(config.nginx.redirect_http_port),
+        ),
+        ("nginx.listen_port", config.nginx.listen_port),
+    ];
+    for (k, v) in ports {
+        if v == Some(0) {
+            report(Diagnostic::new(k, "expected at least 1, found 0"), &key(k));
+        }
+    }
+    for (k, v) in [
+        ("account.uid", config.account.uid),
+        ("account.gid", config.account.gid),
+    ] {
+        if v == Some(0) {
+            report(
+                Diagnostic::new(k, "expected at least 1, found 0")
+                    .with_hint("Mattermost must not run as root"),
+                &key(k),
             );
         }
     }

@@ -19,7 +19,7 @@ struct View<'a> {
 impl View<'_> {
     fn raw(&self, path: &str) -> Option<Value> {
         let setting = Catalogue::get().by_path(path)?;
-        if let Some(v) = self.values.get(&setting.env_var) {
+        if let Some(v) = self.values.get(setting.env_var) {
             // Secrets read from files are unknown here: no rule can judge them.
             return (!v.value.is_null()).then(|| v.value.clone());
         }
@@ -34,7 +34,7 @@ impl View<'_> {
     fn is_set(&self, path: &str) -> bool {
         Catalogue::get()
             .by_path(path)
-            .is_some_and(|s| self.values.contains_key(&s.env_var))
+            .is_some_and(|s| self.values.contains_key(s.env_var))
     }
 
     fn int(&self, path: &str) -> Option<i64> {
@@ -64,7 +64,7 @@ impl View<'_> {
     fn origin(&self, path: &str) -> Vec<String> {
         Catalogue::get()
             .by_path(path)
-            .and_then(|s| self.values.get(&s.env_var))
+            .and_then(|s| self.values.get(s.env_var))
             .map(|v| v.origin.clone())
             .unwrap_or_else(|| key("settings"))
     }

@@ -62,7 +62,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         match setting_env_value(setting, &value) {
             Ok(rendered) => {
                 self.values.insert(
-                    setting.env_var.clone(),
+                    setting.env_var.to_string(),
                     SettingValue {
                         value,
                         rendered: Some(rendered),
@@ -88,7 +88,7 @@ impl<'r, 'a> Builder<'r, 'a> {
             return;
         };
         self.values.insert(
-            setting.env_var.clone(),
+            setting.env_var.to_string(),
             SettingValue {
                 value: Value::Null,
                 rendered: None,
@@ -104,7 +104,7 @@ impl<'r, 'a> Builder<'r, 'a> {
                 path: file.to_string(),
                 uses: Vec::new(),
             });
-        entry.uses.push(how(setting.env_var.clone()));
+        entry.uses.push(how(setting.env_var.to_string()));
     }
 }
 
@@ -473,8 +473,40 @@ fn resolve_name(name: &str) -> Resolved<'static> {
     match Catalogue::get().lookup(name) {
         Some(s) if s.ty == SettingType::Nested => Resolved::Section,
         Some(s) => Resolved::Leaf(s),
-        None => Resolved::Unknown,
+        None => nested_field(name).map_or(Resolved::Unknown, Resolved::Leaf),
     }
+}
+
+/// A field of a nested section (`MessageExportSettings.GlobalRelaySettings.CustomerType`):
+/// the catalogue lists the section, not each field, so the field is taken as a string.
+fn nested_field(name: &str) -> Option<&'static Setting> {
+    let (parent, field) = name.rsplit_once('.')?;
+    let section = Catalogue::get()
+        .by_path(parent)
+        .filter(|s| s.ty == SettingType::Nested)?;
+    if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    // Leaked once per such setting and run: a handful of bytes, and it keeps `Setting`
+    // borrowing from static data like the rest of the catalogue.
+    let field: &'static str = Box::leak(format!("{}.{field}", section.field).into_boxed_str());
+    let env_var: &'static str = Box::leak(
+        format!(
+            "{}_{}",
+            section.env_var,
+            field.rsplit('.').next().unwrap_or("").to_ascii_uppercase()
+        )
+        .into_boxed_str(),
+    );
+    Some(Box::leak(Box::new(Setting {
+        category: section.category,
+        field,
+        go_type: "string (field of a nested section)",
+        ty: SettingType::String,
+        default: "",
+        env_var,
+        notes: section.notes,
+    })))
 }
 
 /// Free-form settings: `MM_*` names, `Category.Field` keys, or nested tables.
@@ -544,7 +576,7 @@ fn unknown(b: &mut Builder, name: &str, path: &KeyPath) {
 
 /// A typed section already sets this: say where to set it instead.
 fn conflicts(b: &mut Builder, setting: &Setting, path: &KeyPath) -> bool {
-    match b.values.get(&setting.env_var).map(|v| v.owner.clone()) {
+    match b.values.get(setting.env_var).map(|v| v.owner.clone()) {
         Some(Owner::Typed(from)) => {
             (b.report)(
                 Diagnostic::new(
@@ -580,7 +612,7 @@ fn free_leaf(setting: &'static Setting, value: &Value, path: &KeyPath, b: &mut B
     if conflicts(b, setting, path) {
         return;
     }
-    if is_secret_env_name(&setting.env_var)
+    if is_secret_env_name(setting.env_var)
         && !value.is_null()
         && value != &Value::String(String::new())
     {
@@ -597,7 +629,7 @@ fn free_leaf(setting: &'static Setting, value: &Value, path: &KeyPath, b: &mut B
     match setting_env_value(setting, value) {
         Ok(rendered) => {
             b.values.insert(
-                setting.env_var.clone(),
+                setting.env_var.to_string(),
                 SettingValue {
                     value: value.clone(),
                     rendered: Some(rendered),
