@@ -19,7 +19,8 @@ fn config_reference_is_current() {
 fn json_schema_is_current() {
     let o = bin().arg("schema").output().unwrap();
     assert!(o.status.success());
-    let committed = std::fs::read_to_string(repo_root().join("docs/gitlab-mattermost.schema.json")).unwrap();
+    let committed =
+        std::fs::read_to_string(repo_root().join("docs/gitlab-mattermost.schema.json")).unwrap();
     assert!(
         committed == String::from_utf8_lossy(&o.stdout),
         "docs/gitlab-mattermost.schema.json is stale: run `cargo run -- schema > docs/gitlab-mattermost.schema.json`"
@@ -28,16 +29,30 @@ fn json_schema_is_current() {
 
 #[test]
 fn help_teaches_with_examples_and_man_and_completions_render() {
-    for sub in ["render", "check", "env", "exec", "schema", "completions", "man"] {
+    for sub in [
+        "render",
+        "check",
+        "env",
+        "exec",
+        "schema",
+        "completions",
+        "man",
+    ] {
         let o = bin().args([sub, "--help"]).output().unwrap();
         let help = String::from_utf8_lossy(&o.stdout);
         assert!(o.status.success(), "{sub} --help failed");
-        assert!(help.contains("Example"), "{sub} --help has no example:\n{help}");
+        assert!(
+            help.contains("Example"),
+            "{sub} --help has no example:\n{help}"
+        );
     }
     let man = bin().arg("man").output().unwrap();
     assert!(String::from_utf8_lossy(&man.stdout).contains(".TH gitlab-mattermost"));
     for shell in ["bash", "zsh", "fish"] {
         let o = bin().args(["completions", shell]).output().unwrap();
-        assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("render"), "{shell}");
+        assert!(
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains("render"),
+            "{shell}"
+        );
     }
 }

@@ -180,26 +180,10 @@ fn nginx_accepts_the_vhost() {
             "nginx.redirect_http_port=18080",
         ],
     );
-    let conf = write(
+    nginx_test(
         tmp.path(),
-        "nginx.conf",
-        &format!(
-            "pid {dir}/nginx.pid;\nerror_log {dir}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  include {out}/nginx/mattermost.conf;\n}}\n",
-            dir = tmp.path().display(),
-            out = out.display()
-        ),
+        &format!("include {}/nginx/mattermost.conf;", out.display()),
     );
-    let o = Command::new("nginx")
-        .arg("-t")
-        .arg("-p")
-        .arg(tmp.path())
-        .arg("-c")
-        .arg(&conf)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "nginx -t failed:\n{stderr}");
-    assert!(stderr.contains("test is successful"), "{stderr}");
 }
 
 #[test]
@@ -210,26 +194,34 @@ fn nginx_accepts_the_locations_inside_a_foreign_server_block() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     render(&example("minimal.toml"), &out, &[]);
-    let conf = write(
+    let out = out.display();
+    nginx_test(
         tmp.path(),
+        &format!(
+            "include {out}/nginx/http.conf;\n  server {{\n    listen 127.0.0.1:18081;\n    include {out}/nginx/locations.conf;\n  }}"
+        ),
+    );
+}
+
+/// `nginx -t` on a minimal nginx.conf whose `http` block holds `http_body`.
+fn nginx_test(dir: &Path, http_body: &str) {
+    let conf = write(
+        dir,
         "nginx.conf",
         &format!(
-            "pid {dir}/nginx.pid;\nerror_log {dir}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  include {out}/nginx/http.conf;\n  server {{\n    listen 127.0.0.1:18081;\n    include {out}/nginx/locations.conf;\n  }}\n}}\n",
-            dir = tmp.path().display(),
-            out = out.display()
+            "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  {http_body}\n}}\n",
+            d = dir.display()
         ),
     );
     let o = Command::new("nginx")
         .arg("-t")
         .arg("-p")
-        .arg(tmp.path())
+        .arg(dir)
         .arg("-c")
         .arg(&conf)
         .output()
         .unwrap();
-    assert!(
-        o.status.success(),
-        "nginx -t failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "nginx -t failed:\n{stderr}");
+    assert!(stderr.contains("test is successful"), "{stderr}");
 }

@@ -197,36 +197,29 @@ fn exec_replaces_itself_instead_of_spawning_a_child() {
 #[test]
 fn exec_fails_clearly_on_a_missing_credential() {
     let tmp = tempfile::tempdir().unwrap();
-    let o = Command::new(bin_path())
-        .args([
+    let run = |creds: Option<&Path>| {
+        let mut c = Command::new(bin_path());
+        c.args([
             "exec",
             "--credential",
             "smtp_password=MM_EMAILSETTINGS_SMTPPASSWORD",
             "--",
             "true",
-        ])
-        .env("CREDENTIALS_DIRECTORY", tmp.path())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&o.stderr);
+        ]);
+        match creds {
+            Some(dir) => c.env("CREDENTIALS_DIRECTORY", dir),
+            None => c.env_remove("CREDENTIALS_DIRECTORY"),
+        };
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(1));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let stderr = run(Some(tmp.path()));
     assert!(
         stderr.contains("credential \"smtp_password\" is missing"),
         "{stderr}"
     );
-    let o = Command::new(bin_path())
-        .args([
-            "exec",
-            "--credential",
-            "smtp_password=MM_EMAILSETTINGS_SMTPPASSWORD",
-            "--",
-            "true",
-        ])
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("$CREDENTIALS_DIRECTORY is not set"));
+    assert!(run(None).contains("$CREDENTIALS_DIRECTORY is not set"));
 }
 
 #[test]
