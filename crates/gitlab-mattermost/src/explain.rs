@@ -243,7 +243,7 @@ mod tests {
         let b = explain("email_enable_batching").expect("known");
         assert_eq!(a, b);
         assert!(a.contains("EmailSettings.EnableEmailBatching"), "{a}");
-        assert!(a.contains("exception (Omnibus doc table)"), "{a}");
+        assert!(a.contains("exception table (Omnibus doc table)"), "{a}");
         assert!(a.contains("default: false"), "{a}");
         let c = explain("MM_SERVICESETTINGS_SITEURL").expect("known");
         assert!(c.contains("config key: external_url"), "{c}");

@@ -145,7 +145,7 @@ pub fn legacy_env_name(key: &str) -> Option<LegacyName> {
     if let Some((_, env, source)) = EXCEPTIONS.iter().find(|(k, _, _)| *k == key) {
         return Some(LegacyName {
             env_var: (*env).to_string(),
-            how: format!("exception ({source})"),
+            how: format!("the exception table ({source})"),
         });
     }
     let (prefix, category) = PREFIXES.iter().find(|(p, _)| key.starts_with(p))?;
@@ -158,7 +158,7 @@ pub fn legacy_env_name(key: &str) -> Option<LegacyName> {
             "MM_{category}_{}",
             rest.replace('_', "").to_ascii_uppercase()
         ),
-        how: "the pre-11.0 rule MM_<SECTION>SETTINGS_<KEY WITHOUT UNDERSCORES>".into(),
+        how: "the rule MM_<SECTION>SETTINGS_<KEY WITHOUT UNDERSCORES>".into(),
     })
 }
 
@@ -259,7 +259,7 @@ mod tests {
     fn exceptions_win_over_the_rule() {
         let n = legacy_env_name("email_enable_batching").expect("exception");
         assert_eq!(n.env_var, "MM_EMAILSETTINGS_ENABLEEMAILBATCHING");
-        assert!(n.how.contains("exception"));
+        assert!(n.how.contains("exception table"));
     }
 
     #[test]

@@ -459,18 +459,18 @@ impl Ctx {
             return;
         };
         let via = format!(
-            "{} via {}; Omnibus ≥ 11.0 no longer passed it to Mattermost",
-            name.env_var, name.how
+            "pre-11.0 key, by {}; Omnibus ≥ 11.0 no longer passed it to Mattermost",
+            name.how
         );
-        self.resolve_name(&name.env_var, rv, Layer::Legacy, via);
+        self.resolve_name(&name.env_var, rv, Layer::Legacy, Some(via));
     }
 
     /// Offer a value for a variable name, or say why it cannot be.
-    fn resolve_name(&mut self, env_var: &str, rv: &RbValue, layer: Layer, via: String) {
+    fn resolve_name(&mut self, env_var: &str, rv: &RbValue, layer: Layer, via: Option<String>) {
         match legacy::resolve(env_var) {
             Resolution::Known(s) => {
                 let path = s.path();
-                self.offer_path(&path, rv, layer, Some(via));
+                self.offer_path(&path, rv, layer, via);
             }
             Resolution::Renamed { to, note } => {
                 self.report.add(
@@ -479,7 +479,11 @@ impl Ctx {
                     format!("{env_var}: {note}; carried as {}", to.path()),
                 );
                 let path = to.path();
-                self.offer_path(&path, rv, layer, Some(format!("{via}; renamed to {path}")));
+                let note = match via {
+                    Some(v) => format!("{v}; renamed to {path}"),
+                    None => format!("renamed to {path}"),
+                };
+                self.offer_path(&path, rv, layer, Some(note));
             }
             Resolution::Removed { note } => self.report.add(
                 Section::Renamed,
@@ -526,8 +530,7 @@ impl Ctx {
                     value: gitlab_rb::Value::Str(rb::ruby_to_s(&rv.value)),
                     origin: rv.origin.clone(),
                 };
-                let via = format!("{name} from mattermost['env']");
-                self.resolve_name(name, &text, Layer::Env, via);
+                self.resolve_name(name, &text, Layer::Env, None);
             } else {
                 self.extra_env(name, rv);
             }
