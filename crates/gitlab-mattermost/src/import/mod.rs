@@ -303,7 +303,11 @@ impl Ctx {
             self.report.add(
                 Section::Dropped,
                 None,
-                format!("gitlab.rb lines {}: {what}: {why}; not imported", lines.join(", ")),
+                format!(
+                    "gitlab.rb line{} {}: {what}: {why}; not imported",
+                    if lines.len() == 1 { "" } else { "s" },
+                    lines.join(", ")
+                ),
             );
         }
     }

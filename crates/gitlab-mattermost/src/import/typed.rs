@@ -690,7 +690,7 @@ fn allowed_untrusted(ctx: &mut Ctx, r: &mut Resolved) {
     let origin = r.get(&s.env_var).map_or_else(|| Origin::Omnibus("derived AllowedUntrustedInternalConnections".into()), |c| c.origin.clone());
     r.insert(
         s.env_var.clone(),
-        Candidate { value: Value::String(value), origin, layer: super::bag::Layer::Omnibus, implicit: false, via: Some("with GitLab's host appended, as Omnibus did".into()) },
+        Candidate { value: Value::String(value), origin, layer: super::bag::Layer::Omnibus, implicit: true, via: Some("with GitLab's host appended, as Omnibus did".into()) },
     );
 }
 
