@@ -19,7 +19,8 @@ pub struct ExplainArgs {
 }
 
 const CATALOGUE_SOURCE: &str = "Mattermost settings catalogue (data/mattermost-settings.tsv, from server/public/model/config.go)";
-const OMNIBUS_SOURCE: &str = "Omnibus key table (data/omnibus-gitlab-rb-keys.tsv, from gitlabhq/omnibus-gitlab before 19.0)";
+const OMNIBUS_SOURCE: &str =
+    "Omnibus key table (data/omnibus-gitlab-rb-keys.tsv, from gitlabhq/omnibus-gitlab before 19.0)";
 
 /// Explain `key`, or say it is unknown with the closest names.
 pub fn explain(key: &str) -> Result<String, Diagnostics> {
@@ -43,7 +44,7 @@ pub fn explain(key: &str) -> Result<String, Diagnostics> {
 
 /// The gitlab.rb keys a bare or quoted name may stand for.
 fn rb_spellings(key: &str) -> Vec<String> {
-    if key.contains('[') || !key.contains(|c: char| c == '_') || key.contains('.') {
+    if key.contains('[') || !key.contains('_') || key.contains('.') {
         return vec![mapping::canonical(key)];
     }
     vec![
@@ -83,7 +84,10 @@ fn omnibus_row(out: &mut String, r: &OmnibusKey) {
     let _ = writeln!(out, "  Omnibus default: {}", r.default);
     let _ = writeln!(out, "  Omnibus maps it to: {}", r.maps_to);
     let _ = writeln!(out, "  note: {}", r.note);
-    let _ = writeln!(out, "  source: {OMNIBUS_SOURCE}; tags in [..] name the Omnibus files");
+    let _ = writeln!(
+        out,
+        "  source: {OMNIBUS_SOURCE}; tags in [..] name the Omnibus files"
+    );
 }
 
 /// A `mattermost['<k>']`: an Omnibus setting key or a pre-11.0 key.
@@ -91,7 +95,12 @@ fn mm_key(out: &mut String, k: &str) -> bool {
     match mapping::mattermost_key(k) {
         Some(MmKey::Setting(path)) => {
             if let Some(s) = Catalogue::get().by_path(path) {
-                let _ = writeln!(out, "  maps to: {} ({}), passed by Omnibus in the environment", s.path(), s.env_var);
+                let _ = writeln!(
+                    out,
+                    "  maps to: {} ({}), passed by Omnibus in the environment",
+                    s.path(),
+                    s.env_var
+                );
                 indent(out, &setting_text(s));
             }
             true
@@ -124,7 +133,9 @@ fn legacy_key(out: &mut String, k: &str) -> bool {
             let _ = writeln!(out, "  removed: {note}");
         }
         Resolution::Unknown { suggestion } => {
-            let hint = suggestion.map(|s| format!("; did you mean {s}?")).unwrap_or_default();
+            let hint = suggestion
+                .map(|s| format!("; did you mean {s}?"))
+                .unwrap_or_default();
             let _ = writeln!(out, "  {} is not a Mattermost setting{hint}", name.env_var);
             return false;
         }
@@ -164,7 +175,10 @@ fn setting_text(s: &Setting) -> String {
     let _ = writeln!(out, "  default: {}", s.default);
     let place = match mapping::typed_owner(&s.path()) {
         Some(owner) => format!("{owner} (typed section)"),
-        None if s.is_secret() => format!("setting_files.\"{}\" (a secret: a file path, never the value)", s.path()),
+        None if s.is_secret() => format!(
+            "setting_files.\"{}\" (a secret: a file path, never the value)",
+            s.path()
+        ),
         None => format!("settings.{}", s.path()),
     };
     let _ = writeln!(out, "  config key: {place}");
@@ -194,10 +208,9 @@ fn omnibus_keys_for(s: &Setting) -> Vec<String> {
 
 fn moved_text(key: &str) -> Option<String> {
     match legacy::resolve(key) {
-        Resolution::Renamed { to, note } => Some(format!(
-            "{key}  (renamed)\n  {note}\n{}",
-            setting_text(to)
-        )),
+        Resolution::Renamed { to, note } => {
+            Some(format!("{key}  (renamed)\n  {note}\n{}", setting_text(to)))
+        }
         Resolution::Removed { note } => Some(format!("{key}  (removed)\n  {note}\n")),
         _ => None,
     }
@@ -214,14 +227,18 @@ fn unknown(key: &str) -> Diagnostics {
     });
     let legacy_names = legacy::EXCEPTIONS.iter().map(|(k, _, _)| (*k).to_string());
     let rb_names = rb_names.chain(legacy_names);
-    let bare = key.trim_start_matches("mattermost['").trim_end_matches("']");
+    let bare = key
+        .trim_start_matches("mattermost['")
+        .trim_end_matches("']");
     let suggestion = catalogue
         .suggest(key)
         .or_else(|| best_match(bare, rb_names))
-        .or_else(|| match legacy::legacy_env_name(bare).map(|n| legacy::resolve(&n.env_var)) {
-            Some(Resolution::Unknown { suggestion }) => suggestion,
-            _ => None,
-        });
+        .or_else(
+            || match legacy::legacy_env_name(bare).map(|n| legacy::resolve(&n.env_var)) {
+                Some(Resolution::Unknown { suggestion }) => suggestion,
+                _ => None,
+            },
+        );
     let mut d = Diagnostic::new(
         "",
         format!("`{key}` is not a gitlab.rb key of Omnibus's Mattermost, an MM_* variable or a Category.Field setting"),
@@ -247,7 +264,10 @@ mod tests {
         assert!(a.contains("default: false"), "{a}");
         let c = explain("MM_SERVICESETTINGS_SITEURL").expect("known");
         assert!(c.contains("config key: external_url"), "{c}");
-        assert!(c.contains("mattermost['service_site_url'] (Omnibus)"), "{c}");
+        assert!(
+            c.contains("mattermost['service_site_url'] (Omnibus)"),
+            "{c}"
+        );
         let d = explain("mattermost_nginx[\"listen_port\"]").expect("known");
         assert!(d.contains("Omnibus default"), "{d}");
     }
@@ -255,7 +275,10 @@ mod tests {
     #[test]
     fn unknown_names_get_a_suggestion() {
         let e = explain("MM_SERVICESETTINGS_SITEURLL").expect_err("unknown");
-        assert!(e.to_string().contains("MM_SERVICESETTINGS_SITEURL`?"), "{e}");
+        assert!(
+            e.to_string().contains("MM_SERVICESETTINGS_SITEURL`?"),
+            "{e}"
+        );
         let e = explain("email_enable_batchin").expect_err("unknown");
         assert!(e.to_string().contains("did you mean"), "{e}");
     }

@@ -103,9 +103,15 @@ const DOC_TRANSLATION: &[(&str, &str)] = &[
     ("MM_LOGSETTINGS_FILELEVEL", "INFO"),
     ("MM_FILESETTINGS_ENABLEFILEATTACHMENTS", "true"),
     ("MM_RATELIMITSETTINGS_MEMORYSTORESIZE", "10000"),
-    ("MM_SUPPORTSETTINGS_TERMSOFSERVICELINK", "/static/help/terms.html"),
+    (
+        "MM_SUPPORTSETTINGS_TERMSOFSERVICELINK",
+        "/static/help/terms.html",
+    ),
     ("MM_PRIVACYSETTINGS_SHOWEMAILADDRESS", "true"),
-    ("MM_LOCALIZATIONSETTINGS_AVAILABLELOCALES", "en,es,fr,ja,pt-BR"),
+    (
+        "MM_LOCALIZATIONSETTINGS_AVAILABLELOCALES",
+        "en,es,fr,ja,pt-BR",
+    ),
 ];
 
 #[test]
@@ -119,7 +125,9 @@ fn doc_pre_11_block_becomes_every_documented_variable() {
     assert!(!env.contains_key("MM_EMAILSETTINGS_BATCHINGINTERVAL"));
     // WebRTC is gone: reported with what replaced it, not carried.
     assert!(!env.keys().any(|k| k.starts_with("MM_WEBRTC")));
-    assert!(run.report.contains("mattermost['webrtc_enable']: MM_WEBRTCSETTINGS_ENABLE"));
+    assert!(run
+        .report
+        .contains("mattermost['webrtc_enable']: MM_WEBRTCSETTINGS_ENABLE"));
     assert!(run.report.contains("Calls plugin"));
     assert!(run.report.contains("pre-11.0 key, by the rule"));
 }
@@ -162,7 +170,10 @@ fn check_smtp(name: &str, port: &str, security: &str, sign_in: &str, canary: &st
         ("MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS", "true"),
         ("MM_EMAILSETTINGS_ENABLESIGNINWITHEMAIL", sign_in),
         ("MM_EMAILSETTINGS_ENABLESIGNUPWITHEMAIL", "false"),
-        ("MM_EMAILSETTINGS_SKIPSERVERCERTIFICATEVERIFICATION", "false"),
+        (
+            "MM_EMAILSETTINGS_SKIPSERVERCERTIFICATEVERIFICATION",
+            "false",
+        ),
     ];
     for (k, v) in expect {
         assert_eq!(env.get(k).map(String::as_str), Some(v), "{name}: {k}");
@@ -172,18 +183,32 @@ fn check_smtp(name: &str, port: &str, security: &str, sign_in: &str, canary: &st
     assert!(run
         .config
         .contains("password_file = \"/run/secrets/gitlab-mattermost/smtp-password\""));
-    assert!(run.report.contains("create /run/secrets/gitlab-mattermost/smtp-password"));
+    assert!(run
+        .report
+        .contains("create /run/secrets/gitlab-mattermost/smtp-password"));
     assert!(!run.config.contains(canary) && !run.report.contains(canary));
 }
 
 #[test]
 fn doc_smtp_without_tls() {
-    check_smtp("doc-smtp-no-tls.rb", "465", "", "false", "CANARY-smtp-password-1");
+    check_smtp(
+        "doc-smtp-no-tls.rb",
+        "465",
+        "",
+        "false",
+        "CANARY-smtp-password-1",
+    );
 }
 
 #[test]
 fn doc_smtp_with_tls() {
-    check_smtp("doc-smtp-tls.rb", "587", "TLS", "true", "CANARY-smtp-password-2");
+    check_smtp(
+        "doc-smtp-tls.rb",
+        "587",
+        "TLS",
+        "true",
+        "CANARY-smtp-password-2",
+    );
 }
 
 #[test]
@@ -193,7 +218,9 @@ fn doc_proxy_env_goes_to_the_extra_environment() {
     assert_eq!(env["HTTPS_PROXY"], "my_proxy");
     assert_eq!(env["NO_PROXY"], "my_no_proxy");
     assert!(run.config.contains("[environment]"));
-    assert!(run.report.contains("SSL_CERT_DIR=/opt/gitlab/embedded/ssl/certs/ is not carried"));
+    assert!(run
+        .report
+        .contains("SSL_CERT_DIR=/opt/gitlab/embedded/ssl/certs/ is not carried"));
 }
 
 #[test]
@@ -205,7 +232,9 @@ fn doc_uid_gid_are_kept_for_the_copied_data() {
     assert!(sysusers.contains("1234"), "{sysusers}");
     let ids = String::from_utf8_lossy(&files["ids.json"]).into_owned();
     assert!(ids.contains("1234"), "{ids}");
-    assert!(run.report.contains("account.uid = 1234 (kept so the copied data directory keeps its owner)"));
+    assert!(run
+        .report
+        .contains("account.uid = 1234 (kept so the copied data directory keeps its owner)"));
 }
 
 #[test]
@@ -222,7 +251,11 @@ fn toml_nix_and_json_render_byte_identical_files() {
         let mut rendered = Vec::new();
         for format in ["toml", "nix", "json"] {
             let run = import(name, &["--format", format]);
-            rendered.push(render(dir.path(), &format!("imported.{format}"), &run.config));
+            rendered.push(render(
+                dir.path(),
+                &format!("imported.{format}"),
+                &run.config,
+            ));
         }
         assert_eq!(rendered[0], rendered[1], "{name}: toml vs nix");
         assert_eq!(rendered[0], rendered[2], "{name}: toml vs json");
@@ -260,7 +293,13 @@ fn no_secret_reaches_the_config_the_report_or_rendered_files() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     for name in names {
-        for extra in [vec![], vec!["--config-json".to_string(), config_json().display().to_string()]] {
+        for extra in [
+            vec![],
+            vec![
+                "--config-json".to_string(),
+                config_json().display().to_string(),
+            ],
+        ] {
             let dir = tempfile::tempdir().expect("tempdir");
             let secrets = dir.path().join("secrets");
             let mut args: Vec<String> = extra.clone();
@@ -269,8 +308,14 @@ fn no_secret_reaches_the_config_the_report_or_rendered_files() {
             let run = import(&name, &argv);
             let files = render(dir.path(), "imported.toml", &run.config);
             for c in &canaries {
-                assert!(!run.config.contains(c.as_str()), "{name}: {c} in the config");
-                assert!(!run.report.contains(c.as_str()), "{name}: {c} in the report");
+                assert!(
+                    !run.config.contains(c.as_str()),
+                    "{name}: {c} in the config"
+                );
+                assert!(
+                    !run.report.contains(c.as_str()),
+                    "{name}: {c} in the report"
+                );
                 for (f, bytes) in &files {
                     assert!(
                         !String::from_utf8_lossy(bytes).contains(c.as_str()),
@@ -290,7 +335,10 @@ fn secrets_dir_holds_each_secret_in_a_private_file() {
     let s = secrets.display().to_string();
     let run = import("external-db.rb", &["--secrets-dir", &s]);
     let pw = secrets.join("database-password");
-    assert_eq!(std::fs::read_to_string(&pw).expect("written"), "CANARY db pass 4");
+    assert_eq!(
+        std::fs::read_to_string(&pw).expect("written"),
+        "CANARY db pass 4"
+    );
     let mode = std::fs::metadata(&pw).expect("meta").permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     assert!(run
@@ -310,41 +358,72 @@ fn secrets_dir_holds_each_secret_in_a_private_file() {
 fn external_database_and_replicas() {
     let (run, env) = import_and_render("external-db.rb");
     let dsn = &env["MM_SQLSETTINGS_DATASOURCE"];
-    assert!(dsn.starts_with("postgres://mm_role@db.example.net:5433/mattermost?sslmode=verify-full"), "{dsn}");
+    assert!(
+        dsn.starts_with("postgres://mm_role@db.example.net:5433/mattermost?sslmode=verify-full"),
+        "{dsn}"
+    );
     assert!(env["MM_SQLSETTINGS_DATASOURCEREPLICAS"].contains("replica.example.net:5433"));
-    assert!(run.config.contains("read_replicas = [\"replica.example.net:5433\"]"));
+    assert!(run
+        .config
+        .contains("read_replicas = [\"replica.example.net:5433\"]"));
 }
 
 #[test]
 fn colocated_gitlab_gets_the_oauth_omnibus_registered() {
     let (run, env) = import_and_render("colocated-auto-oauth.rb");
     assert_eq!(env["MM_GITLABSETTINGS_ENABLE"], "true");
-    assert_eq!(env["MM_GITLABSETTINGS_AUTHENDPOINT"], "https://gitlab.example.com/oauth/authorize");
-    assert_eq!(env["MM_GITLABSETTINGS_USERAPIENDPOINT"], "https://gitlab.example.com/api/v4/user");
+    assert_eq!(
+        env["MM_GITLABSETTINGS_AUTHENDPOINT"],
+        "https://gitlab.example.com/oauth/authorize"
+    );
+    assert_eq!(
+        env["MM_GITLABSETTINGS_USERAPIENDPOINT"],
+        "https://gitlab.example.com/api/v4/user"
+    );
     assert_eq!(env["MM_GITLABSETTINGS_SCOPE"], "");
-    assert_eq!(env["MM_SERVICESETTINGS_ALLOWEDUNTRUSTEDINTERNALCONNECTIONS"], "gitlab.example.com");
+    assert_eq!(
+        env["MM_SERVICESETTINGS_ALLOWEDUNTRUSTEDINTERNALCONNECTIONS"],
+        "gitlab.example.com"
+    );
     assert_eq!(env["MM_SERVICESETTINGS_ENABLEAPITEAMDELETION"], "true");
     assert_eq!(env["MM_TEAMSETTINGS_SITENAME"], "GitLab Mattermost");
-    assert!(run.report.contains("jq -r .mattermost.gitlab_secret /etc/gitlab/gitlab-secrets.json"));
-    assert!(run.report.contains("jq -r .mattermost.gitlab_id /etc/gitlab/gitlab-secrets.json"));
-    assert!(run.report.contains("jq -r .mattermost.sql_at_rest_encrypt_key"));
+    assert!(run
+        .report
+        .contains("jq -r .mattermost.gitlab_secret /etc/gitlab/gitlab-secrets.json"));
+    assert!(run
+        .report
+        .contains("jq -r .mattermost.gitlab_id /etc/gitlab/gitlab-secrets.json"));
+    assert!(run
+        .report
+        .contains("jq -r .mattermost.sql_at_rest_encrypt_key"));
     // The local-database role question, answered in the report.
-    assert!(run.report.contains("Omnibus connected as role \"gitlab_mattermost\""));
+    assert!(run
+        .report
+        .contains("Omnibus connected as role \"gitlab_mattermost\""));
     assert!(run.report.contains("--no-owner --role=mattermost"));
-    assert!(run.config.contains("certificate = \"/etc/gitlab/ssl/mattermost.example.com.crt\""));
-    assert!(run.config.contains("certificate_key = \"/etc/gitlab/ssl/mattermost.example.com.key\""));
+    assert!(run
+        .config
+        .contains("certificate = \"/etc/gitlab/ssl/mattermost.example.com.crt\""));
+    assert!(run
+        .config
+        .contains("certificate_key = \"/etc/gitlab/ssl/mattermost.example.com.key\""));
 }
 
 #[test]
 fn manual_oauth_on_a_separate_server() {
     let (run, env) = import_and_render("manual-oauth.rb");
     assert_eq!(env["MM_GITLABSETTINGS_ID"], "12345656");
-    assert_eq!(env["MM_GITLABSETTINGS_TOKENENDPOINT"], "https://git.example.org/oauth/token");
+    assert_eq!(
+        env["MM_GITLABSETTINGS_TOKENENDPOINT"],
+        "https://git.example.org/oauth/token"
+    );
     assert!(run.config.contains("url = \"https://git.example.org\""));
     assert!(run.config.contains("id = \"12345656\""));
     // gitlab_rails['enable'] = false: no automatic registration, no GitLab host appended.
     assert!(!env.contains_key("MM_SERVICESETTINGS_ALLOWEDUNTRUSTEDINTERNALCONNECTIONS"));
-    assert!(run.report.contains("gitlab.rb line 5: redis[...]: configures GitLab, not Mattermost"));
+    assert!(run
+        .report
+        .contains("gitlab.rb line 5: redis[...]: configures GitLab, not Mattermost"));
 }
 
 #[test]
@@ -353,14 +432,31 @@ fn nginx_keys_reach_the_vhost() {
     let dir = tempfile::tempdir().expect("tempdir");
     let files = render(dir.path(), "imported.toml", &run.config);
     let conf = String::from_utf8_lossy(&files["nginx/mattermost.conf"]).into_owned();
-    assert!(conf.contains("location ^~ /foo-namespace/bar-project/raw/ {"), "{conf}");
+    assert!(
+        conf.contains("location ^~ /foo-namespace/bar-project/raw/ {"),
+        "{conf}"
+    );
     assert!(conf.contains("set_real_ip_from 10.0.0.0/8;"), "{conf}");
-    assert!(conf.contains("ssl_dhparam /etc/gitlab/ssl/dhparams.pem;"), "{conf}");
-    assert!(conf.contains("ssl_certificate /etc/gitlab/ssl/mattermost-nginx.crt;"), "{conf}");
+    assert!(
+        conf.contains("ssl_dhparam /etc/gitlab/ssl/dhparams.pem;"),
+        "{conf}"
+    );
+    assert!(
+        conf.contains("ssl_certificate /etc/gitlab/ssl/mattermost-nginx.crt;"),
+        "{conf}"
+    );
     assert!(conf.contains("client_max_body_size 250m;"), "{conf}");
-    assert!(conf.contains("return 301 https://mattermost.example.com$request_uri;"), "{conf}");
-    assert!(!conf.contains("X-Frame-Options"), "nil removes the header: {conf}");
-    assert!(run.report.contains("Upgrade: the vhost sets it for websockets itself"));
+    assert!(
+        conf.contains("return 301 https://mattermost.example.com$request_uri;"),
+        "{conf}"
+    );
+    assert!(
+        !conf.contains("X-Frame-Options"),
+        "nil removes the header: {conf}"
+    );
+    assert!(run
+        .report
+        .contains("Upgrade: the vhost sets it for websockets itself"));
     assert!(run.report.contains("hsts_include_subdomains']: the vhost's Strict-Transport-Security header has no includeSubDomains"));
 }
 
@@ -370,10 +466,16 @@ fn external_tls_termination_turns_nginx_https_off() {
     let dir = tempfile::tempdir().expect("tempdir");
     let files = render(dir.path(), "imported.toml", &run.config);
     let conf = String::from_utf8_lossy(&files["nginx/mattermost.conf"]).into_owned();
-    assert!(conf.contains("listen 0.0.0.0:80;") && conf.contains("listen [::]:80;"), "{conf}");
+    assert!(
+        conf.contains("listen 0.0.0.0:80;") && conf.contains("listen [::]:80;"),
+        "{conf}"
+    );
     assert!(!conf.contains("ssl_certificate"), "{conf}");
     let env = env_of(&files);
-    assert_eq!(env["MM_SERVICESETTINGS_SITEURL"], "https://mattermost.example.com");
+    assert_eq!(
+        env["MM_SERVICESETTINGS_SITEURL"],
+        "https://mattermost.example.com"
+    );
 }
 
 #[test]
@@ -391,9 +493,15 @@ fn config_json_settings_are_carried_or_dropped_with_a_reason() {
     // Omnibus's environment overrode config.json for SiteName: the Omnibus value stays.
     assert_eq!(env["MM_TEAMSETTINGS_SITENAME"], "GitLab Mattermost");
     assert!(run.report.contains("config.json TeamSettings.SiteName: TeamSettings.SiteName: Omnibus always set MM_TEAMSETTINGS_SITENAME"));
-    assert!(run.report.contains("settings at Mattermost's default value (not carried"));
-    assert!(run.report.contains("config.json BogusSettings: BogusSettings: not a setting"));
-    assert!(run.report.contains("config.json WebrtcSettings: WebrtcSettings: WebRTC was removed"));
+    assert!(run
+        .report
+        .contains("settings at Mattermost's default value (not carried"));
+    assert!(run
+        .report
+        .contains("config.json BogusSettings: BogusSettings: not a setting"));
+    assert!(run
+        .report
+        .contains("config.json WebrtcSettings: WebrtcSettings: WebRTC was removed"));
     assert!(run.config.contains("\"FileSettings.PublicLinkSalt\" = "));
     assert!(!env.contains_key("MM_FILESETTINGS_PUBLICLINKSALT"));
 }
@@ -440,9 +548,13 @@ fn explain_accepts_every_spelling_and_suggests_on_typos() {
             .args(["explain", key])
             .assert()
             .success()
-            .stdout(predicates::str::contains("EmailSettings.EnableEmailBatching"))
+            .stdout(predicates::str::contains(
+                "EmailSettings.EnableEmailBatching",
+            ))
             .stdout(predicates::str::contains("default: false"))
-            .stdout(predicates::str::contains("source: Mattermost settings catalogue"));
+            .stdout(predicates::str::contains(
+                "source: Mattermost settings catalogue",
+            ));
     }
     bin()
         .args(["explain", "mattermost_external_url"])
@@ -458,5 +570,7 @@ fn explain_accepts_every_spelling_and_suggests_on_typos() {
         .args(["explain", "MM_EMAILSETTINGS_NOTIFICATIONCONTENTTYPE"])
         .assert()
         .success()
-        .stdout(predicates::str::contains("EmailSettings.EmailNotificationContentsType"));
+        .stdout(predicates::str::contains(
+            "EmailSettings.EmailNotificationContentsType",
+        ));
 }

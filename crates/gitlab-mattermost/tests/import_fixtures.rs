@@ -43,8 +43,19 @@ fn every_good_fixture_imports_into_a_config_check_accepts() {
     assert!(good.len() >= 18, "{} good fixtures", good.len());
     for path in good {
         let (config, report) = report_of(&path);
-        for section in ["carried", "derived", "secrets", "skipped", "dropped", "renamed/removed settings"] {
-            assert!(report.contains(&format!("\n{section} (")), "{}: no {section} section", path.display());
+        for section in [
+            "carried",
+            "derived",
+            "secrets",
+            "skipped",
+            "dropped",
+            "renamed/removed settings",
+        ] {
+            assert!(
+                report.contains(&format!("\n{section} (")),
+                "{}: no {section} section",
+                path.display()
+            );
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("imported.toml");
@@ -67,7 +78,11 @@ fn every_broken_fixture_names_its_line_and_column() {
         let out = bin().arg("import").arg(&path).output().expect("runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
-        assert!(out.stdout.is_empty(), "{}: printed a config", path.display());
+        assert!(
+            out.stdout.is_empty(),
+            "{}: printed a config",
+            path.display()
+        );
         assert!(
             stderr.contains(&format!("{}:{line}:{column}: ", path.display())),
             "{}: expected {line}:{column} in {stderr}",
@@ -99,7 +114,10 @@ fn dynamic_ruby_is_skipped_by_line_and_the_rest_imported() {
     ] {
         let item = format!("gitlab.rb:{line}:1 statement: ");
         let found = report.lines().find(|l| l.contains(&item));
-        assert!(found.is_some_and(|l| l.contains(why)), "line {line}: {report}");
+        assert!(
+            found.is_some_and(|l| l.contains(why)),
+            "line {line}: {report}"
+        );
     }
     assert!(report.contains("statement text not shown: it may hold a secret"));
     assert!(config.contains("ShowFullName = false"), "{config}");
@@ -131,7 +149,10 @@ fn values_mattermost_would_refuse_are_reported_with_their_line() {
     assert!(report.contains("gitlab.rb:3:1 mattermost['service_maximum_login_attempts']: ServiceSettings.MaximumLoginAttempts (MM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS): Mattermost could not parse this value: expected an integer, found \"ten\""), "{report}");
     assert!(report.contains("gitlab.rb:4:1 mattermost['team_max_users_per_team']: settings.TeamSettings.MaxUsersPerTeam: the config would be refused: expected at least 1, found 0"), "{report}");
     assert!(report.contains("gitlab.rb:5:1 mattermost['sql_driver_name']: SqlSettings.DriverName \"mysql\": only PostgreSQL is supported"), "{report}");
-    assert!(report.contains("gitlab.rb:6:1 mattermost['uid']: \"abc\" is not a numeric id"), "{report}");
+    assert!(
+        report.contains("gitlab.rb:6:1 mattermost['uid']: \"abc\" is not a numeric id"),
+        "{report}"
+    );
     assert!(!config.contains("MaxUsersPerTeam"), "{config}");
 }
 
@@ -144,25 +165,51 @@ fn precedence_follows_omnibus() {
     assert!(!config.contains("SSL_CERT_DIR"), "{config}");
     assert!(!config.contains("AWS_SECRET_ACCESS_KEY"), "{config}");
     assert!(config.contains("\"SqlSettings.AtRestEncryptKey\" = \"/run/secrets/gitlab-mattermost/sqlsettings-atrestencryptkey\""));
-    assert!(report.contains("gitlab.rb:4:1 mattermost['team_site_name']: set again at gitlab.rb:5:1"), "{report}");
-    assert!(report.contains("mattermost['env'] overrides a pre-11.0 key"), "{report}");
-    assert!(report.contains("SSL_CERT_DIR=/opt/gitlab/embedded/ssl/certs/: points into the Omnibus package"), "{report}");
+    assert!(
+        report.contains("gitlab.rb:4:1 mattermost['team_site_name']: set again at gitlab.rb:5:1"),
+        "{report}"
+    );
+    assert!(
+        report.contains("mattermost['env'] overrides a pre-11.0 key"),
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "SSL_CERT_DIR=/opt/gitlab/embedded/ssl/certs/: points into the Omnibus package"
+        ),
+        "{report}"
+    );
 }
 
 #[test]
 fn renamed_settings_are_carried_under_their_new_name() {
     let (config, report) = report_of(&good("renamed-and-removed.rb"));
-    assert!(config.contains("EmailNotificationContentsType = \"generic\""), "{config}");
+    assert!(
+        config.contains("EmailNotificationContentsType = \"generic\""),
+        "{config}"
+    );
     for (key, env) in [
-        ("ratelimit_enable_ratelimiter", "[settings.RateLimitSettings]\nEnable = true"),
+        (
+            "ratelimit_enable_ratelimiter",
+            "[settings.RateLimitSettings]\nEnable = true",
+        ),
         ("localization_server_locale", "DefaultServerLocale = \"de\""),
         ("localization_client_locale", "DefaultClientLocale = \"de\""),
         ("support_email", "SupportEmail = \"help@example.com\""),
-        ("service_user_access_tokens", "EnableUserAccessTokens = true"),
+        (
+            "service_user_access_tokens",
+            "EnableUserAccessTokens = true",
+        ),
         ("log_console_enable", "EnableConsole = false"),
-        ("service_lets_encrypt_cert_cache_file", "LetsEncryptCertificateCacheFile = \"./config/letsencrypt.cache\""),
+        (
+            "service_lets_encrypt_cert_cache_file",
+            "LetsEncryptCertificateCacheFile = \"./config/letsencrypt.cache\"",
+        ),
         ("email_enable_batching", "EnableEmailBatching = true"),
-        ("email_batching_buffer_size", "EmailBatchingBufferSize = 512"),
+        (
+            "email_batching_buffer_size",
+            "EmailBatchingBufferSize = 512",
+        ),
     ] {
         assert!(config.contains(env), "{key}: {env} missing in\n{config}");
     }
@@ -175,7 +222,10 @@ fn renamed_settings_are_carried_under_their_new_name() {
     ] {
         assert!(report.contains(removed), "missing {removed:?} in\n{report}");
     }
-    assert!(report.contains("mattermost['email_invite_salt']: generated by Omnibus but not passed"), "{report}");
+    assert!(
+        report.contains("mattermost['email_invite_salt']: generated by Omnibus but not passed"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -190,22 +240,55 @@ fn one_line_statements_hex_and_block_comments() {
 #[test]
 fn custom_paths_are_kept_and_package_paths_replaced() {
     let (config, report) = report_of(&good("custom-paths-and-listen.rb"));
-    assert!(config.contains("directory = \"/srv/mattermost/files\""), "{config}");
-    assert!(config.contains("plugins = \"/srv/mattermost/plugins\""), "{config}");
-    assert!(config.contains("logs = \"/var/log/mattermost\""), "{config}");
-    assert!(config.contains("address = \"127.0.0.2\"\nport = 9065"), "{config}");
-    assert!(config.contains("[account]\ngroup = \"mm\"\nuser = \"mm\""), "{config}");
-    assert!(config.contains("name = \"chat\"\nuser = \"mm\""), "{config}");
-    assert!(report.contains("Omnibus used /var/log/gitlab/mattermost/, inside the package tree"), "{report}");
+    assert!(
+        config.contains("directory = \"/srv/mattermost/files\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("plugins = \"/srv/mattermost/plugins\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("logs = \"/var/log/mattermost\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("address = \"127.0.0.2\"\nport = 9065"),
+        "{config}"
+    );
+    assert!(
+        config.contains("[account]\ngroup = \"mm\"\nuser = \"mm\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("name = \"chat\"\nuser = \"mm\""),
+        "{config}"
+    );
+    assert!(
+        report.contains("Omnibus used /var/log/gitlab/mattermost/, inside the package tree"),
+        "{report}"
+    );
 }
 
 #[test]
 fn symbols_quotes_and_env_keys() {
     let (config, _) = report_of(&good("symbols-and-quotes.rb"));
-    assert!(config.contains("SiteName = \"Team \\\"Chat\\\"\""), "{config}");
+    assert!(
+        config.contains("SiteName = \"Team \\\"Chat\\\"\""),
+        "{config}"
+    );
     assert!(config.contains("EnableLinkPreviews = true"), "{config}");
     assert!(config.contains("MaxUsersPerTeam = 500"), "{config}");
-    assert!(config.contains("http_proxy = \"http://proxy.example.com:3128\""), "{config}");
-    assert!(config.contains("no_proxy = \"localhost,127.0.0.1\""), "{config}");
-    assert!(config.contains("AllowedUntrustedInternalConnections = \"gitlab.internal 10.0.0.0/8\""), "{config}");
+    assert!(
+        config.contains("http_proxy = \"http://proxy.example.com:3128\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("no_proxy = \"localhost,127.0.0.1\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("AllowedUntrustedInternalConnections = \"gitlab.internal 10.0.0.0/8\""),
+        "{config}"
+    );
 }

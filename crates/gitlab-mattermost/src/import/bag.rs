@@ -104,7 +104,10 @@ impl Bag {
                 report.add(
                     Section::Dropped,
                     Some(loser.origin),
-                    format!("{name}: not in effect: {why} (the value in effect comes from {})", winner.origin),
+                    format!(
+                        "{name}: not in effect: {why} (the value in effect comes from {})",
+                        winner.origin
+                    ),
                 );
             }
             out.insert(env, winner);
@@ -119,9 +122,9 @@ pub fn normalize(setting: &Setting, value: &Value) -> Result<Value, String> {
     setting_env_value(setting, value)?;
     Ok(match (setting.ty, value) {
         (SettingType::Bool, Value::String(s)) => Value::Bool(s == "true"),
-        (SettingType::Int | SettingType::Int64, Value::String(s)) => s
-            .parse::<i64>()
-            .map_or_else(|_| value.clone(), Value::from),
+        (SettingType::Int | SettingType::Int64, Value::String(s)) => {
+            s.parse::<i64>().map_or_else(|_| value.clone(), Value::from)
+        }
         (SettingType::String, Value::Number(n)) => Value::String(n.to_string()),
         (SettingType::String, Value::Bool(b)) => Value::String(b.to_string()),
         (SettingType::Json, Value::String(s)) => {

@@ -171,11 +171,17 @@ mod tests {
         let resolved = bag.resolve(&mut report);
         assert_eq!(
             resolved.keys().cloned().collect::<Vec<_>>(),
-            ["MM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS", "MM_TEAMSETTINGS_MAXUSERSPERTEAM"]
+            [
+                "MM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS",
+                "MM_TEAMSETTINGS_MAXUSERSPERTEAM"
+            ]
         );
         let dropped = report.texts(Section::Dropped).join("\n");
         assert!(dropped.contains("ServiceSettings.ReadTimeout"), "{dropped}");
-        assert!(dropped.contains("ServiceSettings.SiteURL: Omnibus always set"), "{dropped}");
+        assert!(
+            dropped.contains("ServiceSettings.SiteURL: Omnibus always set"),
+            "{dropped}"
+        );
         assert!(dropped.contains("BogusSettings"), "{dropped}");
         assert!(report.texts(Section::Renamed)[0].contains("Calls plugin"));
     }

@@ -171,7 +171,10 @@ mod tests {
         assert_eq!(u.password.as_deref(), Some("s@cret"));
         assert_eq!(u.port, Some(5433));
         assert_eq!(u.sslmode.as_deref(), Some("verify-full"));
-        assert_eq!(u.other.get("connect_timeout").map(String::as_str), Some("10"));
+        assert_eq!(
+            u.other.get("connect_timeout").map(String::as_str),
+            Some("10")
+        );
     }
 
     #[test]

@@ -75,8 +75,7 @@ fn toml_table(out: &mut String, path: &[String], map: &Map<String, Value>) {
 
 fn toml_key(k: &str) -> String {
     let bare = !k.is_empty()
-        && k
-            .chars()
+        && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if bare {
         k.to_string()

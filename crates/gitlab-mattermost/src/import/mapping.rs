@@ -190,12 +190,21 @@ pub const OMNIBUS_ENV_OWNED: &[&str] = &[
 pub fn typed_owner(path: &str) -> Option<&'static str> {
     const OWNERS: &[(&str, &str)] = &[
         ("ServiceSettings.SiteURL", "external_url"),
-        ("ServiceSettings.ListenAddress", "listen.address + listen.port"),
+        (
+            "ServiceSettings.ListenAddress",
+            "listen.address + listen.port",
+        ),
         ("LogSettings.FileLocation", "directories.logs"),
         ("PluginSettings.Directory", "directories.plugins"),
-        ("PluginSettings.ClientDirectory", "directories.client_plugins"),
+        (
+            "PluginSettings.ClientDirectory",
+            "directories.client_plugins",
+        ),
         ("SqlSettings.DriverName", "database.kind"),
-        ("SqlSettings.DataSource", "database (kind, name, user, host, port, password_file)"),
+        (
+            "SqlSettings.DataSource",
+            "database (kind, name, user, host, port, password_file)",
+        ),
         ("SqlSettings.DataSourceReplicas", "database.read_replicas"),
         ("FileSettings.DriverName", "file_storage.driver"),
         ("FileSettings.Directory", "file_storage.directory"),
@@ -203,30 +212,66 @@ pub fn typed_owner(path: &str) -> Option<&'static str> {
         ("FileSettings.AmazonS3Endpoint", "file_storage.endpoint"),
         ("FileSettings.AmazonS3Region", "file_storage.region"),
         ("FileSettings.AmazonS3SSL", "file_storage.ssl"),
-        ("FileSettings.AmazonS3AccessKeyId", "file_storage.access_key_id"),
-        ("FileSettings.AmazonS3SecretAccessKey", "file_storage.secret_access_key_file"),
+        (
+            "FileSettings.AmazonS3AccessKeyId",
+            "file_storage.access_key_id",
+        ),
+        (
+            "FileSettings.AmazonS3SecretAccessKey",
+            "file_storage.secret_access_key_file",
+        ),
         ("GitLabSettings.Enable", "gitlab.enable"),
         ("GitLabSettings.Id", "gitlab.id (or gitlab.id_file)"),
         ("GitLabSettings.Secret", "gitlab.secret_file"),
         ("GitLabSettings.Scope", "gitlab.scope"),
-        ("GitLabSettings.AuthEndpoint", "gitlab.url (or gitlab.auth_endpoint)"),
-        ("GitLabSettings.TokenEndpoint", "gitlab.url (or gitlab.token_endpoint)"),
-        ("GitLabSettings.UserAPIEndpoint", "gitlab.url (or gitlab.user_api_endpoint)"),
-        ("EmailSettings.SendEmailNotifications", "smtp.send_notifications"),
+        (
+            "GitLabSettings.AuthEndpoint",
+            "gitlab.url (or gitlab.auth_endpoint)",
+        ),
+        (
+            "GitLabSettings.TokenEndpoint",
+            "gitlab.url (or gitlab.token_endpoint)",
+        ),
+        (
+            "GitLabSettings.UserAPIEndpoint",
+            "gitlab.url (or gitlab.user_api_endpoint)",
+        ),
+        (
+            "EmailSettings.SendEmailNotifications",
+            "smtp.send_notifications",
+        ),
         ("EmailSettings.SMTPServer", "smtp.server"),
         ("EmailSettings.SMTPPort", "smtp.port"),
         ("EmailSettings.EnableSMTPAuth", "smtp.auth"),
         ("EmailSettings.SMTPUsername", "smtp.username"),
         ("EmailSettings.SMTPPassword", "smtp.password_file"),
-        ("EmailSettings.ConnectionSecurity", "smtp.connection_security"),
-        ("EmailSettings.SkipServerCertificateVerification", "smtp.skip_server_certificate_verification"),
+        (
+            "EmailSettings.ConnectionSecurity",
+            "smtp.connection_security",
+        ),
+        (
+            "EmailSettings.SkipServerCertificateVerification",
+            "smtp.skip_server_certificate_verification",
+        ),
         ("EmailSettings.FeedbackName", "smtp.feedback_name"),
         ("EmailSettings.FeedbackEmail", "smtp.feedback_email"),
-        ("EmailSettings.EnableSignInWithEmail", "smtp.enable_sign_in_with_email"),
-        ("EmailSettings.EnableSignUpWithEmail", "smtp.enable_sign_up_with_email"),
+        (
+            "EmailSettings.EnableSignInWithEmail",
+            "smtp.enable_sign_in_with_email",
+        ),
+        (
+            "EmailSettings.EnableSignUpWithEmail",
+            "smtp.enable_sign_up_with_email",
+        ),
         ("EmailSettings.EnableEmailBatching", "smtp.batching.enable"),
-        ("EmailSettings.EmailBatchingInterval", "smtp.batching.interval"),
-        ("EmailSettings.EmailBatchingBufferSize", "smtp.batching.buffer_size"),
+        (
+            "EmailSettings.EmailBatchingInterval",
+            "smtp.batching.interval",
+        ),
+        (
+            "EmailSettings.EmailBatchingBufferSize",
+            "smtp.batching.buffer_size",
+        ),
     ];
     OWNERS.iter().find(|(p, _)| *p == path).map(|(_, o)| *o)
 }

@@ -28,9 +28,9 @@ use serde_json::{Map, Value};
 
 use self::bag::{Bag, Candidate, Layer};
 use self::emit::OutputFormat;
-use self::rb::{Entry, RbKey};
 use self::legacy::Resolution;
 use self::mapping::MmKey;
+use self::rb::{Entry, RbKey};
 use self::report::{Origin, Report, Section};
 use self::secrets::Secrets;
 use crate::catalogue::Catalogue;
@@ -144,10 +144,13 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
 
 fn read_config_json(path: &Path) -> Result<Value, ImportError> {
     let source = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {source}"))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {source}"))?;
     config_json::parse(&text).map_err(|msg| {
-        ImportError::Invalid(Diagnostic::new("", msg).at(diag::Origin { source, pos: None }).into())
+        ImportError::Invalid(
+            Diagnostic::new("", msg)
+                .at(diag::Origin { source, pos: None })
+                .into(),
+        )
     })
 }
 
@@ -178,7 +181,6 @@ pub struct RbValue {
     pub value: gitlab_rb::Value,
     pub origin: Origin,
 }
-
 
 /// Everything one import works on.
 pub struct Ctx {
@@ -239,7 +241,10 @@ impl Ctx {
             .any(|w| lower.contains(w));
         let first_line = s.text.lines().next().unwrap_or("");
         let text = if risky {
-            format!("{} (statement text not shown: it may hold a secret)", s.reason)
+            format!(
+                "{} (statement text not shown: it may hold a secret)",
+                s.reason
+            )
         } else if s.text.lines().count() > 1 {
             format!("{}: `{first_line} …`", s.reason)
         } else {
@@ -265,7 +270,9 @@ impl Ctx {
                 origin: Origin::rb(e.pos, &e.key),
             };
             match &e.key {
-                RbKey::Call(name) if name == "external_url" || name == "mattermost_external_url" => {
+                RbKey::Call(name)
+                    if name == "external_url" || name == "mattermost_external_url" =>
+                {
                     self.set_once(Slot::Call, name, rv)
                 }
                 RbKey::Call(name) => others.entry(name.clone()).or_default().push(e.pos.line),
@@ -273,7 +280,9 @@ impl Ctx {
                     let full = e.key.to_string();
                     match (target.as_str(), keys.as_slice()) {
                         ("mattermost", [k]) if k == "env" => self.replace_hash(Slot::Env, rv),
-                        ("mattermost", [k, name]) if k == "env" => self.env.push((name.clone(), rv)),
+                        ("mattermost", [k, name]) if k == "env" => {
+                            self.env.push((name.clone(), rv))
+                        }
                         ("mattermost", [k]) => self.set_once(Slot::Mm, k, rv),
                         ("mattermost_nginx", [k]) if k == "proxy_set_headers" => {
                             self.replace_hash(Slot::Headers, rv)
@@ -288,7 +297,10 @@ impl Ctx {
                             "Omnibus reads no nested key here; not imported",
                         ),
                         _ if FACTS.contains(&full.as_str()) => self.set_once(Slot::Fact, &full, rv),
-                        _ => others.entry(format!("{target}[...]")).or_default().push(e.pos.line),
+                        _ => others
+                            .entry(format!("{target}[...]"))
+                            .or_default()
+                            .push(e.pos.line),
                     }
                 }
             }
@@ -336,7 +348,10 @@ impl Ctx {
             self.report.add(
                 Section::Dropped,
                 Some(rv.origin),
-                format!("expected a hash, found {}; not imported", rb::kind(&rv.value)),
+                format!(
+                    "expected a hash, found {}; not imported",
+                    rb::kind(&rv.value)
+                ),
             );
             return;
         };
@@ -552,17 +567,28 @@ impl Ctx {
             && !name.starts_with(|c: char| c.is_ascii_digit());
         let upper = name.to_ascii_uppercase();
         if !valid {
-            self.report.add(Section::Dropped, origin, format!("{name}: not a valid variable name (letters, digits, underscores)"));
+            self.report.add(
+                Section::Dropped,
+                origin,
+                format!("{name}: not a valid variable name (letters, digits, underscores)"),
+            );
         } else if name == "SSL_CERT_DIR" && mapping::is_omnibus_path(&value) {
             self.report.add(Section::Dropped, origin, format!("SSL_CERT_DIR={value}: points into the Omnibus package, which goes away; Mattermost uses the system's CA store (put the certificates of /etc/gitlab/trusted-certs there, e.g. update-ca-certificates or security.pki.certificateFiles on NixOS)"));
-        } else if ["PASSWORD", "SECRET", "TOKEN", "KEY"].iter().any(|s| upper.ends_with(s)) {
+        } else if ["PASSWORD", "SECRET", "TOKEN", "KEY"]
+            .iter()
+            .any(|s| upper.ends_with(s))
+        {
             self.report.add(Section::Dropped, origin, format!("{name}: looks like a secret, and extra variables are written into the rendered env file in clear; not carried (the schema has no file-backed extra variables; set it in a systemd drop-in with LoadCredential=)"));
         } else {
             if url::Url::parse(&value).is_ok_and(|u| u.password().is_some()) {
                 self.report.add(Section::Derived, origin.clone(), format!("{name} holds a password inside its URL: it will be readable in the rendered mattermost.env"));
             }
             self.set_out(&["environment", name], Value::String(value.clone()));
-            self.report.add(Section::Carried, origin, format!("environment.{name} = {}", Value::String(value)));
+            self.report.add(
+                Section::Carried,
+                origin,
+                format!("environment.{name} = {}", Value::String(value)),
+            );
         }
     }
 
@@ -634,8 +660,20 @@ impl Ctx {
             for d in diags.0 {
                 match self.placed_for(&d.key) {
                     Some((env, path, origin)) => {
-                        let hint = d.hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default();
-                        self.report.add(Section::Dropped, Some(origin), format!("{}: the config would be refused: {}{hint}", path.join("."), d.message));
+                        let hint = d
+                            .hint
+                            .as_deref()
+                            .map(|h| format!(" ({h})"))
+                            .unwrap_or_default();
+                        self.report.add(
+                            Section::Dropped,
+                            Some(origin),
+                            format!(
+                                "{}: the config would be refused: {}{hint}",
+                                path.join("."),
+                                d.message
+                            ),
+                        );
                         self.remove_out(&path);
                         self.placed.remove(&env);
                         progress = true;

@@ -14,11 +14,27 @@ use super::{Ctx, RbValue};
 /// Omnibus defaults of keys the vhost writes itself with the same value.
 const SAME_AS_VHOST: &[(&str, &str, &str)] = &[
     ("ssl_protocols", "TLSv1.2 TLSv1.3", "ssl_protocols"),
-    ("ssl_prefer_server_ciphers", "off", "ssl_prefer_server_ciphers"),
-    ("ssl_session_cache", "shared:SSL:10m", "ssl_session_cache (as shared:gitlab_mattermost:10m)"),
+    (
+        "ssl_prefer_server_ciphers",
+        "off",
+        "ssl_prefer_server_ciphers",
+    ),
+    (
+        "ssl_session_cache",
+        "shared:SSL:10m",
+        "ssl_session_cache (as shared:gitlab_mattermost:10m)",
+    ),
     ("ssl_session_timeout", "1d", "ssl_session_timeout"),
-    ("hsts_max_age", "63072000", "Strict-Transport-Security max-age=63072000 with https"),
-    ("referrer_policy", "strict-origin-when-cross-origin", "Referrer-Policy"),
+    (
+        "hsts_max_age",
+        "63072000",
+        "Strict-Transport-Security max-age=63072000 with https",
+    ),
+    (
+        "referrer_policy",
+        "strict-origin-when-cross-origin",
+        "Referrer-Policy",
+    ),
     ("proxy_connect_timeout", "300", "proxy_connect_timeout 300s"),
     ("http2_enabled", "true", "http2 with https"),
 ];
@@ -67,7 +83,11 @@ pub fn map(ctx: &mut Ctx) {
     if let Some(rv) = keys.remove("redirect_http_to_https") {
         bool_key(ctx, &rv, &["nginx", "redirect_http_to_https"]);
     }
-    for (key, field) in [("redirect_http_to_https_port", "redirect_http_port"), ("listen_port", "listen_port"), ("proxy_read_timeout", "proxy_read_timeout")] {
+    for (key, field) in [
+        ("redirect_http_to_https_port", "redirect_http_port"),
+        ("listen_port", "listen_port"),
+        ("proxy_read_timeout", "proxy_read_timeout"),
+    ] {
         if let Some(rv) = keys.remove(key) {
             number_key(ctx, &rv, &["nginx", field]);
         }
@@ -93,11 +113,13 @@ pub fn map(ctx: &mut Ctx) {
 }
 
 fn carried(ctx: &mut Ctx, rv: &RbValue, text: String) {
-    ctx.report.add(Section::Carried, Some(rv.origin.clone()), text);
+    ctx.report
+        .add(Section::Carried, Some(rv.origin.clone()), text);
 }
 
 fn dropped(ctx: &mut Ctx, rv: &RbValue, text: String) {
-    ctx.report.add(Section::Dropped, Some(rv.origin.clone()), text);
+    ctx.report
+        .add(Section::Dropped, Some(rv.origin.clone()), text);
 }
 
 /// Whether nginx serves https: `listen_https`, else `mattermost['service_use_ssl']`, else
@@ -112,36 +134,46 @@ fn https(ctx: &mut Ctx, keys: &mut std::collections::BTreeMap<String, RbValue>) 
     let explicit = keys.remove("listen_https").or(use_ssl.clone());
     if let (Some(a), Some(b)) = (&explicit, &use_ssl) {
         if a.origin != b.origin {
-            dropped(ctx, b, "service_use_ssl: mattermost_nginx['listen_https'] decides".into());
+            dropped(
+                ctx,
+                b,
+                "service_use_ssl: mattermost_nginx['listen_https'] decides".into(),
+            );
         }
     }
-    match explicit.as_ref().map(|rv| &rv.value) {
-        Some(gitlab_rb::Value::Bool(b)) => {
-            let rv = explicit.clone().unwrap_or_else(|| unreachable_rv());
-            if *b != scheme_https {
-                ctx.set_out(&["nginx", "https"], Value::Bool(*b));
-                carried(ctx, &rv, format!("nginx.https = {b} (the external URL's scheme says {scheme_https}; {})", if *b { "" } else { "TLS ends before nginx" }));
-            } else {
-                carried(ctx, &rv, format!("nginx.https: {b}, as the external URL's scheme implies"));
-            }
-            *b
+    let Some(rv) = explicit else {
+        return scheme_https;
+    };
+    let gitlab_rb::Value::Bool(b) = rv.value else {
+        if !matches!(rv.value, gitlab_rb::Value::Nil) {
+            dropped(
+                ctx,
+                &rv,
+                "expected true or false; the external URL's scheme decides".into(),
+            );
         }
-        Some(_) | None => {
-            if let Some(rv) = &explicit {
-                if !matches!(rv.value, gitlab_rb::Value::Nil) {
-                    dropped(ctx, rv, "expected true or false; the external URL's scheme decides".into());
-                }
-            }
-            scheme_https
-        }
+        return scheme_https;
+    };
+    if b == scheme_https {
+        carried(
+            ctx,
+            &rv,
+            format!("nginx.https: {b}, as the external URL's scheme implies"),
+        );
+    } else {
+        ctx.set_out(&["nginx", "https"], Value::Bool(b));
+        let why = if b {
+            "nginx serves https anyway"
+        } else {
+            "TLS ends before nginx"
+        };
+        carried(
+            ctx,
+            &rv,
+            format!("nginx.https = {b} (the external URL's scheme says {scheme_https}; {why})"),
+        );
     }
-}
-
-fn unreachable_rv() -> RbValue {
-    RbValue {
-        value: gitlab_rb::Value::Nil,
-        origin: Origin::Omnibus("listen_https".into()),
-    }
+    b
 }
 
 fn bool_key(ctx: &mut Ctx, rv: &RbValue, path: &[&str]) {
@@ -150,7 +182,14 @@ fn bool_key(ctx: &mut Ctx, rv: &RbValue, path: &[&str]) {
             ctx.set_out(path, Value::Bool(b));
             carried(ctx, rv, format!("{} = {b}", path.join(".")));
         }
-        _ => dropped(ctx, rv, format!("expected true or false, found {}", super::rb::kind(&rv.value))),
+        _ => dropped(
+            ctx,
+            rv,
+            format!(
+                "expected true or false, found {}",
+                super::rb::kind(&rv.value)
+            ),
+        ),
     }
 }
 
@@ -160,17 +199,28 @@ fn number_key(ctx: &mut Ctx, rv: &RbValue, path: &[&str]) {
         gitlab_rb::Value::Str(s) => s.trim().parse().ok(),
         _ => None,
     };
-    match n.filter(|n| (0..=65535).contains(n) || path.last() == Some(&"proxy_read_timeout")).filter(|n| *n >= 0) {
+    match n
+        .filter(|n| (0..=65535).contains(n) || path.last() == Some(&"proxy_read_timeout"))
+        .filter(|n| *n >= 0)
+    {
         Some(n) => {
             ctx.set_out(path, Value::from(n));
             carried(ctx, rv, format!("{} = {n}", path.join(".")));
         }
-        None => dropped(ctx, rv, format!("expected a number, found {}", super::rb::kind(&rv.value))),
+        None => dropped(
+            ctx,
+            rv,
+            format!("expected a number, found {}", super::rb::kind(&rv.value)),
+        ),
     }
 }
 
 /// With https, Omnibus defaulted the certificate to /etc/gitlab/ssl/<host>.crt and .key.
-fn certificates(ctx: &mut Ctx, keys: &mut std::collections::BTreeMap<String, RbValue>, https: bool) {
+fn certificates(
+    ctx: &mut Ctx,
+    keys: &mut std::collections::BTreeMap<String, RbValue>,
+    https: bool,
+) {
     let host = ctx
         .out
         .get("external_url")
@@ -178,7 +228,10 @@ fn certificates(ctx: &mut Ctx, keys: &mut std::collections::BTreeMap<String, RbV
         .and_then(|u| url::Url::parse(u).ok())
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_default();
-    for (key, field, ext) in [("ssl_certificate", "certificate", "crt"), ("ssl_certificate_key", "certificate_key", "key")] {
+    for (key, field, ext) in [
+        ("ssl_certificate", "certificate", "crt"),
+        ("ssl_certificate_key", "certificate_key", "key"),
+    ] {
         let rv = keys.remove(key);
         if !https {
             if let Some(rv) = rv {
@@ -204,16 +257,29 @@ fn certificates(ctx: &mut Ctx, keys: &mut std::collections::BTreeMap<String, RbV
 fn listen_addresses(ctx: &mut Ctx, rv: Option<RbValue>) {
     let Some(rv) = rv else { return };
     let list: Option<Vec<Value>> = match &rv.value {
-        gitlab_rb::Value::Array(items) => items.iter().map(|i| match &i.value {
-            gitlab_rb::Value::Str(s) => Some(Value::String(if s.contains(':') && !s.starts_with('[') { format!("[{s}]") } else { s.clone() })),
-            _ => None,
-        }).collect(),
+        gitlab_rb::Value::Array(items) => items
+            .iter()
+            .map(|i| match &i.value {
+                gitlab_rb::Value::Str(s) => {
+                    Some(Value::String(if s.contains(':') && !s.starts_with('[') {
+                        format!("[{s}]")
+                    } else {
+                        s.clone()
+                    }))
+                }
+                _ => None,
+            })
+            .collect(),
         _ => None,
     };
     match list {
         Some(l) => {
             ctx.set_out(&["nginx", "listen_addresses"], Value::Array(l.clone()));
-            carried(ctx, &rv, format!("nginx.listen_addresses = {}", Value::Array(l)));
+            carried(
+                ctx,
+                &rv,
+                format!("nginx.listen_addresses = {}", Value::Array(l)),
+            );
         }
         None => dropped(ctx, &rv, "expected an array of addresses".into()),
     }
@@ -222,12 +288,18 @@ fn listen_addresses(ctx: &mut Ctx, rv: Option<RbValue>) {
 /// Omnibus's default was 0 (no limit); the compiler's is 100m, so make Omnibus's explicit.
 fn body_size(ctx: &mut Ctx, rv: Option<RbValue>) {
     let Some(rv) = rv else {
-        ctx.set_out(&["nginx", "client_max_body_size"], Value::String("0".into()));
+        ctx.set_out(
+            &["nginx", "client_max_body_size"],
+            Value::String("0".into()),
+        );
         ctx.report.add(Section::Derived, Some(Origin::Omnibus("default mattermost_nginx['client_max_body_size'] = 0".into())), "nginx.client_max_body_size = \"0\" (no limit, as Omnibus had; Mattermost's FileSettings.MaxFileSize still limits uploads)".to_string());
         return;
     };
     let text = ruby_to_s(&rv.value);
-    ctx.set_out(&["nginx", "client_max_body_size"], Value::String(text.clone()));
+    ctx.set_out(
+        &["nginx", "client_max_body_size"],
+        Value::String(text.clone()),
+    );
     carried(ctx, &rv, format!("nginx.client_max_body_size = {text:?}"));
 }
 
@@ -243,12 +315,19 @@ fn headers(ctx: &mut Ctx) {
             gitlab_rb::Value::Nil => String::new(),
             v => ruby_to_s(v),
         };
-        let bad_name = name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let bad_name = name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if bad_name || value.contains(['\n', ';', '"']) {
             dropped(ctx, &rv, format!("{name}: a header name of letters, digits and dashes and a value without `;`, quotes or newlines is needed"));
             continue;
         }
-        let what = if value.is_empty() { "removes the header".to_string() } else { format!("= {value:?}") };
+        let what = if value.is_empty() {
+            "removes the header".to_string()
+        } else {
+            format!("= {value:?}")
+        };
         ctx.set_out(&["nginx", "proxy_headers", &name], Value::String(value));
         carried(ctx, &rv, format!("nginx.proxy_headers.{name} {what}"));
     }
@@ -261,7 +340,11 @@ fn extra_key(ctx: &mut Ctx, key: &str, rv: &RbValue, https: bool, server_config:
         dropped(ctx, rv, "nil: the default applies".into());
     } else if let Some((_, default, what)) = SAME_AS_VHOST.iter().find(|(k, _, _)| *k == key) {
         if value == *default {
-            dropped(ctx, rv, format!("Omnibus's default; the vhost writes {what} itself"));
+            dropped(
+                ctx,
+                rv,
+                format!("Omnibus's default; the vhost writes {what} itself"),
+            );
         } else {
             dropped(ctx, rv, format!("{value:?}: the vhost writes {what} itself and a second directive is an nginx error; no schema field sets it yet"));
         }
@@ -275,9 +358,18 @@ fn extra_key(ctx: &mut Ctx, key: &str, rv: &RbValue, https: bool, server_config:
             v => vec![ruby_to_s(v)],
         };
         for a in addrs.iter().filter(|a| !a.is_empty()) {
-            server_config.push(format!("set_real_ip_from {a}; # mattermost_nginx['real_ip_trusted_addresses']"));
+            server_config.push(format!(
+                "set_real_ip_from {a}; # mattermost_nginx['real_ip_trusted_addresses']"
+            ));
         }
-        carried(ctx, rv, format!("nginx.server_config: set_real_ip_from for {} address(es)", addrs.len()));
+        carried(
+            ctx,
+            rv,
+            format!(
+                "nginx.server_config: set_real_ip_from for {} address(es)",
+                addrs.len()
+            ),
+        );
     } else if key == "proxy_custom_buffer_size" {
         server_config.push(format!("proxy_buffers 8 {value}; # mattermost_nginx['proxy_custom_buffer_size']\nproxy_buffer_size {value};"));
         carried(ctx, rv, format!("nginx.server_config: proxy_buffers 8 {value}; proxy_buffer_size {value} (the websocket location keeps its own)"));
@@ -288,36 +380,68 @@ fn extra_key(ctx: &mut Ctx, key: &str, rv: &RbValue, https: bool, server_config:
         };
         if https {
             for c in &cmds {
-                server_config.push(format!("ssl_conf_command {c}; # mattermost_nginx['ssl_conf_command']"));
+                server_config.push(format!(
+                    "ssl_conf_command {c}; # mattermost_nginx['ssl_conf_command']"
+                ));
             }
-            carried(ctx, rv, format!("nginx.server_config: {} ssl_conf_command line(s)", cmds.len()));
+            carried(
+                ctx,
+                rv,
+                format!(
+                    "nginx.server_config: {} ssl_conf_command line(s)",
+                    cmds.len()
+                ),
+            );
         } else {
             dropped(ctx, rv, "not used: nginx serves plain http".into());
         }
     } else {
         let hint = crate::catalogue::best_match(
             &format!("mattermost_nginx['{key}']"),
-            mapping::omnibus_keys().iter().filter(|k| k.key.starts_with("mattermost_nginx")).map(|k| k.key.clone()),
+            mapping::omnibus_keys()
+                .iter()
+                .filter(|k| k.key.starts_with("mattermost_nginx"))
+                .map(|k| k.key.clone()),
         )
         .map(|s| format!("; did you mean {s}?"))
         .unwrap_or_default();
-        dropped(ctx, rv, format!("not a key of Omnibus's Mattermost vhost (Omnibus would have ignored it){hint}"));
+        dropped(
+            ctx,
+            rv,
+            format!(
+                "not a key of Omnibus's Mattermost vhost (Omnibus would have ignored it){hint}"
+            ),
+        );
     }
 }
 
-fn extra_directive(ctx: &mut Ctx, key: &str, directive: &str, value: &str, rv: &RbValue, https: bool, server_config: &mut Vec<String>) {
+fn extra_directive(
+    ctx: &mut Ctx,
+    key: &str,
+    directive: &str,
+    value: &str,
+    rv: &RbValue,
+    https: bool,
+    server_config: &mut Vec<String>,
+) {
     let tls_only = key.starts_with("ssl_");
     if tls_only && !https {
         dropped(ctx, rv, "not used: nginx serves plain http".into());
     } else if EXTRA_DEFAULTS.iter().any(|(k, d)| *k == key && *d == value) {
-        dropped(ctx, rv, "Omnibus's default; nginx's own default applies".into());
+        dropped(
+            ctx,
+            rv,
+            "Omnibus's default; nginx's own default applies".into(),
+        );
     } else if value.contains(['\n', ';', '{', '}']) {
         dropped(ctx, rv, format!("{directive}: a value with `;`, braces or newlines cannot be written as one directive"));
     } else {
         let v = match &rv.value {
             gitlab_rb::Value::Bool(true) => "on".to_string(),
             gitlab_rb::Value::Bool(false) => "off".to_string(),
-            _ if value.contains(char::is_whitespace) || key == "ssl_ciphers" => format!("'{value}'"),
+            _ if value.contains(char::is_whitespace) || key == "ssl_ciphers" => {
+                format!("'{value}'")
+            }
             _ => value.to_string(),
         };
         server_config.push(format!("{directive} {v}; # mattermost_nginx['{key}']"));

@@ -90,7 +90,10 @@ pub fn entries(statements: &[Statement]) -> (Vec<Entry>, Vec<(Pos, String)>) {
                 [first, ..] => {
                     problems.push((
                         *pos,
-                        format!("`{name}` with {} arguments; only the first is used", args.len()),
+                        format!(
+                            "`{name}` with {} arguments; only the first is used",
+                            args.len()
+                        ),
                     ));
                     out.push(Entry {
                         key: RbKey::Call(name.clone()),
@@ -190,8 +193,8 @@ mod tests {
 
     #[test]
     fn literals_become_json() {
-        let parsed = gitlab_rb::parse("x['a'] = {'k' => [1, true, nil], s: :sym}\n")
-            .expect("valid ruby");
+        let parsed =
+            gitlab_rb::parse("x['a'] = {'k' => [1, true, nil], s: :sym}\n").expect("valid ruby");
         let (entries, problems) = entries(&parsed.statements);
         assert!(problems.is_empty());
         assert_eq!(

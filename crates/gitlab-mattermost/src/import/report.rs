@@ -7,11 +7,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Origin {
     /// A gitlab.rb statement: line, column and the key as written.
-    Rb {
-        line: u32,
-        column: u32,
-        key: String,
-    },
+    Rb { line: u32, column: u32, key: String },
     /// A config.json setting path.
     ConfigJson(String),
     /// Something Omnibus did implicitly (its default or a derivation).

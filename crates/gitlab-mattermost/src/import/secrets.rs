@@ -95,7 +95,9 @@ impl Secrets {
                 (_, None) => format!(
                     "create {path} (mode 0600, owned by root) holding {}: {}",
                     s.what,
-                    s.how_to_get.as_deref().unwrap_or("the inputs did not hold it")
+                    s.how_to_get
+                        .as_deref()
+                        .unwrap_or("the inputs did not hold it")
                 ),
             };
             report.add(Section::Secrets, None, text);
@@ -154,13 +156,13 @@ mod tests {
         });
         let mut report = Report::new("x");
         s.finish(&mut report).expect("written");
-        assert_eq!(
-            std::fs::read_to_string(&path).expect("readable"),
-            "hunter2"
-        );
+        assert_eq!(std::fs::read_to_string(&path).expect("readable"), "hunter2");
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let dir_mode = std::fs::metadata(&target).expect("meta").permissions().mode();
+        let dir_mode = std::fs::metadata(&target)
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(dir_mode & 0o777, 0o700);
         assert!(!report.to_string().contains("hunter2"));
     }
@@ -173,7 +175,9 @@ mod tests {
             what: "GitLab's OAuth application secret".into(),
             origin: None,
             value: None,
-            how_to_get: Some("jq -r .mattermost.gitlab_secret /etc/gitlab/gitlab-secrets.json".into()),
+            how_to_get: Some(
+                "jq -r .mattermost.gitlab_secret /etc/gitlab/gitlab-secrets.json".into(),
+            ),
         });
         assert_eq!(path, "/run/secrets/gitlab-mattermost/gitlab-secret");
         let mut report = Report::new("x");

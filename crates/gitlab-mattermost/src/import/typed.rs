@@ -98,7 +98,11 @@ fn site(ctx: &mut Ctx, r: &mut Resolved) -> Result<url::Url, ImportError> {
     });
     let chosen = from_call
         .clone()
-        .or_else(|| site_url.as_ref().map(|c| (as_str(&c.value), c.origin.clone())))
+        .or_else(|| {
+            site_url
+                .as_ref()
+                .map(|c| (as_str(&c.value), c.origin.clone()))
+        })
         .or_else(|| host.clone());
     let Some((raw, origin)) = chosen else {
         return Err(invalid(
@@ -114,7 +118,11 @@ fn site(ctx: &mut Ctx, r: &mut Resolved) -> Result<url::Url, ImportError> {
     if raw.trim_end_matches('/') != text {
         note = format!(" (normalised from {raw:?}: an explicit default port in SiteURL broke GitLab's OAuth redirect match)");
     }
-    carried(ctx, origin.clone(), format!("external_url = {text:?}{note}"));
+    carried(
+        ctx,
+        origin.clone(),
+        format!("external_url = {text:?}{note}"),
+    );
     if let Some(c) = site_url {
         let other = as_str(&c.value);
         match parse_site(&other, &c.origin) {
@@ -141,10 +149,18 @@ fn parse_site(raw: &str, origin: &Origin) -> Result<url::Url, ImportError> {
     let url = url::Url::parse(raw.trim())
         .map_err(|e| invalid(format!("{raw:?} is not a URL ({e})"), Some(origin), hint))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid(format!("{raw:?} is not an http or https URL with a host"), Some(origin), hint));
+        return Err(invalid(
+            format!("{raw:?} is not an http or https URL with a host"),
+            Some(origin),
+            hint,
+        ));
     }
     if !matches!(url.path(), "" | "/") {
-        return Err(invalid(format!("{raw:?} has a path; Mattermost is served at the root"), Some(origin), hint));
+        return Err(invalid(
+            format!("{raw:?} has a path; Mattermost is served at the root"),
+            Some(origin),
+            hint,
+        ));
     }
     Ok(url)
 }
@@ -159,17 +175,27 @@ fn listen(ctx: &mut Ctx, r: &mut Resolved) {
         (Some(c), _, _) => {
             let text = as_str(&c.value);
             let (a, p) = text.rsplit_once(':').unwrap_or((text.as_str(), ""));
-            (a.trim_start_matches('[').trim_end_matches(']').to_string(), p.to_string(), Some(c.origin.clone()))
+            (
+                a.trim_start_matches('[').trim_end_matches(']').to_string(),
+                p.to_string(),
+                Some(c.origin.clone()),
+            )
         }
         _ => (
-            addr.as_ref().map_or("127.0.0.1".into(), |a| super::rb::ruby_to_s(&a.value)),
-            port.as_ref().map_or("8065".into(), |p| super::rb::ruby_to_s(&p.value)),
+            addr.as_ref()
+                .map_or("127.0.0.1".into(), |a| super::rb::ruby_to_s(&a.value)),
+            port.as_ref()
+                .map_or("8065".into(), |p| super::rb::ruby_to_s(&p.value)),
             addr.as_ref().or(port.as_ref()).map(|rv| rv.origin.clone()),
         ),
     };
     let Ok(port_num) = port_text.parse::<u16>() else {
         let o = origin.or_else(|| port.map(|p| p.origin));
-        ctx.report.add(Section::Dropped, o, format!("listen port {port_text:?} is not a port number; the default 8065 applies"));
+        ctx.report.add(
+            Section::Dropped,
+            o,
+            format!("listen port {port_text:?} is not a port number; the default 8065 applies"),
+        );
         return;
     };
     ctx.set_out(&["listen", "address"], Value::String(address.clone()));
@@ -184,24 +210,47 @@ fn listen(ctx: &mut Ctx, r: &mut Resolved) {
 // ---- account ----
 
 fn account(ctx: &mut Ctx) {
-    for (key, field) in [("username", "user"), ("group", "group"), ("uid", "uid"), ("gid", "gid")] {
-        let Some(rv) = ctx.mm.remove(key) else { continue };
+    for (key, field) in [
+        ("username", "user"),
+        ("group", "group"),
+        ("uid", "uid"),
+        ("gid", "gid"),
+    ] {
+        let Some(rv) = ctx.mm.remove(key) else {
+            continue;
+        };
         let value = match (&rv.value, field) {
-            (gitlab_rb::Value::Int(n), "uid" | "gid") if (1..=4_294_967_294).contains(n) => Value::from(*n),
+            (gitlab_rb::Value::Int(n), "uid" | "gid") if (1..=4_294_967_294).contains(n) => {
+                Value::from(*n)
+            }
             (gitlab_rb::Value::Str(s), "uid" | "gid") => match s.parse::<u32>() {
                 Ok(n) if n >= 1 => Value::from(n),
                 _ => {
-                    ctx.report.add(Section::Dropped, Some(rv.origin), format!("{s:?} is not a numeric id; the system will choose one"));
+                    ctx.report.add(
+                        Section::Dropped,
+                        Some(rv.origin),
+                        format!("{s:?} is not a numeric id; the system will choose one"),
+                    );
                     continue;
                 }
             },
-            (gitlab_rb::Value::Str(s), "user" | "group") if !s.is_empty() => Value::String(s.clone()),
+            (gitlab_rb::Value::Str(s), "user" | "group") if !s.is_empty() => {
+                Value::String(s.clone())
+            }
             (gitlab_rb::Value::Nil, _) => {
-                ctx.report.add(Section::Dropped, Some(rv.origin), "nil: the default applies");
+                ctx.report.add(
+                    Section::Dropped,
+                    Some(rv.origin),
+                    "nil: the default applies",
+                );
                 continue;
             }
             (v, _) => {
-                ctx.report.add(Section::Dropped, Some(rv.origin), format!("unexpected {} here", super::rb::kind(v)));
+                ctx.report.add(
+                    Section::Dropped,
+                    Some(rv.origin),
+                    format!("unexpected {} here", super::rb::kind(v)),
+                );
                 continue;
             }
         };
@@ -215,9 +264,17 @@ fn account(ctx: &mut Ctx) {
     }
     if let Some(rv) = ctx.mm.remove("enable") {
         if matches!(rv.value, gitlab_rb::Value::Bool(false)) {
-            ctx.report.add(Section::Derived, Some(rv.origin), "Mattermost was disabled in this gitlab.rb; imported anyway".to_string());
+            ctx.report.add(
+                Section::Derived,
+                Some(rv.origin),
+                "Mattermost was disabled in this gitlab.rb; imported anyway".to_string(),
+            );
         } else {
-            ctx.report.add(Section::Dropped, Some(rv.origin), "nothing to carry: the service runs whenever this config is rendered");
+            ctx.report.add(
+                Section::Dropped,
+                Some(rv.origin),
+                "nothing to carry: the service runs whenever this config is rendered",
+            );
         }
     }
 }
@@ -235,7 +292,14 @@ fn account_user(ctx: &Ctx) -> String {
 
 /// Place a directory: custom paths are kept; paths inside the Omnibus package become the new
 /// layout's default and the report says what to copy.
-fn place_dir(ctx: &mut Ctx, c: Option<Candidate>, omnibus_default: &str, new: &str, key: &[&str], copy: bool) {
+fn place_dir(
+    ctx: &mut Ctx,
+    c: Option<Candidate>,
+    omnibus_default: &str,
+    new: &str,
+    key: &[&str],
+    copy: bool,
+) {
     let (old, origin) = match &c {
         Some(c) => (as_str(&c.value), Some(c.origin.clone())),
         None => (omnibus_default.to_string(), None),
@@ -248,14 +312,19 @@ fn place_dir(ctx: &mut Ctx, c: Option<Candidate>, omnibus_default: &str, new: &s
         } else {
             String::new()
         };
-        let text = format!("{dotted} = {new:?}: Omnibus used {old}, inside the package tree{copy_note}");
+        let text =
+            format!("{dotted} = {new:?}: Omnibus used {old}, inside the package tree{copy_note}");
         match origin {
             Some(o) => ctx.report.add(Section::Derived, Some(o), text),
             None => derived(ctx, "default", text),
         }
     } else {
         let trimmed = old.trim_end_matches('/');
-        let value = if trimmed.is_empty() { old.clone() } else { trimmed.to_string() };
+        let value = if trimmed.is_empty() {
+            old.clone()
+        } else {
+            trimmed.to_string()
+        };
         ctx.set_out(key, Value::String(value.clone()));
         if let (Some(o), Some(c)) = (origin, &c) {
             carried(ctx, o, format!("{dotted} = {value:?}{}", via(c)));
@@ -264,15 +333,42 @@ fn place_dir(ctx: &mut Ctx, c: Option<Candidate>, omnibus_default: &str, new: &s
 }
 
 fn directories(ctx: &mut Ctx, r: &mut Resolved) {
-    ctx.set_out(&["directories", "data"], Value::String("/var/lib/mattermost".into()));
-    ctx.set_out(&["directories", "config"], Value::String("/var/lib/mattermost/config".into()));
+    ctx.set_out(
+        &["directories", "data"],
+        Value::String("/var/lib/mattermost".into()),
+    );
+    ctx.set_out(
+        &["directories", "config"],
+        Value::String("/var/lib/mattermost/config".into()),
+    );
     derived(ctx, "mattermost['home'] = /var/opt/gitlab/mattermost", "directories.data = \"/var/lib/mattermost\" and directories.config = \"/var/lib/mattermost/config\"; copy /var/opt/gitlab/mattermost/config.json into the config directory (migration guide)".into());
     let logs = take(r, "LogSettings.FileLocation");
-    place_dir(ctx, logs, "/var/log/gitlab/mattermost", "/var/log/mattermost", &["directories", "logs"], false);
+    place_dir(
+        ctx,
+        logs,
+        "/var/log/gitlab/mattermost",
+        "/var/log/mattermost",
+        &["directories", "logs"],
+        false,
+    );
     let plugins = take(r, "PluginSettings.Directory");
-    place_dir(ctx, plugins, "/var/opt/gitlab/mattermost/plugins", "/var/lib/mattermost/plugins", &["directories", "plugins"], true);
+    place_dir(
+        ctx,
+        plugins,
+        "/var/opt/gitlab/mattermost/plugins",
+        "/var/lib/mattermost/plugins",
+        &["directories", "plugins"],
+        true,
+    );
     let client = take(r, "PluginSettings.ClientDirectory");
-    place_dir(ctx, client, "/var/opt/gitlab/mattermost/client-plugins", "/var/lib/mattermost/client-plugins", &["directories", "client_plugins"], true);
+    place_dir(
+        ctx,
+        client,
+        "/var/opt/gitlab/mattermost/client-plugins",
+        "/var/lib/mattermost/client-plugins",
+        &["directories", "client_plugins"],
+        true,
+    );
 }
 
 // ---- database ----
@@ -280,7 +376,11 @@ fn directories(ctx: &mut Ctx, r: &mut Resolved) {
 fn database(ctx: &mut Ctx, r: &mut Resolved) {
     if let Some(c) = take(r, "SqlSettings.DriverName") {
         if as_str(&c.value) == "postgres" {
-            carried(ctx, c.origin, "SqlSettings.DriverName \"postgres\": the only driver, implied by database".into());
+            carried(
+                ctx,
+                c.origin,
+                "SqlSettings.DriverName \"postgres\": the only driver, implied by database".into(),
+            );
         } else {
             ctx.report.add(Section::Dropped, Some(c.origin), format!("SqlSettings.DriverName {}: only PostgreSQL is supported (GitLab Mattermost dropped MySQL in 12.1); move the data to PostgreSQL first (e.g. with pgloader)", c.value));
         }
@@ -292,7 +392,11 @@ fn database(ctx: &mut Ctx, r: &mut Resolved) {
         None => omnibus_default_database(ctx, name_rv),
         Some(c) => match dsn::parse(&as_str(&c.value)) {
             Err(e) => {
-                ctx.report.add(Section::Dropped, Some(c.origin), format!("SqlSettings.DataSource: {e}; the Omnibus default database is assumed"));
+                ctx.report.add(
+                    Section::Dropped,
+                    Some(c.origin),
+                    format!("SqlSettings.DataSource: {e}; the Omnibus default database is assumed"),
+                );
                 omnibus_default_database(ctx, name_rv);
             }
             Ok(d) if d.is_socket() => local_database(ctx, &d, &c, name_rv),
@@ -300,7 +404,13 @@ fn database(ctx: &mut Ctx, r: &mut Resolved) {
         },
     }
     if let Some(rep) = replicas {
-        if ctx.out.get("database").and_then(|d| d.get("kind")).and_then(Value::as_str) != Some("external") {
+        if ctx
+            .out
+            .get("database")
+            .and_then(|d| d.get("kind"))
+            .and_then(Value::as_str)
+            != Some("external")
+        {
             ctx.report.add(Section::Dropped, Some(rep.origin), "SqlSettings.DataSourceReplicas: read replicas need database.kind = \"external\"; not carried");
         }
     }
@@ -324,9 +434,18 @@ fn omnibus_default_database(ctx: &mut Ctx, name_rv: Option<RbValue>) {
         .map(|rv| super::rb::ruby_to_s(&rv.value))
         .unwrap_or_else(|| "gitlab_mattermost".into());
     set_local(ctx, &name, None);
-    role_note(ctx, &role, &name, Origin::Omnibus("default mattermost['sql_data_source']".into()));
+    role_note(
+        ctx,
+        &role,
+        &name,
+        Origin::Omnibus("default mattermost['sql_data_source']".into()),
+    );
     if let Some(rv) = fact(ctx, "postgresql['port']").cloned() {
-        ctx.report.add(Section::Dropped, Some(rv.origin), "the bundled PostgreSQL's port; the new server's is database.port (default 5432)");
+        ctx.report.add(
+            Section::Dropped,
+            Some(rv.origin),
+            "the bundled PostgreSQL's port; the new server's is database.port (default 5432)",
+        );
     }
 }
 
@@ -353,11 +472,18 @@ fn role_note(ctx: &mut Ctx, role: &str, name: &str, origin: Origin) {
 }
 
 fn local_database(ctx: &mut Ctx, d: &Dsn, c: &Candidate, name_rv: Option<RbValue>) {
-    let fallback = d.dbname.clone().unwrap_or_else(|| "mattermost_production".into());
+    let fallback = d
+        .dbname
+        .clone()
+        .unwrap_or_else(|| "mattermost_production".into());
     let name = match name_rv {
         Some(rv) if d.dbname.is_none() => db_name(ctx, Some(rv), &fallback),
         Some(rv) => {
-            ctx.report.add(Section::Dropped, Some(rv.origin), "database_name: the DataSource's dbname is what Mattermost used");
+            ctx.report.add(
+                Section::Dropped,
+                Some(rv.origin),
+                "database_name: the DataSource's dbname is what Mattermost used",
+            );
             fallback
         }
         None => fallback,
@@ -384,7 +510,10 @@ fn external_database(ctx: &mut Ctx, d: &Dsn, c: &Candidate, replicas: Option<&Ca
         ctx.set_out(&["database", "host"], Value::String(h.clone()));
     }
     ctx.set_out(&["database", "port"], Value::from(d.port.unwrap_or(5432)));
-    let name = d.dbname.clone().unwrap_or_else(|| "mattermost_production".into());
+    let name = d
+        .dbname
+        .clone()
+        .unwrap_or_else(|| "mattermost_production".into());
     ctx.set_out(&["database", "name"], Value::String(name.clone()));
     let user = d.user.clone().unwrap_or_else(|| "gitlab_mattermost".into());
     ctx.set_out(&["database", "user"], Value::String(user.clone()));
@@ -396,7 +525,11 @@ fn external_database(ctx: &mut Ctx, d: &Dsn, c: &Candidate, replicas: Option<&Ca
         let names: Vec<&str> = d.other.keys().map(String::as_str).collect();
         ctx.report.add(Section::Dropped, Some(o.clone()), format!("DataSource parameters {}: the compiler builds the DSN itself (with connect_timeout=10)", names.join(", ")));
     }
-    let how = if d.password.is_some() { None } else { Some("the DataSource had no password; put the role's password there (or leave the file empty if the server needs none)".to_string()) };
+    let how = if d.password.is_some() {
+        None
+    } else {
+        Some("the DataSource had no password; put the role's password there (or leave the file empty if the server needs none)".to_string())
+    };
     let path = ctx.secrets.add(Secret {
         file: "database-password".into(),
         what: "the PostgreSQL password of the Mattermost role".into(),
@@ -408,12 +541,20 @@ fn external_database(ctx: &mut Ctx, d: &Dsn, c: &Candidate, replicas: Option<&Ca
     if let Some(rep) = replicas {
         let list: Vec<String> = match &rep.value {
             Value::Array(items) => items.iter().map(as_str).collect(),
-            other => as_str(other).split_whitespace().map(str::to_string).collect(),
+            other => as_str(other)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
         };
         let hosts: Vec<Value> = list
             .iter()
             .filter_map(|s| dsn::parse(s).ok())
-            .filter_map(|r| r.host.map(|h| match r.port { Some(p) => format!("{h}:{p}"), None => h }))
+            .filter_map(|r| {
+                r.host.map(|h| match r.port {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h,
+                })
+            })
             .map(Value::String)
             .collect();
         if !hosts.is_empty() {
@@ -428,23 +569,47 @@ fn external_database(ctx: &mut Ctx, d: &Dsn, c: &Candidate, replicas: Option<&Ca
 fn file_storage(ctx: &mut Ctx, r: &mut Resolved) {
     let driver = take(r, "FileSettings.DriverName");
     let dir = take(r, "FileSettings.Directory");
-    let s3 = driver.as_ref().is_some_and(|c| as_str(&c.value) == "amazons3");
+    let s3 = driver
+        .as_ref()
+        .is_some_and(|c| as_str(&c.value) == "amazons3");
     if !s3 {
         if let Some(c) = &driver {
             if as_str(&c.value) != "local" {
-                ctx.report.add(Section::Dropped, Some(c.origin.clone()), format!("FileSettings.DriverName {}: only local and amazons3 exist", c.value));
+                ctx.report.add(
+                    Section::Dropped,
+                    Some(c.origin.clone()),
+                    format!(
+                        "FileSettings.DriverName {}: only local and amazons3 exist",
+                        c.value
+                    ),
+                );
             }
         }
         ctx.set_out(&["file_storage", "driver"], Value::String("local".into()));
-        place_dir(ctx, dir, "/var/opt/gitlab/mattermost/data", "/var/lib/mattermost/data", &["file_storage", "directory"], true);
+        place_dir(
+            ctx,
+            dir,
+            "/var/opt/gitlab/mattermost/data",
+            "/var/lib/mattermost/data",
+            &["file_storage", "directory"],
+            true,
+        );
         return;
     }
     if let Some(c) = driver {
-        carried(ctx, c.origin, "file_storage.driver = \"s3\" (FileSettings.DriverName amazons3)".into());
+        carried(
+            ctx,
+            c.origin,
+            "file_storage.driver = \"s3\" (FileSettings.DriverName amazons3)".into(),
+        );
     }
     ctx.set_out(&["file_storage", "driver"], Value::String("s3".into()));
     if let Some(c) = dir {
-        ctx.report.add(Section::Dropped, Some(c.origin), "FileSettings.Directory: not used with S3 storage");
+        ctx.report.add(
+            Section::Dropped,
+            Some(c.origin),
+            "FileSettings.Directory: not used with S3 storage",
+        );
     }
     let fields = [
         ("FileSettings.AmazonS3Bucket", "bucket"),
@@ -456,7 +621,11 @@ fn file_storage(ctx: &mut Ctx, r: &mut Resolved) {
     for (path, key) in fields {
         if let Some(c) = take(r, path) {
             ctx.set_out(&["file_storage", key], c.value.clone());
-            carried(ctx, c.origin.clone(), format!("file_storage.{key} = {} ({path})", c.value));
+            carried(
+                ctx,
+                c.origin.clone(),
+                format!("file_storage.{key} = {} ({path})", c.value),
+            );
         }
     }
     if let Some(c) = take(r, "FileSettings.AmazonS3SecretAccessKey") {
@@ -467,8 +636,15 @@ fn file_storage(ctx: &mut Ctx, r: &mut Resolved) {
             value: Some(as_str(&c.value)),
             how_to_get: None,
         });
-        ctx.set_out(&["file_storage", "secret_access_key_file"], Value::String(p.clone()));
-        carried(ctx, c.origin, format!("file_storage.secret_access_key_file = {p:?} (secret)"));
+        ctx.set_out(
+            &["file_storage", "secret_access_key_file"],
+            Value::String(p.clone()),
+        );
+        carried(
+            ctx,
+            c.origin,
+            format!("file_storage.secret_access_key_file = {p:?} (secret)"),
+        );
     }
 }
 
@@ -504,28 +680,57 @@ fn gitlab(ctx: &mut Ctx, r: &mut Resolved, site: &url::Url) {
     };
     ctx.set_out(&["gitlab", "enable"], Value::Bool(true));
     let endpoints = [
-        ("GitLabSettings.AuthEndpoint", "auth_endpoint", "/oauth/authorize"),
-        ("GitLabSettings.TokenEndpoint", "token_endpoint", "/oauth/token"),
-        ("GitLabSettings.UserAPIEndpoint", "user_api_endpoint", "/api/v4/user"),
+        (
+            "GitLabSettings.AuthEndpoint",
+            "auth_endpoint",
+            "/oauth/authorize",
+        ),
+        (
+            "GitLabSettings.TokenEndpoint",
+            "token_endpoint",
+            "/oauth/token",
+        ),
+        (
+            "GitLabSettings.UserAPIEndpoint",
+            "user_api_endpoint",
+            "/api/v4/user",
+        ),
     ];
-    let given: Vec<(Option<Candidate>, &str, &str)> = endpoints.iter().map(|(p, k, s)| (take(r, p), *k, *s)).collect();
+    let given: Vec<(Option<Candidate>, &str, &str)> = endpoints
+        .iter()
+        .map(|(p, k, s)| (take(r, p), *k, *s))
+        .collect();
     let base = gitlab_url
         .as_ref()
         .map(|(u, _)| u.trim_end_matches('/').to_string())
-        .or_else(|| given.iter().find_map(|(c, _, _)| c.as_ref().and_then(|c| url_origin(&as_str(&c.value)))));
+        .or_else(|| {
+            given
+                .iter()
+                .find_map(|(c, _, _)| c.as_ref().and_then(|c| url_origin(&as_str(&c.value))))
+        });
     match &base {
         Some(b) => {
             ctx.set_out(&["gitlab", "url"], Value::String(b.clone()));
-            let o = gitlab_url.as_ref().map_or(origin.clone(), |(_, o)| o.clone());
+            let o = gitlab_url
+                .as_ref()
+                .map_or(origin.clone(), |(_, o)| o.clone());
             carried(ctx, o, format!("gitlab.url = {b:?} (GitLab's external_url; the OAuth endpoints derive from it)"));
         }
-        None => ctx.report.add(Section::Dropped, Some(origin.clone()), "GitLab sign-in needs GitLab's URL: set gitlab.url by hand"),
+        None => ctx.report.add(
+            Section::Dropped,
+            Some(origin.clone()),
+            "GitLab sign-in needs GitLab's URL: set gitlab.url by hand",
+        ),
     }
     for (c, key, suffix) in given {
         let Some(c) = c else { continue };
         let v = as_str(&c.value);
         if base.as_ref().is_some_and(|b| format!("{b}{suffix}") == v) {
-            carried(ctx, c.origin, format!("gitlab.{key}: {v:?} is what gitlab.url derives"));
+            carried(
+                ctx,
+                c.origin,
+                format!("gitlab.{key}: {v:?} is what gitlab.url derives"),
+            );
         } else {
             ctx.set_out(&["gitlab", key], Value::String(v.clone()));
             carried(ctx, c.origin, format!("gitlab.{key} = {v:?}"));
@@ -545,7 +750,11 @@ fn gitlab_credentials(ctx: &mut Ctx, r: &mut Resolved, origin: &Origin) {
         Some(c) => {
             let id = as_str(&c.value);
             ctx.set_out(&["gitlab", "id"], Value::String(id.clone()));
-            carried(ctx, c.origin, format!("gitlab.id = {id:?} (the application id is not a secret)"));
+            carried(
+                ctx,
+                c.origin,
+                format!("gitlab.id = {id:?} (the application id is not a secret)"),
+            );
         }
         None => {
             let p = ctx.secrets.add(Secret {
@@ -568,7 +777,11 @@ fn gitlab_credentials(ctx: &mut Ctx, r: &mut Resolved, origin: &Origin) {
     });
     ctx.set_out(&["gitlab", "secret_file"], Value::String(p.clone()));
     if let Some(c) = secret {
-        carried(ctx, c.origin, format!("gitlab.secret_file = {p:?} (secret, see secrets)"));
+        carried(
+            ctx,
+            c.origin,
+            format!("gitlab.secret_file = {p:?} (secret, see secrets)"),
+        );
     }
     match take(r, "GitLabSettings.Scope") {
         Some(c) => {
@@ -588,20 +801,40 @@ fn gitlab_credentials(ctx: &mut Ctx, r: &mut Resolved, origin: &Origin) {
 /// Lift EmailSettings into `smtp` when they describe a complete mail setup; otherwise they
 /// stay free-form settings, which express the same thing without the typed checks.
 fn smtp(ctx: &mut Ctx, r: &mut Resolved) {
-    let server = setting("EmailSettings.SMTPServer").and_then(|s| r.get(&s.env_var)).map(|c| as_str(&c.value));
-    let Some(server) = server.filter(|s| !s.is_empty()) else { return };
-    let get = |r: &Resolved, path: &str| setting(path).and_then(|s| r.get(&s.env_var)).map(|c| c.value.clone());
-    let default = |path: &str| setting(path).and_then(|s| serde_json::from_str::<Value>(&s.default).ok()).unwrap_or(Value::Null);
+    let server = setting("EmailSettings.SMTPServer")
+        .and_then(|s| r.get(&s.env_var))
+        .map(|c| as_str(&c.value));
+    let Some(server) = server.filter(|s| !s.is_empty()) else {
+        return;
+    };
+    let get = |r: &Resolved, path: &str| {
+        setting(path)
+            .and_then(|s| r.get(&s.env_var))
+            .map(|c| c.value.clone())
+    };
+    let default = |path: &str| {
+        setting(path)
+            .and_then(|s| serde_json::from_str::<Value>(&s.default).ok())
+            .unwrap_or(Value::Null)
+    };
     let value = |r: &Resolved, path: &str| get(r, path).unwrap_or_else(|| default(path));
     let security = as_str(&value(r, "EmailSettings.ConnectionSecurity"));
     let port = as_str(&value(r, "EmailSettings.SMTPPort")).parse::<u16>();
     let feedback = get(r, "EmailSettings.FeedbackEmail").map(|v| as_str(&v));
     let auth = value(r, "EmailSettings.EnableSMTPAuth") == Value::Bool(true);
-    let username = get(r, "EmailSettings.SMTPUsername").map(|v| as_str(&v)).filter(|u| !u.is_empty());
-    let interval = value(r, "EmailSettings.EmailBatchingInterval").as_u64().and_then(|n| u32::try_from(n).ok());
-    let buffer = value(r, "EmailSettings.EmailBatchingBufferSize").as_u64().and_then(|n| u32::try_from(n).ok());
+    let username = get(r, "EmailSettings.SMTPUsername")
+        .map(|v| as_str(&v))
+        .filter(|u| !u.is_empty());
+    let interval = value(r, "EmailSettings.EmailBatchingInterval")
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok());
+    let buffer = value(r, "EmailSettings.EmailBatchingBufferSize")
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok());
     let why_not = if !["", "TLS", "STARTTLS"].contains(&security.as_str()) {
-        Some(format!("ConnectionSecurity {security:?} has no smtp.connection_security value"))
+        Some(format!(
+            "ConnectionSecurity {security:?} has no smtp.connection_security value"
+        ))
     } else if port.is_err() {
         Some("SMTPPort is not a port number".into())
     } else if !feedback.as_deref().is_some_and(|f| f.contains('@')) {
@@ -614,7 +847,11 @@ fn smtp(ctx: &mut Ctx, r: &mut Resolved) {
         None
     };
     if let Some(why) = why_not {
-        derived(ctx, "EmailSettings", format!("mail settings stay free-form settings (not the smtp section): {why}"));
+        derived(
+            ctx,
+            "EmailSettings",
+            format!("mail settings stay free-form settings (not the smtp section): {why}"),
+        );
         return;
     }
     ctx.set_out(&["smtp", "enable"], Value::Bool(true));
@@ -625,19 +862,33 @@ fn smtp(ctx: &mut Ctx, r: &mut Resolved) {
         ("EmailSettings.EnableSMTPAuth", "auth"),
         ("EmailSettings.SMTPUsername", "username"),
         ("EmailSettings.ConnectionSecurity", "connection_security"),
-        ("EmailSettings.SkipServerCertificateVerification", "skip_server_certificate_verification"),
+        (
+            "EmailSettings.SkipServerCertificateVerification",
+            "skip_server_certificate_verification",
+        ),
         ("EmailSettings.FeedbackName", "feedback_name"),
         ("EmailSettings.FeedbackEmail", "feedback_email"),
         ("EmailSettings.SendEmailNotifications", "send_notifications"),
-        ("EmailSettings.EnableSignInWithEmail", "enable_sign_in_with_email"),
-        ("EmailSettings.EnableSignUpWithEmail", "enable_sign_up_with_email"),
+        (
+            "EmailSettings.EnableSignInWithEmail",
+            "enable_sign_in_with_email",
+        ),
+        (
+            "EmailSettings.EnableSignUpWithEmail",
+            "enable_sign_up_with_email",
+        ),
         ("EmailSettings.EnableEmailBatching", "batching.enable"),
         ("EmailSettings.EmailBatchingInterval", "batching.interval"),
-        ("EmailSettings.EmailBatchingBufferSize", "batching.buffer_size"),
+        (
+            "EmailSettings.EmailBatchingBufferSize",
+            "batching.buffer_size",
+        ),
     ];
     for (path, key) in fields {
         let c = take(r, path);
-        let v = c.as_ref().map_or_else(|| default(path), |c| c.value.clone());
+        let v = c
+            .as_ref()
+            .map_or_else(|| default(path), |c| c.value.clone());
         let v = match key {
             "port" => Value::from(port.clone().unwrap_or(25)),
             "username" if v == Value::String(String::new()) => continue,
@@ -652,7 +903,11 @@ fn smtp(ctx: &mut Ctx, r: &mut Resolved) {
                 let note = via(&c);
                 carried(ctx, c.origin, format!("{text}{note}"));
             }
-            None => derived(ctx, "EmailSettings", format!("{text} (Mattermost's default for {path})")),
+            None => derived(
+                ctx,
+                "EmailSettings",
+                format!("{text} (Mattermost's default for {path})"),
+            ),
         }
     }
     let pw = take(r, "EmailSettings.SMTPPassword");
@@ -666,7 +921,14 @@ fn smtp(ctx: &mut Ctx, r: &mut Resolved) {
         });
         ctx.set_out(&["smtp", "password_file"], Value::String(p.clone()));
         if let Some(c) = pw {
-            carried(ctx, c.origin.clone(), format!("smtp.password_file = {p:?} (secret, see secrets){}", via(&c)));
+            carried(
+                ctx,
+                c.origin.clone(),
+                format!(
+                    "smtp.password_file = {p:?} (secret, see secrets){}",
+                    via(&c)
+                ),
+            );
         }
     }
 }
@@ -675,22 +937,43 @@ fn smtp(ctx: &mut Ctx, r: &mut Resolved) {
 
 /// With Puma on the same node, Omnibus appended GitLab's host so Mattermost may call it.
 fn allowed_untrusted(ctx: &mut Ctx, r: &mut Resolved) {
-    let Some((gitlab, _)) = call(ctx, "external_url") else { return };
+    let Some((gitlab, _)) = call(ctx, "external_url") else {
+        return;
+    };
     if fact_is_false(ctx, "gitlab_rails['enable']") || fact_is_false(ctx, "puma['enable']") {
         return;
     }
-    let Some(host) = url::Url::parse(&gitlab).ok().and_then(|u| u.host_str().map(str::to_string)) else { return };
-    let Some(s) = setting("ServiceSettings.AllowedUntrustedInternalConnections") else { return };
-    let current = r.get(&s.env_var).map(|c| as_str(&c.value)).unwrap_or_default();
+    let Some(host) = url::Url::parse(&gitlab)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+    else {
+        return;
+    };
+    let Some(s) = setting("ServiceSettings.AllowedUntrustedInternalConnections") else {
+        return;
+    };
+    let current = r
+        .get(&s.env_var)
+        .map(|c| as_str(&c.value))
+        .unwrap_or_default();
     if current.split_whitespace().any(|h| h == host) {
         return;
     }
     let value = format!("{current} {host}").trim().to_string();
     derived(ctx, "gitlab_mattermost.rb", format!("ServiceSettings.AllowedUntrustedInternalConnections gets GitLab's host {host:?} (Omnibus appended it because Puma ran on this node), so Mattermost may call GitLab on an internal address"));
-    let origin = r.get(&s.env_var).map_or_else(|| Origin::Omnibus("derived AllowedUntrustedInternalConnections".into()), |c| c.origin.clone());
+    let origin = r.get(&s.env_var).map_or_else(
+        || Origin::Omnibus("derived AllowedUntrustedInternalConnections".into()),
+        |c| c.origin.clone(),
+    );
     r.insert(
         s.env_var.clone(),
-        Candidate { value: Value::String(value), origin, layer: super::bag::Layer::Omnibus, implicit: true, via: Some("with GitLab's host appended, as Omnibus did".into()) },
+        Candidate {
+            value: Value::String(value),
+            origin,
+            layer: super::bag::Layer::Omnibus,
+            implicit: true,
+            via: Some("with GitLab's host appended, as Omnibus did".into()),
+        },
     );
 }
 
@@ -702,7 +985,9 @@ pub fn free_form(ctx: &mut Ctx, mut r: Resolved) {
         at_rest_key_from_secrets_json(ctx);
     }
     for (env, c) in std::mem::take(&mut r) {
-        let Some(s) = Catalogue::get().by_env(&env) else { continue };
+        let Some(s) = Catalogue::get().by_env(&env) else {
+            continue;
+        };
         let path = s.path();
         if s.is_secret() {
             let file = path.to_ascii_lowercase().replace('.', "-");
@@ -714,8 +999,19 @@ pub fn free_form(ctx: &mut Ctx, mut r: Resolved) {
                 how_to_get: None,
             });
             ctx.set_out(&["setting_files", &path], Value::String(p.clone()));
-            ctx.placed(&env, vec!["setting_files".into(), path.clone()], c.origin.clone());
-            carried(ctx, c.origin.clone(), format!("setting_files.\"{path}\" = {p:?} (secret, see secrets){}", via(&c)));
+            ctx.placed(
+                &env,
+                vec!["setting_files".into(), path.clone()],
+                c.origin.clone(),
+            );
+            carried(
+                ctx,
+                c.origin.clone(),
+                format!(
+                    "setting_files.\"{path}\" = {p:?} (secret, see secrets){}",
+                    via(&c)
+                ),
+            );
             continue;
         }
         let mut keys: Vec<String> = vec!["settings".into(), s.category.clone()];
@@ -725,7 +1021,8 @@ pub fn free_form(ctx: &mut Ctx, mut r: Resolved) {
         ctx.placed(&env, keys.clone(), c.origin.clone());
         let text = format!("settings.{path} = {} ({env}){}", show(s, &c.value), via(&c));
         if c.implicit {
-            ctx.report.add(Section::Derived, Some(c.origin.clone()), text);
+            ctx.report
+                .add(Section::Derived, Some(c.origin.clone()), text);
         } else {
             carried(ctx, c.origin.clone(), text);
         }
@@ -742,6 +1039,9 @@ fn at_rest_key_from_secrets_json(ctx: &mut Ctx) {
         value: None,
         how_to_get: Some("sudo jq -r .mattermost.sql_at_rest_encrypt_key /etc/gitlab/gitlab-secrets.json (Omnibus generated it and passed it in the environment, overriding config.json; data encrypted at rest needs the same key)".into()),
     });
-    ctx.set_out(&["setting_files", "SqlSettings.AtRestEncryptKey"], Value::String(p.clone()));
+    ctx.set_out(
+        &["setting_files", "SqlSettings.AtRestEncryptKey"],
+        Value::String(p.clone()),
+    );
     derived(ctx, "generated sql_at_rest_encrypt_key", format!("setting_files.\"SqlSettings.AtRestEncryptKey\" = {p:?}: the key Omnibus generated (see secrets)"));
 }
