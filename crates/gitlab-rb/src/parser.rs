@@ -606,7 +606,7 @@ impl<'a> Parser<'a> {
     fn value(&mut self, depth: usize) -> PResult<Spanned<Value>> {
         let start = self.i;
         let t = self.cur().clone();
-        let pos = t.pos;
+        let mut pos = t.pos;
         let value = match &t.kind {
             Tok::Str { label: false, .. } => self.string_value()?,
             Tok::Int(n) => self.literal(Value::Int(*n)),
@@ -633,17 +633,21 @@ impl<'a> Parser<'a> {
                     .collect();
                 self.literal(Value::Array(items))
             }
-            Tok::Punct(p @ ("[" | "{")) => {
+            Tok::Punct(p @ ("[" | "{" | "(")) => {
                 if depth >= MAX_DEPTH {
                     return Err(Stop::Fatal(SyntaxError::new(
                         pos,
-                        format!("arrays and hashes nested more than {MAX_DEPTH} levels deep are not supported"),
+                        format!("arrays, hashes and parentheses nested more than {MAX_DEPTH} levels deep are not supported"),
                     )));
                 }
-                if *p == "[" {
-                    self.array(depth + 1)?
-                } else {
-                    self.hash(depth + 1)?
+                match *p {
+                    "[" => self.array(depth + 1)?,
+                    "{" => self.hash(depth + 1)?,
+                    _ => {
+                        let inner = self.parenthesized(depth + 1)?;
+                        pos = inner.pos;
+                        inner.value
+                    }
                 }
             }
             Tok::Ident(kw) if keyword_at(&self.toks, self.i) => match kw.as_str() {
@@ -687,6 +691,27 @@ impl<'a> Parser<'a> {
                 "indexes into a value, which cannot be evaluated statically",
             ),
             _ => Ok(Spanned::new(value, pos)),
+        }
+    }
+
+    /// `( value )`, as in `external_url ('…')`; the value keeps its own
+    /// position.
+    fn parenthesized(&mut self, depth: usize) -> PResult<Spanned<Value>> {
+        let open = self.cur().clone();
+        self.i += 1;
+        self.skip_newlines();
+        if matches!(self.kind(), Tok::Eof) {
+            return Err(self.unclosed(&open, ')'));
+        }
+        let inner = self.value(depth)?;
+        self.skip_newlines();
+        match self.kind() {
+            Tok::Punct(")") => {
+                self.i += 1;
+                Ok(inner)
+            }
+            Tok::Eof => Err(self.unclosed(&open, ')')),
+            _ => Err(self.after_value("')' after the value", false)),
         }
     }
 
@@ -838,10 +863,9 @@ impl<'a> Parser<'a> {
             _ => return Err(self.expected("a hash key")),
         };
         self.i += 1;
-        if matches!(
-            self.kind(),
-            Tok::Punct("," | "}" | ")") | Tok::Newline | Tok::Eof
-        ) {
+        // Ruby continues a label's value on the next line.
+        self.skip_newlines();
+        if matches!(self.kind(), Tok::Punct("," | "}" | ")") | Tok::Eof) {
             return skip(
                 t.pos,
                 format!("uses the shorthand `{name}:`, which reads a variable and cannot be evaluated statically"),
