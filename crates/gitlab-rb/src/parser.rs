@@ -464,6 +464,7 @@ impl<'a> Parser<'a> {
 
     /// `target[k1][k2]… = value`, with the target already current.
     fn assignment(&mut self, target: String, pos: Pos) -> PResult<Statement> {
+        let start = self.i;
         self.i += 1;
         let mut keys = Vec::new();
         while matches!(self.kind(), Tok::Punct("[")) {
@@ -493,10 +494,14 @@ impl<'a> Parser<'a> {
                 op.pos,
                 format!("uses `{p}`, which depends on the current value; only `=` assignments can be imported"),
             ),
-            Tok::Newline | Tok::Punct(";") | Tok::Eof if !continues(&self.toks, self.i) => skip(
-                pos,
-                format!("reads `{}` without assigning to it", self.excerpt(self.i - keys.len().min(self.i), self.i)),
-            ),
+            Tok::Newline | Tok::Punct(";") | Tok::Eof => {
+                // A `.method` chain on the next line is reported as such.
+                self.end_of_statement()?;
+                skip(
+                    pos,
+                    format!("reads `{}` without assigning to it", self.excerpt(start, self.i)),
+                )
+            }
             _ => Err(self.after_value("'=' after the key", true)),
         }
     }
