@@ -142,6 +142,13 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn run(mut self) -> Result<Parsed, SyntaxError> {
+        match self.statements() {
+            Ok(()) => Ok(self.out),
+            Err(e) => Err(self.explain_runaway_string(e)),
+        }
+    }
+
+    fn statements(&mut self) -> Result<(), SyntaxError> {
         loop {
             while matches!(self.kind(), Tok::Newline | Tok::Punct(";")) {
                 self.i += 1;
@@ -156,10 +163,42 @@ impl<'a> Parser<'a> {
                 Err(Stop::Fatal(e)) => return Err(e),
             }
         }
-        match self.lex_error {
-            Some(e) => Err(e),
-            None => Ok(self.out),
+        match &self.lex_error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
         }
+    }
+
+    /// A string whose closing quote is missing swallows the following lines
+    /// up to the next quote, and the error only shows up after it. When an
+    /// error is on the line where a multi-line quoted string ends, the string
+    /// is the likely culprit, so the error is reported at its start.
+    fn explain_runaway_string(&self, e: SyntaxError) -> SyntaxError {
+        let Some(s) = self
+            .toks
+            .iter()
+            .rev()
+            .filter(|t| t.pos < e.pos)
+            .find(|t| matches!(t.kind, Tok::Str { .. }))
+        else {
+            return e;
+        };
+        let text = self.src.get(s.start..s.end).unwrap_or("");
+        let Some(quote) = text.chars().next().filter(|c| matches!(c, '\'' | '"')) else {
+            return e;
+        };
+        let newlines = u32::try_from(text.matches('\n').count()).unwrap_or(u32::MAX);
+        if newlines == 0 || s.pos.line.saturating_add(newlines) != e.pos.line {
+            return e;
+        }
+        SyntaxError::new(
+            s.pos,
+            format!(
+                "string starting here is not closed on its line; expected a closing {quote} \
+                 (it runs on to line {}, where: {})",
+                e.pos.line, e.message
+            ),
+        )
     }
 
     // ----- token access -------------------------------------------------
@@ -255,6 +294,26 @@ impl<'a> Parser<'a> {
                 _ => self.expected(expected),
             },
             _ => self.expected(expected),
+        }
+    }
+
+    /// [`Self::after_value`] inside the bracket `open`; when the error is on
+    /// a later line the still-open bracket is probably the real mistake, so
+    /// the message mentions it.
+    fn in_container(&self, open: &Token, expected: &str) -> Stop {
+        match self.after_value(expected, false) {
+            Stop::Fatal(mut e)
+                if e.pos.line != open.pos.line && Some(&e) != self.lex_error.as_ref() =>
+            {
+                let what = match &open.kind {
+                    Tok::Punct(p) => p,
+                    _ => "bracket",
+                };
+                e.message
+                    .push_str(&format!(" (the '{what}' from {} is still open)", open.pos));
+                Stop::Fatal(e)
+            }
+            other => other,
         }
     }
 
@@ -568,7 +627,7 @@ impl<'a> Parser<'a> {
                     break;
                 }
                 Tok::Eof => return Err(self.unclosed(&open, ')')),
-                _ => return Err(self.after_value("',' or ')' after an argument", false)),
+                _ => return Err(self.in_container(&open, "',' or ')' after an argument")),
             }
         }
         Ok(items.finish())
@@ -804,7 +863,7 @@ impl<'a> Parser<'a> {
                     break;
                 }
                 Tok::Eof => return Err(self.unclosed(&open, ']')),
-                _ => return Err(self.after_value("',' or ']' after an array element", false)),
+                _ => return Err(self.in_container(&open, "',' or ']' after an array element")),
             }
         }
         Ok(Value::Array(items.finish()))
@@ -833,7 +892,7 @@ impl<'a> Parser<'a> {
                     break;
                 }
                 Tok::Eof => return Err(self.unclosed(&open, '}')),
-                _ => return Err(self.after_value("',' or '}' after a hash value", false)),
+                _ => return Err(self.in_container(&open, "',' or '}' after a hash value")),
             }
         }
         Ok(Value::Hash(pairs))
