@@ -6,13 +6,16 @@ mod common;
 use std::path::PathBuf;
 
 fn all_fixtures() -> Vec<PathBuf> {
-    ["good", "bad", "skipped"].iter().flat_map(|k| common::fixtures(k)).collect()
+    ["good", "bad", "skipped"]
+        .iter()
+        .flat_map(|k| common::fixtures(k))
+        .collect()
 }
 
 /// Characters that change how Ruby is tokenized, for mutations.
 const INTERESTING: &[char] = &[
-    '\'', '"', '[', ']', '{', '}', '(', ')', '#', '\n', '\\', '=', ',', ':', '%', '<', '~', '-', '`',
-    '/', '?', '$', '@', '0', 'e', '_', ' ', '\t', '\r', 'é', '\u{feff}',
+    '\'', '"', '[', ']', '{', '}', '(', ')', '#', '\n', '\\', '=', ',', ':', '%', '<', '~', '-',
+    '`', '/', '?', '$', '@', '0', 'e', '_', ' ', '\t', '\r', 'é', '\u{feff}',
 ];
 
 /// A tiny deterministic PRNG (xorshift64), so failures are reproducible
@@ -89,11 +92,19 @@ fn hostile_nesting_is_an_error_not_a_stack_overflow() {
     let err = gitlab_rb::parse(&too_deep).unwrap_err();
     assert_eq!(err.pos.column, 10 + 64, "{err}");
     // Deep nesting in skipped code is only counted, never recursed into.
-    let skipped = format!("if a\n{}{}\nend\n", "[".repeat(100_000), "]".repeat(100_000));
+    let skipped = format!(
+        "if a\n{}{}\nend\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     assert_eq!(gitlab_rb::parse(&skipped).unwrap().skipped.len(), 1);
     let keywords = format!("{}{}", "if a\n".repeat(50_000), "end\n".repeat(50_000));
     assert_eq!(gitlab_rb::parse(&keywords).unwrap().skipped.len(), 1);
-    let interpolation = format!("a['k'] = \"{}{}\"", "#{\"".repeat(50_000), "\"}".repeat(50_000));
+    let interpolation = format!(
+        "a['k'] = \"{}{}\"",
+        "#{\"".repeat(50_000),
+        "\"}".repeat(50_000)
+    );
     assert_eq!(gitlab_rb::parse(&interpolation).unwrap().skipped.len(), 1);
 }
 

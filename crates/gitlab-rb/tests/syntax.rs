@@ -29,26 +29,45 @@ fn realistic_pre_11_block_as_structs() {
     .unwrap();
     let parsed = parse(&src).unwrap();
     assert!(parsed.skipped.is_empty());
-    let assign = |target: &str, key: &str, value: Value, vpos: (u32, u32), line: u32| Statement::Assign {
-        target: target.into(),
-        keys: vec![key.into()],
-        value: Spanned::new(value, Pos::new(vpos.0, vpos.1)),
-        pos: Pos::new(line, 1),
-    };
+    let assign =
+        |target: &str, key: &str, value: Value, vpos: (u32, u32), line: u32| Statement::Assign {
+            target: target.into(),
+            keys: vec![key.into()],
+            value: Spanned::new(value, Pos::new(vpos.0, vpos.1)),
+            pos: Pos::new(line, 1),
+        };
     let expected = vec![
         Statement::Call {
             name: "mattermost_external_url".into(),
             args: vec![s("https://mattermost.example.com", 1, 25)],
             pos: Pos::new(1, 1),
         },
-        assign("mattermost", "service_maximum_login_attempts", Value::Int(10), (2, 48), 2),
-        assign("mattermost", "email_enable_batching", Value::Bool(true), (3, 39), 3),
+        assign(
+            "mattermost",
+            "service_maximum_login_attempts",
+            Value::Int(10),
+            (2, 48),
+            2,
+        ),
+        assign(
+            "mattermost",
+            "email_enable_batching",
+            Value::Bool(true),
+            (3, 39),
+            3,
+        ),
         assign(
             "mattermost",
             "env",
             Value::Hash(vec![
-                (s("MM_EMAILSETTINGS_SMTPSERVER", 5, 3), s("smtp.example.com", 5, 36)),
-                (s("MM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS", 6, 3), s("10", 6, 48)),
+                (
+                    s("MM_EMAILSETTINGS_SMTPSERVER", 5, 3),
+                    s("smtp.example.com", 5, 36),
+                ),
+                (
+                    s("MM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS", 6, 3),
+                    s("10", 6, 48),
+                ),
             ]),
             (4, 21),
             4,
@@ -162,12 +181,15 @@ fn line_continuation_backslash() {
 
 #[test]
 fn negative_numbers_and_floats() {
-    assert_eq!(value_of("m['a'] = [-1, -1.5, +2, 1_0.0_1]"), Value::Array(vec![
-        Spanned::new(Value::Int(-1), Pos::new(1, 11)),
-        Spanned::new(Value::Float(-1.5), Pos::new(1, 15)),
-        Spanned::new(Value::Int(2), Pos::new(1, 21)),
-        Spanned::new(Value::Float(10.01), Pos::new(1, 25)),
-    ]));
+    assert_eq!(
+        value_of("m['a'] = [-1, -1.5, +2, 1_0.0_1]"),
+        Value::Array(vec![
+            Spanned::new(Value::Int(-1), Pos::new(1, 11)),
+            Spanned::new(Value::Float(-1.5), Pos::new(1, 15)),
+            Spanned::new(Value::Int(2), Pos::new(1, 21)),
+            Spanned::new(Value::Float(10.01), Pos::new(1, 25)),
+        ])
+    );
 }
 
 #[test]
@@ -204,7 +226,15 @@ fn unterminated_literals_of_every_kind() {
 
 #[test]
 fn bad_statement_starts() {
-    for (src, col) in [("= 1", 1), ("=> 1", 1), (", x", 1), ("a: 1", 1), ("else", 1), ("  )", 3), ("x }", 3)] {
+    for (src, col) in [
+        ("= 1", 1),
+        ("=> 1", 1),
+        (", x", 1),
+        ("a: 1", 1),
+        ("else", 1),
+        ("  )", 3),
+        ("x }", 3),
+    ] {
         assert_eq!(error_of(src).pos, Pos::new(1, col), "{src}");
     }
 }
