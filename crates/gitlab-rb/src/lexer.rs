@@ -91,68 +91,20 @@ const PUNCTS: &[&str] = &[
 ];
 
 /// Ruby's reserved words.
+#[rustfmt::skip]
 pub(crate) const KEYWORDS: &[&str] = &[
-    "alias",
-    "and",
-    "begin",
-    "break",
-    "case",
-    "class",
-    "def",
-    "defined?",
-    "do",
-    "else",
-    "elsif",
-    "end",
-    "ensure",
-    "false",
-    "for",
-    "if",
-    "in",
-    "module",
-    "next",
-    "nil",
-    "not",
-    "or",
-    "redo",
-    "rescue",
-    "retry",
-    "return",
-    "self",
-    "super",
-    "then",
-    "true",
-    "undef",
-    "unless",
-    "until",
-    "when",
-    "while",
-    "yield",
-    "__FILE__",
-    "__LINE__",
-    "__ENCODING__",
-    "__method__",
+    "alias", "and", "begin", "break", "case", "class", "def", "defined?", "do", "else", "elsif",
+    "end", "ensure", "false", "for", "if", "in", "module", "next", "nil", "not", "or", "redo",
+    "rescue", "retry", "return", "self", "super", "then", "true", "undef", "unless", "until",
+    "when", "while", "yield", "__FILE__", "__LINE__", "__ENCODING__", "__method__",
 ];
 
 /// Keywords that end an expression like a value does, so an `if` after them
 /// is a modifier and a `-` after them is binary.
+#[rustfmt::skip]
 pub(crate) const VALUE_KEYWORDS: &[&str] = &[
-    "end",
-    "self",
-    "true",
-    "false",
-    "nil",
-    "return",
-    "break",
-    "next",
-    "redo",
-    "retry",
-    "super",
-    "yield",
-    "__FILE__",
-    "__LINE__",
-    "__ENCODING__",
-    "__method__",
+    "end", "self", "true", "false", "nil", "return", "break", "next", "redo", "retry", "super",
+    "yield", "__FILE__", "__LINE__", "__ENCODING__", "__method__",
 ];
 
 pub(crate) fn is_keyword(name: &str) -> bool {
