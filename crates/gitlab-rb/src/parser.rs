@@ -466,6 +466,13 @@ impl<'a> Parser<'a> {
                     format!("assigns the local variable `{name}`; only settings with literal values can be imported"),
                 );
             }
+            // `a, b = 1, 2`
+            Tok::Punct(",") => {
+                return skip(
+                    pos,
+                    "assigns several local variables at once; only settings with literal values can be imported",
+                )
+            }
             _ if self.locals.contains_key(&name) => {
                 return skip(pos, self.reference_reason(self.i))
             }

@@ -289,6 +289,11 @@ a['ok'] = 1
 }
 
 #[test]
+fn multiple_assignment_is_skipped() {
+    assert_eq!(skipped_at("a, b = 1, 2\nm['x'] = 1\n"), [(1, 1)]);
+}
+
+#[test]
 fn skipped_text_is_the_whole_statement() {
     let parsed = parse("if a\n  b = [\n    1]\nend # done\nc['d'] = 1").unwrap();
     assert_eq!(parsed.skipped[0].text, "if a\n  b = [\n    1]\nend");
