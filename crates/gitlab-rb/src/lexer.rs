@@ -473,8 +473,8 @@ impl<'a> Lexer<'a> {
             }
             _ => false,
         };
-        let radix = self.radix_prefix();
-        let digits = self.digits(radix)?;
+        let (radix, leading_zero) = self.radix_prefix();
+        let digits = self.digits(radix, leading_zero)?;
         if radix != 10 {
             if let Some(c) = self.peek().filter(char::is_ascii_alphanumeric) {
                 return Err(SyntaxError::new(
@@ -494,7 +494,7 @@ impl<'a> Lexer<'a> {
         if self.peek() == Some('.') && self.peek_nth(1).is_some_and(|c| c.is_ascii_digit()) {
             self.bump();
             text.push('.');
-            text.push_str(&self.digits(10)?);
+            text.push_str(&self.digits(10, false)?);
             float = true;
         }
         if matches!(self.peek(), Some('e' | 'E')) {
@@ -506,7 +506,7 @@ impl<'a> Lexer<'a> {
                 if sign {
                     text.extend(self.bump());
                 }
-                text.push_str(&self.digits(10)?);
+                text.push_str(&self.digits(10, false)?);
                 float = true;
             }
         }
@@ -522,10 +522,12 @@ impl<'a> Lexer<'a> {
         Ok(())
     }
 
-    /// Consumes a `0x`/`0b`/`0o`/`0d`/`0` prefix and returns the radix.
-    fn radix_prefix(&mut self) -> u32 {
+    /// Consumes a `0x`/`0b`/`0o`/`0d`/`0` prefix and returns the radix and
+    /// whether the prefix was a bare leading zero (legacy octal, `0644`),
+    /// which counts as a digit for underscore placement (`0_7`).
+    fn radix_prefix(&mut self) -> (u32, bool) {
         if self.peek() != Some('0') {
-            return 10;
+            return (10, false);
         }
         let radix = match self.peek_nth(1) {
             Some('x' | 'X') => 16,
@@ -534,17 +536,17 @@ impl<'a> Lexer<'a> {
             Some('d' | 'D') => 10,
             Some('0'..='9' | '_') => {
                 self.bump();
-                return 8;
+                return (8, true);
             }
-            _ => return 10,
+            _ => return (10, false),
         };
         self.bump_n(2);
-        radix
+        (radix, false)
     }
 
     /// Reads digits of `radix` with single underscores between them, returning
     /// the digits without underscores.
-    fn digits(&mut self, radix: u32) -> LexResult<String> {
+    fn digits(&mut self, radix: u32, after_digit: bool) -> LexResult<String> {
         let mut out = String::new();
         loop {
             match self.peek() {
@@ -553,7 +555,8 @@ impl<'a> Lexer<'a> {
                     self.bump();
                 }
                 Some('_')
-                    if self.peek_nth(1).is_some_and(|c| c.is_digit(radix)) && !out.is_empty() =>
+                    if self.peek_nth(1).is_some_and(|c| c.is_digit(radix))
+                        && (after_digit || !out.is_empty()) =>
                 {
                     self.bump();
                 }

@@ -611,33 +611,59 @@ impl<'a> Parser<'a> {
 
     /// Arguments of `name(…)`, with the `(` current.
     fn paren_args(&mut self) -> PResult<Vec<Spanned<Value>>> {
+        let mut items = ItemList::default();
+        self.delimited(')', "an argument", |p| {
+            let item = p.list_item(0)?;
+            items.push(item)
+        })?;
+        Ok(items.finish())
+    }
+
+    /// Parses `open elem, elem, … close` with the opener current, calling
+    /// `element` for each element. As in Ruby, newlines may follow the
+    /// opener and the commas and precede the closer, but not precede a comma.
+    fn delimited(
+        &mut self,
+        closer: char,
+        what: &str,
+        mut element: impl FnMut(&mut Self) -> PResult<()>,
+    ) -> PResult<()> {
         let open = self.cur().clone();
         self.i += 1;
-        let mut items = ItemList::default();
         loop {
             self.skip_newlines();
-            match self.kind() {
-                Tok::Punct(")") => {
-                    self.i += 1;
-                    break;
-                }
-                Tok::Eof => return Err(self.unclosed(&open, ')')),
-                _ => {}
+            if self.at_closer(closer, &open)? {
+                return Ok(());
             }
-            let item = self.list_item(0)?;
-            items.push(item)?;
+            element(self)?;
+            if matches!(self.kind(), Tok::Punct(",")) {
+                self.i += 1;
+                continue;
+            }
+            let newline = matches!(self.kind(), Tok::Newline);
             self.skip_newlines();
-            match self.kind() {
-                Tok::Punct(",") => self.i += 1,
-                Tok::Punct(")") => {
-                    self.i += 1;
-                    break;
-                }
-                Tok::Eof => return Err(self.unclosed(&open, ')')),
-                _ => return Err(self.in_container(&open, "',' or ')' after an argument")),
+            if self.at_closer(closer, &open)? {
+                return Ok(());
             }
+            let expected = if newline && matches!(self.kind(), Tok::Punct(",")) {
+                format!("'{closer}', or a ',' on the same line as the end of {what}")
+            } else {
+                format!("',' or '{closer}' after {what}")
+            };
+            return Err(self.in_container(&open, &expected));
         }
-        Ok(items.finish())
+    }
+
+    /// Consumes `closer` if it is current; fails at the end of the input.
+    fn at_closer(&mut self, closer: char, open: &Token) -> PResult<bool> {
+        match self.kind() {
+            Tok::Punct(p) if p.len() == 1 && p.starts_with(closer) => {
+                self.i += 1;
+                Ok(true)
+            }
+            Tok::Eof => Err(self.unclosed(open, closer)),
+            _ => Ok(false),
+        }
     }
 
     /// Arguments of `name a, b` up to the end of the line; a newline is
@@ -847,61 +873,20 @@ impl<'a> Parser<'a> {
     }
 
     fn array(&mut self, depth: usize) -> PResult<Value> {
-        let open = self.cur().clone();
-        self.i += 1;
         let mut items = ItemList::default();
-        loop {
-            self.skip_newlines();
-            match self.kind() {
-                Tok::Punct("]") => {
-                    self.i += 1;
-                    break;
-                }
-                Tok::Eof => return Err(self.unclosed(&open, ']')),
-                _ => {}
-            }
-            let item = self.list_item(depth)?;
-            items.push(item)?;
-            self.skip_newlines();
-            match self.kind() {
-                Tok::Punct(",") => self.i += 1,
-                Tok::Punct("]") => {
-                    self.i += 1;
-                    break;
-                }
-                Tok::Eof => return Err(self.unclosed(&open, ']')),
-                _ => return Err(self.in_container(&open, "',' or ']' after an array element")),
-            }
-        }
+        self.delimited(']', "an array element", |p| {
+            let item = p.list_item(depth)?;
+            items.push(item)
+        })?;
         Ok(Value::Array(items.finish()))
     }
 
     fn hash(&mut self, depth: usize) -> PResult<Value> {
-        let open = self.cur().clone();
-        self.i += 1;
         let mut pairs = Vec::new();
-        loop {
-            self.skip_newlines();
-            match self.kind() {
-                Tok::Punct("}") => {
-                    self.i += 1;
-                    break;
-                }
-                Tok::Eof => return Err(self.unclosed(&open, '}')),
-                _ => {}
-            }
-            pairs.push(self.hash_pair(depth)?);
-            self.skip_newlines();
-            match self.kind() {
-                Tok::Punct(",") => self.i += 1,
-                Tok::Punct("}") => {
-                    self.i += 1;
-                    break;
-                }
-                Tok::Eof => return Err(self.unclosed(&open, '}')),
-                _ => return Err(self.in_container(&open, "',' or '}' after a hash value")),
-            }
-        }
+        self.delimited('}', "a hash value", |p| {
+            pairs.push(p.hash_pair(depth)?);
+            Ok(())
+        })?;
         Ok(Value::Hash(pairs))
     }
 
@@ -915,7 +900,7 @@ impl<'a> Parser<'a> {
             return self.label_pair(depth);
         }
         let key = self.value(depth)?;
-        self.skip_newlines();
+        // Unlike after `=>`, Ruby allows no newline before it.
         if !matches!(self.kind(), Tok::Punct("=>")) {
             return Err(self.after_value("'=>' after a hash key", false));
         }

@@ -193,6 +193,22 @@ fn negative_numbers_and_floats() {
 }
 
 #[test]
+fn legacy_octal_allows_an_underscore_after_the_zero() {
+    assert_eq!(value_of("m['a'] = 0_7"), Value::Int(7));
+    assert_eq!(value_of("m['a'] = 0_1_0"), Value::Int(8));
+}
+
+#[test]
+fn newlines_inside_brackets_follow_ruby() {
+    // Allowed after an opener, a comma or `=>`, and before a closer.
+    assert!(parse("m['a'] = [\n1,\n2\n]\nm['b'] = {\n'k' =>\n1\n}\nf(\n1\n)").is_ok());
+    // Not before a comma or `=>`.
+    assert_eq!(error_of("m['a'] = [1\n, 2]").pos, Pos::new(2, 1));
+    assert_eq!(error_of("m['a'] = {'k'\n=> 1}").pos, Pos::new(1, 14));
+    assert_eq!(error_of("f(1\n, 2)").pos, Pos::new(2, 1));
+}
+
+#[test]
 fn number_errors() {
     assert_eq!(error_of("m['a'] = 1_").pos, Pos::new(1, 11));
     assert_eq!(error_of("m['a'] = 0x").pos, Pos::new(1, 10));
