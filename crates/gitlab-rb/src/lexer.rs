@@ -140,6 +140,7 @@ pub(crate) fn lex(src: &str) -> Lexed {
         tokens: Vec::new(),
         heredocs: Vec::new(),
         spaced: true,
+        brackets: 0,
     };
     let error = lx.run().err();
     let (pos, at) = (lx.pos(), lx.at);
@@ -176,6 +177,9 @@ struct Lexer<'a> {
     tokens: Vec<Token>,
     heredocs: Vec<Heredoc>,
     spaced: bool,
+    /// How many brackets are open; a line start inside brackets does not
+    /// start a statement.
+    brackets: usize,
 }
 
 type LexResult<T> = Result<T, SyntaxError>;
@@ -216,6 +220,11 @@ impl<'a> Lexer<'a> {
     }
 
     fn push(&mut self, kind: Tok, pos: Pos, start: usize) {
+        match kind {
+            Tok::Punct("(" | "[" | "{") => self.brackets += 1,
+            Tok::Punct(")" | "]" | "}") => self.brackets = self.brackets.saturating_sub(1),
+            _ => {}
+        }
         self.tokens.push(Token {
             kind,
             pos,
@@ -629,14 +638,16 @@ impl<'a> Lexer<'a> {
     /// `%w[…]`, `%i(…)`, `%q{…}`, `%(…)` and friends. Returns false (having
     /// consumed nothing) when the `%` is the modulo operator.
     fn percent_literal(&mut self, pos: Pos, start: usize) -> LexResult<bool> {
-        let is_delim = |c: Option<char>| c.is_some_and(|c| c.is_ascii_punctuation() && c != '=');
+        let is_delim = |c: Option<char>| c.is_some_and(|c| c.is_ascii_punctuation());
+        // A bare `%=` is far more likely the `%=` operator than a literal.
+        let bare_delim = |c: Option<char>| is_delim(c) && c != Some('=');
         let (kind, skip) = match self.peek_nth(1) {
             Some(k @ ('q' | 'Q' | 'w' | 'W' | 'i' | 'I' | 'r' | 's' | 'x'))
                 if is_delim(self.peek_nth(2)) =>
             {
                 (k, 2)
             }
-            d if is_delim(d) => ('Q', 1),
+            d if bare_delim(d) => ('Q', 1),
             _ => return Ok(false),
         };
         self.bump_n(skip);
@@ -889,8 +900,18 @@ impl<'a> Lexer<'a> {
             self.tokens.last().map(|t| &t.kind),
             Some(Tok::Punct("." | "&." | "::"))
         );
-        // `name:` (but not `name::`) is a hash key or keyword argument.
-        if self.peek() == Some(':') && self.peek_nth(1) != Some(':') && !after_dot {
+        // `name:` (but not `name::`) is a hash key or keyword argument;
+        // Ruby never reads one at the start of a statement.
+        let statement_start = self.brackets == 0
+            && matches!(
+                self.tokens.last().map(|t| &t.kind),
+                None | Some(Tok::Newline | Tok::Punct(";"))
+            );
+        if self.peek() == Some(':')
+            && self.peek_nth(1) != Some(':')
+            && !after_dot
+            && !statement_start
+        {
             self.bump();
             self.push(Tok::Label(name), pos, start);
             return;
@@ -1003,7 +1024,7 @@ mod tests {
     #[test]
     fn labels_and_symbols() {
         assert_eq!(
-            kinds("a: :b")[..2],
+            kinds("f a: :b")[1..3],
             [
                 Tok::Label("a".into()),
                 Tok::Symbol(Lit {

@@ -243,13 +243,26 @@ impl<'a> Parser<'a> {
     /// lexer's error (if it stopped early) is the real cause.
     fn expected(&self, what: &str) -> Stop {
         let t = self.cur();
-        match (&t.kind, &self.lex_error) {
-            (Tok::Eof, Some(e)) => Stop::Fatal(e.clone()),
-            _ => Stop::Fatal(SyntaxError::new(
-                t.pos,
-                format!("expected {what}, found {}", describe(&t.kind)),
-            )),
-        }
+        let pos = match (&t.kind, &self.lex_error) {
+            (Tok::Eof, Some(e)) => return Stop::Fatal(e.clone()),
+            // The end of the file has no useful position: point at the last
+            // token, which is what is left incomplete.
+            (Tok::Eof, None) => self.last_token_before(self.i).map_or(t.pos, |l| l.pos),
+            _ => t.pos,
+        };
+        Stop::Fatal(SyntaxError::new(
+            pos,
+            format!("expected {what}, found {}", describe(&t.kind)),
+        ))
+    }
+
+    /// The last token before `j` that is not a line break.
+    fn last_token_before(&self, j: usize) -> Option<&Token> {
+        self.toks
+            .get(..j)?
+            .iter()
+            .rev()
+            .find(|t| !matches!(t.kind, Tok::Newline))
     }
 
     /// The input ended inside the bracket `open`.
@@ -283,6 +296,8 @@ impl<'a> Parser<'a> {
                 "uses the `{op}` operator; only literal values can be imported"
             )),
             Tok::Punct("{") if statement_level => stop(block_reason()),
+            // Ruby 3 rightward pattern matching: `value => pattern`.
+            Tok::Punct("=>") if statement_level => stop(pattern_reason()),
             Tok::Ident(kw) if keyword_at(&self.toks, self.i) => match kw.as_str() {
                 "if" | "unless" | "while" | "until" | "rescue" => stop(format!(
                     "has a trailing `{kw}` modifier, which cannot be evaluated statically"
@@ -291,6 +306,7 @@ impl<'a> Parser<'a> {
                     "uses the `{kw}` operator; only literal values can be imported"
                 )),
                 "do" if statement_level => stop(block_reason()),
+                "in" if statement_level => stop(pattern_reason()),
                 _ => self.expected(expected),
             },
             _ => self.expected(expected),
@@ -506,6 +522,8 @@ impl<'a> Parser<'a> {
         let t = self.cur();
         match &t.kind {
             Tok::Punct("[" | "(" | "::") => t.spaced,
+            // Only unary, so `foo!x` and `foo ~x` are arguments too.
+            Tok::Punct("!" | "~") => true,
             Tok::Punct(p) if EXPRESSION_START.contains(p) => {
                 t.spaced && !self.tok(self.i + 1).spaced
             }
@@ -937,6 +955,10 @@ fn describe_op(t: &Tok) -> &'static str {
         Tok::Punct(p) => p,
         _ => "=",
     }
+}
+
+fn pattern_reason() -> String {
+    "uses pattern matching, which cannot be evaluated statically".into()
 }
 
 fn block_reason() -> String {
