@@ -639,8 +639,9 @@ impl<'a> Lexer<'a> {
     /// consumed nothing) when the `%` is the modulo operator.
     fn percent_literal(&mut self, pos: Pos, start: usize) -> LexResult<bool> {
         let is_delim = |c: Option<char>| c.is_some_and(|c| c.is_ascii_punctuation());
-        // A bare `%=` is far more likely the `%=` operator than a literal.
-        let bare_delim = |c: Option<char>| is_delim(c) && c != Some('=');
+        // After an identifier a bare `%=` is the `%=` operator, not a literal.
+        let after_ident = matches!(self.tokens.last().map(|t| &t.kind), Some(Tok::Ident(_)));
+        let bare_delim = |c: Option<char>| is_delim(c) && !(after_ident && c == Some('='));
         let (kind, skip) = match self.peek_nth(1) {
             Some(k @ ('q' | 'Q' | 'w' | 'W' | 'i' | 'I' | 'r' | 's' | 'x'))
                 if is_delim(self.peek_nth(2)) =>

@@ -566,6 +566,12 @@ impl<'a> Parser<'a> {
                     )));
                 }
                 let value = self.value(0)?;
+                if matches!(self.kind(), Tok::Punct(",")) {
+                    return skip(
+                        self.cur().pos,
+                        "assigns several values (`x = 1, 2` makes an array); write them as an array literal",
+                    );
+                }
                 self.end_of_statement()?;
                 Ok(Statement::Assign {
                     target,

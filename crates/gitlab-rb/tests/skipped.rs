@@ -291,6 +291,18 @@ a['ok'] = 1
 #[test]
 fn multiple_assignment_is_skipped() {
     assert_eq!(skipped_at("a, b = 1, 2\nm['x'] = 1\n"), [(1, 1)]);
+    // `x = 1, 2` assigns an array; the statement runs on after the comma.
+    let src = "m['a'] = 1,\n  2\nm['b'] = 3\n";
+    assert_eq!(skipped_at(src), [(1, 1)]);
+    assert_eq!(assigned(src), ["b"]);
+}
+
+#[test]
+fn rightward_pattern_matching_is_skipped() {
+    assert_eq!(
+        skipped_at("m['a'] => x\nm['b'] = 1 in Integer\n"),
+        [(1, 1), (2, 1)]
+    );
 }
 
 #[test]
