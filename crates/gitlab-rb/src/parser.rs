@@ -390,7 +390,9 @@ impl<'a> Parser<'a> {
             .src
             .get(first.start..text_end.max(first.start))
             .unwrap_or("")
-            .trim();
+            // Only Ruby's own blanks: to Ruby U+00A0 and friends are
+            // identifier characters, so they can be the whole statement.
+            .trim_matches(|c: char| c.is_ascii_whitespace());
         let reason = if at.line != first.pos.line {
             format!("{reason} (line {})", at.line)
         } else {

@@ -319,3 +319,11 @@ fn skipped_text_is_the_whole_statement() {
         }]
     );
 }
+
+#[test]
+fn non_ascii_blanks_are_identifiers_as_in_ruby() {
+    // Found by fuzzing: the skipped text was trimmed to nothing.
+    let parsed = parse("\u{a0}\u{a0}\u{c}\u{a0}").unwrap();
+    assert_eq!(parsed.skipped.len(), 1);
+    assert_eq!(parsed.skipped[0].text, "\u{a0}\u{a0}\u{c}\u{a0}");
+}
