@@ -91,68 +91,20 @@ const PUNCTS: &[&str] = &[
 ];
 
 /// Ruby's reserved words.
+#[rustfmt::skip]
 pub(crate) const KEYWORDS: &[&str] = &[
-    "alias",
-    "and",
-    "begin",
-    "break",
-    "case",
-    "class",
-    "def",
-    "defined?",
-    "do",
-    "else",
-    "elsif",
-    "end",
-    "ensure",
-    "false",
-    "for",
-    "if",
-    "in",
-    "module",
-    "next",
-    "nil",
-    "not",
-    "or",
-    "redo",
-    "rescue",
-    "retry",
-    "return",
-    "self",
-    "super",
-    "then",
-    "true",
-    "undef",
-    "unless",
-    "until",
-    "when",
-    "while",
-    "yield",
-    "__FILE__",
-    "__LINE__",
-    "__ENCODING__",
-    "__method__",
+    "alias", "and", "begin", "break", "case", "class", "def", "defined?", "do", "else", "elsif",
+    "end", "ensure", "false", "for", "if", "in", "module", "next", "nil", "not", "or", "redo",
+    "rescue", "retry", "return", "self", "super", "then", "true", "undef", "unless", "until",
+    "when", "while", "yield", "__FILE__", "__LINE__", "__ENCODING__", "__method__",
 ];
 
 /// Keywords that end an expression like a value does, so an `if` after them
 /// is a modifier and a `-` after them is binary.
+#[rustfmt::skip]
 pub(crate) const VALUE_KEYWORDS: &[&str] = &[
-    "end",
-    "self",
-    "true",
-    "false",
-    "nil",
-    "return",
-    "break",
-    "next",
-    "redo",
-    "retry",
-    "super",
-    "yield",
-    "__FILE__",
-    "__LINE__",
-    "__ENCODING__",
-    "__method__",
+    "end", "self", "true", "false", "nil", "return", "break", "next", "redo", "retry", "super",
+    "yield", "__FILE__", "__LINE__", "__ENCODING__", "__method__",
 ];
 
 pub(crate) fn is_keyword(name: &str) -> bool {
@@ -188,6 +140,7 @@ pub(crate) fn lex(src: &str) -> Lexed {
         tokens: Vec::new(),
         heredocs: Vec::new(),
         spaced: true,
+        brackets: 0,
     };
     let error = lx.run().err();
     let (pos, at) = (lx.pos(), lx.at);
@@ -224,6 +177,9 @@ struct Lexer<'a> {
     tokens: Vec<Token>,
     heredocs: Vec<Heredoc>,
     spaced: bool,
+    /// How many brackets are open; a line start inside brackets does not
+    /// start a statement.
+    brackets: usize,
 }
 
 type LexResult<T> = Result<T, SyntaxError>;
@@ -264,6 +220,11 @@ impl<'a> Lexer<'a> {
     }
 
     fn push(&mut self, kind: Tok, pos: Pos, start: usize) {
+        match kind {
+            Tok::Punct("(" | "[" | "{") => self.brackets += 1,
+            Tok::Punct(")" | "]" | "}") => self.brackets = self.brackets.saturating_sub(1),
+            _ => {}
+        }
         self.tokens.push(Token {
             kind,
             pos,
@@ -521,8 +482,8 @@ impl<'a> Lexer<'a> {
             }
             _ => false,
         };
-        let radix = self.radix_prefix();
-        let digits = self.digits(radix)?;
+        let (radix, leading_zero) = self.radix_prefix();
+        let digits = self.digits(radix, leading_zero)?;
         if radix != 10 {
             if let Some(c) = self.peek().filter(char::is_ascii_alphanumeric) {
                 return Err(SyntaxError::new(
@@ -542,7 +503,7 @@ impl<'a> Lexer<'a> {
         if self.peek() == Some('.') && self.peek_nth(1).is_some_and(|c| c.is_ascii_digit()) {
             self.bump();
             text.push('.');
-            text.push_str(&self.digits(10)?);
+            text.push_str(&self.digits(10, false)?);
             float = true;
         }
         if matches!(self.peek(), Some('e' | 'E')) {
@@ -554,7 +515,7 @@ impl<'a> Lexer<'a> {
                 if sign {
                     text.extend(self.bump());
                 }
-                text.push_str(&self.digits(10)?);
+                text.push_str(&self.digits(10, false)?);
                 float = true;
             }
         }
@@ -570,10 +531,12 @@ impl<'a> Lexer<'a> {
         Ok(())
     }
 
-    /// Consumes a `0x`/`0b`/`0o`/`0d`/`0` prefix and returns the radix.
-    fn radix_prefix(&mut self) -> u32 {
+    /// Consumes a `0x`/`0b`/`0o`/`0d`/`0` prefix and returns the radix and
+    /// whether the prefix was a bare leading zero (legacy octal, `0644`),
+    /// which counts as a digit for underscore placement (`0_7`).
+    fn radix_prefix(&mut self) -> (u32, bool) {
         if self.peek() != Some('0') {
-            return 10;
+            return (10, false);
         }
         let radix = match self.peek_nth(1) {
             Some('x' | 'X') => 16,
@@ -582,17 +545,17 @@ impl<'a> Lexer<'a> {
             Some('d' | 'D') => 10,
             Some('0'..='9' | '_') => {
                 self.bump();
-                return 8;
+                return (8, true);
             }
-            _ => return 10,
+            _ => return (10, false),
         };
         self.bump_n(2);
-        radix
+        (radix, false)
     }
 
     /// Reads digits of `radix` with single underscores between them, returning
     /// the digits without underscores.
-    fn digits(&mut self, radix: u32) -> LexResult<String> {
+    fn digits(&mut self, radix: u32, after_digit: bool) -> LexResult<String> {
         let mut out = String::new();
         loop {
             match self.peek() {
@@ -601,7 +564,8 @@ impl<'a> Lexer<'a> {
                     self.bump();
                 }
                 Some('_')
-                    if self.peek_nth(1).is_some_and(|c| c.is_digit(radix)) && !out.is_empty() =>
+                    if self.peek_nth(1).is_some_and(|c| c.is_digit(radix))
+                        && (after_digit || !out.is_empty()) =>
                 {
                     self.bump();
                 }
@@ -674,14 +638,17 @@ impl<'a> Lexer<'a> {
     /// `%w[…]`, `%i(…)`, `%q{…}`, `%(…)` and friends. Returns false (having
     /// consumed nothing) when the `%` is the modulo operator.
     fn percent_literal(&mut self, pos: Pos, start: usize) -> LexResult<bool> {
-        let is_delim = |c: Option<char>| c.is_some_and(|c| c.is_ascii_punctuation() && c != '=');
+        let is_delim = |c: Option<char>| c.is_some_and(|c| c.is_ascii_punctuation());
+        // After an identifier a bare `%=` is the `%=` operator, not a literal.
+        let after_ident = matches!(self.tokens.last().map(|t| &t.kind), Some(Tok::Ident(_)));
+        let bare_delim = |c: Option<char>| is_delim(c) && !(after_ident && c == Some('='));
         let (kind, skip) = match self.peek_nth(1) {
             Some(k @ ('q' | 'Q' | 'w' | 'W' | 'i' | 'I' | 'r' | 's' | 'x'))
                 if is_delim(self.peek_nth(2)) =>
             {
                 (k, 2)
             }
-            d if is_delim(d) => ('Q', 1),
+            d if bare_delim(d) => ('Q', 1),
             _ => return Ok(false),
         };
         self.bump_n(skip);
@@ -934,8 +901,18 @@ impl<'a> Lexer<'a> {
             self.tokens.last().map(|t| &t.kind),
             Some(Tok::Punct("." | "&." | "::"))
         );
-        // `name:` (but not `name::`) is a hash key or keyword argument.
-        if self.peek() == Some(':') && self.peek_nth(1) != Some(':') && !after_dot {
+        // `name:` (but not `name::`) is a hash key or keyword argument;
+        // Ruby never reads one at the start of a statement.
+        let statement_start = self.brackets == 0
+            && matches!(
+                self.tokens.last().map(|t| &t.kind),
+                None | Some(Tok::Newline | Tok::Punct(";"))
+            );
+        if self.peek() == Some(':')
+            && self.peek_nth(1) != Some(':')
+            && !after_dot
+            && !statement_start
+        {
             self.bump();
             self.push(Tok::Label(name), pos, start);
             return;
@@ -1048,7 +1025,7 @@ mod tests {
     #[test]
     fn labels_and_symbols() {
         assert_eq!(
-            kinds("a: :b")[..2],
+            kinds("f a: :b")[1..3],
             [
                 Tok::Label("a".into()),
                 Tok::Symbol(Lit {

@@ -14,6 +14,26 @@
 //! [`parse`] never panics, whatever the input: nesting of literal arrays and
 //! hashes is capped at [`MAX_DEPTH`] levels and reported as an error beyond it.
 //!
+//! # What is read
+//!
+//! Strings in every quoting style (`'…'`, `"…"` with Ruby's escapes, `%q`,
+//! `%Q`, `%()`, `?c`, heredocs `<<~EOS` / `<<-EOS` / `<<EOS`, adjacent
+//! literals concatenated), integers (`1_000`, `-5`, `0x1F`, `0o17`, `017`,
+//! `0b11`), floats, `true` / `false` / `nil`, symbols (`:a`, `:"a b"`, `%s()`),
+//! arrays (`[…]`, `%w[]`, `%i[]`, `%W[]` and `%I[]` without interpolation),
+//! hashes in `'k' => v`, `k: v` and `"k": v` style, with newlines, comments
+//! (`#`, `=begin`/`=end`), trailing commas, `;` and `__END__` as Ruby allows
+//! them.
+//!
+//! # What is skipped
+//!
+//! A statement is skipped as a whole when it uses `ENV`, string
+//! interpolation, a method call, an operator, a constant, a variable, a
+//! block, `if`/`unless`/`case`/`while`/`begin`/`def`… blocks or trailing
+//! modifiers, `require`/`load`, compound assignment (`+=`, `<<`), and so on.
+//! Only brackets and `… end` keywords are checked inside a skipped statement,
+//! so other syntax errors in it go unnoticed.
+//!
 //! ```
 //! let parsed = gitlab_rb::parse("mattermost['email_enable_batching'] = true\n").unwrap();
 //! assert_eq!(parsed.statements.len(), 1);

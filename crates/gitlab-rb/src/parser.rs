@@ -142,6 +142,13 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn run(mut self) -> Result<Parsed, SyntaxError> {
+        match self.statements() {
+            Ok(()) => Ok(self.out),
+            Err(e) => Err(self.explain_runaway_string(e)),
+        }
+    }
+
+    fn statements(&mut self) -> Result<(), SyntaxError> {
         loop {
             while matches!(self.kind(), Tok::Newline | Tok::Punct(";")) {
                 self.i += 1;
@@ -156,10 +163,42 @@ impl<'a> Parser<'a> {
                 Err(Stop::Fatal(e)) => return Err(e),
             }
         }
-        match self.lex_error {
-            Some(e) => Err(e),
-            None => Ok(self.out),
+        match &self.lex_error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
         }
+    }
+
+    /// A string whose closing quote is missing swallows the following lines
+    /// up to the next quote, and the error only shows up after it. When an
+    /// error is on the line where a multi-line quoted string ends, the string
+    /// is the likely culprit, so the error is reported at its start.
+    fn explain_runaway_string(&self, e: SyntaxError) -> SyntaxError {
+        let Some(s) = self
+            .toks
+            .iter()
+            .rev()
+            .filter(|t| t.pos < e.pos)
+            .find(|t| matches!(t.kind, Tok::Str { .. }))
+        else {
+            return e;
+        };
+        let text = self.src.get(s.start..s.end).unwrap_or("");
+        let Some(quote) = text.chars().next().filter(|c| matches!(c, '\'' | '"')) else {
+            return e;
+        };
+        let newlines = u32::try_from(text.matches('\n').count()).unwrap_or(u32::MAX);
+        if newlines == 0 || s.pos.line.saturating_add(newlines) != e.pos.line {
+            return e;
+        }
+        SyntaxError::new(
+            s.pos,
+            format!(
+                "string starting here is not closed on its line; expected a closing {quote} \
+                 (it runs on to line {}, where: {})",
+                e.pos.line, e.message
+            ),
+        )
     }
 
     // ----- token access -------------------------------------------------
@@ -204,13 +243,26 @@ impl<'a> Parser<'a> {
     /// lexer's error (if it stopped early) is the real cause.
     fn expected(&self, what: &str) -> Stop {
         let t = self.cur();
-        match (&t.kind, &self.lex_error) {
-            (Tok::Eof, Some(e)) => Stop::Fatal(e.clone()),
-            _ => Stop::Fatal(SyntaxError::new(
-                t.pos,
-                format!("expected {what}, found {}", describe(&t.kind)),
-            )),
-        }
+        let pos = match (&t.kind, &self.lex_error) {
+            (Tok::Eof, Some(e)) => return Stop::Fatal(e.clone()),
+            // The end of the file has no useful position: point at the last
+            // token, which is what is left incomplete.
+            (Tok::Eof, None) => self.last_token_before(self.i).map_or(t.pos, |l| l.pos),
+            _ => t.pos,
+        };
+        Stop::Fatal(SyntaxError::new(
+            pos,
+            format!("expected {what}, found {}", describe(&t.kind)),
+        ))
+    }
+
+    /// The last token before `j` that is not a line break.
+    fn last_token_before(&self, j: usize) -> Option<&Token> {
+        self.toks
+            .get(..j)?
+            .iter()
+            .rev()
+            .find(|t| !matches!(t.kind, Tok::Newline))
     }
 
     /// The input ended inside the bracket `open`.
@@ -244,6 +296,8 @@ impl<'a> Parser<'a> {
                 "uses the `{op}` operator; only literal values can be imported"
             )),
             Tok::Punct("{") if statement_level => stop(block_reason()),
+            // Ruby 3 rightward pattern matching: `value => pattern`.
+            Tok::Punct("=>") if statement_level => stop(pattern_reason()),
             Tok::Ident(kw) if keyword_at(&self.toks, self.i) => match kw.as_str() {
                 "if" | "unless" | "while" | "until" | "rescue" => stop(format!(
                     "has a trailing `{kw}` modifier, which cannot be evaluated statically"
@@ -252,9 +306,30 @@ impl<'a> Parser<'a> {
                     "uses the `{kw}` operator; only literal values can be imported"
                 )),
                 "do" if statement_level => stop(block_reason()),
+                "in" if statement_level => stop(pattern_reason()),
                 _ => self.expected(expected),
             },
             _ => self.expected(expected),
+        }
+    }
+
+    /// [`Self::after_value`] inside the bracket `open`; when the error is on
+    /// a later line the still-open bracket is probably the real mistake, so
+    /// the message mentions it.
+    fn in_container(&self, open: &Token, expected: &str) -> Stop {
+        match self.after_value(expected, false) {
+            Stop::Fatal(mut e)
+                if e.pos.line != open.pos.line && Some(&e) != self.lex_error.as_ref() =>
+            {
+                let what = match &open.kind {
+                    Tok::Punct(p) => p,
+                    _ => "bracket",
+                };
+                e.message
+                    .push_str(&format!(" (the '{what}' from {} is still open)", open.pos));
+                Stop::Fatal(e)
+            }
+            other => other,
         }
     }
 
@@ -315,7 +390,9 @@ impl<'a> Parser<'a> {
             .src
             .get(first.start..text_end.max(first.start))
             .unwrap_or("")
-            .trim();
+            // Only Ruby's own blanks: to Ruby U+00A0 and friends are
+            // identifier characters, so they can be the whole statement.
+            .trim_matches(|c: char| c.is_ascii_whitespace());
         let reason = if at.line != first.pos.line {
             format!("{reason} (line {})", at.line)
         } else {
@@ -407,6 +484,13 @@ impl<'a> Parser<'a> {
                     format!("assigns the local variable `{name}`; only settings with literal values can be imported"),
                 );
             }
+            // `a, b = 1, 2`
+            Tok::Punct(",") => {
+                return skip(
+                    pos,
+                    "assigns several local variables at once; only settings with literal values can be imported",
+                )
+            }
             _ if self.locals.contains_key(&name) => {
                 return skip(pos, self.reference_reason(self.i))
             }
@@ -440,6 +524,8 @@ impl<'a> Parser<'a> {
         let t = self.cur();
         match &t.kind {
             Tok::Punct("[" | "(" | "::") => t.spaced,
+            // Only unary, so `foo!x` and `foo ~x` are arguments too.
+            Tok::Punct("!" | "~") => true,
             Tok::Punct(p) if EXPRESSION_START.contains(p) => {
                 t.spaced && !self.tok(self.i + 1).spaced
             }
@@ -464,6 +550,7 @@ impl<'a> Parser<'a> {
 
     /// `target[k1][k2]… = value`, with the target already current.
     fn assignment(&mut self, target: String, pos: Pos) -> PResult<Statement> {
+        let start = self.i;
         self.i += 1;
         let mut keys = Vec::new();
         while matches!(self.kind(), Tok::Punct("[")) {
@@ -481,6 +568,12 @@ impl<'a> Parser<'a> {
                     )));
                 }
                 let value = self.value(0)?;
+                if matches!(self.kind(), Tok::Punct(",")) {
+                    return skip(
+                        self.cur().pos,
+                        "assigns several values (`x = 1, 2` makes an array); write them as an array literal",
+                    );
+                }
                 self.end_of_statement()?;
                 Ok(Statement::Assign {
                     target,
@@ -493,10 +586,14 @@ impl<'a> Parser<'a> {
                 op.pos,
                 format!("uses `{p}`, which depends on the current value; only `=` assignments can be imported"),
             ),
-            Tok::Newline | Tok::Punct(";") | Tok::Eof if !continues(&self.toks, self.i) => skip(
-                pos,
-                format!("reads `{}` without assigning to it", self.excerpt(self.i - keys.len().min(self.i), self.i)),
-            ),
+            Tok::Newline | Tok::Punct(";") | Tok::Eof => {
+                // A `.method` chain on the next line is reported as such.
+                self.end_of_statement()?;
+                skip(
+                    pos,
+                    format!("reads `{}` without assigning to it", self.excerpt(start, self.i)),
+                )
+            }
             _ => Err(self.after_value("'=' after the key", true)),
         }
     }
@@ -540,33 +637,59 @@ impl<'a> Parser<'a> {
 
     /// Arguments of `name(…)`, with the `(` current.
     fn paren_args(&mut self) -> PResult<Vec<Spanned<Value>>> {
+        let mut items = ItemList::default();
+        self.delimited(')', "an argument", |p| {
+            let item = p.list_item(0)?;
+            items.push(item)
+        })?;
+        Ok(items.finish())
+    }
+
+    /// Parses `open elem, elem, … close` with the opener current, calling
+    /// `element` for each element. As in Ruby, newlines may follow the
+    /// opener and the commas and precede the closer, but not precede a comma.
+    fn delimited(
+        &mut self,
+        closer: char,
+        what: &str,
+        mut element: impl FnMut(&mut Self) -> PResult<()>,
+    ) -> PResult<()> {
         let open = self.cur().clone();
         self.i += 1;
-        let mut items = ItemList::default();
         loop {
             self.skip_newlines();
-            match self.kind() {
-                Tok::Punct(")") => {
-                    self.i += 1;
-                    break;
-                }
-                Tok::Eof => return Err(self.unclosed(&open, ')')),
-                _ => {}
+            if self.at_closer(closer, &open)? {
+                return Ok(());
             }
-            let item = self.list_item(0)?;
-            items.push(item)?;
+            element(self)?;
+            if matches!(self.kind(), Tok::Punct(",")) {
+                self.i += 1;
+                continue;
+            }
+            let newline = matches!(self.kind(), Tok::Newline);
             self.skip_newlines();
-            match self.kind() {
-                Tok::Punct(",") => self.i += 1,
-                Tok::Punct(")") => {
-                    self.i += 1;
-                    break;
-                }
-                Tok::Eof => return Err(self.unclosed(&open, ')')),
-                _ => return Err(self.after_value("',' or ')' after an argument", false)),
+            if self.at_closer(closer, &open)? {
+                return Ok(());
             }
+            let expected = if newline && matches!(self.kind(), Tok::Punct(",")) {
+                format!("'{closer}', or a ',' on the same line as the end of {what}")
+            } else {
+                format!("',' or '{closer}' after {what}")
+            };
+            return Err(self.in_container(&open, &expected));
         }
-        Ok(items.finish())
+    }
+
+    /// Consumes `closer` if it is current; fails at the end of the input.
+    fn at_closer(&mut self, closer: char, open: &Token) -> PResult<bool> {
+        match self.kind() {
+            Tok::Punct(p) if p.len() == 1 && p.starts_with(closer) => {
+                self.i += 1;
+                Ok(true)
+            }
+            Tok::Eof => Err(self.unclosed(open, closer)),
+            _ => Ok(false),
+        }
     }
 
     /// Arguments of `name a, b` up to the end of the line; a newline is
@@ -606,7 +729,7 @@ impl<'a> Parser<'a> {
     fn value(&mut self, depth: usize) -> PResult<Spanned<Value>> {
         let start = self.i;
         let t = self.cur().clone();
-        let pos = t.pos;
+        let mut pos = t.pos;
         let value = match &t.kind {
             Tok::Str { label: false, .. } => self.string_value()?,
             Tok::Int(n) => self.literal(Value::Int(*n)),
@@ -633,17 +756,21 @@ impl<'a> Parser<'a> {
                     .collect();
                 self.literal(Value::Array(items))
             }
-            Tok::Punct(p @ ("[" | "{")) => {
+            Tok::Punct(p @ ("[" | "{" | "(")) => {
                 if depth >= MAX_DEPTH {
                     return Err(Stop::Fatal(SyntaxError::new(
                         pos,
-                        format!("arrays and hashes nested more than {MAX_DEPTH} levels deep are not supported"),
+                        format!("arrays, hashes and parentheses nested more than {MAX_DEPTH} levels deep are not supported"),
                     )));
                 }
-                if *p == "[" {
-                    self.array(depth + 1)?
-                } else {
-                    self.hash(depth + 1)?
+                match *p {
+                    "[" => self.array(depth + 1)?,
+                    "{" => self.hash(depth + 1)?,
+                    _ => {
+                        let inner = self.parenthesized(depth + 1)?;
+                        pos = inner.pos;
+                        inner.value
+                    }
                 }
             }
             Tok::Ident(kw) if keyword_at(&self.toks, self.i) => match kw.as_str() {
@@ -687,6 +814,27 @@ impl<'a> Parser<'a> {
                 "indexes into a value, which cannot be evaluated statically",
             ),
             _ => Ok(Spanned::new(value, pos)),
+        }
+    }
+
+    /// `( value )`, as in `external_url ('…')`; the value keeps its own
+    /// position.
+    fn parenthesized(&mut self, depth: usize) -> PResult<Spanned<Value>> {
+        let open = self.cur().clone();
+        self.i += 1;
+        self.skip_newlines();
+        if matches!(self.kind(), Tok::Eof) {
+            return Err(self.unclosed(&open, ')'));
+        }
+        let inner = self.value(depth)?;
+        self.skip_newlines();
+        match self.kind() {
+            Tok::Punct(")") => {
+                self.i += 1;
+                Ok(inner)
+            }
+            Tok::Eof => Err(self.unclosed(&open, ')')),
+            _ => Err(self.after_value("')' after the value", false)),
         }
     }
 
@@ -751,61 +899,20 @@ impl<'a> Parser<'a> {
     }
 
     fn array(&mut self, depth: usize) -> PResult<Value> {
-        let open = self.cur().clone();
-        self.i += 1;
         let mut items = ItemList::default();
-        loop {
-            self.skip_newlines();
-            match self.kind() {
-                Tok::Punct("]") => {
-                    self.i += 1;
-                    break;
-                }
-                Tok::Eof => return Err(self.unclosed(&open, ']')),
-                _ => {}
-            }
-            let item = self.list_item(depth)?;
-            items.push(item)?;
-            self.skip_newlines();
-            match self.kind() {
-                Tok::Punct(",") => self.i += 1,
-                Tok::Punct("]") => {
-                    self.i += 1;
-                    break;
-                }
-                Tok::Eof => return Err(self.unclosed(&open, ']')),
-                _ => return Err(self.after_value("',' or ']' after an array element", false)),
-            }
-        }
+        self.delimited(']', "an array element", |p| {
+            let item = p.list_item(depth)?;
+            items.push(item)
+        })?;
         Ok(Value::Array(items.finish()))
     }
 
     fn hash(&mut self, depth: usize) -> PResult<Value> {
-        let open = self.cur().clone();
-        self.i += 1;
         let mut pairs = Vec::new();
-        loop {
-            self.skip_newlines();
-            match self.kind() {
-                Tok::Punct("}") => {
-                    self.i += 1;
-                    break;
-                }
-                Tok::Eof => return Err(self.unclosed(&open, '}')),
-                _ => {}
-            }
-            pairs.push(self.hash_pair(depth)?);
-            self.skip_newlines();
-            match self.kind() {
-                Tok::Punct(",") => self.i += 1,
-                Tok::Punct("}") => {
-                    self.i += 1;
-                    break;
-                }
-                Tok::Eof => return Err(self.unclosed(&open, '}')),
-                _ => return Err(self.after_value("',' or '}' after a hash value", false)),
-            }
-        }
+        self.delimited('}', "a hash value", |p| {
+            pairs.push(p.hash_pair(depth)?);
+            Ok(())
+        })?;
         Ok(Value::Hash(pairs))
     }
 
@@ -819,7 +926,7 @@ impl<'a> Parser<'a> {
             return self.label_pair(depth);
         }
         let key = self.value(depth)?;
-        self.skip_newlines();
+        // Unlike after `=>`, Ruby allows no newline before it.
         if !matches!(self.kind(), Tok::Punct("=>")) {
             return Err(self.after_value("'=>' after a hash key", false));
         }
@@ -838,10 +945,9 @@ impl<'a> Parser<'a> {
             _ => return Err(self.expected("a hash key")),
         };
         self.i += 1;
-        if matches!(
-            self.kind(),
-            Tok::Punct("," | "}" | ")") | Tok::Newline | Tok::Eof
-        ) {
+        // Ruby continues a label's value on the next line.
+        self.skip_newlines();
+        if matches!(self.kind(), Tok::Punct("," | "}" | ")") | Tok::Eof) {
             return skip(
                 t.pos,
                 format!("uses the shorthand `{name}:`, which reads a variable and cannot be evaluated statically"),
@@ -857,6 +963,10 @@ fn describe_op(t: &Tok) -> &'static str {
         Tok::Punct(p) => p,
         _ => "=",
     }
+}
+
+fn pattern_reason() -> String {
+    "uses pattern matching, which cannot be evaluated statically".into()
 }
 
 fn block_reason() -> String {

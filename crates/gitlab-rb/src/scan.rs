@@ -47,8 +47,17 @@ pub(crate) fn statement_end(
             Tok::Eof => {
                 return match (lex_error, stack.last()) {
                     (Some(e), _) => Err(e.clone()),
-                    (None, None) => Ok(j),
                     (None, Some(open)) => Err(never_closed(open)),
+                    (None, None) => match dangling_operator(toks, j) {
+                        Some(op) => Err(SyntaxError::new(
+                            op.pos,
+                            format!(
+                                "expected an operand after {}, found the end of the file",
+                                describe(&op.kind)
+                            ),
+                        )),
+                        None => Ok(j),
+                    },
                 };
             }
             Tok::Newline => {
@@ -186,6 +195,20 @@ pub(crate) fn ends_value(toks: &[Token], j: usize) -> bool {
         | Tok::Regex
         | Tok::Command => true,
         Tok::Label(_) | Tok::Other(_) | Tok::Newline | Tok::Eof => false,
+    }
+}
+
+/// The operator that ends the input before the `Eof` at `eof`, if any
+/// (`x = 1 +`), which leaves an expression incomplete.
+fn dangling_operator(toks: &[Token], eof: usize) -> Option<&Token> {
+    let mut p = eof.checked_sub(1)?;
+    if matches!(toks.get(p)?.kind, Tok::Newline) {
+        p = p.checked_sub(1)?;
+    }
+    let t = toks.get(p)?;
+    match &t.kind {
+        Tok::Punct(op) if CONTINUATION.contains(op) => Some(t),
+        _ => None,
     }
 }
 
