@@ -96,6 +96,20 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "PROGRAM")]
         program: Vec<OsString>,
     },
+    /// Import a GitLab Omnibus gitlab.rb (and config.json) into a config `render` accepts.
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost import /etc/gitlab/gitlab.rb > mattermost.toml\n  \
+        gitlab-mattermost import /etc/gitlab/gitlab.rb --config-json /var/opt/gitlab/mattermost/config.json \\\n    \
+        --secrets-dir /root/mattermost-secrets --format nix --out mattermost.nix\n\n\
+        The report (carried, derived, secrets, skipped, dropped, renamed/removed) goes to stderr.\n\
+        See docs/migrating-from-omnibus.md for the whole migration.")]
+    Import(crate::import::ImportArgs),
+    /// Explain a gitlab.rb key, an MM_* variable or a Category.Field setting.
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost explain \"mattermost['email_enable_batching']\"\n  \
+        gitlab-mattermost explain MM_SERVICESETTINGS_SITEURL\n  \
+        gitlab-mattermost explain EmailSettings.SMTPPort")]
+    Explain(crate::explain::ExplainArgs),
     /// Print the JSON Schema of the config (for editor completion of TOML/JSON).
     #[command(after_help = "Example (taplo / Even Better TOML):\n  \
         gitlab-mattermost schema > gitlab-mattermost.schema.json")]

@@ -4,6 +4,8 @@ pub mod catalogue;
 pub mod cli;
 pub mod diag;
 pub mod exec;
+pub mod explain;
+pub mod import;
 pub mod output;
 pub mod reference;
 pub mod render;

@@ -134,6 +134,15 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             };
             match exec::exec(&plan, &program)? {}
         }
+        Command::Import(args) => match gitlab_mattermost::import::run(&args) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(gitlab_mattermost::import::ImportError::Invalid(d)) => Err(Failure::Invalid(d)),
+            Err(gitlab_mattermost::import::ImportError::Other(e)) => Err(Failure::Other(e)),
+        },
+        Command::Explain(args) => {
+            print!("{}", gitlab_mattermost::explain::explain(&args.key)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Schema => {
             let schema = gitlab_mattermost::schema::json_schema();
             let text = serde_json::to_string_pretty(&schema).map_err(anyhow::Error::from)?;

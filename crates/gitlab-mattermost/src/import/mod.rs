@@ -1,0 +1,723 @@
+//! `gitlab-mattermost import`: turn a GitLab Omnibus `gitlab.rb` (and optionally Mattermost's
+//! `config.json`) into a config `render` accepts unchanged, with a report of everything that
+//! was carried, derived, skipped or dropped.
+//!
+//! The steps: parse gitlab.rb (the `gitlab-rb` crate) and flatten it into entries; offer every
+//! Mattermost setting found (Omnibus keys, `mattermost['env']`, pre-11.0 keys, config.json)
+//! to a [`bag::Bag`] that knows Omnibus's precedence; lift the winners into the typed sections
+//! ([`typed`]), map `mattermost_nginx[...]` ([`nginx`]); put the rest into free-form
+//! `settings`; run the compiler's own validation on the result; write secrets and emit.
+
+pub mod bag;
+pub mod config_json;
+pub mod dsn;
+pub mod emit;
+pub mod legacy;
+pub mod mapping;
+pub mod nginx;
+pub mod rb;
+pub mod report;
+pub mod secrets;
+pub mod typed;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::{Map, Value};
+
+use self::bag::{Bag, Candidate, Layer};
+use self::emit::OutputFormat;
+use self::legacy::Resolution;
+use self::mapping::MmKey;
+use self::rb::{Entry, RbKey};
+use self::report::{Origin, Report, Section};
+use self::secrets::Secrets;
+use crate::catalogue::Catalogue;
+use crate::diag::{self, Diagnostic, Diagnostics};
+
+/// Arguments of `gitlab-mattermost import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The Omnibus gitlab.rb to import (usually /etc/gitlab/gitlab.rb).
+    #[arg(value_name = "GITLAB_RB")]
+    pub gitlab_rb: PathBuf,
+    /// Mattermost's config.json (usually /var/opt/gitlab/mattermost/config.json): settings
+    /// that differ from Mattermost's defaults are carried too.
+    #[arg(long, value_name = "CONFIG_JSON")]
+    pub config_json: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "toml")]
+    pub format: OutputFormat,
+    /// Write each secret found to its own file here (mode 0600) and reference it; without
+    /// it the config references /run/secrets/gitlab-mattermost/… and the report says what to
+    /// put there.
+    #[arg(long, value_name = "DIR")]
+    pub secrets_dir: Option<PathBuf>,
+    /// Write the config here (atomically) instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Why an import failed.
+#[derive(Debug)]
+pub enum ImportError {
+    /// The input is wrong (syntax error, no URL, a config render would refuse): exit 2.
+    Invalid(Diagnostics),
+    /// Reading or writing failed: exit 1.
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ImportError {
+    fn from(e: anyhow::Error) -> Self {
+        ImportError::Other(e)
+    }
+}
+
+/// The result of an import.
+#[derive(Debug)]
+pub struct Imported {
+    /// The config, as emitted.
+    pub text: String,
+    pub config: Map<String, Value>,
+    pub report: Report,
+    /// Every secret value found (never in `text`; tests check that).
+    pub secret_values: Vec<String>,
+}
+
+/// Run the command: import, print or write the config, print the report on stderr.
+pub fn run(args: &ImportArgs) -> Result<(), ImportError> {
+    let imported = import(args)?;
+    match &args.out {
+        Some(path) => write_atomically(path, &imported.text)?,
+        None => print!("{}", imported.text),
+    }
+    eprintln!("{}", imported.report);
+    Ok(())
+}
+
+/// Import without printing anything.
+pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
+    let source = args.gitlab_rb.display().to_string();
+    let text = std::fs::read_to_string(&args.gitlab_rb)
+        .with_context(|| format!("cannot read {source}"))?;
+    let parsed = rb::parse_source(&source, &text)?;
+    let config_json = match &args.config_json {
+        Some(p) => Some(read_config_json(p)?),
+        None => None,
+    };
+    let mut ctx = Ctx::new(&source, args.secrets_dir.as_deref())?;
+    for s in &parsed.skipped {
+        ctx.skipped(s);
+    }
+    let (entries, problems) = rb::entries(&parsed.statements);
+    for (pos, msg) in problems {
+        ctx.report
+            .add(Section::Dropped, Some(Origin::rb(pos, "call")), msg);
+    }
+    ctx.collect(&entries);
+    ctx.offer_omnibus_defaults();
+    ctx.offer_mattermost_keys();
+    ctx.offer_env();
+    if let Some(c) = &config_json {
+        config_json::import(c, &mut ctx.bag, &mut ctx.report);
+    }
+    let bag = std::mem::take(&mut ctx.bag);
+    let mut resolved = bag.resolve(&mut ctx.report);
+    typed::lift(&mut ctx, &mut resolved)?;
+    nginx::map(&mut ctx);
+    typed::free_form(&mut ctx, resolved);
+    ctx.validate_output()?;
+    ctx.secrets.finish(&mut ctx.report)?;
+    let header = vec![
+        format!("Imported by `gitlab-mattermost import` from {source}."),
+        "Review it with the import report, then: gitlab-mattermost check FILE".into(),
+    ];
+    let text = emit::emit(&ctx.out, args.format, &header);
+    Ok(Imported {
+        text,
+        secret_values: ctx.secrets.values().map(str::to_string).collect(),
+        config: ctx.out,
+        report: ctx.report,
+    })
+}
+
+fn read_config_json(path: &Path) -> Result<Value, ImportError> {
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {source}"))?;
+    config_json::parse(&text).map_err(|msg| {
+        ImportError::Invalid(
+            Diagnostic::new("", msg)
+                .at(diag::Origin { source, pos: None })
+                .into(),
+        )
+    })
+}
+
+fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gitlab-mattermost-import-")
+        .permissions(std::fs::Permissions::from_mode(0o644))
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot move the config into {}", path.display()))?;
+    Ok(())
+}
+
+/// A value from gitlab.rb with where it was written.
+#[derive(Debug, Clone)]
+pub struct RbValue {
+    pub value: gitlab_rb::Value,
+    pub origin: Origin,
+}
+
+/// Everything one import works on.
+pub struct Ctx {
+    pub report: Report,
+    pub bag: Bag,
+    pub secrets: Secrets,
+    /// The config being built.
+    pub out: Map<String, Value>,
+    /// Free-form settings placed in `out`, by env var: where each came from.
+    placed: BTreeMap<String, (Vec<String>, Origin)>,
+    /// DSL calls: `external_url`, `mattermost_external_url`.
+    pub calls: BTreeMap<String, RbValue>,
+    /// `mattermost['<key>']`, last assignment wins.
+    pub mm: BTreeMap<String, RbValue>,
+    /// `mattermost['env']` entries, in order.
+    pub env: Vec<(String, RbValue)>,
+    /// `mattermost_nginx['<key>']`.
+    pub nginx: BTreeMap<String, RbValue>,
+    /// `mattermost_nginx['proxy_set_headers']` entries, in order.
+    pub proxy_headers: Vec<(String, RbValue)>,
+    /// Keys of other sections that change what Omnibus derived (`gitlab_rails['enable']`...).
+    pub facts: BTreeMap<String, RbValue>,
+}
+
+/// Keys outside `mattermost[...]` that Omnibus's derivations read.
+const FACTS: &[&str] = &[
+    "gitlab_rails['mattermost_host']",
+    "gitlab_rails['enable']",
+    "puma['enable']",
+    "postgresql['sql_mattermost_user']",
+    "postgresql['port']",
+    "package['generate_secrets_json_file']",
+];
+
+impl Ctx {
+    fn new(source: &str, secrets_dir: Option<&Path>) -> Result<Ctx, ImportError> {
+        Ok(Ctx {
+            report: Report::new(source),
+            bag: Bag::default(),
+            secrets: Secrets::new(secrets_dir)?,
+            out: Map::new(),
+            placed: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            mm: BTreeMap::new(),
+            env: Vec::new(),
+            nginx: BTreeMap::new(),
+            proxy_headers: Vec::new(),
+            facts: BTreeMap::new(),
+        })
+    }
+
+    /// A statement the parser could not read statically. Its text is shown unless it may
+    /// hold a secret.
+    fn skipped(&mut self, s: &gitlab_rb::Skipped) {
+        let lower = s.text.to_ascii_lowercase();
+        let risky = ["password", "secret", "key", "salt", "data_source", "token"]
+            .iter()
+            .any(|w| lower.contains(w));
+        let first_line = s.text.lines().next().unwrap_or("");
+        let text = if risky {
+            format!(
+                "{} (statement text not shown: it may hold a secret)",
+                s.reason
+            )
+        } else if s.text.lines().count() > 1 {
+            format!("{}: `{first_line} …`", s.reason)
+        } else {
+            format!("{}: `{first_line}`", s.reason)
+        };
+        self.report.add(
+            Section::Skipped,
+            Some(Origin::Rb {
+                line: s.pos.line,
+                column: s.pos.column,
+                key: "statement".into(),
+            }),
+            text,
+        );
+    }
+
+    /// Sort entries into the maps above; everything else is listed as not Mattermost's.
+    fn collect(&mut self, entries: &[Entry]) {
+        let mut others: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for e in entries {
+            let rv = RbValue {
+                value: e.value.value.clone(),
+                origin: Origin::rb(e.pos, &e.key),
+            };
+            match &e.key {
+                RbKey::Call(name)
+                    if name == "external_url" || name == "mattermost_external_url" =>
+                {
+                    self.set_once(Slot::Call, name, rv)
+                }
+                RbKey::Call(name) => others.entry(name.clone()).or_default().push(e.pos.line),
+                RbKey::Index { target, keys } => {
+                    let full = e.key.to_string();
+                    match (target.as_str(), keys.as_slice()) {
+                        ("mattermost", [k]) if k == "env" => self.replace_hash(Slot::Env, rv),
+                        ("mattermost", [k, name]) if k == "env" => {
+                            self.env.push((name.clone(), rv))
+                        }
+                        ("mattermost", [k]) => self.set_once(Slot::Mm, k, rv),
+                        ("mattermost_nginx", [k]) if k == "proxy_set_headers" => {
+                            self.replace_hash(Slot::Headers, rv)
+                        }
+                        ("mattermost_nginx", [k, name]) if k == "proxy_set_headers" => {
+                            self.proxy_headers.push((name.clone(), rv))
+                        }
+                        ("mattermost_nginx", [k]) => self.set_once(Slot::Nginx, k, rv),
+                        ("mattermost" | "mattermost_nginx", _) => self.report.add(
+                            Section::Dropped,
+                            Some(rv.origin),
+                            "Omnibus reads no nested key here; not imported",
+                        ),
+                        _ if FACTS.contains(&full.as_str()) => self.set_once(Slot::Fact, &full, rv),
+                        _ => others
+                            .entry(format!("{target}[...]"))
+                            .or_default()
+                            .push(e.pos.line),
+                    }
+                }
+            }
+        }
+        for (what, lines) in others {
+            let lines: Vec<String> = lines.iter().map(u32::to_string).collect();
+            let why = if what == "nginx[...]" {
+                "GitLab's own vhost; Omnibus never applied nginx[...] to Mattermost's (mattermost_nginx[...] is imported)"
+            } else {
+                "configures GitLab, not Mattermost"
+            };
+            self.report.add(
+                Section::Dropped,
+                None,
+                format!(
+                    "gitlab.rb line{} {}: {what}: {why}; not imported",
+                    if lines.len() == 1 { "" } else { "s" },
+                    lines.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn set_once(&mut self, slot: Slot, key: &str, rv: RbValue) {
+        let map = match slot {
+            Slot::Call => &mut self.calls,
+            Slot::Mm => &mut self.mm,
+            Slot::Nginx => &mut self.nginx,
+            Slot::Fact => &mut self.facts,
+            Slot::Env | Slot::Headers => return,
+        };
+        let later = rv.origin.clone();
+        if let Some(old) = map.insert(key.to_string(), rv) {
+            self.report.add(
+                Section::Dropped,
+                Some(old.origin),
+                format!("set again at {later}; the later value wins, as in Ruby"),
+            );
+        }
+    }
+
+    /// `mattermost['env'] = {…}` replaces what earlier statements put there.
+    fn replace_hash(&mut self, slot: Slot, rv: RbValue) {
+        let gitlab_rb::Value::Hash(pairs) = &rv.value else {
+            self.report.add(
+                Section::Dropped,
+                Some(rv.origin),
+                format!(
+                    "expected a hash, found {}; not imported",
+                    rb::kind(&rv.value)
+                ),
+            );
+            return;
+        };
+        let list = match slot {
+            Slot::Env => &mut self.env,
+            _ => &mut self.proxy_headers,
+        };
+        for (name, old) in list.drain(..) {
+            self.report.add(
+                Section::Dropped,
+                Some(old.origin),
+                format!("{name}: replaced by the hash assigned at {}", rv.origin),
+            );
+        }
+        for (k, v) in pairs {
+            let Some(name) = rb::key_text(&k.value) else {
+                self.report.add(
+                    Section::Dropped,
+                    Some(Origin::rb(k.pos, "hash key")),
+                    "a hash key that is not a string or symbol; not imported",
+                );
+                continue;
+            };
+            let key = match &rv.origin {
+                Origin::Rb { key, .. } => format!("{key}['{name}']"),
+                other => other.to_string(),
+            };
+            list.push((
+                name,
+                RbValue {
+                    value: v.value.clone(),
+                    origin: Origin::rb(k.pos, key),
+                },
+            ));
+        }
+    }
+
+    /// What Omnibus set without being asked, as the weakest candidates.
+    fn offer_omnibus_defaults(&mut self) {
+        let defaults = [
+            ("ServiceSettings.EnableAPITeamDeletion", Value::Bool(true), "default mattermost['service_enable_api_team_deletion'] = true (GitLab deletes the teams it created)"),
+            ("TeamSettings.SiteName", Value::from("GitLab Mattermost"), "default mattermost['team_site_name']"),
+        ];
+        for (path, value, what) in defaults {
+            if let Some(s) = Catalogue::get().by_path(path) {
+                self.bag.offer(
+                    s,
+                    Candidate {
+                        value,
+                        origin: Origin::Omnibus(what.into()),
+                        layer: Layer::Omnibus,
+                        implicit: true,
+                        via: None,
+                    },
+                    &mut self.report,
+                );
+            }
+        }
+    }
+
+    /// `mattermost['<key>']`: Omnibus's own keys, then the pre-11.0 rule for the rest.
+    fn offer_mattermost_keys(&mut self) {
+        let mm = std::mem::take(&mut self.mm);
+        let mut keep = BTreeMap::new();
+        for (key, rv) in mm {
+            match mapping::mattermost_key(&key) {
+                Some(MmKey::Setting(path)) => self.offer_path(path, &rv, Layer::Omnibus, None),
+                Some(MmKey::Account(_) | MmKey::Special) => {
+                    keep.insert(key, rv);
+                }
+                Some(MmKey::Drop(why)) => {
+                    if key == "register_as_oauth_app" {
+                        // Still a fact: false means Omnibus never registered the application.
+                        self.facts
+                            .insert("mattermost['register_as_oauth_app']".into(), rv.clone());
+                    }
+                    self.report.add(Section::Dropped, Some(rv.origin), why)
+                }
+                None => self.offer_legacy(&key, &rv),
+            }
+        }
+        self.mm = keep;
+    }
+
+    fn offer_path(&mut self, path: &str, rv: &RbValue, layer: Layer, via: Option<String>) {
+        let Some(setting) = Catalogue::get().by_path(path) else {
+            return;
+        };
+        if matches!(rv.value, gitlab_rb::Value::Nil) {
+            self.report.add(
+                Section::Dropped,
+                Some(rv.origin.clone()),
+                format!("{path}: nil means unset; Omnibus's or Mattermost's default applies"),
+            );
+            return;
+        }
+        self.bag.offer(
+            setting,
+            Candidate {
+                value: rb::to_json(&rv.value),
+                origin: rv.origin.clone(),
+                layer,
+                implicit: false,
+                via,
+            },
+            &mut self.report,
+        );
+    }
+
+    /// A key Omnibus ≥ 11.0 no longer passed: translate it by the documented rule.
+    fn offer_legacy(&mut self, key: &str, rv: &RbValue) {
+        let Some(name) = legacy::legacy_env_name(key) else {
+            let hint = crate::catalogue::best_match(
+                &format!("mattermost['{key}']"),
+                mapping::omnibus_keys().iter().map(|k| k.key.clone()),
+            )
+            .map(|s| format!("; did you mean {s}?"))
+            .unwrap_or_default();
+            self.report.add(
+                Section::Dropped,
+                Some(rv.origin.clone()),
+                format!("not an Omnibus key, and no pre-11.0 section prefix (service_, team_, sql_, log_, file_, email_, …){hint}"),
+            );
+            return;
+        };
+        let via = format!(
+            "pre-11.0 key, by {}; Omnibus ≥ 11.0 no longer passed it to Mattermost",
+            name.how
+        );
+        self.resolve_name(&name.env_var, rv, Layer::Legacy, Some(via));
+    }
+
+    /// Offer a value for a variable name, or say why it cannot be.
+    fn resolve_name(&mut self, env_var: &str, rv: &RbValue, layer: Layer, via: Option<String>) {
+        match legacy::resolve(env_var) {
+            Resolution::Known(s) => {
+                let path = s.path();
+                self.offer_path(&path, rv, layer, via);
+            }
+            Resolution::Renamed { to, note } => {
+                self.report.add(
+                    Section::Renamed,
+                    Some(rv.origin.clone()),
+                    format!("{env_var}: {note}; carried as {}", to.path()),
+                );
+                let path = to.path();
+                let note = match via {
+                    Some(v) => format!("{v}; renamed to {path}"),
+                    None => format!("renamed to {path}"),
+                };
+                self.offer_path(&path, rv, layer, Some(note));
+            }
+            Resolution::Removed { note } => self.report.add(
+                Section::Renamed,
+                Some(rv.origin.clone()),
+                format!("{env_var}: {note}; not carried"),
+            ),
+            Resolution::Unknown { suggestion } => {
+                let hint = suggestion
+                    .map(|s| format!("; did you mean {s}?"))
+                    .unwrap_or_else(|| "; `gitlab-mattermost explain NAME` looks names up".into());
+                self.report.add(
+                    Section::Dropped,
+                    Some(rv.origin.clone()),
+                    format!("{env_var} is not a Mattermost setting (Mattermost would silently ignore it){hint}"),
+                );
+            }
+        }
+    }
+
+    /// `mattermost['env']`: `MM_*` entries are settings; the rest is extra environment.
+    fn offer_env(&mut self) {
+        let mut last: Vec<(String, RbValue)> = Vec::new();
+        for (name, rv) in std::mem::take(&mut self.env) {
+            if let Some(i) = last.iter().position(|(n, _)| *n == name) {
+                let (_, old) = last.remove(i);
+                self.report.add(
+                    Section::Dropped,
+                    Some(old.origin),
+                    format!("{name}: set again at {}; the later value wins", rv.origin),
+                );
+            }
+            last.push((name, rv));
+        }
+        for (name, rv) in &last {
+            if matches!(rv.value, gitlab_rb::Value::Nil) {
+                self.report.add(
+                    Section::Dropped,
+                    Some(rv.origin.clone()),
+                    format!("{name}: nil; Omnibus would have written an empty variable"),
+                );
+            } else if name.len() > 3 && name[..3].eq_ignore_ascii_case("MM_") {
+                // Omnibus wrote `value.to_s` into the variable's file: import that text.
+                let text = RbValue {
+                    value: gitlab_rb::Value::Str(rb::ruby_to_s(&rv.value)),
+                    origin: rv.origin.clone(),
+                };
+                self.resolve_name(name, &text, Layer::Env, None);
+            } else {
+                self.extra_env(name, rv);
+            }
+        }
+        self.omnibus_env_defaults(&last);
+    }
+
+    /// A non-`MM_*` variable: carried into `environment` unless it is Omnibus's own path, a
+    /// secret by its name, or not a valid name.
+    fn extra_env(&mut self, name: &str, rv: &RbValue) {
+        let value = rb::ruby_to_s(&rv.value);
+        let origin = Some(rv.origin.clone());
+        let valid = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        let upper = name.to_ascii_uppercase();
+        if !valid {
+            self.report.add(
+                Section::Dropped,
+                origin,
+                format!("{name}: not a valid variable name (letters, digits, underscores)"),
+            );
+        } else if name == "SSL_CERT_DIR" && mapping::is_omnibus_path(&value) {
+            self.report.add(Section::Dropped, origin, format!("SSL_CERT_DIR={value}: points into the Omnibus package, which goes away; Mattermost uses the system's CA store (put the certificates of /etc/gitlab/trusted-certs there, e.g. update-ca-certificates or security.pki.certificateFiles on NixOS)"));
+        } else if ["PASSWORD", "SECRET", "TOKEN", "KEY"]
+            .iter()
+            .any(|s| upper.ends_with(s))
+        {
+            self.report.add(Section::Dropped, origin, format!("{name}: looks like a secret, and extra variables are written into the rendered env file in clear; not carried (the schema has no file-backed extra variables; set it in a systemd drop-in with LoadCredential=)"));
+        } else {
+            if url::Url::parse(&value).is_ok_and(|u| u.password().is_some()) {
+                self.report.add(Section::Derived, origin.clone(), format!("{name} holds a password inside its URL: it will be readable in the rendered mattermost.env"));
+            }
+            self.set_out(&["environment", name], Value::String(value.clone()));
+            self.report.add(
+                Section::Carried,
+                origin,
+                format!("environment.{name} = {}", Value::String(value)),
+            );
+        }
+    }
+
+    /// Omnibus's default env hash is merged under the user's: say what happens to it.
+    fn omnibus_env_defaults(&mut self, set: &[(String, RbValue)]) {
+        let has = |n: &str| set.iter().any(|(k, _)| k == n);
+        if !has("SSL_CERT_DIR") {
+            self.report.add(Section::Derived, Some(Origin::Omnibus("default mattermost['env']".into())), "SSL_CERT_DIR=/opt/gitlab/embedded/ssl/certs/ is not carried: it points into the Omnibus package; Mattermost uses the system's CA store, so add custom CAs (from /etc/gitlab/trusted-certs) there");
+        }
+        if !has("GODEBUG") {
+            self.report.add(Section::Derived, Some(Origin::Omnibus("default mattermost['env']".into())), "GODEBUG=tlsmlkem=0 is not carried: Omnibus 18.2 added it to turn off post-quantum TLS key exchange for middleboxes that choke on it; set environment.GODEBUG = \"tlsmlkem=0\" if TLS to GitLab or SMTP breaks");
+        }
+    }
+
+    /// Set a value in the config being built.
+    pub fn set_out(&mut self, path: &[&str], value: Value) {
+        let Some((last, parents)) = path.split_last() else {
+            return;
+        };
+        let mut node = &mut self.out;
+        for p in parents {
+            let entry = node
+                .entry((*p).to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            let Value::Object(next) = entry else { return };
+            node = next;
+        }
+        node.insert((*last).to_string(), value);
+    }
+
+    /// Remove a value (and parents left empty).
+    fn remove_out(&mut self, path: &[String]) {
+        fn rec(map: &mut Map<String, Value>, path: &[String]) {
+            let Some((first, rest)) = path.split_first() else {
+                return;
+            };
+            if rest.is_empty() {
+                map.remove(first);
+                return;
+            }
+            if let Some(Value::Object(child)) = map.get_mut(first) {
+                rec(child, rest);
+                if child.is_empty() {
+                    map.remove(first);
+                }
+            }
+        }
+        rec(&mut self.out, path);
+    }
+
+    /// Remember which config path holds a free-form setting, for validation messages.
+    pub fn placed(&mut self, env_var: &str, path: Vec<String>, origin: Origin) {
+        self.placed.insert(env_var.to_string(), (path, origin));
+    }
+
+    /// Run the compiler's own validation on the result. A free-form setting Mattermost would
+    /// refuse is dropped (and reported with where it came from); anything else is an error.
+    fn validate_output(&mut self) -> Result<(), ImportError> {
+        for _ in 0..8 {
+            let diags = match validate_config(&self.out) {
+                Ok(()) => return Ok(()),
+                Err(d) => d,
+            };
+            let mut unresolved = Diagnostics::default();
+            let mut progress = false;
+            for d in diags.0 {
+                match self.placed_for(&d.key) {
+                    Some((env, path, origin)) => {
+                        let hint = d
+                            .hint
+                            .as_deref()
+                            .map(|h| format!(" ({h})"))
+                            .unwrap_or_default();
+                        self.report.add(
+                            Section::Dropped,
+                            Some(origin),
+                            format!(
+                                "{}: the config would be refused: {}{hint}",
+                                path.join("."),
+                                d.message
+                            ),
+                        );
+                        self.remove_out(&path);
+                        self.placed.remove(&env);
+                        progress = true;
+                    }
+                    None => unresolved.push(d),
+                }
+            }
+            if !unresolved.is_empty() {
+                return Err(ImportError::Invalid(unresolved));
+            }
+            if !progress {
+                break;
+            }
+        }
+        validate_config(&self.out).map_err(ImportError::Invalid)
+    }
+
+    /// The free-form setting a diagnostic is about: its key is `settings.A.B`, `A.B` or a
+    /// `setting_files` entry.
+    fn placed_for(&self, key: &str) -> Option<(String, Vec<String>, Origin)> {
+        let name = key
+            .strip_prefix("settings.")
+            .or_else(|| key.strip_prefix("setting_files."))
+            .unwrap_or(key);
+        let setting = Catalogue::get().lookup(name)?;
+        let (path, origin) = self.placed.get(&setting.env_var)?;
+        Some((setting.env_var.clone(), path.clone(), origin.clone()))
+    }
+}
+
+enum Slot {
+    Call,
+    Mm,
+    Nginx,
+    Fact,
+    Env,
+    Headers,
+}
+
+/// Validate a config exactly as `check` and `render` would.
+pub fn validate_config(config: &Map<String, Value>) -> Result<(), Diagnostics> {
+    let text = serde_json::to_string(config).unwrap_or_default();
+    let layer = crate::sources::parse_text("imported config", crate::sources::Format::Json, &text)
+        .map_err(Diagnostics::from)?;
+    let layered = crate::sources::Layered::merge(vec![layer])?;
+    crate::validate::validate(&layered).map(|_| ())
+}
