@@ -201,7 +201,7 @@ fn setting_text(s: &Setting) -> String {
 fn omnibus_keys_for(s: &Setting) -> Vec<String> {
     mapping::omnibus_keys()
         .iter()
-        .filter(|k| k.maps_to.contains(&s.env_var) || k.maps_to.contains(&format!("{} ", s.path())))
+        .filter(|k| k.maps_to.contains(s.env_var) || k.maps_to.contains(&format!("{} ", s.path())))
         .map(|k| format!("{} (Omnibus)", k.key))
         .collect()
 }

@@ -65,7 +65,7 @@ impl Bag {
         match normalize(setting, &candidate.value) {
             Ok(value) => {
                 self.by_env
-                    .entry(setting.env_var.clone())
+                    .entry(setting.env_var.to_string())
                     .or_default()
                     .push(Candidate { value, ..candidate });
             }
@@ -174,7 +174,7 @@ mod tests {
         bag.offer(s, cand(5.into(), Layer::Legacy, 2), &mut report);
         bag.offer(s, cand(7.into(), Layer::ConfigJson, 3), &mut report);
         let resolved = bag.resolve(&mut report);
-        assert_eq!(resolved[&s.env_var].value, Value::from(10));
+        assert_eq!(resolved[s.env_var].value, Value::from(10));
         assert_eq!(report.dropped.len(), 2);
     }
 

@@ -699,8 +699,8 @@ impl Ctx {
             .or_else(|| key.strip_prefix("setting_files."))
             .unwrap_or(key);
         let setting = Catalogue::get().lookup(name)?;
-        let (path, origin) = self.placed.get(&setting.env_var)?;
-        Some((setting.env_var.clone(), path.clone(), origin.clone()))
+        let (path, origin) = self.placed.get(setting.env_var)?;
+        Some((setting.env_var.to_string(), path.clone(), origin.clone()))
     }
 }
 

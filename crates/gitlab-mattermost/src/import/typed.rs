@@ -16,7 +16,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 /// Take the winning value of a setting out of the resolved set.
 fn take(r: &mut Resolved, path: &str) -> Option<Candidate> {
     let s = Catalogue::get().by_path(path)?;
-    r.remove(&s.env_var)
+    r.remove(s.env_var)
 }
 
 fn setting(path: &str) -> Option<&'static Setting> {
@@ -663,7 +663,7 @@ fn gitlab(ctx: &mut Ctx, r: &mut Resolved, site: &url::Url) {
     if explicit != Some(true) && !auto {
         // Disabled: Enable and the other GitLabSettings stay free-form settings.
         if let (Some(c), Some(s)) = (enable, setting("GitLabSettings.Enable")) {
-            r.insert(s.env_var.clone(), c);
+            r.insert(s.env_var.to_string(), c);
         }
         return;
     }
@@ -802,19 +802,19 @@ fn gitlab_credentials(ctx: &mut Ctx, r: &mut Resolved, origin: &Origin) {
 /// stay free-form settings, which express the same thing without the typed checks.
 fn smtp(ctx: &mut Ctx, r: &mut Resolved) {
     let server = setting("EmailSettings.SMTPServer")
-        .and_then(|s| r.get(&s.env_var))
+        .and_then(|s| r.get(s.env_var))
         .map(|c| as_str(&c.value));
     let Some(server) = server.filter(|s| !s.is_empty()) else {
         return;
     };
     let get = |r: &Resolved, path: &str| {
         setting(path)
-            .and_then(|s| r.get(&s.env_var))
+            .and_then(|s| r.get(s.env_var))
             .map(|c| c.value.clone())
     };
     let default = |path: &str| {
         setting(path)
-            .and_then(|s| serde_json::from_str::<Value>(&s.default).ok())
+            .and_then(|s| serde_json::from_str::<Value>(s.default).ok())
             .unwrap_or(Value::Null)
     };
     let value = |r: &Resolved, path: &str| get(r, path).unwrap_or_else(|| default(path));
@@ -953,7 +953,7 @@ fn allowed_untrusted(ctx: &mut Ctx, r: &mut Resolved) {
         return;
     };
     let current = r
-        .get(&s.env_var)
+        .get(s.env_var)
         .map(|c| as_str(&c.value))
         .unwrap_or_default();
     if current.split_whitespace().any(|h| h == host) {
@@ -961,12 +961,12 @@ fn allowed_untrusted(ctx: &mut Ctx, r: &mut Resolved) {
     }
     let value = format!("{current} {host}").trim().to_string();
     derived(ctx, "gitlab_mattermost.rb", format!("ServiceSettings.AllowedUntrustedInternalConnections gets GitLab's host {host:?} (Omnibus appended it because Puma ran on this node), so Mattermost may call GitLab on an internal address"));
-    let origin = r.get(&s.env_var).map_or_else(
+    let origin = r.get(s.env_var).map_or_else(
         || Origin::Omnibus("derived AllowedUntrustedInternalConnections".into()),
         |c| c.origin.clone(),
     );
     r.insert(
-        s.env_var.clone(),
+        s.env_var.to_string(),
         Candidate {
             value: Value::String(value),
             origin,
@@ -981,7 +981,7 @@ fn allowed_untrusted(ctx: &mut Ctx, r: &mut Resolved) {
 
 /// Everything left: `settings.<Category>.<Field>`, or `setting_files` for secrets.
 pub fn free_form(ctx: &mut Ctx, mut r: Resolved) {
-    if setting("SqlSettings.AtRestEncryptKey").is_some_and(|s| !r.contains_key(&s.env_var)) {
+    if setting("SqlSettings.AtRestEncryptKey").is_some_and(|s| !r.contains_key(s.env_var)) {
         at_rest_key_from_secrets_json(ctx);
     }
     for (env, c) in std::mem::take(&mut r) {
@@ -1014,7 +1014,7 @@ pub fn free_form(ctx: &mut Ctx, mut r: Resolved) {
             );
             continue;
         }
-        let mut keys: Vec<String> = vec!["settings".into(), s.category.clone()];
+        let mut keys: Vec<String> = vec!["settings".into(), s.category.to_string()];
         keys.extend(s.field.split('.').map(str::to_string));
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         ctx.set_out(&refs, c.value.clone());
