@@ -127,4 +127,26 @@ pub enum Command {
     /// Print the man page (roff).
     #[command(after_help = "Example:\n  gitlab-mattermost man | man -l -")]
     Man,
+    /// Talk to GitLab: register the OAuth application.
+    Gitlab {
+        #[command(subcommand)]
+        command: crate::ops::args::GitlabCommand,
+    },
+    /// Check SMTP, certificates, GitLab OAuth, the database, secret files and the host.
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost doctor /etc/gitlab-mattermost/site.toml\n  \
+        gitlab-mattermost doctor site.toml --send-to admin@example.com --json\n\n\
+        Exit codes: 0 when no check failed, 1 when one did, 2 invalid input.")]
+    Doctor(crate::ops::args::DoctorArgs),
+    /// Back up the database (pg_dump, gzip), the files directory and config.json.
+    #[command(
+        after_help = "Example:\n  gitlab-mattermost backup site.toml --to /var/backups/mattermost\n\n\
+        Writes DIR/mattermost-backup-<UTC date>/ with a manifest of SHA-256 checksums; the\n\
+        directory only gets its final name once complete."
+    )]
+    Backup(crate::ops::args::BackupArgs),
+    /// Restore a backup made by `backup`, after verifying every checksum.
+    #[command(after_help = "Example (Mattermost stopped):\n  \
+        gitlab-mattermost restore site.toml --from /var/backups/mattermost/mattermost-backup-20250101T000000Z")]
+    Restore(crate::ops::args::RestoreArgs),
 }

@@ -3,9 +3,10 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use gitlab_mattermost::cli::{Cli, Command, ConfigArgs};
 use gitlab_mattermost::diag::Diagnostics;
+use gitlab_mattermost::ops::args::GitlabCommand;
 use gitlab_mattermost::render::{self, Target};
 use gitlab_mattermost::validate::{Plan, SecretUse};
-use gitlab_mattermost::{exec, output};
+use gitlab_mattermost::{exec, ops, output};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -160,6 +161,27 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 "gitlab-mattermost",
                 &mut std::io::stdout(),
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Gitlab {
+            command: GitlabCommand::Register(args),
+        } => {
+            let plan = load(&args.config)?;
+            ops::gitlab::register(&plan, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor(args) => {
+            let plan = load(&args.config)?;
+            Ok(ops::doctor::run(&plan, &args)?)
+        }
+        Command::Backup(args) => {
+            let plan = load(&args.config)?;
+            ops::backup::backup(&plan, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore(args) => {
+            let plan = load(&args.config)?;
+            ops::backup::restore(&plan, &args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {

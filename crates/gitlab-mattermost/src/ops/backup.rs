@@ -1,0 +1,624 @@
+//! `backup` and `restore`: the database (pg_dump, gzipped), the uploaded files directory and
+//! Mattermost's `config.json`, with a manifest of SHA-256 checksums.
+//!
+//! A backup is written into a hidden `.partial` directory and renamed to its final name only
+//! after the manifest is written and synced, so a backup directory with a manifest is
+//! complete. `restore` verifies every checksum and checks every precondition before it
+//! changes anything.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::args::{BackupArgs, RestoreArgs};
+use super::{files, users};
+use crate::schema::{DatabaseKind, FileDriver};
+use crate::validate::Plan;
+
+const MANIFEST: &str = "manifest.json";
+const FILES_DIR: &str = "files";
+const CONFIG_JSON: &str = "config.json";
+
+/// What a backup holds; written last.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    /// UTC, `YYYYMMDDTHHMMSSZ`.
+    pub created: String,
+    pub tool_version: String,
+    /// The database dump, relative to the backup directory.
+    pub database_dump: String,
+    pub database_name: String,
+    /// Where the files directory was (for information; restore uses the config).
+    pub files_directory: Option<String>,
+    pub has_config_json: bool,
+    pub files: Vec<Entry>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Entry {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// `YYYYMMDDTHHMMSSZ` for now, in UTC.
+pub fn utc_stamp(now: SystemTime) -> String {
+    let secs = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn files_directory(plan: &Plan) -> Option<PathBuf> {
+    let f = &plan.config.file_storage;
+    (f.driver == FileDriver::Local).then(|| {
+        f.directory
+            .clone()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(&plan.config.directories.data).join("data"))
+    })
+}
+
+fn config_json(plan: &Plan) -> PathBuf {
+    Path::new(&plan.config.directories.config).join(CONFIG_JSON)
+}
+
+/// Run `backup`.
+pub fn backup(plan: &Plan, args: &BackupArgs) -> Result<()> {
+    let stamp = utc_stamp(SystemTime::now());
+    fs::create_dir_all(&args.to).with_context(|| format!("cannot create {}", args.to.display()))?;
+    let name = format!("mattermost-backup-{stamp}");
+    let final_dir = args.to.join(&name);
+    if final_dir.exists() {
+        bail!("{} already exists", final_dir.display());
+    }
+    let staging = args.to.join(format!(".{name}.partial"));
+    fs::create_dir(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
+    fs::set_permissions(&staging, fs::Permissions::from_mode(0o700))?;
+
+    let db = &plan.config.database;
+    let dump = format!("database-{}-{stamp}.sql.gz", db.name);
+    dump_database(plan, &staging.join(&dump))?;
+    println!("dumped database {} into {dump}", db.name);
+
+    let files_dir = files_directory(plan);
+    match &files_dir {
+        Some(dir) if dir.exists() => {
+            let n = copy_tree(dir, &staging.join(FILES_DIR))?;
+            println!("copied {} ({n} files)", dir.display());
+        }
+        Some(dir) => println!(
+            "note: {} does not exist; no files to back up",
+            dir.display()
+        ),
+        None => println!(
+            "note: files are kept in S3 (file_storage.driver); back up the bucket separately"
+        ),
+    }
+    let cfg = config_json(plan);
+    let has_config_json = cfg.exists();
+    if has_config_json {
+        copy_file(&cfg, &staging.join(CONFIG_JSON))?;
+        println!("copied {}", cfg.display());
+    }
+
+    let manifest = Manifest {
+        format: 1,
+        created: stamp,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        database_dump: dump,
+        database_name: db.name.clone(),
+        files_directory: files_dir.map(|d| d.to_string_lossy().into_owned()),
+        has_config_json,
+        files: checksums(&staging)?,
+    };
+    write_manifest(&staging, &manifest)?;
+    fs::rename(&staging, &final_dir).with_context(|| {
+        format!(
+            "cannot rename {} to {}",
+            staging.display(),
+            final_dir.display()
+        )
+    })?;
+    File::open(&args.to).and_then(|d| d.sync_all()).ok();
+    println!(
+        "backup complete: {} ({} files with checksums)",
+        final_dir.display(),
+        manifest.files.len()
+    );
+    Ok(())
+}
+
+fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
+    let path = dir.join(MANIFEST);
+    let mut f = File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(serde_json::to_string_pretty(m)?.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    File::open(dir).and_then(|d| d.sync_all())?;
+    Ok(())
+}
+
+/// Every regular file under `dir` (except the manifest), sorted, with size and SHA-256.
+fn checksums(dir: &Path) -> Result<Vec<Entry>> {
+    let mut paths = Vec::new();
+    walk(dir, dir, &mut paths)?;
+    paths.sort();
+    paths
+        .into_iter()
+        .filter(|rel| rel != MANIFEST)
+        .map(|rel| {
+            let p = dir.join(&rel);
+            let size = fs::metadata(&p)?.len();
+            Ok(Entry {
+                path: rel,
+                size,
+                sha256: sha256_file(&p)?,
+            })
+        })
+        .collect()
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+    for e in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let e = e?;
+        let t = e.file_type()?;
+        if t.is_dir() {
+            walk(root, &e.path(), out)?;
+        } else if t.is_file() {
+            if let Ok(rel) = e.path().strip_prefix(root) {
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn copy_file(from: &Path, to: &Path) -> Result<()> {
+    fs::copy(from, to)
+        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    Ok(())
+}
+
+/// Copy a directory tree (files, directories with their modes, symlinks as links).
+fn copy_tree(from: &Path, to: &Path) -> Result<usize> {
+    fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let mode = fs::metadata(from)?.mode() & 0o7777;
+    fs::set_permissions(to, fs::Permissions::from_mode(mode))?;
+    let mut count = 0;
+    for e in fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let t = e.file_type()?;
+        if t.is_dir() {
+            count += copy_tree(&src, &dst)?;
+        } else if t.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&src)?, &dst)?;
+        } else if t.is_file() {
+            copy_file(&src, &dst)?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// A PostgreSQL client command connecting as the service would: as the service user for
+/// peer authentication, or with the password file through a private PGPASSFILE.
+struct PgCommand {
+    cmd: Command,
+    /// Keeps the password file alive until the command ran.
+    _passfile: Option<tempfile::NamedTempFile>,
+}
+
+fn pg_command(plan: &Plan, program: &str) -> Result<PgCommand> {
+    let mut cmd = Command::new(program);
+    cmd.current_dir("/").arg("--no-password");
+    let db = &plan.config.database;
+    let mut passfile = None;
+    match db.kind {
+        DatabaseKind::Local => {
+            let service = &plan.config.account.user;
+            if users::effective_uid() == 0 && service != "root" {
+                let u = users::lookup(service).with_context(|| {
+                    format!(
+                        "the service user {service} does not exist (peer authentication needs it)"
+                    )
+                })?;
+                cmd.uid(u.uid).gid(u.gid);
+            }
+        }
+        DatabaseKind::External => {
+            if let Some(file) = &db.password_file {
+                let password = files::read_secret(Path::new(file))?;
+                let mut f =
+                    tempfile::NamedTempFile::new().context("cannot create a password file")?;
+                // Any host, port, database and user: the DSN names them.
+                let escaped = password.replace('\\', "\\\\").replace(':', "\\:");
+                writeln!(f, "*:*:*:*:{escaped}")?;
+                f.flush()?;
+                cmd.env("PGPASSFILE", f.path());
+                passfile = Some(f);
+            }
+        }
+    }
+    Ok(PgCommand {
+        cmd,
+        _passfile: passfile,
+    })
+}
+
+fn data_source(plan: &Plan) -> Result<String> {
+    plan.env
+        .get("MM_SQLSETTINGS_DATASOURCE")
+        .cloned()
+        .context("no data source in the config")
+}
+
+fn spawn_error(program: &str, e: io::Error) -> anyhow::Error {
+    if e.kind() == io::ErrorKind::NotFound {
+        anyhow::anyhow!(
+            "{program} not found: install PostgreSQL's client programs (postgresql-client)"
+        )
+    } else {
+        anyhow::anyhow!("cannot run {program}: {e}")
+    }
+}
+
+fn last_line(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no message")
+        .trim()
+        .to_string()
+}
+
+/// `pg_dump` (plain SQL with DROP … IF EXISTS, so a forced restore replaces objects) piped
+/// through gzip into `out`.
+fn dump_database(plan: &Plan, out: &Path) -> Result<()> {
+    let mut pg = pg_command(plan, "pg_dump")?;
+    pg.cmd
+        .args(["--clean", "--if-exists", "--dbname"])
+        .arg(data_source(plan)?)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = pg.cmd.spawn().map_err(|e| spawn_error("pg_dump", e))?;
+    let file = File::create(out).with_context(|| format!("cannot write {}", out.display()))?;
+    let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    let copied = match child.stdout.take() {
+        Some(mut stdout) => io::copy(&mut stdout, &mut gz),
+        None => Ok(0),
+    };
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        bail!("pg_dump failed: {}", last_line(&output.stderr));
+    }
+    copied.with_context(|| format!("cannot write {}", out.display()))?;
+    gz.finish()?.sync_all()?;
+    Ok(())
+}
+
+/// Read and verify a backup: every listed file present with its size and checksum.
+pub fn verify(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    let text = fs::read_to_string(&path).map_err(|_| {
+        anyhow::anyhow!(
+            "{} is not a complete backup: it has no {MANIFEST} (a partial backup is never restored)",
+            dir.display()
+        )
+    })?;
+    let m: Manifest =
+        serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
+    if m.format != 1 {
+        bail!(
+            "{} has format {}, this version reads format 1",
+            path.display(),
+            m.format
+        );
+    }
+    let mut problems = Vec::new();
+    for e in &m.files {
+        let p = dir.join(&e.path);
+        match fs::metadata(&p) {
+            Err(_) => problems.push(format!("{} is missing", e.path)),
+            Ok(md) if md.len() != e.size => problems.push(format!(
+                "{} has {} bytes, expected {}",
+                e.path,
+                md.len(),
+                e.size
+            )),
+            Ok(_) => match sha256_file(&p) {
+                Ok(h) if h == e.sha256 => {}
+                Ok(_) => problems.push(format!("{} does not match its checksum", e.path)),
+                Err(err) => problems.push(format!("{err:#}")),
+            },
+        }
+    }
+    if !m.files.iter().any(|e| e.path == m.database_dump) {
+        problems.push(format!(
+            "the database dump {} is not in the manifest",
+            m.database_dump
+        ));
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{} is incomplete or damaged, nothing was restored: {}",
+            dir.display(),
+            problems.join("; ")
+        );
+    }
+    Ok(m)
+}
+
+/// Run `restore`: verify, check every precondition, then restore the database, the files
+/// and config.json.
+pub fn restore(plan: &Plan, args: &RestoreArgs) -> Result<()> {
+    let m = verify(&args.from)?;
+    println!(
+        "verified {} files in {}",
+        m.files.len(),
+        args.from.display()
+    );
+    let db = &plan.config.database;
+    let tables = match user_tables(plan)? {
+        Some(n) => n,
+        None => {
+            create_database(plan)?;
+            println!("created database {}", db.name);
+            0
+        }
+    };
+    if tables > 0 && !args.force {
+        bail!(
+            "database {} already has {tables} table(s): refusing to restore over it (drop it with `dropdb {}`, or pass --force)",
+            db.name,
+            db.name
+        );
+    }
+    let files_dir = files_directory(plan);
+    let backup_files = args.from.join(FILES_DIR);
+    let cfg = config_json(plan);
+    if !args.force {
+        if let Some(dir) = files_dir
+            .as_ref()
+            .filter(|d| backup_files.exists() && not_empty(d))
+        {
+            bail!(
+                "{} is not empty: refusing to restore over it (pass --force to move it aside)",
+                dir.display()
+            );
+        }
+        if m.has_config_json && cfg.exists() {
+            bail!(
+                "{} exists: refusing to restore over it (pass --force to move it aside)",
+                cfg.display()
+            );
+        }
+    }
+
+    restore_database(plan, &args.from.join(&m.database_dump))?;
+    println!("restored database {} from {}", db.name, m.database_dump);
+    let stamp = utc_stamp(SystemTime::now());
+    if let (Some(dir), true) = (&files_dir, backup_files.exists()) {
+        move_aside(dir, &stamp)?;
+        let n = copy_tree(&backup_files, dir)?;
+        give_to_service_user(plan, dir)?;
+        println!("restored {} ({n} files)", dir.display());
+    }
+    if m.has_config_json {
+        move_aside(&cfg, &stamp)?;
+        if let Some(parent) = cfg.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        copy_file(&args.from.join(CONFIG_JSON), &cfg)?;
+        give_to_service_user(plan, &cfg)?;
+        println!("restored {}", cfg.display());
+    }
+    println!("restore complete: start Mattermost");
+    Ok(())
+}
+
+fn not_empty(dir: &Path) -> bool {
+    fs::read_dir(dir)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false)
+}
+
+/// Keep what was there: rename it to `<path>.before-restore-<stamp>`.
+fn move_aside(path: &Path, stamp: &str) -> Result<()> {
+    if !path.exists() || (path.is_dir() && !not_empty(path)) {
+        if path.is_dir() {
+            fs::remove_dir(path).ok();
+        }
+        return Ok(());
+    }
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".before-restore-{stamp}"));
+    fs::rename(path, &aside).with_context(|| format!("cannot move {} aside", path.display()))?;
+    println!(
+        "moved {} to {}",
+        path.display(),
+        Path::new(&aside).display()
+    );
+    Ok(())
+}
+
+/// Mattermost must own what it writes to; as root, hand restored files to the service user.
+fn give_to_service_user(plan: &Plan, path: &Path) -> Result<()> {
+    if users::effective_uid() != 0 {
+        return Ok(());
+    }
+    let Some(u) = users::lookup(&plan.config.account.user) else {
+        return Ok(());
+    };
+    chown_tree(path, u.uid, u.gid)
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+        .with_context(|| format!("cannot chown {}", path.display()))?;
+    if fs::symlink_metadata(path)?.is_dir() {
+        for e in fs::read_dir(path)? {
+            chown_tree(&e?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// The number of user tables, or `None` when the database does not exist.
+fn user_tables(plan: &Plan) -> Result<Option<u64>> {
+    let mut pg = pg_command(plan, "psql")?;
+    pg.cmd
+        .args(["--no-psqlrc", "--tuples-only", "--no-align", "--command"])
+        .arg("SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")
+        .arg("--dbname")
+        .arg(data_source(plan)?);
+    let out = pg.cmd.output().map_err(|e| spawn_error("psql", e))?;
+    if out.status.success() {
+        let n = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        return Ok(Some(n));
+    }
+    let err = last_line(&out.stderr);
+    if err.contains("does not exist") && err.contains("database") {
+        return Ok(None);
+    }
+    bail!(
+        "cannot connect to database {}: {err}",
+        plan.config.database.name
+    )
+}
+
+/// Create the (missing) database owned by the service's role. Locally as the `postgres` OS
+/// user (the superuser peer authentication maps); an external server needs its admin.
+fn create_database(plan: &Plan) -> Result<()> {
+    let db = &plan.config.database;
+    if db.kind == DatabaseKind::External {
+        bail!(
+            "database {} does not exist on {}: create it owned by {} first, then run restore again",
+            db.name,
+            db.host.as_deref().unwrap_or_default(),
+            db.user
+        );
+    }
+    let mut cmd = Command::new("createdb");
+    cmd.current_dir("/").args([
+        "--no-password",
+        "--host",
+        &db.socket_dir,
+        "--port",
+        &db.port.to_string(),
+        "--owner",
+        &db.user,
+        &db.name,
+    ]);
+    if users::effective_uid() == 0 {
+        if let Some(pg) = users::lookup("postgres") {
+            cmd.uid(pg.uid).gid(pg.gid);
+        }
+    }
+    let out = cmd.output().map_err(|e| spawn_error("createdb", e))?;
+    if !out.status.success() {
+        bail!(
+            "cannot create database {}: {}",
+            db.name,
+            last_line(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// Feed the gunzipped dump to psql in one transaction, stopping at the first error.
+fn restore_database(plan: &Plan, dump: &Path) -> Result<()> {
+    let mut pg = pg_command(plan, "psql")?;
+    pg.cmd
+        .args([
+            "--no-psqlrc",
+            "--quiet",
+            "--single-transaction",
+            "--set",
+            "ON_ERROR_STOP=1",
+            "--dbname",
+        ])
+        .arg(data_source(plan)?)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = pg.cmd.spawn().map_err(|e| spawn_error("psql", e))?;
+    let file = File::open(dump).with_context(|| format!("cannot read {}", dump.display()))?;
+    let mut gz = flate2::read::GzDecoder::new(BufReader::new(file));
+    let fed = match child.stdin.take() {
+        Some(mut stdin) => io::copy(&mut gz, &mut stdin).map(|_| ()),
+        None => Ok(()),
+    };
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "psql failed to restore the dump (nothing was committed): {}",
+            last_line(&out.stderr)
+        );
+    }
+    fed.with_context(|| format!("cannot read {}", dump.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn stamps_are_utc_dates() {
+        assert_eq!(utc_stamp(UNIX_EPOCH), "19700101T000000Z");
+        let t = UNIX_EPOCH + Duration::from_secs(1_709_210_096); // 2024-02-29 12:34:56
+        assert_eq!(utc_stamp(t), "20240229T123456Z");
+    }
+}

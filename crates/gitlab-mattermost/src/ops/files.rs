@@ -1,0 +1,62 @@
+//! Secret files: read trimmed, written atomically with mode 0600.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+/// Read a secret (or id) file, without the trailing newline editors and `echo` add. The
+/// content is never part of an error message.
+pub fn read_secret(path: &Path) -> Result<String> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let value = text.trim_end_matches(['\n', '\r']).to_string();
+    if value.trim().is_empty() {
+        bail!("{} is empty", path.display());
+    }
+    Ok(value)
+}
+
+/// Read a file that may not exist yet.
+pub fn read_optional(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t.trim().to_string()).filter(|s| !s.is_empty())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Replace `path` with `content` atomically: a 0600 temporary file in the same directory,
+/// fsynced, renamed over the target, then the directory fsynced. A crash leaves either the
+/// old or the new content, never a torn or world-readable file.
+pub fn write_secret(path: &Path, content: &str) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.exists() {
+        // Secrets directories are root-only: nothing else needs to list them.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    // tempfile creates the file with mode 0600 and O_EXCL.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gitlab-mattermost-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(content.as_bytes())
+        .and_then(|_| tmp.write_all(b"\n"))
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync {}", dir.display()))?;
+    Ok(())
+}
