@@ -86,8 +86,7 @@ pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
             "{cert_path}: valid for {host} until {until}, chain complete"
         ))
     } else {
-        let (what, fix): (Vec<_>, Vec<_>) = problems.into_iter().unzip();
-        Outcome::fail(what.join("; "), fix.join("; "))
+        Outcome::failures(problems)
     }
 }
 

@@ -34,8 +34,7 @@ pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
     if problems.is_empty() {
         Outcome::pass(facts.join("; "))
     } else {
-        let (what, fix): (Vec<_>, Vec<_>) = problems.into_iter().unzip();
-        Outcome::fail(what.join("; "), fix.join("; "))
+        Outcome::failures(problems)
     }
 }
 

@@ -33,38 +33,59 @@ pub enum Status {
     Skipped,
 }
 
+/// One thing wrong, and what to do about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub problem: String,
+    pub fix: String,
+}
+
 /// The result of one check.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub check: &'static str,
     pub status: Status,
-    /// One line: what was found.
+    /// One line: what was found (for a failure, the problems joined).
     pub summary: String,
-    /// For a failure: what to do about it.
-    pub fix: Option<String>,
+    /// For a failure: each problem with its fix.
+    pub problems: Vec<Problem>,
     /// What was done, in order.
     pub steps: Vec<String>,
 }
 
 impl Outcome {
     pub fn pass(summary: impl Into<String>) -> Outcome {
-        Outcome::new(Status::Pass, summary.into(), None)
+        Outcome::new(Status::Pass, summary.into(), Vec::new())
     }
 
-    pub fn fail(summary: impl Into<String>, fix: impl Into<String>) -> Outcome {
-        Outcome::new(Status::Fail, summary.into(), Some(fix.into()))
+    pub fn fail(problem: impl Into<String>, fix: impl Into<String>) -> Outcome {
+        Outcome::failures(vec![(problem.into(), fix.into())])
+    }
+
+    /// A failure with several problems (`(problem, fix)` pairs, at least one).
+    pub fn failures(list: Vec<(String, String)>) -> Outcome {
+        let summary = list
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let problems = list
+            .into_iter()
+            .map(|(problem, fix)| Problem { problem, fix })
+            .collect();
+        Outcome::new(Status::Fail, summary, problems)
     }
 
     pub fn skipped(reason: impl Into<String>) -> Outcome {
-        Outcome::new(Status::Skipped, reason.into(), None)
+        Outcome::new(Status::Skipped, reason.into(), Vec::new())
     }
 
-    fn new(status: Status, summary: String, fix: Option<String>) -> Outcome {
+    fn new(status: Status, summary: String, problems: Vec<Problem>) -> Outcome {
         Outcome {
             check: "",
             status,
             summary,
-            fix,
+            problems,
             steps: Vec::new(),
         }
     }
@@ -210,17 +231,25 @@ fn mark(s: Status) -> &'static str {
     }
 }
 
-/// The summary table: one line per check, the fix under each failure.
+/// The summary table: one line per check; under a failure, each problem and its fix.
 pub fn table(outcomes: &[Outcome]) -> String {
     let mut s = String::new();
     for o in outcomes {
-        let summary = match o.status {
-            Status::Skipped => format!("skipped: {}", o.summary),
-            _ => o.summary.clone(),
-        };
-        s.push_str(&format!("{} {:<13} {summary}\n", mark(o.status), o.check));
-        if let Some(fix) = &o.fix {
-            s.push_str(&format!("  {:<13} fix: {fix}\n", ""));
+        match o.status {
+            Status::Fail if o.problems.len() > 1 => {
+                s.push_str(&format!("{} {:<13} {} problems\n", mark(o.status), o.check, o.problems.len()));
+                for p in &o.problems {
+                    s.push_str(&format!("  {:<13} ✗ {}\n  {:<13}   fix: {}\n", "", p.problem, "", p.fix));
+                }
+            }
+            Status::Fail => {
+                s.push_str(&format!("{} {:<13} {}\n", mark(o.status), o.check, o.summary));
+                for p in &o.problems {
+                    s.push_str(&format!("  {:<13} fix: {}\n", "", p.fix));
+                }
+            }
+            Status::Skipped => s.push_str(&format!("{} {:<13} skipped: {}\n", mark(o.status), o.check, o.summary)),
+            Status::Pass => s.push_str(&format!("{} {:<13} {}\n", mark(o.status), o.check, o.summary)),
         }
     }
     let count = |st| outcomes.iter().filter(|o| o.status == st).count();

@@ -39,6 +39,18 @@ fn endpoints(ctx: &Ctx) -> Endpoints {
 
 type Problem = (String, String);
 
+/// Why a probe failed: no answer at all, or a wrong one.
+enum Probe {
+    Unreachable(Problem),
+    Wrong(Problem),
+}
+
+impl From<Problem> for Probe {
+    fn from(p: Problem) -> Probe {
+        Probe::Wrong(p)
+    }
+}
+
 pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
     let g = &ctx.plan.config.gitlab;
     if !g.enable {
@@ -56,22 +68,26 @@ pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
         }
     };
 
-    if let Err(p) = probe_authorize(&agent, ctx, &e.authorize, id.as_deref(), &uris[0]) {
-        problems.push(p);
-    } else {
-        steps.done(format!("authorize endpoint answers ({})", e.authorize));
+    steps.doing("asking the authorize endpoint");
+    match probe_authorize(&agent, ctx, &e.authorize, id.as_deref(), &uris[0]) {
+        Ok(()) => steps.done(format!("authorize endpoint answers ({})", e.authorize)),
+        // GitLab is unreachable: the other endpoints would only repeat it.
+        Err(Probe::Unreachable(p)) => return Outcome::failures(vec![p]),
+        Err(Probe::Wrong(p)) => problems.push(p),
     }
     if let Some(id) = &id {
+        steps.doing("asking the token endpoint");
         match probe_token(&agent, ctx, &e.token, id, &uris[0]) {
             Ok(()) => steps.done(format!(
                 "token endpoint accepts application {id} and its secret"
             )),
-            Err(p) => problems.push(p),
+            Err(Probe::Unreachable(p) | Probe::Wrong(p)) => problems.push(p),
         }
     }
+    steps.doing("asking the user endpoint");
     match probe_user(&agent, ctx, &e.user) {
         Ok(()) => steps.done(format!("user endpoint answers ({})", e.user)),
-        Err(p) => problems.push(p),
+        Err(Probe::Unreachable(p) | Probe::Wrong(p)) => problems.push(p),
     }
     match (&id, &ctx.args.token_file) {
         (Some(id), Some(token_file)) => match compare_redirect_uris(ctx, token_file, id, &uris) {
@@ -96,8 +112,7 @@ pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
             id.unwrap_or_default()
         ))
     } else {
-        let (what, fix): (Vec<_>, Vec<_>) = problems.into_iter().unzip();
-        Outcome::fail(what.join("; "), fix.join("; "))
+        Outcome::failures(problems)
     }
 }
 
@@ -127,7 +142,7 @@ fn send(
     ctx: &Ctx,
     url: &str,
     req: impl FnOnce(&ureq::Agent) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-) -> Result<Answer, Problem> {
+) -> Result<Answer, Probe> {
     req(agent).and_then(http::answer).map_err(|e| {
         let line = http::describe_transport(&e, url, ctx.timeout);
         let fix = if line.contains("CA") {
@@ -135,7 +150,7 @@ fn send(
         } else {
             "check gitlab.url and that this host can reach GitLab".to_string()
         };
-        (line, fix)
+        Probe::Unreachable((line, fix))
     })
 }
 
@@ -147,7 +162,7 @@ fn probe_authorize(
     url: &str,
     id: Option<&str>,
     redirect: &str,
-) -> Result<(), Problem> {
+) -> Result<(), Probe> {
     let scope = ctx.plan.config.gitlab.scope.as_str();
     let mut full = url::Url::parse(url).map_err(|e| {
         (
@@ -168,7 +183,7 @@ fn probe_authorize(
         .unwrap_or("")
         .contains("invalid_client")
         || a.body.contains("invalid_client");
-    match a.status {
+    let result: Result<(), Problem> = match a.status {
         _ if refused && id.is_some() => Err((
             format!(
                 "GitLab's authorize endpoint refused application id {}",
@@ -181,7 +196,8 @@ fn probe_authorize(
             format!("the authorize endpoint {url} answered HTTP {s}"),
             "check gitlab.url (GitLab's base URL) or gitlab.auth_endpoint".into(),
         )),
-    }
+    };
+    result.map_err(Probe::Wrong)
 }
 
 /// Exchange a made-up code: `invalid_grant` proves GitLab knows the client and its secret.
@@ -191,7 +207,7 @@ fn probe_token(
     url: &str,
     id: &str,
     redirect: &str,
-) -> Result<(), Problem> {
+) -> Result<(), Probe> {
     let file = ctx
         .plan
         .config
@@ -217,7 +233,7 @@ fn probe_token(
         .json()
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
         .unwrap_or_default();
-    match (a.status, error.as_str()) {
+    let result: Result<(), Problem> = match (a.status, error.as_str()) {
         (400, "invalid_grant") => Ok(()),
         (_, "invalid_client") => Err((
             format!("GitLab does not accept application id {id} with the secret in {file} (invalid_client)"),
@@ -227,13 +243,14 @@ fn probe_token(
             format!("the token endpoint {url} answered HTTP {s} {e}"),
             "check gitlab.url or gitlab.token_endpoint".into(),
         )),
-    }
+    };
+    result.map_err(Probe::Wrong)
 }
 
 /// Without a token the user endpoint must ask for one (401); anything else is not GitLab.
-fn probe_user(agent: &ureq::Agent, ctx: &Ctx, url: &str) -> Result<(), Problem> {
+fn probe_user(agent: &ureq::Agent, ctx: &Ctx, url: &str) -> Result<(), Probe> {
     let a = send(agent, ctx, url, |ag| ag.get(url).call())?;
-    match a.status {
+    let result: Result<(), Problem> = match a.status {
         401 => Ok(()),
         s => Err((
             format!(
@@ -241,7 +258,8 @@ fn probe_user(agent: &ureq::Agent, ctx: &Ctx, url: &str) -> Result<(), Problem> 
             ),
             "check gitlab.url or gitlab.user_api_endpoint".into(),
         )),
-    }
+    };
+    result.map_err(Probe::Wrong)
 }
 
 fn compare_redirect_uris(

@@ -41,10 +41,7 @@ pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
             paths.len()
         ))
     } else {
-        let (what, fix): (Vec<_>, Vec<_>) = problems.into_iter().unzip();
-        let mut fixes = fix;
-        fixes.dedup();
-        Outcome::fail(what.join("; "), fixes.join("; "))
+        Outcome::failures(problems)
     }
 }
 
