@@ -167,6 +167,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             command: GitlabCommand::Register(args),
         } => {
             let plan = load(&args.config)?;
+            ops::gitlab::check_config(&plan)?;
             ops::gitlab::register(&plan, &args)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -20,6 +20,7 @@ use serde_json::json;
 use super::args::RegisterArgs;
 use super::http::{self, Answer};
 use super::{files, tls};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::validate::Plan;
 
 /// The name GitLab shows in Admin > Applications and on the consent page.
@@ -304,21 +305,45 @@ struct Target {
     uris: Vec<String>,
 }
 
+/// What `register` needs from the config, reported like any invalid input (exit 2).
+pub fn check_config(plan: &Plan) -> Result<(), Diagnostics> {
+    let g = &plan.config.gitlab;
+    let mut d = Diagnostics::default();
+    if g.url.is_none() {
+        d.push(
+            Diagnostic::new("gitlab.url", "`gitlab register` needs GitLab's base URL")
+                .with_hint("set gitlab.url = \"https://gitlab.example.com\""),
+        );
+    }
+    if g.id_file.is_none() {
+        d.push(
+            Diagnostic::new(
+                "gitlab.id_file",
+                "`gitlab register` writes the application id to gitlab.id_file, which is not set",
+            )
+            .with_hint("set gitlab.id_file (and remove gitlab.id)"),
+        );
+    }
+    if g.secret_file.is_none() {
+        d.push(
+            Diagnostic::new("gitlab.secret_file", "`gitlab register` writes the application secret to gitlab.secret_file, which is not set")
+                .with_hint("set gitlab.secret_file = \"/run/secrets/mattermost/gitlab-secret\""),
+        );
+    }
+    if d.is_empty() {
+        Ok(())
+    } else {
+        Err(d)
+    }
+}
+
 fn target(plan: &Plan) -> Result<Target> {
     let g = &plan.config.gitlab;
-    let Some(url) = g.url.clone() else {
-        bail!("gitlab.url is not set: `gitlab register` needs GitLab's base URL");
-    };
-    let Some(id_file) = g.id_file.clone() else {
-        bail!("gitlab.id_file is not set: `gitlab register` writes the application id there (remove gitlab.id)");
-    };
-    let Some(secret_file) = g.secret_file.clone() else {
-        bail!(
-            "gitlab.secret_file is not set: `gitlab register` writes the application secret there"
-        );
+    let (Some(url), Some(id_file), Some(secret_file)) = (&g.url, &g.id_file, &g.secret_file) else {
+        bail!("gitlab.url, gitlab.id_file and gitlab.secret_file must be set");
     };
     Ok(Target {
-        gitlab_url: url,
+        gitlab_url: url.clone(),
         id_file: id_file.into(),
         secret_file: secret_file.into(),
         uris: redirect_uris(&plan.site.url),

@@ -83,6 +83,11 @@ pub fn describe_transport(err: &ureq::Error, url: &str, timeout: Duration) -> St
     if let Some(tls) = super::tls::find_rustls_error(err) {
         return super::tls::describe_error(tls, &host);
     }
+    if let ureq::Error::Io(e) = err {
+        if let Some(tls) = super::tls::error_from_text(&e.to_string()) {
+            return super::tls::describe_error(&tls, &host);
+        }
+    }
     match err {
         ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             format!("cannot reach {url}: connection refused (is it running, is the port right?)")

@@ -107,6 +107,30 @@ pub fn find_rustls_error<'a>(
     None
 }
 
+/// Recover a rustls error from its text, for clients that flatten it into an `io::Error`
+/// message (ureq does).
+pub fn error_from_text(text: &str) -> Option<rustls::Error> {
+    use rustls::Error as E;
+    let cert = |c| Some(E::InvalidCertificate(c));
+    if text.contains("UnknownIssuer") {
+        cert(CertificateError::UnknownIssuer)
+    } else if text.contains("NotValidForName") {
+        cert(CertificateError::NotValidForName)
+    } else if text.contains("certificate expired") || text.contains("Expired") {
+        cert(CertificateError::Expired)
+    } else if text.contains("NotValidYet") {
+        cert(CertificateError::NotValidYet)
+    } else if text.contains("BadSignature") {
+        cert(CertificateError::BadSignature)
+    } else if text.contains("corrupt message") || text.contains("InvalidContentType") {
+        Some(E::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType,
+        ))
+    } else {
+        None
+    }
+}
+
 /// One line saying why a TLS handshake with `host` failed, naming the CA problem.
 pub fn describe_error(err: &rustls::Error, host: &str) -> String {
     use rustls::Error as E;

@@ -237,19 +237,42 @@ pub fn table(outcomes: &[Outcome]) -> String {
     for o in outcomes {
         match o.status {
             Status::Fail if o.problems.len() > 1 => {
-                s.push_str(&format!("{} {:<13} {} problems\n", mark(o.status), o.check, o.problems.len()));
+                s.push_str(&format!(
+                    "{} {:<13} {} problems\n",
+                    mark(o.status),
+                    o.check,
+                    o.problems.len()
+                ));
                 for p in &o.problems {
-                    s.push_str(&format!("  {:<13} ✗ {}\n  {:<13}   fix: {}\n", "", p.problem, "", p.fix));
+                    s.push_str(&format!(
+                        "  {:<13} ✗ {}\n  {:<13}   fix: {}\n",
+                        "", p.problem, "", p.fix
+                    ));
                 }
             }
             Status::Fail => {
-                s.push_str(&format!("{} {:<13} {}\n", mark(o.status), o.check, o.summary));
+                s.push_str(&format!(
+                    "{} {:<13} {}\n",
+                    mark(o.status),
+                    o.check,
+                    o.summary
+                ));
                 for p in &o.problems {
                     s.push_str(&format!("  {:<13} fix: {}\n", "", p.fix));
                 }
             }
-            Status::Skipped => s.push_str(&format!("{} {:<13} skipped: {}\n", mark(o.status), o.check, o.summary)),
-            Status::Pass => s.push_str(&format!("{} {:<13} {}\n", mark(o.status), o.check, o.summary)),
+            Status::Skipped => s.push_str(&format!(
+                "{} {:<13} skipped: {}\n",
+                mark(o.status),
+                o.check,
+                o.summary
+            )),
+            Status::Pass => s.push_str(&format!(
+                "{} {:<13} {}\n",
+                mark(o.status),
+                o.check,
+                o.summary
+            )),
         }
     }
     let count = |st| outcomes.iter().filter(|o| o.status == st).count();

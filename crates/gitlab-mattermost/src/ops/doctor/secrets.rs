@@ -54,7 +54,7 @@ fn inspect(path: &str, service_uid: Option<u32>) -> Result<(), (String, String)>
         };
         (
             what,
-            format!("create {path} with `install -m 0600 /dev/stdin {path}` and paste the secret"),
+            format!("create {path} (mode 0600, owned by root) holding the secret"),
         )
     })?;
     if !meta.is_file() {

@@ -1,0 +1,329 @@
+//! `gitlab register` against a stub of GitLab's Applications API.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use support::gitlab_stub::{Stub, ADMIN_TOKEN, USER_TOKEN};
+use support::*;
+
+struct Site {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    token: PathBuf,
+}
+
+impl Site {
+    fn new(gitlab_url: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("site.toml");
+        let secrets = dir.path().join("secrets");
+        std::fs::write(
+            &config,
+            format!(
+                "external_url = \"https://chat.example.test\"\n\
+                 [gitlab]\nenable = true\nurl = \"{gitlab_url}\"\n\
+                 id_file = \"{s}/gitlab-id\"\nsecret_file = \"{s}/gitlab-secret\"\n\
+                 [nginx]\nenable = false\n",
+                s = secrets.display()
+            ),
+        )
+        .unwrap();
+        let token = dir.path().join("token");
+        write_file(&token, ADMIN_TOKEN, 0o600);
+        Site { dir, config, token }
+    }
+
+    fn id_file(&self) -> PathBuf {
+        self.dir.path().join("secrets/gitlab-id")
+    }
+
+    fn secret_file(&self) -> PathBuf {
+        self.dir.path().join("secrets/gitlab-secret")
+    }
+
+    fn register(&self, extra: &[&str]) -> (i32, String, String) {
+        let mut args = vec![
+            "-vvv",
+            "gitlab",
+            "register",
+            self.config.to_str().unwrap(),
+            "--token-file",
+            self.token.to_str().unwrap(),
+            "--timeout",
+            "5",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        let (out, err) = text(&o);
+        (o.status.code().unwrap_or(-1), out, err)
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap().trim().to_string()
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+const SIGNUP: &str = "https://chat.example.test/signup/gitlab/complete";
+const LOGIN: &str = "https://chat.example.test/login/gitlab/complete";
+
+/// Assert that no secret the stub ever issued appears in the output.
+fn assert_no_secret(stub: &Stub, out: &str, err: &str) {
+    for a in stub.apps() {
+        assert!(
+            !out.contains(&a.secret) && !err.contains(&a.secret),
+            "secret leaked:\n{out}\n{err}"
+        );
+    }
+    assert!(
+        !out.contains("CANARY") && !err.contains("CANARY"),
+        "a secret leaked:\n{out}\n{err}"
+    );
+    assert!(
+        !out.contains(ADMIN_TOKEN) && !err.contains(ADMIN_TOKEN),
+        "the token leaked"
+    );
+}
+
+#[test]
+fn creates_the_application_and_writes_private_files() {
+    let stub = Stub::start(true);
+    let site = Site::new(&stub.url);
+    let (code, out, err) = site.register(&[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let apps = stub.apps();
+    assert_eq!(apps.len(), 1);
+    let app = &apps[0];
+    assert_eq!(app.name, "GitLab Mattermost");
+    let uris: Vec<&str> = app.redirect_uri.split_whitespace().collect();
+    assert_eq!(uris, vec![SIGNUP, LOGIN]);
+    assert_eq!(app.scopes, "read_user");
+    assert!(app.confidential);
+    assert_eq!(read(&site.id_file()), app.uid);
+    assert_eq!(read(&site.secret_file()), app.secret);
+    assert_eq!(mode(&site.id_file()), 0o600);
+    assert_eq!(mode(&site.secret_file()), 0o600);
+    assert!(
+        out.contains(&format!(
+            "find_by!(uid: '{}').update!(trusted: true)",
+            app.uid
+        )),
+        "{out}"
+    );
+    assert!(out.contains("read_user"), "{out}");
+    assert_no_secret(&stub, &out, &err);
+}
+
+#[test]
+fn a_rerun_changes_nothing() {
+    let stub = Stub::start(true);
+    let site = Site::new(&stub.url);
+    assert_eq!(site.register(&[]).0, 0);
+    let (id, secret) = (read(&site.id_file()), read(&site.secret_file()));
+    let (code, out, err) = site.register(&[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("up to date"), "{out}");
+    assert_eq!(stub.apps().len(), 1);
+    assert_eq!(
+        (read(&site.id_file()), read(&site.secret_file())),
+        (id, secret)
+    );
+    let writes = stub.log().iter().filter(|l| !l.starts_with("GET")).count();
+    assert_eq!(writes, 1, "only the first run may write: {:?}", stub.log());
+}
+
+#[test]
+fn rotate_issues_a_new_secret_for_the_same_application() {
+    let stub = Stub::start(true);
+    let site = Site::new(&stub.url);
+    assert_eq!(site.register(&[]).0, 0);
+    let (id, secret) = (read(&site.id_file()), read(&site.secret_file()));
+    let (code, out, err) = site.register(&["--rotate"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(read(&site.id_file()), id);
+    assert_ne!(read(&site.secret_file()), secret);
+    assert_eq!(stub.apps().len(), 1);
+    assert_eq!(read(&site.secret_file()), stub.apps()[0].secret);
+    assert_no_secret(&stub, &out, &err);
+}
+
+#[test]
+fn rotate_on_a_gitlab_without_renew_replaces_the_application() {
+    let stub = Stub::start(false);
+    let site = Site::new(&stub.url);
+    assert_eq!(site.register(&[]).0, 0);
+    let old = read(&site.id_file());
+    let (code, out, err) = site.register(&["--rotate"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let apps = stub.apps();
+    assert_eq!(apps.len(), 1, "the old application is deleted");
+    assert_ne!(apps[0].uid, old);
+    assert_eq!(read(&site.id_file()), apps[0].uid);
+    assert_eq!(read(&site.secret_file()), apps[0].secret);
+    assert!(out.contains("cannot renew"), "{out}");
+}
+
+#[test]
+fn a_changed_external_url_replaces_the_application() {
+    let stub = Stub::start(true);
+    let site = Site::new(&stub.url);
+    assert_eq!(site.register(&[]).0, 0);
+    let old = read(&site.id_file());
+    let (code, out, err) = site.register(&["--set", "external_url=https://mm.example.test"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let apps = stub.apps();
+    assert_eq!(apps.len(), 1, "{apps:?}");
+    assert_ne!(apps[0].uid, old);
+    assert!(apps[0]
+        .redirect_uri
+        .contains("https://mm.example.test/login/gitlab/complete"));
+    assert_eq!(read(&site.id_file()), apps[0].uid);
+    assert!(out.contains("redirect URIs changed"), "{out}");
+}
+
+#[test]
+fn an_existing_application_without_id_file_is_adopted_not_duplicated() {
+    let stub = Stub::start(true);
+    let pre = stub.insert(&format!("{SIGNUP}\r\n{LOGIN}"), "read_user");
+    let site = Site::new(&stub.url);
+    let (code, out, err) = site.register(&[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let apps = stub.apps();
+    assert_eq!(apps.len(), 1, "no duplicate: {apps:?}");
+    assert_eq!(read(&site.id_file()), pre.uid);
+    assert_eq!(read(&site.secret_file()), apps[0].secret);
+    assert!(out.contains("adopted"), "{out}");
+}
+
+#[test]
+fn a_non_admin_token_is_refused_with_one_line() {
+    let stub = Stub::start(true);
+    let site = Site::new(&stub.url);
+    write_file(&site.token, USER_TOKEN, 0o600);
+    let (code, out, err) = site.register(&[]);
+    assert_eq!(code, 1);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error:")
+            && last.contains("not a GitLab administrator")
+            && last.contains("403"),
+        "{err}"
+    );
+    assert!(stub.apps().is_empty());
+    assert!(!out.contains(USER_TOKEN) && !err.contains(USER_TOKEN));
+}
+
+#[test]
+fn a_wrong_token_is_refused_with_one_line() {
+    let stub = Stub::start(true);
+    let site = Site::new(&stub.url);
+    write_file(&site.token, "glpat-wrong-token-00000", 0o600);
+    let (code, _, err) = site.register(&[]);
+    assert_eq!(code, 1);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.contains("401") && last.contains("token"), "{err}");
+}
+
+#[test]
+fn an_unreachable_gitlab_is_named() {
+    let port = free_port();
+    let site = Site::new(&format!("http://127.0.0.1:{port}"));
+    let (code, _, err) = site.register(&[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("cannot reach") && err.contains("connection refused"),
+        "{err}"
+    );
+}
+
+#[test]
+fn something_that_is_not_gitlab_is_an_unexpected_answer() {
+    // A server that answers 200 with a web page, like a wrong gitlab.url would.
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    let t = std::thread::spawn(move || {
+        if let Ok(req) = server.recv() {
+            let _ = req.respond(tiny_http::Response::from_string("<html>welcome</html>"));
+        }
+    });
+    let site = Site::new(&format!("http://127.0.0.1:{port}"));
+    let (code, _, err) = site.register(&[]);
+    t.join().unwrap();
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unexpected answer") && err.contains("not the expected JSON"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_tls_failure_names_the_ca_problem() {
+    if !have("openssl") {
+        return skip("openssl is not installed");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certs::ca(dir.path(), "Private CA");
+    let leaf = certs::leaf(dir.path(), "gitlab", &["localhost"], &ca, 30, false);
+    let port = tls_server_once(&leaf.cert, &leaf.key);
+    let site = Site::new(&format!("https://localhost:{port}"));
+    let (code, _, err) = site.register(&[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("CA this host does not trust") && err.contains("--ca-file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_config_without_id_file_is_invalid_input() {
+    let stub = Stub::start(true);
+    let site = Site::new(&stub.url);
+    let (code, _, err) = site.register(&[
+        "--set",
+        "gitlab.enable=false",
+        "--set",
+        "gitlab.id_file=",
+        "--set",
+        "gitlab.secret_file=",
+    ]);
+    // Empty paths fail validation already; either way it is exit 2 and nothing is created.
+    assert_eq!(code, 2, "{err}");
+    assert!(stub.apps().is_empty());
+}
+
+/// A TLS server (rustls) that completes at most one handshake and closes.
+fn tls_server_once(cert: &Path, key: &Path) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut tcp, _)) = listener.accept() {
+            let mut conn = rustls::ServerConnection::new(std::sync::Arc::new(config)).unwrap();
+            while conn.is_handshaking() {
+                if conn.complete_io(&mut tcp).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    port
+}

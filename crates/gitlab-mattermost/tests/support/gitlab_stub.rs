@@ -1,0 +1,262 @@
+//! A stub of GitLab's Applications API and OAuth endpoints, enforcing what the real API
+//! enforces (`lib/api/applications.rb`): an administrator's token on every call, `name`,
+//! `redirect_uri` and non-blank `scopes` on create, `secret` only in the create and renew
+//! answers, 404 for unknown ids. Like GitLab, it accepts duplicate applications.
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use serde_json::{json, Value};
+use tiny_http::{Header, Method, Response, Server};
+
+pub const ADMIN_TOKEN: &str = "glpat-admin-token-0001";
+pub const USER_TOKEN: &str = "glpat-user-token-00002";
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub id: u64,
+    pub uid: String,
+    pub secret: String,
+    pub name: String,
+    pub redirect_uri: String,
+    pub scopes: String,
+    pub confidential: bool,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub apps: Vec<App>,
+    next: u64,
+    /// Every request as "METHOD path".
+    pub log: Vec<String>,
+}
+
+pub struct Stub {
+    pub url: String,
+    pub state: Arc<Mutex<State>>,
+    server: Arc<Server>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Stub {
+    /// `renew`: whether `POST /applications/:id/renew-secret` exists (GitLab 16.11+).
+    pub fn start(renew: bool) -> Stub {
+        let server = Arc::new(Server::http("127.0.0.1:0").expect("stub binds"));
+        let port = server.server_addr().to_ip().expect("ip listener").port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let (s, st) = (server.clone(), state.clone());
+        let thread = std::thread::spawn(move || {
+            for mut req in s.incoming_requests() {
+                let mut body = String::new();
+                let _ = req.as_reader().read_to_string(&mut body);
+                let (status, answer, location) = handle(&st, &req, &body, renew);
+                let mut resp = Response::from_string(answer.to_string()).with_status_code(status);
+                resp.add_header(Header::from_bytes("Content-Type", "application/json").unwrap());
+                if let Some(l) = location {
+                    resp.add_header(Header::from_bytes("Location", l).unwrap());
+                }
+                let _ = req.respond(resp);
+            }
+        });
+        Stub {
+            url: format!("http://127.0.0.1:{port}"),
+            state,
+            server,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn apps(&self) -> Vec<App> {
+        self.state.lock().unwrap().apps.clone()
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// Add an application directly, as an administrator would in the UI.
+    pub fn insert(&self, redirect_uri: &str, scopes: &str) -> App {
+        let mut st = self.state.lock().unwrap();
+        new_app(&mut st, "GitLab Mattermost", redirect_uri, scopes, true)
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn new_app(st: &mut State, name: &str, redirect: &str, scopes: &str, confidential: bool) -> App {
+    st.next += 1;
+    let app = App {
+        id: st.next,
+        uid: format!("uid{:040x}", st.next * 7919),
+        secret: fresh_secret(st.next),
+        name: name.into(),
+        redirect_uri: redirect.into(),
+        scopes: scopes.into(),
+        confidential,
+    };
+    st.apps.push(app.clone());
+    app
+}
+
+/// A recognisable canary: tests assert it never shows in any output.
+fn fresh_secret(n: u64) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("gloas-CANARY{n:04}{nanos:09}")
+}
+
+fn listed(a: &App) -> Value {
+    json!({
+        "id": a.id,
+        "application_id": a.uid,
+        "application_name": a.name,
+        "callback_url": a.redirect_uri,
+        "confidential": a.confidential,
+        "scopes": a.scopes.split_whitespace().collect::<Vec<_>>(),
+    })
+}
+
+fn with_secret(a: &App) -> Value {
+    let mut v = listed(a);
+    v["secret"] = json!(a.secret);
+    v
+}
+
+fn header(req: &tiny_http::Request, name: &str) -> Option<String> {
+    req.headers()
+        .iter()
+        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str().to_string())
+}
+
+type Answer = (u16, Value, Option<String>);
+
+fn handle(st: &Mutex<State>, req: &tiny_http::Request, body: &str, renew: bool) -> Answer {
+    let method = req.method().clone();
+    let url = req.url().to_string();
+    let path = url.split('?').next().unwrap_or("").to_string();
+    st.lock().unwrap().log.push(format!("{method} {path}"));
+    match path.as_str() {
+        "/oauth/authorize" => (302, json!({}), Some("/users/sign_in".into())),
+        "/oauth/token" => token(st, body),
+        "/api/v4/user" => (401, json!({"message": "401 Unauthorized"}), None),
+        p if p.starts_with("/api/v4/applications") => {
+            let token = header(req, "PRIVATE-TOKEN").or_else(|| {
+                header(req, "Authorization")
+                    .and_then(|a| a.strip_prefix("Bearer ").map(str::to_string))
+            });
+            match token.as_deref() {
+                Some(ADMIN_TOKEN) => applications(st, &method, p, body, renew),
+                Some(USER_TOKEN) => (403, json!({"message": "403 Forbidden"}), None),
+                _ => (401, json!({"message": "401 Unauthorized"}), None),
+            }
+        }
+        _ => (404, json!({"error": "404 Not Found"}), None),
+    }
+}
+
+fn token(st: &Mutex<State>, body: &str) -> Answer {
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| {
+        form.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let st = st.lock().unwrap();
+    let known = st
+        .apps
+        .iter()
+        .any(|a| a.uid == get("client_id") && a.secret == get("client_secret"));
+    if known {
+        (
+            400,
+            json!({"error": "invalid_grant", "error_description": "The provided authorization grant is invalid"}),
+            None,
+        )
+    } else {
+        (
+            401,
+            json!({"error": "invalid_client", "error_description": "Client authentication failed"}),
+            None,
+        )
+    }
+}
+
+fn applications(st: &Mutex<State>, method: &Method, path: &str, body: &str, renew: bool) -> Answer {
+    let mut st = st.lock().unwrap();
+    let rest = path
+        .trim_start_matches("/api/v4/applications")
+        .trim_start_matches('/');
+    let parts: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    match (method, parts.as_slice()) {
+        (Method::Get, []) => (
+            200,
+            Value::Array(st.apps.iter().map(listed).collect()),
+            None,
+        ),
+        (Method::Post, []) => {
+            let v: Value = serde_json::from_str(body).unwrap_or(json!({}));
+            let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+            let missing: Vec<&str> = ["name", "redirect_uri", "scopes"]
+                .into_iter()
+                .filter(|k| field(k).is_none())
+                .collect();
+            if !missing.is_empty() {
+                let msg = missing
+                    .iter()
+                    .map(|k| format!("{k} is missing"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return (400, json!({"error": msg}), None);
+            }
+            if field("scopes").unwrap_or_default().trim().is_empty() {
+                return (400, json!({"error": "scopes is empty"}), None);
+            }
+            let confidential = v
+                .get("confidential")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let app = new_app(
+                &mut st,
+                &field("name").unwrap_or_default(),
+                &field("redirect_uri").unwrap_or_default(),
+                &field("scopes").unwrap_or_default(),
+                confidential,
+            );
+            (201, with_secret(&app), None)
+        }
+        (Method::Delete, [id]) => {
+            let before = st.apps.len();
+            st.apps.retain(|a| a.id.to_string() != *id);
+            if st.apps.len() < before {
+                (204, json!(null), None)
+            } else {
+                (404, json!({"message": "404 Application Not Found"}), None)
+            }
+        }
+        (Method::Post, [id, "renew-secret"]) if renew => {
+            let n = st.next + 100;
+            match st.apps.iter_mut().find(|a| a.id.to_string() == *id) {
+                Some(a) => {
+                    a.secret = fresh_secret(n);
+                    let a = a.clone();
+                    (201, with_secret(&a), None)
+                }
+                None => (404, json!({"message": "404 Application Not Found"}), None),
+            }
+        }
+        _ => (404, json!({"error": "404 Not Found"}), None),
+    }
+}

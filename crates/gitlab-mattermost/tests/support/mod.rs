@@ -1,0 +1,90 @@
+//! Helpers for the operations tests: real servers started by the tests themselves.
+#![allow(dead_code)]
+
+pub mod certs;
+pub mod gitlab_stub;
+pub mod pg;
+pub mod smtp;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The compiled binary.
+pub fn bin_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_gitlab-mattermost"))
+}
+
+/// Run the binary with `args`; stdout, stderr and the exit code.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin_path())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Whether a program is on PATH (or an absolute path that exists).
+pub fn have(tool: &str) -> bool {
+    if tool.starts_with('/') {
+        return Path::new(tool).exists();
+    }
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Print the skip line and tell the caller to return.
+pub fn skip(reason: &str) {
+    eprintln!("SKIPPED: {reason}");
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Write a file with a mode.
+pub fn write_file(path: &Path, content: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::write(path, content).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+pub fn is_root() -> bool {
+    rustix_like_geteuid() == 0
+}
+
+fn rustix_like_geteuid() -> u32 {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(u32::MAX)
+}
+
+/// Parse doctor's `--json` output and return the entry of one check.
+pub fn check_json(stdout: &str, check: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("doctor --json printed JSON ({e}): {stdout}"));
+    v["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["check"] == check).cloned())
+        .unwrap_or_else(|| panic!("no {check} in {stdout}"))
+}
