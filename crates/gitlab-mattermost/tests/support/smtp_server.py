@@ -34,7 +34,8 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     ok = (isinstance(auth_data, LoginPassword)
           and auth_data.login.decode() == user
           and auth_data.password.decode() == password)
-    return AuthResult(success=ok)
+    # handled=False: let aiosmtpd answer 535 itself on failure.
+    return AuthResult(success=ok, handled=False)
 
 
 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -44,7 +45,9 @@ kwargs = dict(
     hostname="127.0.0.1",
     port=int(port),
     authenticator=authenticator,
-    auth_require_tls=(mode != "plain"),
+    # With implicit TLS aiosmtpd does not know the connection is encrypted (it only tracks
+    # STARTTLS), so it would hide AUTH; the connection is TLS from the first byte anyway.
+    auth_require_tls=(mode == "starttls"),
 )
 if mode == "starttls":
     kwargs.update(tls_context=context, require_starttls=True)
