@@ -1,0 +1,226 @@
+//! `backup` and `restore` against the real PostgreSQL: back up, drop, restore, same rows;
+//! damaged or partial backups are refused before anything changes.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::pg::{self, TempDb};
+use support::*;
+
+struct Site {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    files: PathBuf,
+    config_json: PathBuf,
+    db: TempDb,
+}
+
+fn site() -> Option<Site> {
+    if !is_root() {
+        skip("the backup tests run as root (peer authentication as role root)");
+        return None;
+    }
+    if let Err(reason) = pg::available() {
+        skip(&reason);
+        return None;
+    }
+    if !have("pg_dump") {
+        skip("pg_dump is not installed");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = TempDb::new("backup");
+    let data = dir.path().join("data");
+    let files = data.join("files");
+    let conf = data.join("config");
+    let config = dir.path().join("site.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "external_url = \"http://chat.example.test\"\n[account]\nuser = \"root\"\ngroup = \"root\"\n\
+             [directories]\ndata = \"{d}\"\nconfig = \"{c}\"\n\
+             [database]\nname = \"{n}\"\nuser = \"root\"\nsocket_dir = \"{s}\"\n\
+             [file_storage]\ndirectory = \"{f}\"\n",
+            d = data.display(),
+            c = conf.display(),
+            n = db.name,
+            s = pg::SOCKET_DIR,
+            f = files.display()
+        ),
+    )
+    .unwrap();
+    write_file(&files.join("teams/t1/a.png"), "PNG-bytes", 0o640);
+    write_file(&files.join("users/u1/profile.txt"), "hello", 0o600);
+    let config_json = conf.join("config.json");
+    write_file(&config_json, "{\"ServiceSettings\":{}}\n", 0o600);
+    pg::psql(&db.name, "CREATE TABLE posts (id int primary key, message text); INSERT INTO posts SELECT g, 'post ' || g FROM generate_series(1, 250) g;").unwrap();
+    Some(Site {
+        dir,
+        config,
+        files,
+        config_json,
+        db,
+    })
+}
+
+impl Site {
+    fn cmd(&self, args: &[&str]) -> (i32, String, String) {
+        let mut all = vec![args[0], self.config.to_str().unwrap()];
+        all.extend_from_slice(&args[1..]);
+        let o = run(&all);
+        let (out, err) = text(&o);
+        (o.status.code().unwrap_or(-1), out, err)
+    }
+
+    fn backup(&self) -> PathBuf {
+        let to = self.dir.path().join("backups");
+        let (code, out, err) = self.cmd(&["backup", "--to", to.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        let dirs: Vec<PathBuf> = std::fs::read_dir(&to)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(dirs.len(), 1, "one backup, no partial left: {dirs:?}");
+        dirs[0].clone()
+    }
+
+    fn rows(&self) -> Result<String, String> {
+        pg::psql(
+            &self.db.name,
+            "SELECT count(*), sum(id), md5(string_agg(message, ',' ORDER BY id)) FROM posts",
+        )
+    }
+}
+
+fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn back_up_drop_restore_gives_the_same_rows_and_files() {
+    let Some(s) = site() else { return };
+    let before = s.rows().unwrap();
+    let backup = s.backup();
+    let name = backup.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("mattermost-backup-20"), "{name}");
+
+    let m = manifest(&backup);
+    let dump = m["database_dump"].as_str().unwrap().to_string();
+    assert!(
+        dump.ends_with(".sql.gz") && dump.contains(&s.db.name) && dump.contains("T"),
+        "{dump}"
+    );
+    let listed: Vec<&str> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        listed.contains(&"files/teams/t1/a.png")
+            && listed.contains(&"config.json")
+            && listed.contains(&dump.as_str()),
+        "{listed:?}"
+    );
+    let gz = std::fs::read(backup.join(&dump)).unwrap();
+    assert_eq!(&gz[..2], &[0x1f, 0x8b], "the dump is gzip");
+
+    // Lose everything.
+    pg::psql(
+        "postgres",
+        &format!("DROP DATABASE {} WITH (FORCE)", s.db.name),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(&s.files).unwrap();
+    std::fs::remove_file(&s.config_json).unwrap();
+    assert!(s.rows().is_err());
+
+    let (code, out, err) = s.cmd(&["restore", "--from", backup.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(s.rows().unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(s.files.join("teams/t1/a.png")).unwrap(),
+        "PNG-bytes"
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.files.join("users/u1/profile.txt")).unwrap(),
+        "hello"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&s.config_json).unwrap(),
+        "{\"ServiceSettings\":{}}\n"
+    );
+}
+
+#[test]
+fn a_damaged_backup_is_refused_before_anything_changes() {
+    let Some(s) = site() else { return };
+    let backup = s.backup();
+    // Same size, other bytes: only the checksum can tell.
+    std::fs::write(backup.join("files/users/u1/profile.txt"), "HELLO").unwrap();
+    pg::psql(&s.db.name, "DELETE FROM posts WHERE id > 10").unwrap();
+    let (code, _, err) = s.cmd(&["restore", "--from", backup.to_str().unwrap(), "--force"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("does not match its checksum") && err.contains("nothing was restored"),
+        "{err}"
+    );
+    assert_eq!(
+        pg::psql(&s.db.name, "SELECT count(*) FROM posts").unwrap(),
+        "10",
+        "the database was not touched"
+    );
+}
+
+#[test]
+fn a_partial_backup_without_manifest_is_refused() {
+    let Some(s) = site() else { return };
+    let backup = s.backup();
+    std::fs::remove_file(backup.join("manifest.json")).unwrap();
+    let (code, _, err) = s.cmd(&["restore", "--from", backup.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not a complete backup"), "{err}");
+}
+
+#[test]
+fn a_missing_file_makes_the_backup_partial() {
+    let Some(s) = site() else { return };
+    let backup = s.backup();
+    let dump = manifest(&backup)["database_dump"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(backup.join(&dump)).unwrap();
+    let (code, _, err) = s.cmd(&["restore", "--from", backup.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("{dump} is missing")), "{err}");
+}
+
+#[test]
+fn restore_refuses_a_database_with_tables_unless_forced() {
+    let Some(s) = site() else { return };
+    let before = s.rows().unwrap();
+    let backup = s.backup();
+    pg::psql(&s.db.name, "UPDATE posts SET message = 'changed'").unwrap();
+    let (code, _, err) = s.cmd(&["restore", "--from", backup.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("already has 1 table") && err.contains("--force"),
+        "{err}"
+    );
+    assert_ne!(s.rows().unwrap(), before);
+
+    let (code, out, err) = s.cmd(&["restore", "--from", backup.to_str().unwrap(), "--force"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(s.rows().unwrap(), before);
+    // The files that were there are kept aside, not deleted.
+    let parent = s.files.parent().unwrap();
+    let aside = std::fs::read_dir(parent).unwrap().flatten().any(|e| {
+        e.file_name()
+            .to_string_lossy()
+            .starts_with("files.before-restore-")
+    });
+    assert!(aside, "the old files directory is kept");
+}
