@@ -97,7 +97,7 @@ fn held_by(ctx: &Ctx, port: u16) -> Result<String, (String, String)> {
         }
         Some((pid, comm, _)) => Err((
             format!("port {port} is held by {comm} (pid {pid}), not Mattermost"),
-            format!("stop that program, or set listen.port to a free port"),
+            "stop that program, or set listen.port to a free port".to_string(),
         )),
         None => Err((
             format!("port {port} is in use by a process this user cannot see"),
