@@ -283,17 +283,23 @@ fn a_tls_failure_names_the_ca_problem() {
 fn a_config_without_id_file_is_invalid_input() {
     let stub = Stub::start(true);
     let site = Site::new(&stub.url);
-    let (code, _, err) = site.register(&[
-        "--set",
-        "gitlab.enable=false",
-        "--set",
-        "gitlab.id_file=",
-        "--set",
-        "gitlab.secret_file=",
-    ]);
-    // Empty paths fail validation already; either way it is exit 2 and nothing is created.
+    // Valid for `check` (sign-in is off), but register has nowhere to write.
+    std::fs::write(
+        &site.config,
+        format!("external_url = \"https://chat.example.test\"\n[gitlab]\nurl = \"{}\"\n[nginx]\nenable = false\n", stub.url),
+    )
+    .unwrap();
+    let (code, _, err) = site.register(&[]);
     assert_eq!(code, 2, "{err}");
-    assert!(stub.apps().is_empty());
+    assert!(
+        err.contains("gitlab.id_file") && err.contains("gitlab.secret_file"),
+        "{err}"
+    );
+    assert!(
+        stub.log().is_empty(),
+        "GitLab is not contacted: {:?}",
+        stub.log()
+    );
 }
 
 /// A TLS server (rustls) that completes at most one handshake and closes.

@@ -171,7 +171,7 @@ pub fn run(plan: &Plan, args: &DoctorArgs) -> Result<ExitCode> {
 /// One thread per check: they mostly wait on the network.
 pub fn run_all(ctx: &Ctx, names: &[CheckName], live: bool) -> Vec<Outcome> {
     let multi = live.then(indicatif::MultiProgress::new);
-    std::thread::scope(|scope| {
+    let outcomes = std::thread::scope(|scope| {
         let handles: Vec<_> = names
             .iter()
             .map(|&name| {
@@ -209,7 +209,12 @@ pub fn run_all(ctx: &Ctx, names: &[CheckName], live: bool) -> Vec<Outcome> {
                 })
             })
             .collect()
-    })
+    });
+    // The table follows; the live lines would only repeat it.
+    if let Some(m) = multi {
+        let _ = m.clear();
+    }
+    outcomes
 }
 
 fn spinner(multi: &indicatif::MultiProgress, name: CheckName) -> indicatif::ProgressBar {
