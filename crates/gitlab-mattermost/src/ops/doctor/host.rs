@@ -38,18 +38,13 @@ pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
     }
 }
 
+/// The address exactly as Mattermost gets it (`ServiceSettings.ListenAddress`).
 fn listen_addr(ctx: &Ctx) -> String {
-    let l = &ctx.plan.config.listen;
-    let host = if l.address.is_empty() {
-        "0.0.0.0"
-    } else {
-        l.address.as_str()
-    };
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{}", l.port)
-    } else {
-        format!("{host}:{}", l.port)
-    }
+    ctx.plan
+        .env
+        .get("MM_SERVICESETTINGS_LISTENADDRESS")
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn listen_port(ctx: &Ctx) -> Result<String, (String, String)> {

@@ -23,17 +23,13 @@ struct Endpoints {
     user: String,
 }
 
+/// The endpoints exactly as Mattermost gets them (derived once, in validation).
 fn endpoints(ctx: &Ctx) -> Endpoints {
-    let g = &ctx.plan.config.gitlab;
-    let base = g.url.clone().unwrap_or_default();
-    let base = base.trim_end_matches('/');
-    let pick = |own: &Option<String>, suffix: &str| {
-        own.clone().unwrap_or_else(|| format!("{base}{suffix}"))
-    };
+    let env = |k: &str| ctx.plan.env.get(k).cloned().unwrap_or_default();
     Endpoints {
-        authorize: pick(&g.auth_endpoint, "/oauth/authorize"),
-        token: pick(&g.token_endpoint, "/oauth/token"),
-        user: pick(&g.user_api_endpoint, "/api/v4/user"),
+        authorize: env("MM_GITLABSETTINGS_AUTHENDPOINT"),
+        token: env("MM_GITLABSETTINGS_TOKENENDPOINT"),
+        user: env("MM_GITLABSETTINGS_USERAPIENDPOINT"),
     }
 }
 
