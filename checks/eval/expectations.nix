@@ -3,8 +3,8 @@
 # the module over stub declarations of the NixOS options it sets.
 {
   lib,
-  # { system, module } -> the evaluated `config`
-  evalHost,
+  # The evaluated `config` of each host in hosts.nix.
+  hosts,
   # config -> unit name -> the text NixOS writes for that unit (or a dump of its definition)
   unitText,
   # The absolute path of a file holding `canary`, as given to the hosts.
@@ -12,8 +12,6 @@
   canary,
 }:
 let
-  hosts = lib.mapAttrs (_: evalHost) (import ./hosts.nix { inherit secretFile; });
-
   # hasInfix on strings that refer to store paths (without their context: Nix's regex
   # builtins refuse context).
   contains =

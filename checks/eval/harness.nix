@@ -23,10 +23,12 @@ let
   unitText =
     config: name: builtins.toJSON config.systemd.services.${lib.removeSuffix ".service" name};
 
+  hosts = lib.mapAttrs (_: evalHost) (import ./hosts.nix { inherit secretFile; });
+
   checks = import ./expectations.nix {
     inherit
       lib
-      evalHost
+      hosts
       unitText
       secretFile
       canary

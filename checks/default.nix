@@ -1,0 +1,56 @@
+# checks.x86_64-linux: the package (its tests run in checkPhase), lints, the module's
+# evaluation, and the VM scenarios.
+{
+  nixpkgs,
+  pkgs,
+  self,
+}:
+let
+  inherit (pkgs) lib;
+  package = self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+  fs = lib.fileset;
+in
+{
+  inherit package;
+
+  clippy = package.overrideAttrs (old: {
+    pname = "gitlab-mattermost-clippy";
+    nativeBuildInputs = old.nativeBuildInputs ++ [ pkgs.clippy ];
+    buildPhase = ''
+      runHook preBuild
+      cargo clippy --workspace --all-targets --offline -- --deny warnings
+      runHook postBuild
+    '';
+    doCheck = false;
+    installPhase = "touch $out";
+  });
+
+  fmt =
+    pkgs.runCommand "gitlab-mattermost-fmt"
+      {
+        nativeBuildInputs = [
+          pkgs.cargo
+          pkgs.rustfmt
+          pkgs.nixfmt
+        ];
+        src = fs.toSource {
+          root = ../.;
+          fileset = fs.unions [
+            (fs.fileFilter (file: file.hasExt "rs" || file.hasExt "nix" || file.name == "Cargo.toml") ../.)
+            ../Cargo.lock
+          ];
+        };
+      }
+      ''
+        # A writable copy: the formatters want to be able to write, even to check.
+        cp -r "$src" src
+        chmod -R u+w src
+        cd src
+        cargo fmt --all --check
+        find . -name '*.nix' -print0 | xargs -0 nixfmt --check
+        touch $out
+      '';
+
+  module-eval = import ./module-eval.nix { inherit nixpkgs pkgs self; };
+}
+// import ./vm { inherit pkgs self; }
