@@ -1,5 +1,6 @@
 # Entry point of checks/eval/run: the expectations, evaluated over stub NixOS options and a
-# fake pkgs. A check that throws is reported as an error instead of ending the run.
+# fake pkgs (a check that throws is reported as an error instead of ending the run), and the
+# configurations the module produced.
 {
   libPath,
   secretFile,
@@ -50,5 +51,22 @@ let
         else
           "FAILED";
     };
+
+  # What the module hands the compiler for each host it accepts, for `gitlab-mattermost check`.
+  accepted = [
+    "minimal"
+    "custom"
+    "gitlabLocal"
+    "gitlabRemote"
+    "mattermost11"
+  ];
 in
-map run checks
+{
+  checks = map run checks;
+  configs = lib.genAttrs accepted (
+    name:
+    builtins.unsafeDiscardStringContext (
+      builtins.toJSON hosts.${name}.services.gitlab-mattermost.finalConfig
+    )
+  );
+}
