@@ -80,8 +80,9 @@ rec {
       };
     };
 
-  # Python for the test scripts: wait for Mattermost behind nginx, then make its first user
-  # (who becomes system admin) with mattermost-admin (mmctl in local mode).
+  # Python for the test scripts: wait for Mattermost behind nginx, make users with
+  # mattermost-admin (mmctl in local mode; no welcome mail, which would only disturb the mail
+  # counts of vm-smtp), call the REST API.
   pythonHelpers = ''
     import json
     import shlex
@@ -97,7 +98,7 @@ rec {
 
     def create_user(node, username, email, password, admin=False):
         node.succeed(
-            "mattermost-admin user create --email-verified"
+            "mattermost-admin user create --email-verified --disable-welcome-email"
             + f" --username {shlex.quote(username)} --email {shlex.quote(email)}"
             + f" --password {shlex.quote(password)}"
             + (" --system-admin" if admin else "")
