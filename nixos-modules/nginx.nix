@@ -38,8 +38,11 @@ in
             onlySSL = https && !acme;
             forceSSL = acme;
             enableACME = acme;
-            sslCertificate = lib.mkIf (https && !acme) cfg.nginx.certificate;
-            sslCertificateKey = lib.mkIf (https && !acme) cfg.nginx.certificate_key;
+            # (Unset ones are reported by the module's assertions.)
+            sslCertificate = lib.mkIf (https && !acme && cfg.nginx.certificate != null) cfg.nginx.certificate;
+            sslCertificateKey = lib.mkIf (
+              https && !acme && cfg.nginx.certificate_key != null
+            ) cfg.nginx.certificate_key;
             extraConfig = ''
               client_max_body_size ${cfg.nginx.client_max_body_size};
               include ${cfg.rendered}/nginx/locations.conf;

@@ -251,6 +251,10 @@ in
       && !lib.any (contains "inline-secret-canary") (failed hosts.inlineSecret);
   }
   {
+    name = "noCertificate: https without a certificate (or ACME) is rejected";
+    ok = rejects hosts.noCertificate "nginx needs";
+  }
+  {
     name = "nixPathToken: a Nix path as GitLab token file is rejected";
     ok = rejects hosts.nixPathToken "gitlab.register.tokenFile is a Nix path";
   }

@@ -163,6 +163,16 @@ in
     };
   };
 
+  noCertificate = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        external_url = "https://chat.example.com";
+      };
+    };
+  };
+
   nixPathToken = {
     system = "x86_64-linux";
     module = {
