@@ -1,1 +1,193 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use gitlab_mattermost::cli::{Cli, Command, ConfigArgs};
+use gitlab_mattermost::diag::Diagnostics;
+use gitlab_mattermost::render::{self, Target};
+use gitlab_mattermost::validate::{Plan, SecretUse};
+use gitlab_mattermost::{exec, output};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(Failure::Invalid(d)) => {
+            eprintln!("{d}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+enum Failure {
+    /// The input is wrong: exit 2.
+    Invalid(Diagnostics),
+    /// Something else went wrong: exit 1.
+    Other(anyhow::Error),
+}
+
+impl From<Diagnostics> for Failure {
+    fn from(d: Diagnostics) -> Self {
+        Failure::Invalid(d)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn load(config: &ConfigArgs) -> Result<Plan, Failure> {
+    let plan = gitlab_mattermost::load(&config.files, &config.sets)?;
+    for w in &plan.warnings {
+        tracing::warn!("{w}");
+    }
+    tracing::info!(
+        files = config.files.len(),
+        variables = plan.env.len(),
+        secrets = plan.credentials.len(),
+        "config is valid"
+    );
+    Ok(plan)
+}
+
+fn run(command: Command) -> Result<ExitCode, Failure> {
+    match command {
+        Command::Render {
+            config,
+            out,
+            install_dir,
+            check,
+        } => {
+            let plan = load(&config)?;
+            let dir = match install_dir {
+                Some(d) => d,
+                None => absolute(&out)?,
+            };
+            let files = render::render_all(&plan, &Target { dir });
+            if check {
+                return Ok(match output::diff_against(&out, &files) {
+                    None => {
+                        tracing::info!("{} is up to date", out.display());
+                        ExitCode::SUCCESS
+                    }
+                    Some(diff) => {
+                        print!("{diff}");
+                        eprintln!("{} is out of date", out.display());
+                        ExitCode::from(1)
+                    }
+                });
+            }
+            let t = output::write_atomically(&out, &files)?;
+            tracing::info!(
+                files = files.len(),
+                write_us = t.write.as_micros() as u64,
+                fsync_us = t.sync.as_micros() as u64,
+                "rendered into {}",
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { config } => {
+            load(&config)?;
+            eprintln!("ok: {} file(s) valid", config.files.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Env { config } => {
+            let plan = load(&config)?;
+            print!("{}", describe_env(&plan));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Exec {
+            env_file,
+            credentials,
+            passwords_into,
+            program,
+        } => {
+            let plan = exec::ExecPlan {
+                env_file,
+                credentials,
+                passwords_into,
+            };
+            match exec::exec(&plan, &program)? {}
+        }
+        Command::Schema => {
+            let schema = gitlab_mattermost::schema::json_schema();
+            let text = serde_json::to_string_pretty(&schema).map_err(anyhow::Error::from)?;
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reference => {
+            print!("{}", gitlab_mattermost::reference::markdown());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "gitlab-mattermost",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(anyhow::Error::from)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn absolute(p: &std::path::Path) -> Result<String, Failure> {
+    let abs = std::path::absolute(p).map_err(anyhow::Error::from)?;
+    Ok(abs.to_string_lossy().into_owned())
+}
+
+/// The environment as Mattermost will see it, with secrets replaced by where they come from.
+fn describe_env(plan: &Plan) -> String {
+    let mut lines: Vec<String> = plan
+        .env
+        .iter()
+        .map(|(k, v)| format!("{k}={}", render::env_file::quote(v)))
+        .collect();
+    for c in &plan.credentials {
+        for u in &c.uses {
+            match u {
+                SecretUse::Variable(v) => lines.push(format!("{v}=<from {}>", c.path)),
+                SecretUse::PasswordInto(v) => {
+                    if let Some(line) = lines.iter_mut().find(|l| l.starts_with(&format!("{v}="))) {
+                        line.push_str(&format!("  # password <from {}>", c.path));
+                    }
+                }
+            }
+        }
+    }
+    lines.sort();
+    let mut s = lines.join("\n");
+    s.push('\n');
+    s
+}

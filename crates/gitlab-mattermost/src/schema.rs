@@ -88,6 +88,7 @@ pub struct Listen {
     pub address: String,
     /// TCP port Mattermost binds to.
     #[serde(default = "default_listen_port")]
+    #[schemars(range(min = 1, max = 65535))]
     pub port: u16,
 }
 
@@ -194,6 +195,7 @@ pub struct Smtp {
     pub server: Option<String>,
     /// SMTP server port (25, 465 for TLS, 587 for STARTTLS).
     #[serde(default = "default_smtp_port")]
+    #[schemars(range(min = 1, max = 65535))]
     pub port: u16,
     /// User name for SMTP authentication.
     #[serde(default)]
@@ -234,14 +236,11 @@ pub struct Smtp {
 /// Mattermost's email connection security values.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 pub enum ConnectionSecurity {
-    /// Plain SMTP.
     #[default]
     #[serde(rename = "")]
     None,
-    /// Implicit TLS.
     #[serde(rename = "TLS")]
     Tls,
-    /// STARTTLS upgrade.
     #[serde(rename = "STARTTLS")]
     StartTls,
 }
@@ -266,9 +265,11 @@ pub struct EmailBatching {
     pub enable: bool,
     /// Seconds between batches; at least 30.
     #[serde(default = "default_batching_interval")]
+    #[schemars(range(min = 0, max = 4294967295u32))]
     pub interval: u32,
     /// Most notifications held per batch.
     #[serde(default = "default_batching_buffer")]
+    #[schemars(range(min = 0, max = 4294967295u32))]
     pub buffer_size: u32,
 }
 
@@ -294,6 +295,7 @@ pub struct Database {
     pub host: Option<String>,
     /// Database port.
     #[serde(default = "default_pg_port")]
+    #[schemars(range(min = 1, max = 65535))]
     pub port: u16,
     /// File holding the database password (`external` only).
     #[serde(default)]
@@ -310,10 +312,8 @@ pub struct Database {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum DatabaseKind {
-    /// PostgreSQL on this host, unix socket, peer authentication.
     #[default]
     Local,
-    /// PostgreSQL elsewhere, over TCP with a password file.
     External,
 }
 
@@ -351,10 +351,8 @@ pub struct FileStorage {
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum FileDriver {
-    /// A local directory.
     #[default]
     Local,
-    /// An S3-compatible bucket.
     #[serde(rename = "s3")]
     S3,
 }
@@ -381,9 +379,11 @@ pub struct Nginx {
     pub redirect_http_to_https: bool,
     /// Port of the http redirect server.
     #[serde(default = "default_http_port")]
+    #[schemars(range(min = 1, max = 65535))]
     pub redirect_http_port: u16,
     /// Port nginx listens on; default: the port of `external_url`.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 65535))]
     pub listen_port: Option<u16>,
     /// Addresses nginx listens on.
     #[serde(default = "default_listen_addresses")]
@@ -393,6 +393,7 @@ pub struct Nginx {
     pub client_max_body_size: String,
     /// `proxy_read_timeout` in seconds.
     #[serde(default = "default_read_timeout")]
+    #[schemars(range(min = 0, max = 4294967295u32))]
     pub proxy_read_timeout: u32,
     /// Extra or overriding `proxy_set_header` lines (name to value); an empty value removes
     /// a default header.

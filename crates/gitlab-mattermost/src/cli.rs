@@ -1,0 +1,116 @@
+//! The command line: every subcommand, with examples in its help.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Compile one typed config into everything a GitLab Mattermost server needs.
+///
+/// Reads TOML, JSON or Nix attribute-set files (layered, later wins), checks every value
+/// against Mattermost's real settings and rules, and renders the Mattermost environment, a
+/// hardened systemd unit, sysusers/tmpfiles entries and an nginx vhost. Secrets are only ever
+/// file paths, read at service start.
+#[derive(Debug, Parser)]
+#[command(name = "gitlab-mattermost", version, max_term_width = 100)]
+#[command(after_help = "Examples:\n  \
+    gitlab-mattermost check examples/full.toml\n  \
+    gitlab-mattermost render examples/full.toml --out /etc/gitlab-mattermost\n  \
+    gitlab-mattermost env base.toml site.json --set smtp.port=587\n\n\
+    Exit codes: 0 success, 1 failure (or out of date with --check), 2 invalid input.")]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Config files and overrides, shared by the commands that read a config.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Config files (*.toml, *.json, *.nix); later files override earlier ones.
+    #[arg(required = true, value_name = "CONFIG")]
+    pub files: Vec<PathBuf>,
+
+    /// Override one value, e.g. `--set smtp.port=587` (the value is read as TOML, else as a
+    /// string). Applied after all files.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate and render all files into a directory, atomically.
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost render examples/full.toml --out rendered\n  \
+        gitlab-mattermost render site.toml --out /etc/gitlab-mattermost --check\n\n\
+        Writes mattermost.env, systemd/mattermost.service, sysusers.d/, tmpfiles.d/, ids.json,\n\
+        nginx/{http,locations,mattermost}.conf and manifest.json. A failed run leaves an\n\
+        earlier DIR untouched.")]
+    Render {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Output directory (replaced as a whole).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Where DIR will live on the target host, if not where it is written (units refer
+        /// to files in it). Default: the absolute path of --out.
+        #[arg(long, value_name = "PATH")]
+        install_dir: Option<String>,
+        /// Do not write: exit 1 and print a diff when DIR is out of date.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Validate only; report every problem at once.
+    #[command(
+        after_help = "Example:\n  gitlab-mattermost check base.toml site.toml --set smtp.enable=true"
+    )]
+    Check {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Print the environment Mattermost will see (secrets shown as <from FILE>).
+    #[command(after_help = "Example:\n  gitlab-mattermost env examples/full.toml | grep SMTP")]
+    Env {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Run a program with the rendered environment and secrets (the unit's ExecStart).
+    #[command(after_help = "Example (what the unit runs):\n  \
+        gitlab-mattermost exec --env-file /etc/gitlab-mattermost/mattermost.env \\\n    \
+        --credential smtp_password=MM_EMAILSETTINGS_SMTPPASSWORD -- /opt/mattermost/bin/mattermost\n\n\
+        Credentials are read from $CREDENTIALS_DIRECTORY/NAME (systemd's LoadCredential=).")]
+    Exec {
+        /// The rendered environment file.
+        #[arg(long, value_name = "FILE")]
+        env_file: Option<PathBuf>,
+        /// Set MM_VAR to the content of credential NAME.
+        #[arg(long = "credential", value_name = "NAME=MM_VAR", value_parser = crate::exec::parse_mapping)]
+        credentials: Vec<(String, String)>,
+        /// Insert credential NAME as the password into every DSN in MM_VAR.
+        #[arg(long = "password-into", value_name = "NAME=MM_VAR", value_parser = crate::exec::parse_mapping)]
+        passwords_into: Vec<(String, String)>,
+        /// The program and its arguments.
+        #[arg(last = true, required = true, value_name = "PROGRAM")]
+        program: Vec<OsString>,
+    },
+    /// Print the JSON Schema of the config (for editor completion of TOML/JSON).
+    #[command(after_help = "Example (taplo / Even Better TOML):\n  \
+        gitlab-mattermost schema > gitlab-mattermost.schema.json")]
+    Schema,
+    /// Print the config reference (Markdown), generated from the schema.
+    Reference,
+    /// Print shell completions.
+    #[command(
+        after_help = "Example:\n  gitlab-mattermost completions bash > /etc/bash_completion.d/gitlab-mattermost"
+    )]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  gitlab-mattermost man | man -l -")]
+    Man,
+}

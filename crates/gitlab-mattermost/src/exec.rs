@@ -1,0 +1,157 @@
+//! `gitlab-mattermost exec`: the unit's `ExecStart=` wrapper.
+//!
+//! It loads the rendered environment file, reads each secret from systemd's credentials
+//! directory into its variable (or into the DSNs of a variable), and replaces itself with the
+//! program: no child process is left behind and the PID systemd watches stays the same.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::render::env_file;
+
+/// What to set before exec'ing the program.
+#[derive(Debug, Default)]
+pub struct ExecPlan {
+    pub env_file: Option<PathBuf>,
+    /// `NAME=VAR`: the credential's content becomes VAR.
+    pub credentials: Vec<(String, String)>,
+    /// `NAME=VAR`: the credential's content is the password inside every DSN in VAR.
+    pub passwords_into: Vec<(String, String)>,
+}
+
+/// Parse `NAME=VAR`.
+pub fn parse_mapping(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((n, v)) if !n.is_empty() && !v.is_empty() && !n.contains('/') => {
+            Ok((n.into(), v.into()))
+        }
+        _ => Err(format!("expected NAME=VARIABLE, found {s:?}")),
+    }
+}
+
+/// Build the environment (without touching the process), for tests and `exec`.
+pub fn environment(
+    plan: &ExecPlan,
+    credentials_dir: Option<&Path>,
+) -> Result<BTreeMap<String, String>> {
+    let mut env = BTreeMap::new();
+    if let Some(file) = &plan.env_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the environment file {}", file.display()))?;
+        for (k, v) in
+            env_file::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+        {
+            env.insert(k, v);
+        }
+    }
+    let needs_credentials = !plan.credentials.is_empty() || !plan.passwords_into.is_empty();
+    let dir = match credentials_dir {
+        Some(d) => Some(d.to_path_buf()),
+        None if needs_credentials => bail!(
+            "$CREDENTIALS_DIRECTORY is not set: run this through systemd with LoadCredential= \
+             (or set CREDENTIALS_DIRECTORY to a directory holding the credential files)"
+        ),
+        None => None,
+    };
+    for (name, var) in &plan.credentials {
+        let secret = read_credential(dir.as_deref(), name)?;
+        env.insert(var.clone(), secret);
+    }
+    for (name, var) in &plan.passwords_into {
+        let password = read_credential(dir.as_deref(), name)?;
+        let Some(dsns) = env.get(var) else {
+            bail!("--password-into {name}={var}: {var} is not set by the environment file");
+        };
+        let filled: Result<Vec<String>> = dsns
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(|dsn| insert_password(dsn, &password))
+            .collect();
+        env.insert(var.clone(), filled?.join(" "));
+    }
+    Ok(env)
+}
+
+fn read_credential(dir: Option<&Path>, name: &str) -> Result<String> {
+    let Some(dir) = dir else {
+        bail!("no credentials directory");
+    };
+    let path = dir.join(name);
+    let raw = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "credential {name:?} is missing: cannot read {} (check the LoadCredential= path in the unit)",
+            path.display()
+        )
+    })?;
+    // Files written by editors and `echo` end in a newline that is not part of the secret.
+    Ok(raw
+        .strip_suffix('\n')
+        .map(|s| s.strip_suffix('\r').unwrap_or(s))
+        .unwrap_or(&raw)
+        .to_string())
+}
+
+/// Put a password into a `postgres://user@host/db` URL, percent-encoded.
+pub fn insert_password(dsn: &str, password: &str) -> Result<String> {
+    let mut url = url::Url::parse(dsn).with_context(|| format!("not a URL: {}", redact(dsn)))?;
+    url.set_password(Some(password))
+        .map_err(|_| anyhow::anyhow!("cannot put a password into {}", redact(dsn)))?;
+    Ok(url.to_string())
+}
+
+fn redact(dsn: &str) -> String {
+    match url::Url::parse(dsn) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => "<unparsable DSN>".into(),
+    }
+}
+
+/// Set the environment and replace this process with `program`.
+pub fn exec(plan: &ExecPlan, program: &[OsString]) -> Result<std::convert::Infallible> {
+    let Some((prog, args)) = program.split_first() else {
+        bail!("no program given after `--`");
+    };
+    let creds = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+    let env = environment(plan, creds.as_deref())?;
+    tracing::debug!(variables = env.len(), program = ?prog, "exec");
+    let err = std::process::Command::new(prog)
+        .args(args)
+        .envs(&env)
+        .exec();
+    Err(anyhow::Error::new(err).context(format!("cannot execute {}", Path::new(prog).display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_percent_encoded_into_dsns() {
+        let dsn = "postgres://mm@db.example.com:5432/mattermost?sslmode=require";
+        let filled = insert_password(dsn, "p@ss w/rd:").expect("fills");
+        assert_eq!(
+            filled,
+            "postgres://mm:p%40ss%20w%2Frd%3A@db.example.com:5432/mattermost?sslmode=require"
+        );
+    }
+
+    #[test]
+    fn missing_credentials_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plan = ExecPlan {
+            credentials: vec![("gitlab_secret".into(), "MM_GITLABSETTINGS_SECRET".into())],
+            ..Default::default()
+        };
+        let err = environment(&plan, Some(dir.path())).expect_err("missing");
+        assert!(format!("{err:#}").contains("credential \"gitlab_secret\" is missing"));
+        let err = environment(&plan, None).expect_err("no dir");
+        assert!(format!("{err:#}").contains("CREDENTIALS_DIRECTORY"));
+    }
+}

@@ -1,0 +1,47 @@
+//! Renderers: one module per artifact. Each is a pure function of the [`Plan`], so the same
+//! input always renders byte-identical files.
+
+pub mod accounts;
+pub mod env_file;
+pub mod manifest;
+pub mod nginx;
+pub mod systemd;
+
+use std::collections::BTreeMap;
+
+use crate::validate::Plan;
+
+/// Files to write, by path relative to the output directory.
+pub type Files = BTreeMap<String, Vec<u8>>;
+
+/// Where the rendered directory will live on the host: units refer to files in it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub dir: String,
+}
+
+/// A first line that says where a file comes from, without naming input files (so the same
+/// config from TOML, JSON or Nix renders identical bytes).
+pub const HEADER: &str =
+    "Rendered by gitlab-mattermost. Do not edit: change the config and render again.";
+
+/// Render every artifact.
+pub fn render_all(plan: &Plan, target: &Target) -> Files {
+    let mut files = Files::new();
+    let mut put = |name: &str, text: String| {
+        files.insert(name.to_string(), text.into_bytes());
+    };
+    put("mattermost.env", env_file::render(plan));
+    put("systemd/mattermost.service", systemd::render(plan, target));
+    put("sysusers.d/mattermost.conf", accounts::sysusers(plan));
+    put("tmpfiles.d/mattermost.conf", accounts::tmpfiles(plan));
+    put("ids.json", accounts::ids_json(plan));
+    if plan.config.nginx.enable {
+        put("nginx/http.conf", nginx::http_conf(plan));
+        put("nginx/locations.conf", nginx::locations_conf(plan));
+        put("nginx/mattermost.conf", nginx::full_conf(plan));
+    }
+    let manifest = manifest::render(plan, &files);
+    files.insert("manifest.json".into(), manifest.into_bytes());
+    files
+}

@@ -1,0 +1,104 @@
+//! JSON input (strict: what `builtins.toJSON` and editors produce), with key positions.
+
+use std::collections::BTreeMap;
+
+use jsonc_parser::ast::{ObjectPropName, Value as Ast};
+use jsonc_parser::{parse_to_ast, CollectOptions, ParseOptions};
+use serde_json::{Map, Value};
+
+use super::{KeyPath, ParseFailure};
+use crate::diag::{LineIndex, Pos};
+
+pub(super) fn parse(
+    text: &str,
+    positions: &mut BTreeMap<KeyPath, Pos>,
+) -> Result<Value, ParseFailure> {
+    let strict = ParseOptions {
+        allow_comments: false,
+        allow_loose_object_property_names: false,
+        allow_trailing_commas: false,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    };
+    let index = LineIndex::new(text);
+    let parsed = parse_to_ast(text, &CollectOptions::default(), &strict).map_err(|e| {
+        (
+            index.pos(e.range().start),
+            format!("invalid JSON: {}", e.kind()),
+            None,
+        )
+    })?;
+    let ast = parsed.value.ok_or_else(|| {
+        (
+            Pos { line: 1, column: 1 },
+            "the file is empty".to_string(),
+            None,
+        )
+    })?;
+    let mut path = Vec::new();
+    convert(&index, &ast, &mut path, positions)
+}
+
+fn convert(
+    text: &LineIndex,
+    ast: &Ast,
+    path: &mut KeyPath,
+    positions: &mut BTreeMap<KeyPath, Pos>,
+) -> Result<Value, ParseFailure> {
+    Ok(match ast {
+        Ast::StringLit(s) => Value::String(s.value.to_string()),
+        Ast::NumberLit(n) => {
+            let v: Value = serde_json::from_str(n.value).map_err(|e| {
+                (
+                    text.pos(n.range.start),
+                    format!("invalid number {}: {e}", n.value),
+                    None,
+                )
+            })?;
+            v
+        }
+        Ast::BooleanLit(b) => Value::Bool(b.value),
+        Ast::NullKeyword(_) => Value::Null,
+        Ast::Array(a) => {
+            let mut items = Vec::with_capacity(a.elements.len());
+            for (i, el) in a.elements.iter().enumerate() {
+                path.push(i.to_string());
+                positions.insert(path.clone(), text.pos(range_start(el)));
+                items.push(convert(text, el, path, positions)?);
+                path.pop();
+            }
+            Value::Array(items)
+        }
+        Ast::Object(o) => {
+            let mut map = Map::new();
+            for prop in &o.properties {
+                let name = match &prop.name {
+                    ObjectPropName::String(s) => s.value.to_string(),
+                    ObjectPropName::Word(w) => w.value.to_string(),
+                };
+                path.push(name.clone());
+                positions.insert(path.clone(), text.pos(prop.range.start));
+                let v = convert(text, &prop.value, path, positions)?;
+                path.pop();
+                map.insert(name, v);
+            }
+            Value::Object(map)
+        }
+    })
+}
+
+fn range_start(v: &Ast) -> usize {
+    match v {
+        Ast::StringLit(s) => s.range.start,
+        Ast::NumberLit(n) => n.range.start,
+        Ast::BooleanLit(b) => b.range.start,
+        Ast::NullKeyword(n) => n.range.start,
+        Ast::Array(a) => a.range.start,
+        Ast::Object(o) => o.range.start,
+    }
+}

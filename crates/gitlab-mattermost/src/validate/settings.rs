@@ -1,0 +1,646 @@
+//! Mattermost settings: derived from the typed sections, or written free-form, each checked
+//! against the catalogue and rendered to the text Mattermost parses from its environment.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{key, Credential, Report, SecretUse, Site};
+use crate::catalogue::{is_secret_env_name, Catalogue, Setting, SettingType};
+use crate::diag::Diagnostic;
+use crate::schema::{Config, DatabaseKind, FileDriver};
+use crate::sources::KeyPath;
+
+/// Who set a setting: a typed section (which owns it) or the free-form table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Owner {
+    Typed(String),
+    FreeForm,
+}
+
+/// One resolved setting.
+#[derive(Debug, Clone)]
+pub(super) struct SettingValue {
+    pub value: Value,
+    /// The environment text; `None` when the value comes from a secret file.
+    pub rendered: Option<String>,
+    pub owner: Owner,
+    /// The config key that set it, for error positions.
+    pub origin: KeyPath,
+}
+
+pub(super) struct Builder<'r, 'a> {
+    pub report: &'r mut Report<'a>,
+    /// By environment variable name.
+    pub values: BTreeMap<String, SettingValue>,
+    pub credentials: BTreeMap<String, Credential>,
+    pub warnings: Vec<String>,
+}
+
+impl<'r, 'a> Builder<'r, 'a> {
+    pub fn new(report: &'r mut Report<'a>) -> Self {
+        Builder {
+            report,
+            values: BTreeMap::new(),
+            credentials: BTreeMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Set a setting from a typed section (`from` is the config key it comes from).
+    fn typed(&mut self, path: &str, value: Value, from: &str) {
+        let Some(setting) = Catalogue::get().by_path(path) else {
+            (self.report)(
+                Diagnostic::new(
+                    from,
+                    format!("internal error: {path} is not in the settings catalogue"),
+                ),
+                &key(from),
+            );
+            return;
+        };
+        match setting_env_value(setting, &value) {
+            Ok(rendered) => {
+                self.values.insert(
+                    setting.env_var.to_string(),
+                    SettingValue {
+                        value,
+                        rendered: Some(rendered),
+                        owner: Owner::Typed(from.to_string()),
+                        origin: key(from),
+                    },
+                );
+            }
+            Err(msg) => (self.report)(Diagnostic::new(from, msg), &key(from)),
+        }
+    }
+
+    /// A secret file feeding a setting (`from` is the config key naming the file).
+    fn secret(
+        &mut self,
+        path: &str,
+        credential: &str,
+        file: &str,
+        how: fn(String) -> SecretUse,
+        owner: Owner,
+    ) {
+        let Some(setting) = Catalogue::get().by_path(path) else {
+            return;
+        };
+        self.values.insert(
+            setting.env_var.to_string(),
+            SettingValue {
+                value: Value::Null,
+                rendered: None,
+                owner,
+                origin: Vec::new(),
+            },
+        );
+        let entry = self
+            .credentials
+            .entry(credential.to_string())
+            .or_insert_with(|| Credential {
+                name: credential.to_string(),
+                path: file.to_string(),
+                uses: Vec::new(),
+            });
+        entry.uses.push(how(setting.env_var.to_string()));
+    }
+}
+
+/// Render a JSON value as the environment text Mattermost parses for this setting's type,
+/// or say what was expected.
+pub fn setting_env_value(setting: &Setting, value: &Value) -> Result<String, String> {
+    let expected = || {
+        format!(
+            "expected {}, found {}",
+            setting.ty.describe(),
+            super::short(value)
+        )
+    };
+    match (setting.ty, value) {
+        (SettingType::Bool, Value::Bool(b)) => Ok(b.to_string()),
+        (SettingType::Bool, Value::String(s)) if s == "true" || s == "false" => Ok(s.clone()),
+        (SettingType::Int | SettingType::Int64, Value::Number(n)) if n.is_i64() => {
+            let v = n.as_i64().unwrap_or_default();
+            if setting.ty == SettingType::Int && i32::try_from(v).is_err() {
+                Err(format!("expected an integer within ±2147483647, found {v}"))
+            } else {
+                Ok(v.to_string())
+            }
+        }
+        (SettingType::Int | SettingType::Int64, Value::String(s)) if s.parse::<i64>().is_ok() => {
+            Ok(s.clone())
+        }
+        (SettingType::String, Value::String(s)) => Ok(s.clone()),
+        (SettingType::String, Value::Number(n)) => Ok(n.to_string()),
+        (SettingType::String, Value::Bool(b)) => Ok(b.to_string()),
+        (SettingType::StringList, Value::Array(items)) => {
+            let mut words = Vec::new();
+            for item in items {
+                match item {
+                    Value::String(s) if !s.is_empty() && !s.contains(char::is_whitespace) => words.push(s.clone()),
+                    _ => {
+                        return Err(format!(
+                            "expected a list of strings without spaces (Mattermost splits this setting on spaces), found {}",
+                            super::short(item)
+                        ))
+                    }
+                }
+            }
+            Ok(words.join(" "))
+        }
+        (SettingType::StringList, Value::String(s)) => {
+            Ok(s.split_whitespace().collect::<Vec<_>>().join(" "))
+        }
+        (SettingType::Json, Value::Object(_) | Value::Array(_)) => Ok(value.to_string()),
+        (SettingType::Json, Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(v) => Ok(v.to_string()),
+            Err(e) => Err(format!("expected JSON, found {s:?} ({e})")),
+        },
+        (SettingType::Nested, _) => Err(format!(
+            "{} is a section: set its fields as {}.<Field>",
+            setting.path(),
+            setting.path()
+        )),
+        _ => Err(expected()),
+    }
+}
+
+/// Settings derived from the typed sections.
+pub(super) fn derive(config: &Config, site: &Site, b: &mut Builder) {
+    use serde_json::json;
+    b.typed("ServiceSettings.SiteURL", json!(site.url), "external_url");
+    let listen = &config.listen;
+    let host = if listen.address.contains(':') && !listen.address.starts_with('[') {
+        format!("[{}]", listen.address)
+    } else {
+        listen.address.clone()
+    };
+    b.typed(
+        "ServiceSettings.ListenAddress",
+        json!(format!("{host}:{}", listen.port)),
+        "listen.address",
+    );
+
+    let dirs = &config.directories;
+    b.typed(
+        "LogSettings.FileLocation",
+        json!(dirs.logs),
+        "directories.logs",
+    );
+    b.typed(
+        "PluginSettings.Directory",
+        json!(dirs.plugins),
+        "directories.plugins",
+    );
+    b.typed(
+        "PluginSettings.ClientDirectory",
+        json!(dirs.client_plugins),
+        "directories.client_plugins",
+    );
+
+    derive_database(config, b);
+    derive_files(config, b);
+    derive_gitlab(config, b);
+    derive_smtp(config, b);
+}
+
+fn derive_database(config: &Config, b: &mut Builder) {
+    use serde_json::json;
+    let db = &config.database;
+    b.typed("SqlSettings.DriverName", json!("postgres"), "database.kind");
+    match db.kind {
+        DatabaseKind::Local => {
+            // Peer authentication over the unix socket: no password anywhere.
+            let dsn = format!(
+                "postgres://{}@/{}?host={}&port={}&sslmode=disable&connect_timeout=10",
+                db.user, db.name, db.socket_dir, db.port
+            );
+            b.typed("SqlSettings.DataSource", json!(dsn), "database");
+        }
+        DatabaseKind::External => {
+            let host = db.host.clone().unwrap_or_default();
+            let dsn = |host_port: &str| {
+                format!(
+                    "postgres://{}@{}/{}?sslmode={}&connect_timeout=10",
+                    db.user, host_port, db.name, db.sslmode
+                )
+            };
+            let main = dsn(&format!("{host}:{}", db.port));
+            b.typed("SqlSettings.DataSource", json!(main), "database.host");
+            if !db.read_replicas.is_empty() {
+                let replicas: Vec<String> = db
+                    .read_replicas
+                    .iter()
+                    .map(|r| {
+                        if r.contains(':') {
+                            dsn(r)
+                        } else {
+                            dsn(&format!("{r}:{}", db.port))
+                        }
+                    })
+                    .collect();
+                b.typed(
+                    "SqlSettings.DataSourceReplicas",
+                    json!(replicas),
+                    "database.read_replicas",
+                );
+            }
+            if let Some(file) = &db.password_file {
+                let mut cred = Credential {
+                    name: "database_password".into(),
+                    path: file.clone(),
+                    uses: vec![SecretUse::PasswordInto("MM_SQLSETTINGS_DATASOURCE".into())],
+                };
+                if !db.read_replicas.is_empty() {
+                    cred.uses.push(SecretUse::PasswordInto(
+                        "MM_SQLSETTINGS_DATASOURCEREPLICAS".into(),
+                    ));
+                }
+                b.credentials.insert(cred.name.clone(), cred);
+            }
+        }
+    }
+}
+
+fn derive_files(config: &Config, b: &mut Builder) {
+    use serde_json::json;
+    let f = &config.file_storage;
+    let dir = f
+        .directory
+        .clone()
+        .unwrap_or_else(|| format!("{}/data", config.directories.data.trim_end_matches('/')));
+    match f.driver {
+        FileDriver::Local => {
+            b.typed(
+                "FileSettings.DriverName",
+                json!("local"),
+                "file_storage.driver",
+            );
+            b.typed(
+                "FileSettings.Directory",
+                json!(dir),
+                "file_storage.directory",
+            );
+        }
+        FileDriver::S3 => {
+            b.typed(
+                "FileSettings.DriverName",
+                json!("amazons3"),
+                "file_storage.driver",
+            );
+            b.typed(
+                "FileSettings.AmazonS3Bucket",
+                json!(f.bucket.clone().unwrap_or_default()),
+                "file_storage.bucket",
+            );
+            b.typed(
+                "FileSettings.AmazonS3Endpoint",
+                json!(f.endpoint),
+                "file_storage.endpoint",
+            );
+            b.typed("FileSettings.AmazonS3SSL", json!(f.ssl), "file_storage.ssl");
+            if let Some(region) = &f.region {
+                b.typed(
+                    "FileSettings.AmazonS3Region",
+                    json!(region),
+                    "file_storage.region",
+                );
+            }
+            if let Some(id) = &f.access_key_id {
+                b.typed(
+                    "FileSettings.AmazonS3AccessKeyId",
+                    json!(id),
+                    "file_storage.access_key_id",
+                );
+            }
+            if let Some(file) = &f.secret_access_key_file {
+                b.secret(
+                    "FileSettings.AmazonS3SecretAccessKey",
+                    "s3_secret_access_key",
+                    file,
+                    SecretUse::Variable,
+                    Owner::Typed("file_storage.secret_access_key_file".into()),
+                );
+            }
+        }
+    }
+}
+
+fn derive_gitlab(config: &Config, b: &mut Builder) {
+    use serde_json::json;
+    let g = &config.gitlab;
+    if !g.enable {
+        return;
+    }
+    let base = g.url.as_deref().unwrap_or("").trim_end_matches('/');
+    let endpoint = |own: &Option<String>, suffix: &str| {
+        own.clone().unwrap_or_else(|| format!("{base}{suffix}"))
+    };
+    b.typed("GitLabSettings.Enable", json!(true), "gitlab.enable");
+    b.typed("GitLabSettings.Scope", json!(g.scope), "gitlab.scope");
+    b.typed(
+        "GitLabSettings.AuthEndpoint",
+        json!(endpoint(&g.auth_endpoint, "/oauth/authorize")),
+        "gitlab.url",
+    );
+    b.typed(
+        "GitLabSettings.TokenEndpoint",
+        json!(endpoint(&g.token_endpoint, "/oauth/token")),
+        "gitlab.url",
+    );
+    b.typed(
+        "GitLabSettings.UserAPIEndpoint",
+        json!(endpoint(&g.user_api_endpoint, "/api/v4/user")),
+        "gitlab.url",
+    );
+    if let Some(id) = &g.id {
+        b.typed("GitLabSettings.Id", json!(id), "gitlab.id");
+    }
+    let owner = || Owner::Typed("gitlab".into());
+    if let Some(file) = &g.id_file {
+        b.secret(
+            "GitLabSettings.Id",
+            "gitlab_id",
+            file,
+            SecretUse::Variable,
+            owner(),
+        );
+    }
+    if let Some(file) = &g.secret_file {
+        b.secret(
+            "GitLabSettings.Secret",
+            "gitlab_secret",
+            file,
+            SecretUse::Variable,
+            owner(),
+        );
+    }
+}
+
+fn derive_smtp(config: &Config, b: &mut Builder) {
+    use serde_json::json;
+    let s = &config.smtp;
+    if !s.enable {
+        return;
+    }
+    b.typed(
+        "EmailSettings.SendEmailNotifications",
+        json!(s.send_notifications),
+        "smtp.send_notifications",
+    );
+    b.typed(
+        "EmailSettings.SMTPServer",
+        json!(s.server.clone().unwrap_or_default()),
+        "smtp.server",
+    );
+    b.typed(
+        "EmailSettings.SMTPPort",
+        json!(s.port.to_string()),
+        "smtp.port",
+    );
+    b.typed("EmailSettings.EnableSMTPAuth", json!(s.auth), "smtp.auth");
+    if let Some(user) = &s.username {
+        b.typed("EmailSettings.SMTPUsername", json!(user), "smtp.username");
+    }
+    b.typed(
+        "EmailSettings.ConnectionSecurity",
+        json!(s.connection_security.as_str()),
+        "smtp.connection_security",
+    );
+    b.typed(
+        "EmailSettings.SkipServerCertificateVerification",
+        json!(s.skip_server_certificate_verification),
+        "smtp.skip_server_certificate_verification",
+    );
+    b.typed(
+        "EmailSettings.FeedbackName",
+        json!(s.feedback_name),
+        "smtp.feedback_name",
+    );
+    if let Some(email) = &s.feedback_email {
+        b.typed(
+            "EmailSettings.FeedbackEmail",
+            json!(email),
+            "smtp.feedback_email",
+        );
+    }
+    b.typed(
+        "EmailSettings.EnableSignInWithEmail",
+        json!(s.enable_sign_in_with_email),
+        "smtp.enable_sign_in_with_email",
+    );
+    b.typed(
+        "EmailSettings.EnableSignUpWithEmail",
+        json!(s.enable_sign_up_with_email),
+        "smtp.enable_sign_up_with_email",
+    );
+    b.typed(
+        "EmailSettings.EnableEmailBatching",
+        json!(s.batching.enable),
+        "smtp.batching.enable",
+    );
+    b.typed(
+        "EmailSettings.EmailBatchingInterval",
+        json!(s.batching.interval),
+        "smtp.batching.interval",
+    );
+    b.typed(
+        "EmailSettings.EmailBatchingBufferSize",
+        json!(s.batching.buffer_size),
+        "smtp.batching.buffer_size",
+    );
+    if let Some(file) = &s.password_file {
+        b.secret(
+            "EmailSettings.SMTPPassword",
+            "smtp_password",
+            file,
+            SecretUse::Variable,
+            Owner::Typed("smtp.password_file".into()),
+        );
+    }
+}
+
+/// A free-form setting name resolved against the catalogue.
+enum Resolved<'s> {
+    Leaf(&'s Setting),
+    Section,
+    Unknown,
+}
+
+fn resolve_name(name: &str) -> Resolved<'static> {
+    match Catalogue::get().lookup(name) {
+        Some(s) if s.ty == SettingType::Nested => Resolved::Section,
+        Some(s) => Resolved::Leaf(s),
+        None => nested_field(name).map_or(Resolved::Unknown, Resolved::Leaf),
+    }
+}
+
+/// A field of a nested section (`MessageExportSettings.GlobalRelaySettings.CustomerType`):
+/// the catalogue lists the section, not each field, so the field is taken as a string.
+fn nested_field(name: &str) -> Option<&'static Setting> {
+    let (parent, field) = name.rsplit_once('.')?;
+    let section = Catalogue::get()
+        .by_path(parent)
+        .filter(|s| s.ty == SettingType::Nested)?;
+    if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    // Leaked once per such setting and run: a handful of bytes, and it keeps `Setting`
+    // borrowing from static data like the rest of the catalogue.
+    let field: &'static str = Box::leak(format!("{}.{field}", section.field).into_boxed_str());
+    let env_var: &'static str = Box::leak(
+        format!(
+            "{}_{}",
+            section.env_var,
+            field.rsplit('.').next().unwrap_or("").to_ascii_uppercase()
+        )
+        .into_boxed_str(),
+    );
+    Some(Box::leak(Box::new(Setting {
+        category: section.category,
+        field,
+        go_type: "string (field of a nested section)",
+        ty: SettingType::String,
+        default: "",
+        env_var,
+        notes: section.notes,
+    })))
+}
+
+/// Free-form settings: `MM_*` names, `Category.Field` keys, or nested tables.
+pub(super) fn free_form(config: &Config, b: &mut Builder) {
+    for (name, value) in &config.settings {
+        let path = vec!["settings".to_string(), name.clone()];
+        walk(name, value, &path, b);
+    }
+    for (name, file) in &config.setting_files {
+        let path = vec!["setting_files".to_string(), name.clone()];
+        match Catalogue::get().lookup(name) {
+            Some(s) if s.ty != SettingType::Nested => {
+                if conflicts(b, s, &path) {
+                    continue;
+                }
+                let credential = s.env_var.to_ascii_lowercase();
+                b.secret(
+                    &s.path(),
+                    &credential,
+                    file,
+                    SecretUse::Variable,
+                    Owner::FreeForm,
+                );
+            }
+            _ => unknown(b, name, &path),
+        }
+    }
+}
+
+fn walk(name: &str, value: &Value, path: &KeyPath, b: &mut Builder) {
+    match resolve_name(name) {
+        Resolved::Leaf(setting) => free_leaf(setting, value, path, b),
+        Resolved::Section | Resolved::Unknown
+            if value.is_object() && !name.to_ascii_uppercase().starts_with("MM_") =>
+        {
+            let is_category = Catalogue::get()
+                .iter()
+                .any(|s| s.category.eq_ignore_ascii_case(name));
+            let is_section = matches!(resolve_name(name), Resolved::Section);
+            if !is_category && !is_section {
+                return unknown(b, name, path);
+            }
+            if let Some(map) = value.as_object() {
+                for (field, v) in map {
+                    let mut p = path.clone();
+                    p.push(field.clone());
+                    walk(&format!("{name}.{field}"), v, &p, b);
+                }
+            }
+        }
+        _ => unknown(b, name, path),
+    }
+}
+
+fn unknown(b: &mut Builder, name: &str, path: &KeyPath) {
+    let mut d = Diagnostic::new(
+        path.join("."),
+        format!("`{name}` is not a Mattermost setting (Mattermost would silently ignore it)"),
+    );
+    if let Some(s) = Catalogue::get().suggest(name) {
+        d = d.with_hint(format!("did you mean `{s}`?"));
+    } else {
+        d = d.with_hint("`gitlab-mattermost explain NAME` looks names up; settings are `Category.Field` or `MM_CATEGORY_FIELD`");
+    }
+    (b.report)(d, path);
+}
+
+/// A typed section already sets this: say where to set it instead.
+fn conflicts(b: &mut Builder, setting: &Setting, path: &KeyPath) -> bool {
+    match b.values.get(setting.env_var).map(|v| v.owner.clone()) {
+        Some(Owner::Typed(from)) => {
+            (b.report)(
+                Diagnostic::new(
+                    path.join("."),
+                    format!("{} is derived from `{from}`", setting.path()),
+                )
+                .with_hint(format!(
+                    "set `{from}` instead, so there is one place for it"
+                )),
+                path,
+            );
+            true
+        }
+        Some(Owner::FreeForm) => {
+            (b.report)(
+                Diagnostic::new(
+                    path.join("."),
+                    format!(
+                        "{} is set twice (as {} and another spelling)",
+                        setting.path(),
+                        setting.env_var
+                    ),
+                ),
+                path,
+            );
+            true
+        }
+        None => false,
+    }
+}
+
+fn free_leaf(setting: &'static Setting, value: &Value, path: &KeyPath, b: &mut Builder) {
+    if conflicts(b, setting, path) {
+        return;
+    }
+    if is_secret_env_name(setting.env_var)
+        && !value.is_null()
+        && value != &Value::String(String::new())
+    {
+        (b.report)(
+            Diagnostic::new(path.join("."), format!("{} holds a secret and is never written inline", setting.path()))
+                .with_hint(format!(
+                    "write the value to a root-only file and set setting_files.\"{}\" = \"/run/secrets/…\"",
+                    setting.path()
+                )),
+            path,
+        );
+        return;
+    }
+    match setting_env_value(setting, value) {
+        Ok(rendered) => {
+            b.values.insert(
+                setting.env_var.to_string(),
+                SettingValue {
+                    value: value.clone(),
+                    rendered: Some(rendered),
+                    owner: Owner::FreeForm,
+                    origin: path.clone(),
+                },
+            );
+        }
+        Err(msg) => (b.report)(
+            Diagnostic::new(path.join("."), format!("{}: {msg}", setting.path())),
+            path,
+        ),
+    }
+}

@@ -1,0 +1,196 @@
+//! Bad input: every case exits 2, names the key path (and the file position where the value
+//! is), and leaves an earlier good output untouched.
+
+mod common;
+
+use common::*;
+
+const HTTPS: &str = "external_url = \"https://mm.example.com\"\n[nginx]\ncertificate = \"/c.pem\"\ncertificate_key = \"/k.pem\"\n";
+const HTTP: &str = "external_url = \"http://mm.example.com\"\n";
+
+struct Case {
+    name: &'static str,
+    ext: &'static str,
+    text: String,
+    /// Substrings the error output must contain (key path first).
+    expect: Vec<&'static str>,
+}
+
+fn case(
+    name: &'static str,
+    ext: &'static str,
+    text: impl Into<String>,
+    expect: &[&'static str],
+) -> Case {
+    Case {
+        name,
+        ext,
+        text: text.into(),
+        expect: expect.to_vec(),
+    }
+}
+
+fn http(rest: &str) -> String {
+    format!("{HTTP}{rest}")
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        case("missing external_url", "toml", "[listen]\nport = 8065\n", &["missing required key \"external_url\""]),
+        case("ftp url", "toml", "external_url = \"ftp://mm.example.com\"\n", &["bad.toml:1:1: external_url:", "expected an http or https URL"]),
+        case("url with path", "toml", "external_url = \"https://mm.example.com/chat\"\n", &["external_url:", "expected no path"]),
+        case("not a url", "toml", "external_url = \"mattermost\"\n", &["external_url:", "expected a URL"]),
+        case("port not a number", "toml", http("[smtp]\nport = \"abc\"\n"), &["bad.toml:3:1: smtp.port:", "expected an integer", "found \"abc\""]),
+        case("port too large", "toml", http("[listen]\nport = 70000\n"), &["bad.toml:3:1: listen.port:", "expected at most 65535"]),
+        case("unknown section", "toml", http("[smtpp]\nserver = \"x\"\n"), &["bad.toml:2:2: smtpp:", "unknown key `smtpp`", "did you mean `smtp`?"]),
+        case("unknown key", "toml", http("[smtp]\nservr = \"x\"\n"), &["bad.toml:3:1: smtp.servr:", "did you mean `server`?"]),
+        case("inline smtp password", "toml", http("[smtp]\npassword = \"hunter2\"\n"), &["bad.toml:3:1: smtp.password:", "never written inline", "smtp.password_file"]),
+        case("inline gitlab secret", "toml", http("[gitlab]\nsecret = \"s\"\n"), &["gitlab.secret:", "gitlab.secret_file"]),
+        case("inline database password", "json", "{\"external_url\": \"http://mm.example.com\",\n \"database\": {\"password\": \"p\"}}", &["bad.json:2:15: database.password:", "database.password_file"]),
+        case("setting typo", "toml", http("[settings.ServiceSettings]\nSiteURLL = \"x\"\n"), &["settings.ServiceSettings.SiteURLL:", "not a Mattermost setting", "did you mean `ServiceSettings.SiteURL`?"]),
+        case("mm name typo", "toml", http("[settings]\nMM_SERVICESETTINGS_MAXIMUMLOGINATEMPTS = 3\n"), &["settings.MM_SERVICESETTINGS_MAXIMUMLOGINATEMPTS:", "did you mean `MM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS`?"]),
+        case("setting wrong type", "toml", http("[settings]\nMM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS = \"ten\"\n"), &["bad.toml:3:1: settings.MM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS:", "expected an integer, found \"ten\""]),
+        case("setting bool wrong", "toml", http("[settings.ServiceSettings]\nEnableLocalMode = \"yes\"\n"), &["settings.ServiceSettings.EnableLocalMode:", "expected a boolean"]),
+        case("batching interval free-form", "toml", http("[settings.EmailSettings]\nEmailBatchingInterval = 10\n"), &["EmailSettings.EmailBatchingInterval:", "expected at least 30, found 10", "email_batching_interval"]),
+        case("batching interval typed", "toml", http("[smtp]\nenable = true\nserver = \"s\"\nfeedback_email = \"a@b.c\"\n[smtp.batching]\nenable = true\ninterval = 5\n"), &["bad.toml:8:1: EmailSettings.EmailBatchingInterval:", "expected at least 30"]),
+        case("connection security", "toml", http("[smtp]\nconnection_security = \"SSL\"\n"), &["bad.toml:3:1: smtp.connection_security:", "expected one of \"\", \"TLS\", \"STARTTLS\""]),
+        case("driver derived", "toml", http("[settings.SqlSettings]\nDriverName = \"mysql\"\n"), &["settings.SqlSettings.DriverName:", "derived from `database.kind`"]),
+        case("secret setting inline", "toml", http("[settings.GitLabSettings]\nSecret = \"s\"\n"), &["settings.GitLabSettings.Secret:", "holds a secret", "setting_files"]),
+        case("https without certificate", "toml", "external_url = \"https://mm.example.com\"\n", &["nginx.certificate:", "https is on"]),
+        case("relative directory", "toml", http("[directories]\ndata = \"var/lib/mm\"\n"), &["bad.toml:3:1: directories.data:", "expected an absolute path"]),
+        case("root uid", "toml", http("[account]\nuid = 0\n"), &["bad.toml:3:1: account.uid:", "must not run as root"]),
+        case("port zero", "toml", http("[listen]\nport = 0\n"), &["bad.toml:3:1: listen.port:", "expected at least 1, found 0"]),
+        case("negative uid", "toml", http("[account]\nuid = -5\n"), &["bad.toml:3:1: account.uid:", "expected at least 1"]),
+        case("bad listen address", "toml", http("[listen]\naddress = \"bad host!\"\n"), &["ServiceSettings.ListenAddress:", "expected host:port"]),
+        case("mm var in environment", "toml", http("[environment]\nMM_SERVICESETTINGS_SITEURL = \"x\"\n"), &["environment.MM_SERVICESETTINGS_SITEURL:", "go in `settings`"]),
+        case("body size", "toml", http("[nginx]\nclient_max_body_size = \"lots\"\n"), &["nginx.client_max_body_size:", "expected a size"]),
+        case("listen address name", "toml", http("[nginx]\nlisten_addresses = [\"localhost\"]\n"), &["bad.toml:3:21: nginx.listen_addresses.0:", "bracketed IPv6"]),
+        case("gitlab incomplete", "toml", http("[gitlab]\nenable = true\n"), &["gitlab.url:", "gitlab.id:", "gitlab.secret_file:"]),
+        case("smtp without server", "toml", http("[smtp]\nenable = true\nfeedback_email = \"a@b.c\"\n"), &["smtp.server:", "no SMTP server"]),
+        case("smtp auth without password", "toml", http("[smtp]\nenable = true\nserver = \"s\"\nauth = true\nusername = \"u\"\nfeedback_email = \"a@b.c\"\n"), &["smtp.password_file:", "no password file"]),
+        case("external db without host", "toml", http("[database]\nkind = \"external\"\npassword_file = \"/p\"\n"), &["database.host:", "needs a host"]),
+        case("db kind enum", "toml", http("[database]\nkind = \"mysql\"\n"), &["bad.toml:3:1: database.kind:", "expected one of \"local\", \"external\""]),
+        case("s3 without bucket", "toml", http("[file_storage]\ndriver = \"s3\"\n"), &["file_storage.bucket:", "needs a bucket"]),
+        case("toml syntax", "toml", "external_url = \"http://x\"\n[smtp\nport = 1\n", &["bad.toml:2:", "invalid TOML"]),
+        case("json syntax", "json", "{\n  \"external_url\": \"http://x\",\n}", &["bad.json:2:29:", "invalid JSON", "Trailing commas"]),
+        case("nix let", "nix", "let u = \"http://x\"; in\n{ external_url = u; }", &["bad.nix:1:1:", "`let … in` needs evaluation", "nix-instantiate --eval --strict --json"]),
+        case("nix import", "nix", "{\n  external_url = \"http://x\";\n  smtp = import ./smtp.nix;\n}", &["bad.nix:3:10:", "`import` needs evaluation"]),
+        case("nix interpolation", "nix", "{\n  external_url = \"http://${host}\";\n}", &["bad.nix:2:", "interpolation"]),
+        case("site name too long", "toml", http("[settings.TeamSettings]\nSiteName = \"0123456789012345678901234567890123456789\"\n"), &["TeamSettings.SiteName:", "at most 30 characters"]),
+        case("unknown setting file", "toml", http("[setting_files]\n\"Nope.Thing\" = \"/run/secrets/x\"\n"), &["setting_files.Nope.Thing:", "not a Mattermost setting"]),
+        case("sslmode", "toml", http("[database]\nsslmode = \"sometimes\"\n"), &["database.sslmode:", "expected one of disable"]),
+        case("password length rule", "toml", http("[settings.PasswordSettings]\nMinimumLength = 100\n"), &["PasswordSettings.MinimumLength:", "expected 5 to 72, found 100"]),
+        case("site url derived", "toml", http("[settings]\n\"ServiceSettings.SiteURL\" = \"http://other\"\n"), &["settings.ServiceSettings.SiteURL:", "derived from `external_url`"]),
+        case("list with spaces", "toml", http("[settings.ServiceSettings]\nTrustedProxyIPHeader = [\"X-Forwarded-For\", \"has space\"]\n"), &["settings.ServiceSettings.TrustedProxyIPHeader:", "without spaces"]),
+        case("top level not a table", "json", "[1, 2]", &["bad.json:1:1:", "top level must be a table"]),
+        case("unknown extension", "yaml", "external_url: http://x\n", &["bad.yaml:", "unknown config format", "*.toml, *.json or *.nix"]),
+    ]
+}
+
+#[test]
+fn every_bad_config_exits_2_names_the_key_and_keeps_earlier_output() {
+    let cases = cases();
+    assert!(cases.len() >= 30);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    render(&example("full.toml"), &out, &[]);
+    let before = read_tree(&out);
+    let mut failures = Vec::new();
+    for c in &cases {
+        let dir = tempfile::tempdir_in(tmp.path()).unwrap();
+        let file = write(dir.path(), &format!("bad.{}", c.ext), &c.text);
+        let o = bin()
+            .current_dir(dir.path())
+            .arg("render")
+            .arg(file.file_name().unwrap())
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        if o.status.code() != Some(2) {
+            failures.push(format!(
+                "{}: exit {:?}, stderr:\n{stderr}",
+                c.name,
+                o.status.code()
+            ));
+            continue;
+        }
+        for want in &c.expect {
+            if !stderr.contains(want) {
+                failures.push(format!("{}: missing {want:?} in:\n{stderr}", c.name));
+            }
+        }
+        if !stderr.contains("nothing was written") {
+            failures.push(format!("{}: no summary line in:\n{stderr}", c.name));
+        }
+        assert_eq!(
+            read_tree(&out),
+            before,
+            "{}: earlier output changed",
+            c.name
+        );
+    }
+    // No leftovers beside the output directory either.
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".out"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary directories left: {leftovers:?}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn all_errors_are_reported_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "many.toml",
+        "external_url = \"http://mm.example.com\"\n[smtp]\nport = \"x\"\npassword = \"p\"\n[listen]\nport = -1\n[settings]\nMM_NOPE = 1\n",
+    );
+    let o = bin().arg("check").arg(&file).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    // Inline secrets and schema errors come in one run.
+    for key in ["smtp.password:", "smtp.port:", "listen.port:"] {
+        assert!(stderr.contains(key), "{key} missing in:\n{stderr}");
+    }
+    assert!(stderr.contains("3 errors found"), "{stderr}");
+}
+
+#[test]
+fn errors_name_the_file_a_layered_value_came_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = write(tmp.path(), "base.toml", HTTPS);
+    let site = write(
+        tmp.path(),
+        "site.json",
+        "{\n  \"smtp\": {\n    \"port\": \"x\"\n  }\n}",
+    );
+    let o = bin()
+        .current_dir(tmp.path())
+        .args(["check", "base.toml", "site.json"])
+        .output()
+        .unwrap();
+    let _ = (base, site);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("site.json:3:5: smtp.port:"), "{stderr}");
+    let o = bin()
+        .current_dir(tmp.path())
+        .args(["check", "base.toml", "--set", "smtp.port=x"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--set:1:1: smtp.port:"));
+}
