@@ -61,6 +61,12 @@ pkgs.runCommand "gitlab-mattermost-module-eval"
       "custom"
       "gitlabLocal"
     ];
+    # nginx.conf with the compiler's includes, built as NixOS builds it: the build runs gixy,
+    # which also reads the included files.
+    nginx = map (name: toString hosts.${name}.systemd.services.nginx.serviceConfig.ExecStart) [
+      "minimal"
+      "custom"
+    ];
     # A whole system evaluates (nothing of it is built).
     toplevel = builtins.unsafeDiscardStringContext hosts.minimal.system.build.toplevel.drvPath;
     report = lib.concatMapStringsSep "\n" (check: "ok ${check.name}") checks;

@@ -1,6 +1,7 @@
 # The nginx virtual host. Its locations (/ and the websocket one) are the compiler's
-# locations.conf, included by store path; NixOS's nginx module already defines the
-# `$connection_upgrade` map they use, so none is added here.
+# locations.conf and their upstream and `Connection` map its http.conf, both included by store
+# path. (NixOS's own `$connection_upgrade` map is left alone: the compiler's map has a name of
+# its own.)
 { config, lib, ... }:
 let
   cfg = config.services.gitlab-mattermost;
@@ -11,7 +12,7 @@ let
   port = if cfg.nginx.listen_port != null then cfg.nginx.listen_port else url.port;
   redirect = https && cfg.nginx.redirect_http_to_https;
   acme = cfg.nginx.enableACME;
-  upstream = "${helpers.connectAddress cfg.listen.address}:${toString cfg.listen.port}";
+  defaultPort = url.port == (if url.scheme == "https" then 443 else 80);
 
   listenOn =
     listenPort: ssl:
@@ -27,8 +28,8 @@ in
         services.nginx = {
           enable = true;
 
-          # For a locations.conf that proxies to the upstream rather than to the address.
-          upstreams.gitlab_mattermost.servers.${upstream} = { };
+          # The upstream `gitlab_mattermost` and the map the locations use.
+          appendHttpConfig = "include ${cfg.rendered}/nginx/http.conf;";
 
           virtualHosts.${url.host} = {
             serverName = url.host;
@@ -43,8 +44,11 @@ in
             sslCertificateKey = lib.mkIf (
               https && !acme && cfg.nginx.certificate_key != null
             ) cfg.nginx.certificate_key;
+            # The server-level part of the compiler's own vhost (nginx/mattermost.conf).
             extraConfig = ''
               client_max_body_size ${cfg.nginx.client_max_body_size};
+              ${lib.optionalString https ''add_header Strict-Transport-Security "max-age=63072000" always;''}
+              add_header Referrer-Policy strict-origin-when-cross-origin always;
               include ${cfg.rendered}/nginx/locations.conf;
               ${cfg.nginx.server_config}
             '';
@@ -59,6 +63,16 @@ in
 
         networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall (
           [ port ] ++ lib.optional (redirect || acme) cfg.nginx.redirect_http_port
+        );
+      }
+
+      {
+        # NixOS checks nginx.conf with gixy at build time, includes and all, and gixy rejects
+        # `Host $http_host` (the compiler's default, after Omnibus) as spoofable. `$host` plus
+        # the port of the external URL, when it is not the scheme's default, is what browsers
+        # send, so Mattermost's same-origin check of websockets still matches.
+        services.gitlab-mattermost.nginx.proxy_headers.Host = lib.mkDefault (
+          "$host" + lib.optionalString (!defaultPort) ":${toString url.port}"
         );
       }
 

@@ -32,7 +32,7 @@ in
       };
 
       port = mkOption {
-        type = types.port;
+        type = types.ints.between 1 65535;
         default = 8065;
         description = "TCP port Mattermost binds to.";
       };
@@ -206,7 +206,7 @@ in
       };
 
       port = mkOption {
-        type = types.port;
+        type = types.ints.between 1 65535;
         default = 25;
         description = "SMTP server port (25, 465 for TLS, 587 for STARTTLS).";
       };
@@ -239,10 +239,6 @@ in
         description = ''
           Connection security: `""` (none), `"TLS"` (implicit, usually port 465) or `"STARTTLS"`
           (usually port 587).
-
-          - `""`: Plain SMTP.
-          - `"TLS"`: Implicit TLS.
-          - `"STARTTLS"`: STARTTLS upgrade.
         '';
       };
 
@@ -312,12 +308,7 @@ in
           "external"
         ];
         default = "local";
-        description = ''
-          `local` (unix socket, peer auth) or `external` (TCP, password file).
-
-          - `"local"`: PostgreSQL on this host, unix socket, peer authentication.
-          - `"external"`: PostgreSQL elsewhere, over TCP with a password file.
-        '';
+        description = "`local` (unix socket, peer auth) or `external` (TCP, password file).";
       };
 
       name = mkOption {
@@ -345,7 +336,7 @@ in
       };
 
       port = mkOption {
-        type = types.port;
+        type = types.ints.between 1 65535;
         default = 5432;
         description = "Database port.";
       };
@@ -382,12 +373,7 @@ in
           "s3"
         ];
         default = "local";
-        description = ''
-          `local` (a directory) or `s3` (an S3-compatible bucket).
-
-          - `"local"`: A local directory.
-          - `"s3"`: An S3-compatible bucket.
-        '';
+        description = "`local` (a directory) or `s3` (an S3-compatible bucket).";
       };
 
       directory = mkOption {
@@ -469,13 +455,13 @@ in
       };
 
       redirect_http_port = mkOption {
-        type = types.port;
+        type = types.ints.between 1 65535;
         default = 80;
         description = "Port of the http redirect server.";
       };
 
       listen_port = mkOption {
-        type = types.nullOr types.port;
+        type = types.nullOr (types.ints.between 1 65535);
         default = null;
         description = "Port nginx listens on; default: the port of `external_url`.";
       };

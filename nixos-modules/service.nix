@@ -22,8 +22,9 @@ let
   configFile = pkgs.writeText "gitlab-mattermost.json" (builtins.toJSON finalConfig);
 
   # Rendering happens at build time; the module only ever refers to the output by store path
-  # (no import-from-derivation). The copies under lib/ are where systemd.packages and
-  # systemd.tmpfiles.packages look.
+  # (no import-from-derivation). The compiler writes a scratch directory (it replaces its
+  # output as a whole) that names $out in the unit; the copies under lib/ are where
+  # systemd.packages and systemd.tmpfiles.packages look.
   rendered =
     pkgs.runCommand "gitlab-mattermost-rendered"
       {
@@ -31,8 +32,8 @@ let
         passthru = { inherit configFile; };
       }
       ''
-        mkdir -p "$out"
-        gitlab-mattermost render ${configFile} --out "$out"
+        gitlab-mattermost render ${configFile} --out rendered --install-dir "$out"
+        cp -r rendered "$out"
         install -D -m 0444 "$out/systemd/mattermost.service" "$out/lib/systemd/system/mattermost.service"
         install -D -m 0444 "$out/tmpfiles.d/mattermost.conf" "$out/lib/tmpfiles.d/gitlab-mattermost.conf"
       '';

@@ -91,8 +91,14 @@ in
       && vhost.sslCertificateKey == "/var/lib/certs/chat.example.com/key.pem";
   }
   {
-    name = "minimal: the vhost includes the rendered locations (/ and the websocket)";
-    ok = contains "include ${mm.rendered}/nginx/locations.conf;" vhost.extraConfig;
+    name = "minimal: the vhost includes the rendered locations (/, websocket), http has their upstream";
+    ok =
+      contains "include ${mm.rendered}/nginx/locations.conf;" vhost.extraConfig
+      && contains "include ${mm.rendered}/nginx/http.conf;" minimal.services.nginx.appendHttpConfig;
+  }
+  {
+    name = "minimal: nginx sends Host $host (gixy, run by NixOS on nginx.conf, rejects $http_host)";
+    ok = mm.finalConfig.nginx.proxy_headers.Host == "$host";
   }
   {
     name = "minimal: PostgreSQL creates the database and its owner";

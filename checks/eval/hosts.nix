@@ -46,6 +46,7 @@ in
           auth = true;
           username = "chat";
           password_file = secretFile;
+          feedback_email = "chat@example.org";
         };
         setting_files."SqlSettings.AtRestEncryptKey" = secretFile;
         settings.TeamSettings.SiteName = "Example Chat";

@@ -91,7 +91,7 @@ in
 
     services.nginx = {
       enable = flag;
-      upstreams = option (types.attrsOf (types.submodule { options.servers = anything; })) { };
+      appendHttpConfig = lines;
       virtualHosts = option (types.attrsOf vhost) { };
     };
 

@@ -282,17 +282,21 @@ fn nix_type(schema: &Value, path: &[String]) -> String {
 
 fn integer_type(schema: &Value, path: &[String]) -> String {
     let number = |key: &str| schema.get(key).and_then(Value::as_f64);
-    if let (Some(min), Some(max)) = (number("minimum"), number("maximum")) {
-        return format!("types.ints.between {} {}", min as u64, max as u64);
-    }
     let is_port = path.last().is_some_and(|name| name.ends_with("port"));
-    match schema.get("format").and_then(Value::as_str) {
-        Some("uint16") if is_port => "types.port".to_owned(),
-        Some("uint16") => "types.ints.u16".to_owned(),
-        Some("uint32") => "types.ints.u32".to_owned(),
-        Some("uint8") => "types.ints.u8".to_owned(),
-        Some(format) if format.starts_with("uint") => "types.ints.unsigned".to_owned(),
-        _ => "types.int".to_owned(),
+    let (named, full_range) = match schema.get("format").and_then(Value::as_str) {
+        Some("uint16") if is_port => ("types.port", Some((0.0, 65535.0))),
+        Some("uint16") => ("types.ints.u16", Some((0.0, 65535.0))),
+        Some("uint32") => ("types.ints.u32", Some((0.0, 4294967295.0))),
+        Some("uint8") => ("types.ints.u8", Some((0.0, 255.0))),
+        Some(format) if format.starts_with("uint") => ("types.ints.unsigned", None),
+        _ => ("types.int", None),
+    };
+    match (number("minimum"), number("maximum")) {
+        // A range narrower than the integer type's: keep it, the compiler enforces it too.
+        (Some(min), Some(max)) if Some((min, max)) != full_range => {
+            format!("types.ints.between {} {}", min as u64, max as u64)
+        }
+        _ => named.to_owned(),
     }
 }
 
@@ -483,7 +487,8 @@ mod tests {
     fn types_defaults_and_examples_follow_the_schema() {
         let nix = render_options_nix();
         for expected in [
-            "port = mkOption {\n        type = types.port;\n        default = 8065;",
+            "port = mkOption {\n        type = types.ints.between 1 65535;\n        default = 8065;",
+            "redirect_http_port = mkOption {\n        type = types.ints.between 1 65535;\n        default = 80;",
             "uid = mkOption {\n        type = types.nullOr (types.ints.between 1 4294967294);\n        default = null;",
             "connection_security = mkOption {\n        type = types.enum [\n          \"\"\n          \"TLS\"\n          \"STARTTLS\"\n        ];\n        default = \"\";",
             "kind = mkOption {\n        type = types.enum [\n          \"local\"\n          \"external\"\n        ];\n        default = \"local\";",
