@@ -16,7 +16,12 @@
         default = self.packages.${system}.gitlab-mattermost;
       };
 
-      nixosModules.default = ./nixos-modules;
+      # The compiler defaults to this flake's build (the Rust toolchain it was tested with);
+      # without the flake, nixos-modules builds it with the host's pkgs.
+      nixosModules.default = {
+        imports = [ ./nixos-modules ];
+        services.gitlab-mattermost.compilerPackage = nixpkgs.lib.mkDefault self.packages.${system}.default;
+      };
 
       checks.${system} = import ./checks { inherit nixpkgs pkgs self; };
 
