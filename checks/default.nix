@@ -40,6 +40,8 @@ in
           fileset = fs.unions [
             (fs.fileFilter (file: file.hasExt "rs" || file.hasExt "nix" || file.name == "Cargo.toml") ../.)
             ../Cargo.lock
+            (fs.maybeMissing ../rustfmt.toml)
+            (fs.maybeMissing ../.rustfmt.toml)
           ];
         };
       }
