@@ -114,6 +114,10 @@ pub enum Command {
     #[command(after_help = "Example (taplo / Even Better TOML):\n  \
         gitlab-mattermost schema > gitlab-mattermost.schema.json")]
     Schema,
+    /// Print the NixOS options of `services.gitlab-mattermost` generated from the schema.
+    #[command(after_help = "Example (after changing the schema):\n  \
+        gitlab-mattermost nixos-options > nixos-modules/options.nix")]
+    NixosOptions,
     /// Print the config reference (Markdown), generated from the schema.
     Reference,
     /// Print shell completions.

@@ -150,6 +150,10 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             println!("{text}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::NixosOptions => {
+            print!("{}", gitlab_mattermost::nixos_options::render_options_nix());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Reference => {
             print!("{}", gitlab_mattermost::reference::markdown());
             Ok(ExitCode::SUCCESS)

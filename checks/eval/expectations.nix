@@ -1,0 +1,267 @@
+# What evaluating the module must give, as a list of { name, ok }. Shared by the flake's
+# module-eval check, which evaluates real NixOS systems, and checks/eval/run, which evaluates
+# the module over stub declarations of the NixOS options it sets.
+{
+  lib,
+  # The evaluated `config` of each host in hosts.nix.
+  hosts,
+  # config -> unit name -> the text NixOS writes for that unit (or a dump of its definition)
+  unitText,
+  # The absolute path of a file holding `canary`, as given to the hosts.
+  secretFile,
+  canary,
+}:
+let
+  # hasInfix on strings that refer to store paths (without their context: Nix's regex
+  # builtins refuse context).
+  contains =
+    infix: text:
+    lib.hasInfix (builtins.unsafeDiscardStringContext infix) (builtins.unsafeDiscardStringContext text);
+  ours = message: contains "services.gitlab-mattermost" message;
+  failed =
+    config: lib.filter ours (map (a: a.message) (lib.filter (a: !a.assertion) config.assertions));
+  rejects = config: pattern: lib.any (contains pattern) (failed config);
+  has = list: item: builtins.elem item list;
+  named = name: packages: lib.any (package: lib.getName package == name) packages;
+
+  minimal = hosts.minimal;
+  mm = minimal.services.gitlab-mattermost;
+  vhost = minimal.services.nginx.virtualHosts."chat.example.com";
+  service = minimal.systemd.services.mattermost;
+
+  custom = hosts.custom;
+  customMm = custom.services.gitlab-mattermost;
+
+  local = hosts.gitlabLocal;
+  localMm = local.services.gitlab-mattermost;
+  oauth = local.systemd.services.gitlab-mattermost-oauth;
+
+  remote = hosts.gitlabRemote;
+
+  # Everything the module writes to the store for a host, as text.
+  storeText =
+    config:
+    lib.concatStringsSep "\n" (
+      [
+        (builtins.toJSON config.services.gitlab-mattermost.finalConfig)
+        (unitText config "mattermost.service")
+        (builtins.toJSON (lib.mapAttrs (_: v: v.extraConfig) config.services.nginx.virtualHosts))
+      ]
+      ++ lib.optionals (config.systemd.services ? gitlab-mattermost-oauth) [
+        (unitText config "gitlab-mattermost-oauth.service")
+        config.systemd.services.gitlab-mattermost-oauth.serviceConfig.ExecStart.text
+      ]
+    );
+in
+[
+  # minimal
+  {
+    name = "minimal: the module's assertions hold";
+    ok = failed minimal == [ ];
+  }
+  {
+    name = "minimal: system user and group mattermost";
+    ok =
+      minimal.users.users.mattermost.isSystemUser
+      && minimal.users.users.mattermost.group == "mattermost"
+      && minimal.users.groups ? mattermost;
+  }
+  {
+    name = "minimal: mattermost.service is wanted by multi-user.target";
+    ok = has service.wantedBy "multi-user.target";
+  }
+  {
+    name = "minimal: the rendered unit is a systemd package, NixOS's part a drop-in";
+    ok = has minimal.systemd.packages mm.rendered && service.overrideStrategy == "asDropin";
+  }
+  {
+    name = "minimal: a new rendering restarts the service";
+    ok = has service.restartTriggers mm.rendered;
+  }
+  {
+    name = "minimal: tmpfiles rules come from the rendering";
+    ok = has minimal.systemd.tmpfiles.packages mm.rendered;
+  }
+  {
+    name = "minimal: nginx serves the external host over https with the given certificate";
+    ok =
+      minimal.services.nginx.enable
+      && vhost.onlySSL
+      && vhost.sslCertificate == "/var/lib/certs/chat.example.com/fullchain.pem"
+      && vhost.sslCertificateKey == "/var/lib/certs/chat.example.com/key.pem";
+  }
+  {
+    name = "minimal: the vhost includes the rendered locations (/, websocket), http has their upstream";
+    ok =
+      contains "include ${mm.rendered}/nginx/locations.conf;" vhost.extraConfig
+      && contains "include ${mm.rendered}/nginx/http.conf;" minimal.services.nginx.appendHttpConfig;
+  }
+  {
+    name = "minimal: nginx sends Host $host (gixy, run by NixOS on nginx.conf, rejects $http_host)";
+    ok = mm.finalConfig.nginx.proxy_headers.Host == "$host";
+  }
+  {
+    name = "minimal: PostgreSQL creates the database and its owner";
+    ok =
+      minimal.services.postgresql.enable
+      && minimal.services.postgresql.ensureDatabases == [ "mattermost" ]
+      && lib.any (
+        user: user.name == "mattermost" && user.ensureDBOwnership
+      ) minimal.services.postgresql.ensureUsers;
+  }
+  {
+    name = "minimal: Mattermost starts after postgresql.target";
+    ok = has service.after "postgresql.target" && has service.requires "postgresql.target";
+  }
+  {
+    name = "minimal: the compiler gets the package and its own path";
+    ok =
+      mm.finalConfig.mattermost.install_dir == "${mm.package}"
+      && mm.finalConfig.mattermost.wrapper == "${mm.compilerPackage}/bin/gitlab-mattermost";
+  }
+  {
+    name = "minimal: the compiler gets no NixOS-only option";
+    ok =
+      !(mm.finalConfig ? enable)
+      && !(mm.finalConfig ? package)
+      && !(mm.finalConfig ? finalConfig)
+      && !(mm.finalConfig.gitlab ? register)
+      && !(mm.finalConfig.nginx ? enableACME)
+      && !(mm.finalConfig.backup or { } ? enable);
+  }
+  {
+    name = "minimal: local mode is on for mattermost-admin";
+    ok =
+      mm.finalConfig.settings.ServiceSettings.EnableLocalMode
+      && named "mattermost-admin" minimal.environment.systemPackages;
+  }
+  {
+    name = "minimal: no warnings";
+    ok = lib.filter ours minimal.warnings == [ ];
+  }
+
+  # custom
+  {
+    name = "custom: the module's assertions hold";
+    ok = failed custom == [ ];
+  }
+  {
+    name = "custom: user mm (uid 2001) in group mmgroup (gid 2002)";
+    ok =
+      custom.users.users.mm.uid == 2001
+      && custom.users.users.mm.group == "mmgroup"
+      && custom.users.groups.mmgroup.gid == 2002;
+  }
+  {
+    name = "custom: database chat handed to mm after ensure*";
+    ok =
+      custom.services.postgresql.ensureDatabases == [ "chat" ]
+      && lib.any (
+        user: user.name == "mm" && !user.ensureDBOwnership
+      ) custom.services.postgresql.ensureUsers
+      && contains ''ALTER DATABASE "chat" OWNER TO "mm"'' custom.systemd.services.postgresql-setup.postStart;
+  }
+  {
+    name = "custom: backup.enable dumps the database";
+    ok =
+      custom.services.postgresqlBackup.enable && custom.services.postgresqlBackup.databases == [ "chat" ];
+  }
+  {
+    name = "custom: ACME certificate paths, port 80 redirect and open ports";
+    ok =
+      custom.services.nginx.virtualHosts."chat.example.org".enableACME
+      && custom.services.nginx.virtualHosts."chat.example.org".forceSSL
+      && customMm.finalConfig.nginx.certificate == "/var/lib/acme/chat.example.org/fullchain.pem"
+      && has custom.networking.firewall.allowedTCPPorts 443
+      && has custom.networking.firewall.allowedTCPPorts 80;
+  }
+  {
+    name = "custom: secret files reach the compiler as paths";
+    ok =
+      customMm.finalConfig.smtp.password_file == secretFile
+      && customMm.finalConfig.setting_files."SqlSettings.AtRestEncryptKey" == secretFile;
+  }
+  {
+    name = "custom: no secret content in anything bound for the store";
+    ok = !contains canary (storeText custom) && !contains canary (storeText remote);
+  }
+  {
+    name = "custom: a secret inside the Nix store is warned about";
+    ok =
+      lib.hasPrefix builtins.storeDir secretFile
+      -> lib.any (contains "smtp.password_file is in the Nix store") custom.warnings;
+  }
+
+  # GitLab
+  {
+    name = "gitlabLocal: the module's assertions hold";
+    ok = failed local == [ ];
+  }
+  {
+    name = "gitlabLocal: GitLab links to Mattermost";
+    ok =
+      local.services.gitlab.extraConfig.mattermost == {
+        enabled = true;
+        host = "https://chat.example.org";
+      };
+  }
+  {
+    name = "gitlabLocal: gitlab.url, id_file and secret_file default for registration";
+    ok =
+      localMm.finalConfig.gitlab.enable
+      && localMm.finalConfig.gitlab.url == "https://git.example.org"
+      && localMm.finalConfig.gitlab.id_file == "/var/lib/gitlab-mattermost-oauth/gitlab-id"
+      && localMm.finalConfig.gitlab.secret_file == "/var/lib/gitlab-mattermost-oauth/gitlab-secret";
+  }
+  {
+    name = "gitlabLocal: the OAuth oneshot runs after GitLab and before Mattermost";
+    ok =
+      has oauth.wantedBy "multi-user.target"
+      && has oauth.after "gitlab.service"
+      && has local.systemd.services.mattermost.after "gitlab-mattermost-oauth.service"
+      && has local.systemd.services.mattermost.wants "gitlab-mattermost-oauth.service";
+  }
+  {
+    name = "gitlabLocal: the oneshot makes a token and trusts the application";
+    ok =
+      contains "create-token.rb" oauth.serviceConfig.ExecStart.text
+      && contains "GITLAB_MATTERMOST_TRUST=1" oauth.serviceConfig.ExecStart.text;
+  }
+  {
+    name = "gitlabRemote: the token file is used and nothing needs gitlab-rails";
+    ok =
+      failed remote == [ ]
+      && remote.systemd.services ? gitlab-mattermost-oauth
+      && !(has remote.systemd.services.gitlab-mattermost-oauth.after "gitlab.service")
+      && !contains "gitlab-rails" remote.systemd.services.gitlab-mattermost-oauth.serviceConfig.ExecStart.text;
+  }
+  {
+    name = "mattermost11: GitLab sign-in on Mattermost 11 warns about the license";
+    ok = lib.any (contains "only with a license") hosts.mattermost11.warnings;
+  }
+
+  # rejected
+  {
+    name = "aarch64: rejected, x86_64-linux only";
+    ok = rejects hosts.aarch64 "x86_64-linux only";
+  }
+  {
+    name = "nixPathSecret: a Nix path as secret is rejected";
+    ok = rejects hosts.nixPathSecret "services.gitlab-mattermost.smtp.password_file is a Nix path";
+  }
+  {
+    name = "inlineSecret: an inline secret is rejected without echoing it";
+    ok =
+      rejects hosts.inlineSecret "services.gitlab-mattermost.smtp.password_file must be the absolute path"
+      && rejects hosts.inlineSecret ''setting_files."SqlSettings.AtRestEncryptKey" must be the absolute path''
+      && !lib.any (contains "inline-secret-canary") (failed hosts.inlineSecret);
+  }
+  {
+    name = "noCertificate: https without a certificate (or ACME) is rejected";
+    ok = rejects hosts.noCertificate "nginx needs";
+  }
+  {
+    name = "nixPathToken: a Nix path as GitLab token file is rejected";
+    ok = rejects hosts.nixPathToken "gitlab.register.tokenFile is a Nix path";
+  }
+]

@@ -1,0 +1,53 @@
+# Just enough of `pkgs` for the module: derivations that are never built (their store paths
+# can be computed without a Nix store), with the attributes the module and the checks read.
+{ lib, system }:
+let
+  fake =
+    name: attributes:
+    derivation {
+      inherit name system;
+      builder = "/bin/sh";
+      args = [
+        "-c"
+        "exit 1"
+      ];
+    }
+    // attributes;
+
+  package =
+    pname: version:
+    fake "${pname}-${version}" {
+      inherit pname version;
+    };
+
+  script = name: text: fake name { inherit text; };
+in
+{
+  inherit lib;
+  stdenv.hostPlatform = { inherit system; };
+
+  mattermost = package "mattermost" "10.11.4";
+  mattermostLatest = package "mattermost" "11.0.4";
+  util-linux = package "util-linux" "2.41";
+
+  # The compiler: nix/package.nix is not built here.
+  callPackage = _: _: package "gitlab-mattermost" "0.1.0";
+
+  writeText = script;
+  writeShellScript = script;
+  writeShellScriptBin = script;
+  # Like mkDerivation, passthru attributes end up on the result.
+  runCommand =
+    name: environment: buildCommand:
+    fake name (
+      removeAttrs environment [ "passthru" ]
+      // environment.passthru or { }
+      // {
+        inherit buildCommand;
+      }
+    );
+
+  formats.json = _: {
+    type = lib.types.attrsOf lib.types.anything;
+  };
+}

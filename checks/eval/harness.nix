@@ -1,0 +1,72 @@
+# Entry point of checks/eval/run: the expectations, evaluated over stub NixOS options and a
+# fake pkgs (a check that throws is reported as an error instead of ending the run), and the
+# configurations the module produced.
+{
+  libPath,
+  secretFile,
+  canary,
+}:
+let
+  lib = import libPath;
+
+  evalHost =
+    { system, module }:
+    (lib.evalModules {
+      modules = [
+        ../../nixos-modules
+        ./nixos-stubs.nix
+        module
+        { _module.args.pkgs = import ./fake-pkgs.nix { inherit lib system; }; }
+      ];
+    }).config;
+
+  # The stubs write no unit files; a dump of the definition holds the same strings.
+  unitText =
+    config: name: builtins.toJSON config.systemd.services.${lib.removeSuffix ".service" name};
+
+  hosts = lib.mapAttrs (_: evalHost) (import ./hosts.nix { inherit secretFile; });
+
+  checks = import ./expectations.nix {
+    inherit
+      lib
+      hosts
+      unitText
+      secretFile
+      canary
+      ;
+  };
+
+  run =
+    check:
+    let
+      result = builtins.tryEval (builtins.deepSeq check.ok check.ok);
+    in
+    {
+      inherit (check) name;
+      result =
+        if !result.success then
+          "error"
+        else if result.value == true then
+          "ok"
+        else
+          "FAILED";
+    };
+
+  # What the module hands the compiler for each host it accepts, for `gitlab-mattermost check`.
+  accepted = [
+    "minimal"
+    "custom"
+    "gitlabLocal"
+    "gitlabRemote"
+    "mattermost11"
+  ];
+in
+{
+  checks = map run checks;
+  configs = lib.genAttrs accepted (
+    name:
+    builtins.unsafeDiscardStringContext (
+      builtins.toJSON hosts.${name}.services.gitlab-mattermost.finalConfig
+    )
+  );
+}

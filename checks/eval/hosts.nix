@@ -1,0 +1,195 @@
+# Host configurations that both the flake's module-eval check (real NixOS) and
+# checks/eval/run (stub NixOS options) evaluate. `secretFile` is the absolute path of a file
+# whose content is `canary`: the module must pass the path on, never the content.
+{ secretFile }:
+let
+  certificates = host: {
+    certificate = "/var/lib/certs/${host}/fullchain.pem";
+    certificate_key = "/var/lib/certs/${host}/key.pem";
+  };
+in
+{
+  # Everything at its default: local PostgreSQL, nginx with https.
+  minimal = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        external_url = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+      };
+    };
+  };
+
+  # Fixed ids, other names, a database named apart from its owner, secrets, ACME, backups.
+  custom = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        external_url = "https://chat.example.org";
+        account = {
+          user = "mm";
+          group = "mmgroup";
+          uid = 2001;
+          gid = 2002;
+        };
+        database = {
+          name = "chat";
+          user = "mm";
+        };
+        smtp = {
+          enable = true;
+          server = "smtp.example.org";
+          port = 587;
+          connection_security = "STARTTLS";
+          auth = true;
+          username = "chat";
+          password_file = secretFile;
+          feedback_email = "chat@example.org";
+        };
+        setting_files."SqlSettings.AtRestEncryptKey" = secretFile;
+        settings.TeamSettings.SiteName = "Example Chat";
+        nginx.enableACME = true;
+        openFirewall = true;
+        backup.enable = true;
+      };
+    };
+  };
+
+  # GitLab on the same host: GitLab links to Mattermost, and a oneshot registers the OAuth
+  # application with a token made by gitlab-rails.
+  gitlabLocal = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab = {
+        enable = true;
+        host = "git.example.org";
+        https = true;
+        port = 443;
+        initialRootPasswordFile = "/run/secrets/gitlab/root-password";
+        secrets = {
+          secretFile = "/run/secrets/gitlab/secret";
+          otpFile = "/run/secrets/gitlab/otp";
+          dbFile = "/run/secrets/gitlab/db";
+          jwsFile = "/run/secrets/gitlab/jws";
+          activeRecordPrimaryKeyFile = "/run/secrets/gitlab/ar-primary";
+          activeRecordDeterministicKeyFile = "/run/secrets/gitlab/ar-deterministic";
+          activeRecordSaltFile = "/run/secrets/gitlab/ar-salt";
+        };
+      };
+      services.gitlab-mattermost = {
+        enable = true;
+        external_url = "https://chat.example.org";
+        nginx = certificates "chat.example.org";
+        gitlab.register.enable = true;
+      };
+    };
+  };
+
+  # GitLab elsewhere: the token comes from a file, nothing is marked trusted.
+  gitlabRemote = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        external_url = "https://chat.example.org";
+        nginx = certificates "chat.example.org";
+        gitlab = {
+          url = "https://gitlab.example.org";
+          register = {
+            enable = true;
+            tokenFile = secretFile;
+          };
+        };
+      };
+    };
+  };
+
+  # Mattermost 11 with GitLab sign-in: the license warning.
+  mattermost11 = {
+    system = "x86_64-linux";
+    module =
+      { pkgs, ... }:
+      {
+        services.gitlab-mattermost = {
+          enable = true;
+          package = pkgs.mattermostLatest;
+          external_url = "https://chat.example.com";
+          nginx = certificates "chat.example.com";
+          gitlab = {
+            enable = true;
+            url = "https://gitlab.example.com";
+            id = "0123456789abcdef";
+            secret_file = "/run/secrets/gitlab-oauth-secret";
+          };
+        };
+      };
+  };
+
+  # Hosts that the assertions must reject.
+  aarch64 = {
+    system = "aarch64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        external_url = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+      };
+    };
+  };
+
+  nixPathSecret = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        external_url = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+        smtp.password_file = ./hosts.nix;
+      };
+    };
+  };
+
+  inlineSecret = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        external_url = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+        smtp.password_file = "inline-secret-canary";
+        setting_files."SqlSettings.AtRestEncryptKey" = "another-inline-secret";
+      };
+    };
+  };
+
+  noCertificate = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        external_url = "https://chat.example.com";
+      };
+    };
+  };
+
+  nixPathToken = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        external_url = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+        gitlab = {
+          url = "https://gitlab.example.com";
+          register = {
+            enable = true;
+            tokenFile = ./hosts.nix;
+            trust = false;
+          };
+        };
+      };
+    };
+  };
+}

@@ -1,0 +1,138 @@
+# Typed declarations of the NixOS options that services.gitlab-mattermost sets or reads, so
+# that lib.evalModules can evaluate the module without nixpkgs. Types follow NixOS where it
+# matters for merging (lists concatenate, attribute sets merge, a conflict is an error).
+{ config, lib, ... }:
+let
+  inherit (lib) mkOption types;
+
+  option = type: default: mkOption { inherit type default; };
+  strings = option (types.listOf types.str) [ ];
+  flag = option types.bool false;
+  lines = option types.lines "";
+  anything = option (types.attrsOf types.anything) { };
+
+  service = types.submodule {
+    options = {
+      description = option types.str "";
+      wantedBy = strings;
+      requiredBy = strings;
+      wants = strings;
+      requires = strings;
+      after = strings;
+      before = strings;
+      bindsTo = strings;
+      partOf = strings;
+      path = option (types.listOf (types.either types.package types.str)) [ ];
+      environment = option (types.attrsOf types.str) { };
+      restartTriggers = option (types.listOf types.unspecified) [ ];
+      serviceConfig = anything;
+      unitConfig = anything;
+      script = lines;
+      preStart = lines;
+      postStart = lines;
+      startAt = strings;
+      overrideStrategy = option (types.enum [
+        "asDropinIfExists"
+        "asDropin"
+      ]) "asDropinIfExists";
+    };
+  };
+
+  vhost = types.submodule {
+    options = {
+      serverName = option (types.nullOr types.str) null;
+      listen = option (types.listOf (types.attrsOf types.anything)) [ ];
+      onlySSL = flag;
+      addSSL = flag;
+      forceSSL = flag;
+      enableACME = flag;
+      sslCertificate = option (types.nullOr types.path) null;
+      sslCertificateKey = option (types.nullOr types.path) null;
+      extraConfig = lines;
+      locations = option (types.attrsOf (
+        types.submodule {
+          options = {
+            return = option (types.nullOr types.str) null;
+            proxyPass = option (types.nullOr types.str) null;
+            extraConfig = lines;
+          };
+        }
+      )) { };
+    };
+  };
+in
+{
+  options = {
+    assertions = option (types.listOf types.unspecified) [ ];
+    warnings = strings;
+
+    environment.systemPackages = option (types.listOf types.package) [ ];
+
+    networking.firewall.allowedTCPPorts = option (types.listOf types.port) [ ];
+
+    users.users = option (types.attrsOf (
+      types.submodule {
+        options = {
+          isSystemUser = flag;
+          group = option types.str "";
+          uid = option (types.nullOr types.int) null;
+          home = option types.str "/var/empty";
+          description = option types.str "";
+        };
+      }
+    )) { };
+    users.groups = option (types.attrsOf (
+      types.submodule { options.gid = option (types.nullOr types.int) null; }
+    )) { };
+
+    systemd.packages = option (types.listOf types.package) [ ];
+    systemd.tmpfiles.packages = option (types.listOf types.package) [ ];
+    systemd.services = option (types.attrsOf service) { };
+
+    services.nginx = {
+      enable = flag;
+      appendHttpConfig = lines;
+      virtualHosts = option (types.attrsOf vhost) { };
+    };
+
+    services.postgresql = {
+      enable = flag;
+      ensureDatabases = strings;
+      ensureUsers = option (types.listOf (
+        types.submodule {
+          options = {
+            name = option types.str "";
+            ensureDBOwnership = flag;
+          };
+        }
+      )) [ ];
+    };
+
+    services.postgresqlBackup = {
+      enable = flag;
+      databases = strings;
+    };
+
+    # Separate options, as in NixOS: one submodule would make services.gitlab.enable depend
+    # on the module's own definitions below services.gitlab.
+    services.gitlab = {
+      enable = flag;
+      user = option types.str "gitlab";
+      host = option types.str "localhost";
+      port = option types.port 8080;
+      https = flag;
+      extraConfig = anything;
+      initialRootPasswordFile = option (types.nullOr types.str) null;
+      secrets = option (types.attrsOf types.str) { };
+    };
+  };
+
+  # Stands in for the GitLab module's gitlab-rails wrapper, which gitlab.nix looks up.
+  config.environment.systemPackages = lib.mkIf config.services.gitlab.enable [
+    (derivation {
+      name = "gitlab-rails";
+      system = "x86_64-linux";
+      builder = "/bin/sh";
+    })
+  ];
+}

@@ -1,0 +1,197 @@
+# vm-oauth: "Sign in with GitLab". The module's oneshot on the Mattermost host registers the
+# OAuth application in GitLab (another host) with an administrator's token; a scripted client
+# signs in to GitLab, goes through Mattermost's GitLab login (the consent page first, then,
+# with the application trusted, without it), and the Mattermost user then exists with the
+# GitLab username and email.
+{
+  pkgs,
+  lib,
+  helpers,
+  ...
+}:
+let
+  inherit (helpers) certs;
+
+  # From 11.0 Mattermost Team Edition offers "Sign in with GitLab" only with a license
+  # carrying the OpenId feature, so the login flow can only be tested on 10.11, the Extended
+  # Support Release that GitLab's Omnibus bundled last; on nixos-25.11 that is pkgs.mattermost.
+  mattermostEsr =
+    assert lib.assertMsg (lib.versions.majorMinor pkgs.mattermost.version == "10.11") ''
+      vm-oauth needs Mattermost 10.11 (Team Edition shows the GitLab button without a license
+      only up to 10.11), but pkgs.mattermost is ${pkgs.mattermost.version} at this nixpkgs.
+    '';
+    pkgs.mattermost;
+
+  # 20 characters, as GitLab's personal access tokens made with set_token must be.
+  token = "vmtest-token-1234567";
+  gitlabPassword = "Gl-vmtest-7Kq2xP9w";
+  # The module's own GitLab scripts, run on the GitLab host by the test.
+  createToken = "${../../nixos-modules/gitlab/create-token.rb}";
+  finish = "${../../nixos-modules/gitlab/finish.rb}";
+in
+{
+  name = "gitlab-mattermost-oauth";
+
+  # The shape of nixpkgs' own GitLab test (nixos/tests/gitlab), with https: GitLab's session
+  # cookie is Secure when gitlab.https is set, so a client only keeps it over https.
+  nodes.gitlab = {
+    imports = [ helpers.common ];
+    virtualisation = {
+      memorySize = 6144;
+      cores = 4;
+      useNixStoreImage = true;
+      writableStore = false;
+      # The store image holds the system's closure only.
+      additionalPaths = [
+        createToken
+        finish
+      ];
+    };
+    systemd.services = lib.genAttrs [ "gitlab" "gitlab-workhorse" "gitaly" "gitlab-sidekiq" ] (_: {
+      serviceConfig.Restart = lib.mkForce "no";
+    });
+    networking.firewall.allowedTCPPorts = [ 443 ];
+
+    services.nginx = {
+      enable = true;
+      recommendedProxySettings = true;
+      virtualHosts."gitlab.test" = {
+        onlySSL = true;
+        sslCertificate = "${certs}/gitlab.test.pem";
+        sslCertificateKey = "${certs}/gitlab.test.key";
+        locations."/".proxyPass = "http://unix:/run/gitlab/gitlab-workhorse.socket";
+      };
+    };
+
+    services.gitlab = {
+      enable = true;
+      host = "gitlab.test";
+      port = 443;
+      https = true;
+      databasePasswordFile = pkgs.writeText "dbPassword" "xo0daiF4";
+      initialRootPasswordFile = pkgs.writeText "rootPassword" "notproduction";
+      secrets = {
+        secretFile = pkgs.writeText "secret" "r8X9keSKynU7p4aKlh4GO1Bo77g5a7vj";
+        otpFile = pkgs.writeText "otpsecret" "Zu5hGx3YvQx40DvI8WoZJQpX2paSDOlG";
+        dbFile = pkgs.writeText "dbsecret" "lsGltKWTejOf6JxCVa7nLDenzkO9wPLR";
+        jwsFile = pkgs.runCommand "oidcKeyBase" { } "${pkgs.openssl}/bin/openssl genrsa 2048 > $out";
+        activeRecordPrimaryKeyFile = pkgs.writeText "arprimary" "vMeLvcDSJh6nk4gDj3Fd5Hok1jOdbmB6";
+        activeRecordDeterministicKeyFile = pkgs.writeText "ardeterministic" "kXM7Qh3c3UR1kVm4fLx8m8gVszd1R2eB";
+        activeRecordSaltFile = pkgs.writeText "arsalt" "yCqTuxr7Ea5kFBLFYfDvQ1vZxVbHA0k7";
+      };
+      sidekiq.concurrency = 1;
+      puma.workers = 2;
+    };
+  };
+
+  nodes.mattermost = {
+    imports = [
+      helpers.mattermost
+      (helpers.secret {
+        name = "gitlab-token";
+        source = pkgs.writeText "gitlab-token" token;
+      })
+    ];
+    services.gitlab-mattermost = {
+      package = mattermostEsr;
+      gitlab = {
+        url = "https://gitlab.test";
+        # GitLab is on the other host: the token comes from a file, and marking the
+        # application trusted is left to the test (finish.rb on the GitLab host).
+        register = {
+          enable = true;
+          tokenFile = helpers.secretPath "gitlab-token";
+          attempts = 180;
+        };
+      };
+      # GitLab users may sign up on their first login.
+      settings.TeamSettings.EnableOpenServer = true;
+    };
+  };
+
+  testScript = ''
+    ${helpers.pythonHelpers}
+    PASSWORD = "Test-Passw0rd!"
+    TOKEN = "${token}"
+    GITLAB_PASSWORD = "${gitlabPassword}"
+    MM_ADMIN = f"mmadmin:{PASSWORD}"
+    ID_FILE = "/var/lib/gitlab-mattermost-oauth/gitlab-id"
+
+
+    def gitlab_api(method, path, body=None):
+        command = [
+            "curl", "-sSf", "-X", method, "-H", f"PRIVATE-TOKEN: {TOKEN}",
+            f"https://gitlab.test/api/v4{path}",
+        ]
+        if body is not None:
+            command += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+        return json.loads(gitlab.succeed(shlex.join(command)))
+
+
+    def registered_apps():
+        return [
+            app for app in gitlab_api("GET", "/applications")
+            if app["application_name"] == "GitLab Mattermost"
+        ]
+
+
+    def sign_in(user, expect):
+        mattermost.succeed(
+            "oauth-login --gitlab https://gitlab.test --mattermost https://mattermost.test"
+            + f" --user {user} --password {shlex.quote(GITLAB_PASSWORD)} --expect {expect}"
+        )
+        member = api(mattermost, "GET", f"/api/v4/users/username/{user}", login=MM_ADMIN)
+        assert member["email"] == f"{user}@example.org", member
+        assert member["auth_service"] == "gitlab", member
+
+
+    start_all()
+
+    with subtest("GitLab starts"):
+        for unit in ["gitaly.service", "gitlab-workhorse.service", "gitlab.service", "gitlab-sidekiq.service"]:
+            gitlab.wait_for_unit(unit, timeout=1800)
+        gitlab.wait_for_file("/var/gitlab/state/tmp/sockets/gitlab.socket")
+        gitlab.wait_until_succeeds("curl -sSf https://gitlab.test/users/sign_in", timeout=900)
+
+    with subtest("an administrator token, made with the module's own script"):
+        gitlab.succeed(
+            f"GITLAB_MATTERMOST_TOKEN={TOKEN} runuser -u gitlab -- gitlab-rails runner ${createToken} root"
+        )
+
+    with subtest("GitLab users"):
+        for name in ("alice", "bob"):
+            gitlab_api("POST", "/users", {
+                "username": name,
+                "name": name.title(),
+                "email": f"{name}@example.org",
+                "password": GITLAB_PASSWORD,
+                "skip_confirmation": True,
+            })
+
+    with subtest("the oneshot registers the OAuth application before Mattermost starts"):
+        mattermost.wait_for_unit("gitlab-mattermost-oauth.service", timeout=1800)
+        [app] = registered_apps()
+        assert "https://mattermost.test/signup/gitlab/complete" in app["callback_url"], app
+        app_id = mattermost.succeed(f"cat {ID_FILE}").strip()
+        assert app["application_id"] == app_id, (app, app_id)
+
+    wait_for_mattermost(mattermost)
+    create_user(mattermost, "mmadmin", "mmadmin@example.org", PASSWORD, admin=True)
+
+    with subtest("alice signs in with GitLab after consenting"):
+        sign_in("alice", "consent")
+
+    with subtest("once the application is trusted, bob signs in without a consent page"):
+        gitlab.succeed(
+            f"GITLAB_MATTERMOST_APP_ID={app_id} GITLAB_MATTERMOST_TRUST=1"
+            + " runuser -u gitlab -- gitlab-rails runner ${finish}"
+        )
+        sign_in("bob", "trusted")
+
+    with subtest("registering again keeps the one application"):
+        mattermost.succeed("systemctl restart gitlab-mattermost-oauth.service")
+        [app] = registered_apps()
+        assert app["application_id"] == app_id, app
+        assert mattermost.succeed(f"cat {ID_FILE}").strip() == app_id
+  '';
+}

@@ -1,0 +1,554 @@
+//! The NixOS option declarations of `services.gitlab-mattermost`, generated from the schema.
+//!
+//! `nixos-modules/options.nix` is the output of [`render_options_nix`], committed so that the
+//! NixOS module needs no build step, and checked by `tests/nixos_options.rs` so that it cannot
+//! drift from [`crate::schema`]: a field added to the schema becomes a NixOS option with the
+//! same name, type, default, description and example.
+//!
+//! The output is formatted the way nixfmt (RFC 166 style) formats it, so `nixfmt --check`
+//! accepts the generated file as it is.
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value};
+
+/// Header of the generated file. `types.nix` holds the hand-written `secretFile` type.
+const HEADER: &str = r#"# Generated from the configuration schema (crates/gitlab-mattermost/src/schema.rs).
+# Do not edit: run `cargo run -- nixos-options > nixos-modules/options.nix`.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib) mkOption types;
+  inherit (import ./types.nix { inherit lib; }) secretFile;
+  cfg = config.services.gitlab-mattermost;
+in
+{
+"#;
+
+/// Options whose NixOS default is a Nix expression rather than the schema default: the
+/// module runs Mattermost and the compiler from the Nix store.
+const NIX_DEFAULTS: &[(&str, &str)] = &[
+    ("mattermost.install_dir", "\"${cfg.package}\""),
+    (
+        "mattermost.wrapper",
+        "\"${cfg.compilerPackage}/bin/gitlab-mattermost\"",
+    ),
+];
+
+/// Markers for the line breaks of a multi-line enum, replaced once the indentation is known.
+const ENUM_BREAK: &str = "\u{1}";
+const ENUM_END: &str = "\u{2}";
+
+/// Widest line of generated text, the indentation included.
+const WIDTH: usize = 100;
+
+/// Renders `nixos-modules/options.nix`.
+pub fn render_options_nix() -> String {
+    let root = serde_json::to_value(crate::schema::json_schema())
+        .expect("a JSON Schema serialises to JSON");
+    let mut out = String::from(HEADER);
+    out.push_str("  options.services.gitlab-mattermost = {\n");
+    let mut path = Vec::new();
+    emit_properties(&root, &root, &mut path, 2, &mut out);
+    out.push_str("  };\n}\n");
+    out
+}
+
+/// Whether the option at `path` names a file whose content is secret (or, for the private
+/// key, must not be copied into the world-readable Nix store): such options take an absolute
+/// path as a string and the module asserts that it is not a Nix path.
+pub fn is_secret_path(path: &[String]) -> bool {
+    let last = path.last().map(String::as_str).unwrap_or_default();
+    last.ends_with("_file")
+        || path.first().map(String::as_str) == Some("setting_files")
+        || (path.len() == 2 && path[0] == "nginx" && last == "certificate_key")
+}
+
+fn emit_properties(
+    object: &Value,
+    root: &Value,
+    path: &mut Vec<String>,
+    depth: usize,
+    out: &mut String,
+) {
+    let Some(properties) = object.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    let mut first = true;
+    for (name, property) in properties {
+        if !first {
+            out.push('\n');
+        }
+        first = false;
+        path.push(name.clone());
+        let resolved = resolve(property, root);
+        let indent = "  ".repeat(depth);
+        if resolved.get("properties").is_some() {
+            if let Some(description) = description_of(property, &resolved) {
+                for line in wrap(&description, WIDTH - indent.len() - 2) {
+                    let _ = writeln!(out, "{indent}# {line}");
+                }
+            }
+            let _ = writeln!(out, "{indent}{} = {{", attr_name(name));
+            emit_properties(&resolved, root, path, depth + 1, out);
+            let _ = writeln!(out, "{indent}}};");
+        } else {
+            emit_option(name, property, &resolved, path, depth, out);
+        }
+        path.pop();
+    }
+}
+
+fn emit_option(
+    name: &str,
+    property: &Value,
+    resolved: &Value,
+    path: &[String],
+    depth: usize,
+    out: &mut String,
+) {
+    let indent = "  ".repeat(depth);
+    let inner = "  ".repeat(depth + 1);
+    let _ = writeln!(out, "{indent}{} = mkOption {{", attr_name(name));
+    let ty = nix_type(resolved, path).replace(ENUM_BREAK, &format!("\n{inner}  "));
+    let ty = ty.replace(ENUM_END, &format!("\n{inner}]"));
+    let _ = writeln!(out, "{inner}type = {ty};");
+    let dotted = path.join(".");
+    if let Some((_, expression)) = NIX_DEFAULTS.iter().find(|(p, _)| *p == dotted) {
+        let _ = writeln!(out, "{inner}default = {expression};");
+        let text = format!(
+            "\"{}\"",
+            escape_string(&expression.replace("cfg.", "config.services.gitlab-mattermost."))
+        );
+        let _ = writeln!(out, "{inner}defaultText = lib.literalExpression {text};");
+    } else if let Some(default) = property.get("default").or_else(|| resolved.get("default")) {
+        emit_binding(&inner, "default", default, out);
+    }
+    let mut description = description_of(property, resolved).unwrap_or_default();
+    if let Some(variants) = enum_variants(resolved) {
+        let documented: Vec<String> = variants
+            .iter()
+            .filter_map(|(value, doc)| {
+                doc.as_ref()
+                    .map(|doc| format!("- `{}`: {doc}", nix_literal_inline(value)))
+            })
+            .collect();
+        if !documented.is_empty() {
+            description.push_str("\n\n");
+            description.push_str(&documented.join("\n"));
+        }
+    }
+    emit_description(&inner, &description, out);
+    if let Some(example) = property
+        .get("examples")
+        .or_else(|| resolved.get("examples"))
+        .and_then(Value::as_array)
+        .and_then(|examples| examples.first())
+    {
+        emit_binding(&inner, "example", example, out);
+    }
+    let _ = writeln!(out, "{indent}}};");
+}
+
+/// Follows `allOf: [{$ref}]` (how schemars wraps a referenced type that carries its own
+/// description or default) and plain `$ref`s to the definition.
+fn resolve(schema: &Value, root: &Value) -> Value {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        return resolve(&lookup(reference, root), root);
+    }
+    if let Some([only]) = schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        return resolve(only, root);
+    }
+    schema.clone()
+}
+
+fn lookup(reference: &str, root: &Value) -> Value {
+    let name = reference
+        .strip_prefix("#/definitions/")
+        .unwrap_or_else(|| panic!("unsupported $ref {reference}"));
+    root["definitions"][name].clone()
+}
+
+fn description_of(property: &Value, resolved: &Value) -> Option<String> {
+    property
+        .get("description")
+        .or_else(|| resolved.get("description"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// The values of a string enum with the doc comment of each, from either `enum` or a `oneOf`
+/// of single-value enums (what schemars emits when the variants are documented).
+fn enum_variants(schema: &Value) -> Option<Vec<(Value, Option<String>)>> {
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        return Some(values.iter().map(|v| (v.clone(), None)).collect());
+    }
+    let variants = schema.get("oneOf")?.as_array()?;
+    variants
+        .iter()
+        .map(|variant| {
+            let values = variant.get("enum")?.as_array()?;
+            match values.as_slice() {
+                [value] => Some((
+                    value.clone(),
+                    variant
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                )),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn types_of(schema: &Value) -> (Vec<String>, bool) {
+    let names: Vec<String> = match schema.get("type") {
+        Some(Value::String(name)) => vec![name.clone()],
+        Some(Value::Array(names)) => names
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let nullable = names.iter().any(|n| n == "null");
+    (
+        names.into_iter().filter(|n| n != "null").collect(),
+        nullable,
+    )
+}
+
+fn nix_type(schema: &Value, path: &[String]) -> String {
+    let (names, nullable) = types_of(schema);
+    let base = if let Some(variants) = enum_variants(schema) {
+        let values: Vec<String> = variants
+            .iter()
+            .map(|(v, _)| nix_literal_inline(v))
+            .collect();
+        match values.as_slice() {
+            [one] => format!("types.enum [ {one} ]"),
+            // nixfmt puts the items of a list of two or more on lines of their own.
+            _ => format!(
+                "types.enum [{ENUM_BREAK}{}{ENUM_END}",
+                values.join(ENUM_BREAK)
+            ),
+        }
+    } else {
+        match names.as_slice() {
+            [name] if name == "string" => {
+                if is_secret_path(path) {
+                    "secretFile".to_owned()
+                } else {
+                    "types.str".to_owned()
+                }
+            }
+            [name] if name == "boolean" => "types.bool".to_owned(),
+            [name] if name == "integer" => integer_type(schema, path),
+            [name] if name == "array" => {
+                let items = schema.get("items").cloned().unwrap_or(Value::Bool(true));
+                format!("types.listOf {}", parenthesize(nix_type(&items, path)))
+            }
+            [name] if name == "object" => match schema.get("additionalProperties") {
+                Some(Value::Object(values)) => {
+                    let mut value_path = path.to_vec();
+                    value_path.push("<name>".to_owned());
+                    let element = nix_type(&Value::Object(values.clone()), &value_path);
+                    format!("types.attrsOf {}", parenthesize(element))
+                }
+                // Free-form JSON: Mattermost's own settings, checked by the compiler.
+                _ => "(pkgs.formats.json { }).type".to_owned(),
+            },
+            _ => panic!(
+                "no NixOS type for the schema at {}: {schema}",
+                path.join(".")
+            ),
+        }
+    };
+    if nullable {
+        format!("types.nullOr {}", parenthesize(base))
+    } else {
+        base
+    }
+}
+
+fn integer_type(schema: &Value, path: &[String]) -> String {
+    let number = |key: &str| schema.get(key).and_then(Value::as_f64);
+    let is_port = path.last().is_some_and(|name| name.ends_with("port"));
+    let (named, full_range) = match schema.get("format").and_then(Value::as_str) {
+        Some("uint16") if is_port => ("types.port", Some((0.0, 65535.0))),
+        Some("uint16") => ("types.ints.u16", Some((0.0, 65535.0))),
+        Some("uint32") => ("types.ints.u32", Some((0.0, 4294967295.0))),
+        Some("uint8") => ("types.ints.u8", Some((0.0, 255.0))),
+        Some(format) if format.starts_with("uint") => ("types.ints.unsigned", None),
+        _ => ("types.int", None),
+    };
+    match (number("minimum"), number("maximum")) {
+        // A range narrower than the integer type's: keep it, the compiler enforces it too.
+        (Some(min), Some(max)) if Some((min, max)) != full_range => {
+            format!("types.ints.between {} {}", min as u64, max as u64)
+        }
+        _ => named.to_owned(),
+    }
+}
+
+fn parenthesize(expression: String) -> String {
+    if expression.contains(' ') && !expression.starts_with('(') {
+        format!("({expression})")
+    } else {
+        expression
+    }
+}
+
+fn emit_description(indent: &str, description: &str, out: &mut String) {
+    let width = WIDTH - indent.len() - 2;
+    let single = format!("{indent}description = \"{}\";", escape_string(description));
+    if !description.contains('\n') && single.len() <= WIDTH {
+        let _ = writeln!(out, "{single}");
+        return;
+    }
+    let _ = writeln!(out, "{indent}description = ''");
+    for paragraph in description.split('\n') {
+        if paragraph.is_empty() {
+            out.push('\n');
+            continue;
+        }
+        for line in wrap(paragraph, width) {
+            let _ = writeln!(out, "{indent}  {}", escape_indented(&line));
+        }
+    }
+    let _ = writeln!(out, "{indent}'';");
+}
+
+/// Greedy word wrap; a word longer than the width stays whole on its own line.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    // A list item's continuation lines would need indenting; keep items on one line.
+    if text.starts_with("- ") {
+        return vec![text.to_owned()];
+    }
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// `name = value;` with a value that may span several lines (nixfmt's layout: lists of two or
+/// more items and non-empty attribute sets one entry per line).
+fn emit_binding(indent: &str, name: &str, value: &Value, out: &mut String) {
+    let _ = write!(out, "{indent}{name} = ");
+    write_value(indent, value, out);
+    out.push_str(";\n");
+}
+
+fn write_value(indent: &str, value: &Value, out: &mut String) {
+    let inner = format!("{indent}  ");
+    match value {
+        Value::Array(items) if items.len() >= 2 => {
+            out.push_str("[\n");
+            for item in items {
+                out.push_str(&inner);
+                write_value(&inner, item, out);
+                out.push('\n');
+            }
+            let _ = write!(out, "{indent}]");
+        }
+        Value::Array(items) => match items.first() {
+            Some(item) if !matches!(item, Value::Object(m) if !m.is_empty()) => {
+                let _ = write!(out, "[ {} ]", nix_literal_inline(item));
+            }
+            Some(item) => {
+                out.push_str("[\n");
+                out.push_str(&inner);
+                write_value(&inner, item, out);
+                let _ = write!(out, "\n{indent}]");
+            }
+            None => out.push_str("[ ]"),
+        },
+        Value::Object(map) if !map.is_empty() => write_attrs(indent, map, out),
+        other => out.push_str(&nix_literal_inline(other)),
+    }
+}
+
+fn write_attrs(indent: &str, map: &Map<String, Value>, out: &mut String) {
+    let inner = format!("{indent}  ");
+    out.push_str("{\n");
+    for (key, value) in map {
+        let _ = write!(out, "{inner}{} = ", attr_name(key));
+        write_value(&inner, value, out);
+        out.push_str(";\n");
+    }
+    let _ = write!(out, "{indent}}}");
+}
+
+/// A scalar or empty collection as a one-line Nix literal.
+fn nix_literal_inline(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => format!("\"{}\"", escape_string(s)),
+        Value::Array(items) if items.is_empty() => "[ ]".to_owned(),
+        Value::Object(map) if map.is_empty() => "{ }".to_owned(),
+        other => panic!("not a one-line literal: {other}"),
+    }
+}
+
+fn escape_string(s: &str) -> String {
+    let mut escaped = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '"' => escaped.push_str("\\\""),
+            '\n' => escaped.push_str("\\n"),
+            '\t' => escaped.push_str("\\t"),
+            '$' if chars.peek() == Some(&'{') => escaped.push_str("\\$"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// Escapes text for a `''` string: `''` becomes `'''` and `${` becomes `''${`.
+fn escape_indented(s: &str) -> String {
+    s.replace("''", "'''").replace("${", "''${")
+}
+
+const KEYWORDS: &[&str] = &[
+    "assert", "else", "if", "in", "inherit", "let", "or", "rec", "then", "with",
+];
+
+fn attr_name(name: &str) -> String {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '\''))
+        && !KEYWORDS.contains(&name);
+    if valid {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", escape_string(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(dotted: &str) -> Vec<String> {
+        dotted.split('.').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn every_file_key_replacing_an_inline_secret_is_a_secret_path() {
+        for (_, file_key) in crate::schema::INLINE_SECRET_KEYS {
+            assert!(is_secret_path(&path(file_key)), "{file_key}");
+        }
+        assert!(is_secret_path(&path("setting_files.<name>")));
+        assert!(is_secret_path(&path("nginx.certificate_key")));
+        assert!(!is_secret_path(&path("nginx.certificate")));
+        assert!(!is_secret_path(&path("gitlab.id")));
+    }
+
+    #[test]
+    fn secret_options_use_the_secret_file_type() {
+        let nix = render_options_nix();
+        for option in [
+            "password_file = mkOption {\n        type = types.nullOr secretFile;",
+            "secret_file = mkOption {\n        type = types.nullOr secretFile;",
+            "setting_files = mkOption {\n      type = types.attrsOf secretFile;",
+            "certificate_key = mkOption {\n        type = types.nullOr secretFile;",
+        ] {
+            assert!(nix.contains(option), "missing:\n{option}\nin:\n{nix}");
+        }
+    }
+
+    #[test]
+    fn types_defaults_and_examples_follow_the_schema() {
+        let nix = render_options_nix();
+        for expected in [
+            "port = mkOption {\n        type = types.ints.between 1 65535;\n        default = 8065;",
+            "redirect_http_port = mkOption {\n        type = types.ints.between 1 65535;\n        default = 80;",
+            "uid = mkOption {\n        type = types.nullOr (types.ints.between 1 4294967294);\n        default = null;",
+            "connection_security = mkOption {\n        type = types.enum [\n          \"\"\n          \"TLS\"\n          \"STARTTLS\"\n        ];\n        default = \"\";",
+            "kind = mkOption {\n        type = types.enum [\n          \"local\"\n          \"external\"\n        ];\n        default = \"local\";",
+            "settings = mkOption {\n      type = (pkgs.formats.json { }).type;",
+            "environment = mkOption {\n      type = types.attrsOf types.str;\n      default = { };",
+            "read_replicas = mkOption {\n        type = types.listOf types.str;\n        default = [ ];",
+            "interval = mkOption {\n          type = types.ints.u32;\n          default = 30;",
+            "default = [\n          \"0.0.0.0\"\n          \"[::]\"\n        ];",
+            "example = {\n        \"SqlSettings.AtRestEncryptKey\" = \"/run/secrets/mattermost-at-rest-key\";\n      };",
+            "default = \"${cfg.package}\";",
+        ] {
+            assert!(nix.contains(expected), "missing:\n{expected}\nin:\n{nix}");
+        }
+        // external_url has no default: NixOS then asks for it.
+        let external = nix.split("external_url = mkOption {").nth(1).unwrap();
+        let external = external.split("};").next().unwrap();
+        assert!(!external.contains("default ="), "{external}");
+    }
+
+    #[test]
+    fn every_schema_field_is_an_option() {
+        let root = serde_json::to_value(crate::schema::json_schema()).unwrap();
+        let nix = render_options_nix();
+        let mut missing = Vec::new();
+        for definition in root["definitions"].as_object().unwrap().values() {
+            for name in definition
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|p| p.keys())
+            {
+                if !nix.contains(&format!(" {name} = ")) {
+                    missing.push(name.clone());
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no option for {missing:?}");
+    }
+
+    #[test]
+    fn strings_are_escaped_for_nix() {
+        assert_eq!(escape_string(r#"a"b\c ${x} $y"#), r#"a\"b\\c \${x} $y"#);
+        assert_eq!(escape_indented("'' ${x}"), "''' ''${x}");
+        assert_eq!(
+            attr_name("SqlSettings.AtRestEncryptKey"),
+            "\"SqlSettings.AtRestEncryptKey\""
+        );
+        assert_eq!(
+            attr_name("MM_TEAMSETTINGS_SITENAME"),
+            "MM_TEAMSETTINGS_SITENAME"
+        );
+        assert_eq!(attr_name("in"), "\"in\"");
+    }
+
+    #[test]
+    fn wrapping_keeps_words_whole() {
+        assert_eq!(wrap("aa bb cc", 5), vec!["aa bb", "cc"]);
+        assert_eq!(
+            wrap("averyveryverylongword x", 5),
+            vec!["averyveryverylongword", "x"]
+        );
+    }
+}

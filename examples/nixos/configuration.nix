@@ -1,0 +1,62 @@
+# A host running GitLab Mattermost with this repository's NixOS module: https with a
+# Let's Encrypt certificate, local PostgreSQL with daily dumps, mail through a provider, and
+# "Sign in with GitLab" against a GitLab elsewhere. Secrets are files that sops-nix (or agenix)
+# puts under /run/secrets; only their paths appear here.
+#
+# In a flake:
+#   inputs.gitlab-mattermost.url = "github:gitlab-mattermost/gitlab-mattermost";
+#   nixosConfigurations.chat = nixpkgs.lib.nixosSystem {
+#     modules = [ inputs.gitlab-mattermost.nixosModules.default ./configuration.nix ];
+#   };
+{ ... }:
+{
+  services.gitlab-mattermost = {
+    enable = true;
+    external_url = "https://chat.example.com";
+    openFirewall = true;
+    nginx.enableACME = true;
+    backup.enable = true;
+
+    smtp = {
+      enable = true;
+      server = "smtp.example.com";
+      port = 587;
+      connection_security = "STARTTLS";
+      auth = true;
+      username = "chat@example.com";
+      password_file = "/run/secrets/mattermost-smtp-password";
+      feedback_name = "Example Chat";
+      feedback_email = "chat@example.com";
+      batching.enable = true;
+    };
+
+    gitlab = {
+      url = "https://gitlab.example.com";
+      # Creates the OAuth application "GitLab Mattermost" at boot and keeps its id and
+      # secret under /var/lib/gitlab-mattermost-oauth.
+      register = {
+        enable = true;
+        tokenFile = "/run/secrets/gitlab-admin-token";
+      };
+    };
+
+    setting_files."SqlSettings.AtRestEncryptKey" = "/run/secrets/mattermost-at-rest-key";
+
+    settings = {
+      TeamSettings.SiteName = "Example Chat";
+      ServiceSettings.MaximumLoginAttempts = 5;
+    };
+  };
+
+  security.acme = {
+    acceptTerms = true;
+    defaults.email = "admin@example.com";
+  };
+
+  # With sops-nix, for example:
+  # sops.secrets.mattermost-smtp-password = { };
+  # sops.secrets.gitlab-admin-token = { };
+  # sops.secrets.mattermost-at-rest-key = { };
+
+  system.stateVersion = "25.11";
+}

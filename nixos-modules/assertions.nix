@@ -1,0 +1,154 @@
+# Checks with messages that say what to change. The compiler validates the configuration
+# again at build time; these catch what only Nix can see (Nix paths, the platform, other
+# NixOS services) and fail before anything is built.
+{
+  config,
+  lib,
+  options,
+  pkgs,
+  ...
+}:
+let
+  cfg = config.services.gitlab-mattermost;
+  system = pkgs.stdenv.hostPlatform.system;
+  url = (import ./lib.nix { inherit lib; }).parseUrl cfg.external_url;
+
+  # Every option of type secretFile, also inside nullOr and attrsOf, with one entry per file.
+  isSecretType =
+    type:
+    type.name == "secretFile"
+    || (type.nestedTypes ? elemType && isSecretType type.nestedTypes.elemType);
+  secretOptions = lib.filter (option: isSecretType option.type) (
+    lib.collect lib.isOption options.services.gitlab-mattermost
+  );
+  secrets = lib.concatMap (
+    option:
+    let
+      name = lib.showOption option.loc;
+    in
+    if option.value == null then
+      [ ]
+    else if builtins.isAttrs option.value then
+      lib.mapAttrsToList (key: value: {
+        name = "${name}.${builtins.toJSON key}";
+        inherit value;
+      }) option.value
+    else
+      [
+        {
+          inherit name;
+          inherit (option) value;
+        }
+      ]
+  ) secretOptions;
+
+  # The value itself is never part of a message: it may be the secret.
+  secretAssertions = lib.concatMap (secret: [
+    {
+      assertion = !builtins.isPath secret.value;
+      message = ''
+        ${secret.name} is a Nix path, which would be copied into the world-readable Nix store.
+        Write the absolute path as a string instead, e.g. "/run/secrets/mattermost" (see
+        sops-nix or agenix for putting secrets there).
+      '';
+    }
+    {
+      assertion = builtins.isPath secret.value || lib.hasPrefix "/" secret.value;
+      message = ''
+        ${secret.name} must be the absolute path of a file that holds the secret, not the
+        secret itself: put the secret in a file readable by root (e.g. with sops-nix or
+        agenix) and give its path.
+      '';
+    }
+  ]) secrets;
+
+  storeSecrets = lib.filter (
+    secret: builtins.isString secret.value && lib.hasPrefix builtins.storeDir secret.value
+  ) secrets;
+in
+{
+  config = lib.mkIf cfg.enable {
+    assertions = [
+      {
+        assertion = system == "x86_64-linux";
+        message = ''
+          services.gitlab-mattermost supports x86_64-linux only; this system is ${system}.
+          The compiler, the Mattermost package and the VM tests are built and tested there.
+        '';
+      }
+      {
+        assertion = cfg.database.kind == "local" -> cfg.database.user == cfg.account.user;
+        message = ''
+          services.gitlab-mattermost.database.user (${cfg.database.user}) must equal
+          account.user (${cfg.account.user}) with database.kind = "local": PostgreSQL's peer
+          authentication maps the Unix user to the database role of the same name.
+        '';
+      }
+      {
+        assertion = cfg.backup.enable -> cfg.database.kind == "local";
+        message = ''
+          services.gitlab-mattermost.backup.enable dumps the local database; with
+          database.kind = "external" back it up on the database host.
+        '';
+      }
+      {
+        assertion =
+          cfg.nginx.enable && url.scheme == "https" && !cfg.nginx.enableACME
+          -> cfg.nginx.certificate != null && cfg.nginx.certificate_key != null;
+        message = ''
+          services.gitlab-mattermost.external_url is https, so nginx needs
+          nginx.certificate and nginx.certificate_key (paths as strings), or set
+          nginx.enableACME = true to get a certificate from Let's Encrypt.
+        '';
+      }
+      {
+        assertion =
+          cfg.nginx.enableACME
+          -> url.scheme == "https" && url.port == 443 && cfg.nginx.redirect_http_port == 80;
+        message = ''
+          services.gitlab-mattermost.nginx.enableACME needs an https external_url on port 443
+          and nginx.redirect_http_port = 80, where Let's Encrypt's http-01 challenge arrives.
+        '';
+      }
+      {
+        assertion = cfg.gitlab.register.enable -> cfg.gitlab.url != null;
+        message = ''
+          services.gitlab-mattermost.gitlab.register.enable needs gitlab.url, GitLab's base
+          URL (it is set for you when services.gitlab runs on this host).
+        '';
+      }
+      {
+        assertion =
+          cfg.gitlab.register.enable && cfg.gitlab.register.tokenFile == null
+          -> config.services.gitlab.enable;
+        message = ''
+          services.gitlab-mattermost.gitlab.register.tokenFile is unset, so the module would
+          make a token with gitlab-rails, which needs services.gitlab on this host. Give the
+          path of a file holding a GitLab administrator's personal access token (scope api).
+        '';
+      }
+      {
+        assertion =
+          cfg.gitlab.register.enable && cfg.gitlab.register.trust -> config.services.gitlab.enable;
+        message = ''
+          services.gitlab-mattermost.gitlab.register.trust needs services.gitlab on this host
+          (GitLab's API cannot mark an application trusted). Set it to false, or mark
+          "GitLab Mattermost" trusted in GitLab's Admin area > Applications.
+        '';
+      }
+    ]
+    ++ secretAssertions;
+
+    warnings =
+      lib.optional (cfg.gitlab.enable && lib.versionAtLeast cfg.package.version "11") ''
+        services.gitlab-mattermost.gitlab.enable is set, but from Mattermost 11 (this is
+        ${cfg.package.version}) the Team Edition shows "Sign in with GitLab" only with a license
+        that includes OpenID. Use the 10.11 Extended Support Release (pkgs.mattermost on NixOS
+        25.11) or install a license.
+      ''
+      ++ map (secret: ''
+        ${secret.name} is in the Nix store, where every local user can read it. Keep secrets
+        outside the store (e.g. /run/secrets with sops-nix or agenix).
+      '') storeSecrets;
+  };
+}

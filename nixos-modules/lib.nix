@@ -1,0 +1,65 @@
+# Pure helpers shared by the module's files.
+{ lib }:
+rec {
+  # The compiler's configuration: every option declared in `declarations` (the tree of
+  # options.nix) with its value from `values`, and nothing NixOS-only, since the compiler
+  # rejects unknown keys.
+  project =
+    declarations: values:
+    lib.mapAttrs (
+      name: declaration:
+      if lib.isOption declaration then
+        noNixPaths [ name ] values.${name}
+      else
+        project declaration values.${name}
+    ) declarations;
+
+  # A Nix path in the configuration would be copied into the world-readable store by
+  # builtins.toJSON. assertions.nix reports it with the option's name; this throw is the
+  # backstop for anything that reads the configuration before the assertions are checked.
+  noNixPaths =
+    loc: value:
+    if builtins.isPath value then
+      throw "services.gitlab-mattermost: ${lib.concatStringsSep "." loc} holds a Nix path; give absolute paths as strings so that nothing is copied into the Nix store."
+    else if builtins.isAttrs value && !lib.isDerivation value then
+      lib.mapAttrs (name: noNixPaths (loc ++ [ name ])) value
+    else if builtins.isList value then
+      map (noNixPaths loc) value
+    else
+      value;
+
+  # { scheme, host, port } of a URL such as https://chat.example.com or http://[::1]:8065.
+  parseUrl =
+    url:
+    let
+      parts = builtins.match "(https?)://([^]/:[]+|[[][0-9a-fA-F:.]+])(:([0-9]+))?/?" url;
+      scheme = builtins.elemAt parts 0;
+      port = builtins.elemAt parts 3;
+    in
+    if parts == null then
+      throw "services.gitlab-mattermost.external_url must be http(s)://HOST[:PORT] without a path, not ${builtins.toJSON url}."
+    else
+      {
+        inherit scheme;
+        host = builtins.elemAt parts 1;
+        port =
+          if port != null then
+            lib.toInt port
+          else if scheme == "https" then
+            443
+          else
+            80;
+      };
+
+  # The address to reach a service that listens on `address` from this host.
+  connectAddress =
+    address:
+    if address == "0.0.0.0" || address == "" then
+      "127.0.0.1"
+    else if address == "::" || address == "[::]" then
+      "[::1]"
+    else if lib.hasInfix ":" address && !lib.hasPrefix "[" address then
+      "[${address}]"
+    else
+      address;
+}

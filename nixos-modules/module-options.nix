@@ -1,0 +1,136 @@
+# Options that exist only in NixOS (camelCase, as NixOS names them). The compiler's own
+# configuration is in options.nix, generated from its schema.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib) mkOption types;
+  inherit (import ./types.nix { inherit lib; }) secretFile;
+  cfg = config.services.gitlab-mattermost;
+in
+{
+  options.services.gitlab-mattermost = {
+    enable = lib.mkEnableOption "GitLab Mattermost, configured by the gitlab-mattermost compiler";
+
+    package = lib.mkPackageOption pkgs "mattermost" {
+      extraDescription = ''
+        On NixOS 25.11 `pkgs.mattermost` is the 10.11 Extended Support Release, whose Team
+        Edition offers "Sign in with GitLab"; from 11.0 that button needs a license.
+      '';
+    };
+
+    compilerPackage = mkOption {
+      type = types.package;
+      default = pkgs.callPackage ../nix/package.nix { };
+      defaultText = lib.literalMD "`gitlab-mattermost` built from this repository with `pkgs`";
+      description = ''
+        The gitlab-mattermost compiler. It renders the unit, the environment file and the
+        nginx locations at build time, and its `exec` subcommand starts Mattermost with the
+        secrets systemd hands it.
+      '';
+    };
+
+    openFirewall = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Open the ports nginx serves Mattermost on (and the http redirect port).";
+    };
+
+    nginx.enableACME = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Get the certificate from Let's Encrypt (`security.acme`, which needs
+        `security.acme.acceptTerms` and `security.acme.defaults.email`). Sets
+        `nginx.certificate` and `nginx.certificate_key` to the ACME files and serves the
+        http-01 challenge and the redirect to https on port 80.
+      '';
+    };
+
+    backup.enable = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Dump the local database every day with `services.postgresqlBackup` (configure its
+        `location` and `startAt` there). Uploaded files in the data directory are not part of
+        the dump: back them up with the host's file backup.
+      '';
+    };
+
+    gitlab.register = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+        description = ''
+          Create (or update) the OAuth application "GitLab Mattermost" in GitLab at boot with
+          `gitlab-mattermost gitlab register`, before Mattermost starts. Its id and secret are
+          written to `gitlab.id_file` and `gitlab.secret_file`, which default to files under
+          {file}`/var/lib/gitlab-mattermost-oauth`. Enables `gitlab.enable`.
+        '';
+      };
+
+      tokenFile = mkOption {
+        type = types.nullOr secretFile;
+        default = null;
+        example = "/run/secrets/gitlab-admin-token";
+        description = ''
+          File holding a personal access token, with scope `api`, of a GitLab administrator.
+          Leave it unset when GitLab runs on this host (`services.gitlab`): a token of
+          `adminUser` valid for one day is then made with `gitlab-rails` and revoked once the
+          application is registered.
+        '';
+      };
+
+      trust = mkOption {
+        type = types.bool;
+        default = config.services.gitlab.enable;
+        defaultText = lib.literalExpression "config.services.gitlab.enable";
+        description = ''
+          Mark the application trusted, so that GitLab does not ask users to authorize
+          Mattermost. GitLab's API cannot do this, so it needs GitLab on this host.
+        '';
+      };
+
+      adminUser = mkOption {
+        type = types.str;
+        default = "root";
+        description = "GitLab administrator whose token registers the application when `tokenFile` is unset.";
+      };
+
+      attempts = mkOption {
+        type = types.ints.positive;
+        default = 90;
+        description = ''
+          How often registration is tried, 10 seconds apart, while GitLab is still starting
+          (on its first boot GitLab migrates its database for several minutes).
+        '';
+      };
+    };
+
+    finalConfig = mkOption {
+      type = types.attrsOf types.anything;
+      readOnly = true;
+      description = "The configuration handed to the compiler, as written to the store in JSON.";
+    };
+
+    rendered = mkOption {
+      type = types.package;
+      readOnly = true;
+      description = ''
+        Output of `gitlab-mattermost render`: the unit, the environment file, the nginx
+        locations and the tmpfiles rules that this module wires into NixOS.
+      '';
+    };
+  };
+
+  config = lib.mkIf (cfg.enable && cfg.gitlab.register.enable) {
+    services.gitlab-mattermost.gitlab = {
+      enable = lib.mkDefault true;
+      id_file = lib.mkDefault "/var/lib/gitlab-mattermost-oauth/gitlab-id";
+      secret_file = lib.mkDefault "/var/lib/gitlab-mattermost-oauth/gitlab-secret";
+    };
+  };
+}

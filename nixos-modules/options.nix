@@ -1,0 +1,545 @@
+# Generated from the configuration schema (crates/gitlab-mattermost/src/schema.rs).
+# Do not edit: run `cargo run -- nixos-options > nixos-modules/options.nix`.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib) mkOption types;
+  inherit (import ./types.nix { inherit lib; }) secretFile;
+  cfg = config.services.gitlab-mattermost;
+in
+{
+  options.services.gitlab-mattermost = {
+    external_url = mkOption {
+      type = types.str;
+      description = ''
+        The URL users open, e.g. `https://mattermost.example.com`. It becomes Mattermost's
+        `ServiceSettings.SiteURL`, the nginx server name, and decides whether nginx serves https.
+        Scheme http or https, a host, no path.
+      '';
+      example = "https://mattermost.example.com";
+    };
+
+    # Where Mattermost itself listens; nginx proxies to it.
+    listen = {
+      address = mkOption {
+        type = types.str;
+        default = "127.0.0.1";
+        description = "Address Mattermost binds to. Keep it on loopback when nginx is in front.";
+      };
+
+      port = mkOption {
+        type = types.ints.between 1 65535;
+        default = 8065;
+        description = "TCP port Mattermost binds to.";
+      };
+    };
+
+    # The system account Mattermost runs as.
+    account = {
+      user = mkOption {
+        type = types.str;
+        default = "mattermost";
+        description = "User name.";
+      };
+
+      group = mkOption {
+        type = types.str;
+        default = "mattermost";
+        description = "Group name.";
+      };
+
+      uid = mkOption {
+        type = types.nullOr (types.ints.between 1 4294967294);
+        default = null;
+        description = ''
+          Fixed numeric user id; leave unset to let the system choose. Set it when migrating so
+          copied files keep their owner.
+        '';
+      };
+
+      gid = mkOption {
+        type = types.nullOr (types.ints.between 1 4294967294);
+        default = null;
+        description = "Fixed numeric group id; leave unset to let the system choose.";
+      };
+    };
+
+    # Mattermost's directories.
+    directories = {
+      data = mkOption {
+        type = types.str;
+        default = "/var/lib/mattermost";
+        description = "State directory (the service's working directory).";
+      };
+
+      logs = mkOption {
+        type = types.str;
+        default = "/var/log/mattermost";
+        description = "Log directory (`LogSettings.FileLocation`).";
+      };
+
+      config = mkOption {
+        type = types.str;
+        default = "/var/lib/mattermost/config";
+        description = ''
+          Directory holding `config.json` (Mattermost's own, editable in the System Console).
+        '';
+      };
+
+      plugins = mkOption {
+        type = types.str;
+        default = "/var/lib/mattermost/plugins";
+        description = "Server plugins (`PluginSettings.Directory`).";
+      };
+
+      client_plugins = mkOption {
+        type = types.str;
+        default = "/var/lib/mattermost/client-plugins";
+        description = "Web app plugins (`PluginSettings.ClientDirectory`).";
+      };
+    };
+
+    # The Mattermost installation the service starts.
+    mattermost = {
+      install_dir = mkOption {
+        type = types.str;
+        default = "${cfg.package}";
+        defaultText = lib.literalExpression "\"\${config.services.gitlab-mattermost.package}\"";
+        description = ''
+          Directory of a Mattermost release (holds `bin/mattermost`, `client/`, `i18n/`,
+          `templates/`, `fonts/`). The NixOS module sets it to the package.
+        '';
+      };
+
+      wrapper = mkOption {
+        type = types.str;
+        default = "${cfg.compilerPackage}/bin/gitlab-mattermost";
+        defaultText = lib.literalExpression "\"\${config.services.gitlab-mattermost.compilerPackage}/bin/gitlab-mattermost\"";
+        description = ''
+          Path of the `gitlab-mattermost` binary used as the unit's `ExecStart=` wrapper.
+        '';
+      };
+    };
+
+    # Sign-in with GitLab (OAuth 2).
+    gitlab = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Offer \"Sign in with GitLab\" (`GitLabSettings.Enable`).";
+      };
+
+      url = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "GitLab's base URL, e.g. `https://gitlab.example.com`.";
+        example = "https://gitlab.example.com";
+      };
+
+      auth_endpoint = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "Authorization endpoint; default `<url>/oauth/authorize`.";
+      };
+
+      token_endpoint = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "Token endpoint; default `<url>/oauth/token`.";
+      };
+
+      user_api_endpoint = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "User API endpoint; default `<url>/api/v4/user`.";
+      };
+
+      id = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = ''
+          OAuth application id (GitLab's "Application ID"). Not a secret; use `id_file` when a
+          registration step writes it.
+        '';
+      };
+
+      id_file = mkOption {
+        type = types.nullOr secretFile;
+        default = null;
+        description = ''
+          File holding the OAuth application id (written by `gitlab-mattermost gitlab register`).
+        '';
+      };
+
+      secret_file = mkOption {
+        type = types.nullOr secretFile;
+        default = null;
+        description = "File holding the OAuth application secret.";
+      };
+
+      scope = mkOption {
+        type = types.str;
+        default = "read_user";
+        description = ''
+          OAuth scope requested. `read_user` matches the application `gitlab register` creates; an
+          empty scope makes GitLab fall back to `api` and the login fails.
+        '';
+      };
+    };
+
+    # Outgoing mail.
+    smtp = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Configure mail at all; when false Mattermost's own defaults stay.";
+      };
+
+      server = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "SMTP server host name.";
+      };
+
+      port = mkOption {
+        type = types.ints.between 1 65535;
+        default = 25;
+        description = "SMTP server port (25, 465 for TLS, 587 for STARTTLS).";
+      };
+
+      username = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "User name for SMTP authentication.";
+      };
+
+      password_file = mkOption {
+        type = types.nullOr secretFile;
+        default = null;
+        description = "File holding the SMTP password.";
+      };
+
+      auth = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Authenticate to the server (`EnableSMTPAuth`).";
+      };
+
+      connection_security = mkOption {
+        type = types.enum [
+          ""
+          "TLS"
+          "STARTTLS"
+        ];
+        default = "";
+        description = ''
+          Connection security: `""` (none), `"TLS"` (implicit, usually port 465) or `"STARTTLS"`
+          (usually port 587).
+        '';
+      };
+
+      skip_server_certificate_verification = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Accept any server certificate. Only for testing.";
+      };
+
+      feedback_name = mkOption {
+        type = types.str;
+        default = "Mattermost";
+        description = "Sender name of notification mail.";
+      };
+
+      feedback_email = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "Sender address of notification mail.";
+      };
+
+      send_notifications = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Send email notifications.";
+      };
+
+      enable_sign_in_with_email = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Let users sign in with email and password.";
+      };
+
+      enable_sign_up_with_email = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Let users sign up with email and password.";
+      };
+
+      # Batch notification mail.
+      batching = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+          description = "Batch notifications into one mail per interval. Needs `external_url`.";
+        };
+
+        interval = mkOption {
+          type = types.ints.u32;
+          default = 30;
+          description = "Seconds between batches; at least 30.";
+        };
+
+        buffer_size = mkOption {
+          type = types.ints.u32;
+          default = 256;
+          description = "Most notifications held per batch.";
+        };
+      };
+    };
+
+    # The PostgreSQL database.
+    database = {
+      kind = mkOption {
+        type = types.enum [
+          "local"
+          "external"
+        ];
+        default = "local";
+        description = "`local` (unix socket, peer auth) or `external` (TCP, password file).";
+      };
+
+      name = mkOption {
+        type = types.str;
+        default = "mattermost";
+        description = "Database name.";
+      };
+
+      user = mkOption {
+        type = types.str;
+        default = "mattermost";
+        description = "Database role. With `local`, it must equal the account user (peer auth).";
+      };
+
+      socket_dir = mkOption {
+        type = types.str;
+        default = "/run/postgresql";
+        description = "Directory of PostgreSQL's unix socket (`local` only).";
+      };
+
+      host = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "Database host (`external` only).";
+      };
+
+      port = mkOption {
+        type = types.ints.between 1 65535;
+        default = 5432;
+        description = "Database port.";
+      };
+
+      password_file = mkOption {
+        type = types.nullOr secretFile;
+        default = null;
+        description = "File holding the database password (`external` only).";
+      };
+
+      sslmode = mkOption {
+        type = types.str;
+        default = "require";
+        description = ''
+          libpq `sslmode` (`external` only): disable, allow, prefer, require, verify-ca,
+          verify-full.
+        '';
+      };
+
+      read_replicas = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        description = ''
+          Read replica hosts (`host` or `host:port`), same name, user, password and sslmode.
+        '';
+      };
+    };
+
+    # Where uploaded files are kept.
+    file_storage = {
+      driver = mkOption {
+        type = types.enum [
+          "local"
+          "s3"
+        ];
+        default = "local";
+        description = "`local` (a directory) or `s3` (an S3-compatible bucket).";
+      };
+
+      directory = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "Directory for `local` storage; default `<directories.data>/data`.";
+      };
+
+      bucket = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "S3 bucket.";
+      };
+
+      endpoint = mkOption {
+        type = types.str;
+        default = "s3.amazonaws.com";
+        description = "S3 endpoint host, e.g. `s3.amazonaws.com` or `minio.example.com:9000`.";
+      };
+
+      region = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "S3 region.";
+      };
+
+      access_key_id = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "S3 access key id (not a secret on its own).";
+      };
+
+      secret_access_key_file = mkOption {
+        type = types.nullOr secretFile;
+        default = null;
+        description = "File holding the S3 secret access key.";
+      };
+
+      ssl = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Talk https to the S3 endpoint.";
+      };
+    };
+
+    # The nginx reverse proxy in front of Mattermost.
+    nginx = {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Render the nginx vhost.";
+      };
+
+      https = mkOption {
+        type = types.nullOr types.bool;
+        default = null;
+        description = ''
+          Serve https; default: the scheme of `external_url`. Set false when TLS ends at a load
+          balancer in front of nginx.
+        '';
+      };
+
+      certificate = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "Certificate (full chain) path; required when https.";
+      };
+
+      certificate_key = mkOption {
+        type = types.nullOr secretFile;
+        default = null;
+        description = "Private key path; required when https. Read by nginx, never copied.";
+      };
+
+      redirect_http_to_https = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Also listen on plain http and redirect to https.";
+      };
+
+      redirect_http_port = mkOption {
+        type = types.ints.between 1 65535;
+        default = 80;
+        description = "Port of the http redirect server.";
+      };
+
+      listen_port = mkOption {
+        type = types.nullOr (types.ints.between 1 65535);
+        default = null;
+        description = "Port nginx listens on; default: the port of `external_url`.";
+      };
+
+      listen_addresses = mkOption {
+        type = types.listOf types.str;
+        default = [
+          "0.0.0.0"
+          "[::]"
+        ];
+        description = "Addresses nginx listens on.";
+      };
+
+      client_max_body_size = mkOption {
+        type = types.str;
+        default = "100m";
+        description = "Largest request body (`client_max_body_size`); `0` means unlimited.";
+      };
+
+      proxy_read_timeout = mkOption {
+        type = types.ints.u32;
+        default = 3600;
+        description = "`proxy_read_timeout` in seconds.";
+      };
+
+      proxy_headers = mkOption {
+        type = types.attrsOf types.str;
+        default = { };
+        description = ''
+          Extra or overriding `proxy_set_header` lines (name to value); an empty value removes a
+          default header.
+        '';
+      };
+
+      server_config = mkOption {
+        type = types.str;
+        default = "";
+        description = "Raw nginx lines appended inside the server block.";
+      };
+    };
+
+    environment = mkOption {
+      type = types.attrsOf types.str;
+      default = { };
+      description = ''
+        Extra environment variables for the Mattermost process, e.g. `http_proxy`, `https_proxy`,
+        `no_proxy`, `SSL_CERT_DIR`. `MM_*` names belong in `settings`.
+      '';
+      example = {
+        https_proxy = "http://proxy.example.com:3128";
+      };
+    };
+
+    settings = mkOption {
+      type = (pkgs.formats.json { }).type;
+      default = { };
+      description = ''
+        Any other Mattermost setting, as `Category.Field` (nested tables) or as its `MM_*` variable
+        name. Every name and value is checked against Mattermost's own catalogue.
+      '';
+      example = {
+        ServiceSettings = {
+          MaximumLoginAttempts = 10;
+        };
+        MM_TEAMSETTINGS_SITENAME = "Chat";
+      };
+    };
+
+    setting_files = mkOption {
+      type = types.attrsOf secretFile;
+      default = { };
+      description = ''
+        Mattermost settings whose value is a secret, read from a file at service start: setting name
+        (`Category.Field` or `MM_*`) to file path.
+      '';
+      example = {
+        "SqlSettings.AtRestEncryptKey" = "/run/secrets/mattermost-at-rest-key";
+      };
+    };
+  };
+}

@@ -1,0 +1,68 @@
+# The compiler's input, its rendered output, and the account, unit and tmpfiles built on it.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  cfg = config.services.gitlab-mattermost;
+  helpers = import ./lib.nix { inherit lib; };
+
+  # The declarations alone (nothing here is evaluated but their names), to tell the
+  # compiler's keys from the NixOS-only ones.
+  schemaOptions =
+    (import ./options.nix {
+      inherit lib pkgs;
+      config = { };
+    }).options.services.gitlab-mattermost;
+
+  finalConfig = helpers.project schemaOptions cfg;
+
+  configFile = pkgs.writeText "gitlab-mattermost.json" (builtins.toJSON finalConfig);
+
+  # Rendering happens at build time; the module only ever refers to the output by store path
+  # (no import-from-derivation). The compiler writes a scratch directory (it replaces its
+  # output as a whole) that names $out in the unit; the copies under lib/ are where
+  # systemd.packages and systemd.tmpfiles.packages look.
+  rendered =
+    pkgs.runCommand "gitlab-mattermost-rendered"
+      {
+        nativeBuildInputs = [ cfg.compilerPackage ];
+        passthru = { inherit configFile; };
+      }
+      ''
+        gitlab-mattermost render ${configFile} --out rendered --install-dir "$out"
+        cp -r rendered "$out"
+        install -D -m 0444 "$out/systemd/mattermost.service" "$out/lib/systemd/system/mattermost.service"
+        install -D -m 0444 "$out/tmpfiles.d/mattermost.conf" "$out/lib/tmpfiles.d/gitlab-mattermost.conf"
+      '';
+in
+{
+  config = lib.mkIf cfg.enable {
+    services.gitlab-mattermost = {
+      inherit finalConfig rendered;
+    };
+
+    users.users.${cfg.account.user} = {
+      isSystemUser = true;
+      inherit (cfg.account) group uid;
+      home = cfg.directories.data;
+      description = "Mattermost";
+    };
+
+    users.groups.${cfg.account.group}.gid = cfg.account.gid;
+
+    systemd.packages = [ rendered ];
+    systemd.tmpfiles.packages = [ rendered ];
+
+    # The unit itself comes from the compiler; what NixOS adds here (and whatever the host
+    # sets in systemd.services.mattermost, e.g. serviceConfig overrides) becomes a drop-in.
+    systemd.services.mattermost = {
+      overrideStrategy = "asDropin";
+      wantedBy = [ "multi-user.target" ];
+      # A new rendering is a new unit file and environment: restart on switch.
+      restartTriggers = [ rendered ];
+    };
+  };
+}
