@@ -12,7 +12,6 @@ let
   port = if cfg.nginx.listen_port != null then cfg.nginx.listen_port else url.port;
   redirect = https && cfg.nginx.redirect_http_to_https;
   acme = cfg.nginx.enableACME;
-  defaultPort = url.port == (if url.scheme == "https" then 443 else 80);
 
   listenOn =
     listenPort: ssl:
@@ -63,16 +62,6 @@ in
 
         networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall (
           [ port ] ++ lib.optional (redirect || acme) cfg.nginx.redirect_http_port
-        );
-      }
-
-      {
-        # NixOS checks nginx.conf with gixy at build time, includes and all, and gixy rejects
-        # `Host $http_host` (the compiler's default, after Omnibus) as spoofable. `$host` plus
-        # the port of the external URL, when it is not the scheme's default, is what browsers
-        # send, so Mattermost's same-origin check of websockets still matches.
-        services.gitlab-mattermost.nginx.proxy_headers.Host = lib.mkDefault (
-          "$host" + lib.optionalString (!defaultPort) ":${toString url.port}"
         );
       }
 

@@ -97,10 +97,6 @@ in
       && contains "include ${mm.rendered}/nginx/http.conf;" minimal.services.nginx.appendHttpConfig;
   }
   {
-    name = "minimal: nginx sends Host $host (gixy, run by NixOS on nginx.conf, rejects $http_host)";
-    ok = mm.finalConfig.nginx.proxy_headers.Host == "$host";
-  }
-  {
     name = "minimal: PostgreSQL creates the database and its owner";
     ok =
       minimal.services.postgresql.enable

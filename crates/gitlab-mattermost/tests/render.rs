@@ -254,3 +254,23 @@ fn fields_of_nested_sections_are_accepted() {
         "{env}"
     );
 }
+
+#[test]
+fn nginx_sends_host_not_the_raw_client_header() {
+    // NixOS runs gixy on nginx.conf, includes and all, and gixy rejects `$http_host`.
+    let tmp = tempfile::tempdir().unwrap();
+    for (url, want) in [
+        ("https://mm.example.com", "proxy_set_header Host $host;"),
+        (
+            "https://mm.example.com:8443",
+            "proxy_set_header Host $host:8443;",
+        ),
+    ] {
+        let out = tmp.path().join("out");
+        let set = format!("external_url={url}");
+        render(&example("full.toml"), &out, &["--set", &set]);
+        let loc = std::fs::read_to_string(out.join("nginx/locations.conf")).unwrap();
+        assert_eq!(loc.matches(want).count(), 2, "{url}:\n{loc}");
+        assert!(!loc.contains("$http_host"), "{loc}");
+    }
+}

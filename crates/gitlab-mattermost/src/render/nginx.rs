@@ -32,8 +32,17 @@ pub fn http_conf(plan: &Plan) -> String {
 /// user's overrides (an empty value removes a header).
 fn proxy_headers(plan: &Plan) -> BTreeMap<String, String> {
     let scheme = if plan.site.https { "https" } else { "http" };
+    // `$host` (not the client's raw `$http_host`, which gixy flags as spoofable), plus the
+    // external URL's port when it is not the scheme's default: what browsers send, so
+    // Mattermost's same-origin check of websockets matches.
+    let default_port = if plan.site.https { 443 } else { 80 };
+    let host = if plan.site.port == default_port {
+        "$host".to_string()
+    } else {
+        format!("$host:{}", plan.site.port)
+    };
     let mut h: BTreeMap<String, String> = [
-        ("Host", "$http_host"),
+        ("Host", host.as_str()),
         ("X-Real-IP", "$remote_addr"),
         ("X-Forwarded-For", "$proxy_add_x_forwarded_for"),
         ("X-Forwarded-Proto", scheme),
