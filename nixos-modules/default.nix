@@ -5,8 +5,14 @@
 # build time the configuration becomes JSON, `gitlab-mattermost render` turns it into the
 # systemd unit, the environment file and the nginx locations, and the files below wire those
 # into NixOS by store path only, so evaluation never reads a build result.
+{ lib, ... }:
 {
   imports = [
+    # `externalUrl` reads like the rest of NixOS; it is the compiler's `external_url`.
+    (lib.mkAliasOptionModule
+      [ "services" "gitlab-mattermost" "externalUrl" ]
+      [ "services" "gitlab-mattermost" "external_url" ]
+    )
     ./options.nix
     ./module-options.nix
     ./assertions.nix

@@ -15,7 +15,8 @@ in
     module = {
       services.gitlab-mattermost = {
         enable = true;
-        external_url = "https://chat.example.com";
+        # The camelCase alias of `external_url`, as the README's quick start writes it.
+        externalUrl = "https://chat.example.com";
         nginx = certificates "chat.example.com";
       };
     };
