@@ -119,6 +119,7 @@ pub enum Command {
         gitlab-mattermost nixos-options > nixos-modules/options.nix")]
     NixosOptions,
     /// Print the config reference (Markdown), generated from the schema.
+    #[command(after_help = "Example:\n  gitlab-mattermost reference > docs/config-reference.md")]
     Reference,
     /// Print shell completions.
     #[command(
@@ -132,6 +133,8 @@ pub enum Command {
     #[command(after_help = "Example:\n  gitlab-mattermost man | man -l -")]
     Man,
     /// Talk to GitLab: register the OAuth application.
+    #[command(after_help = "Example:\n  \
+        gitlab-mattermost gitlab register site.toml --token-file /root/gitlab-admin-token")]
     Gitlab {
         #[command(subcommand)]
         command: crate::ops::args::GitlabCommand,
