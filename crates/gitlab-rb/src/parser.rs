@@ -582,6 +582,11 @@ impl<'a> Parser<'a> {
                     pos,
                 })
             }
+            // `a['x'], b = …`
+            Tok::Punct(",") => skip(
+                op.pos,
+                "assigns several targets at once; only single `=` assignments can be imported",
+            ),
             Tok::Punct(p) if is_compound_assign(p) || *p == "<<" => skip(
                 op.pos,
                 format!("uses `{p}`, which depends on the current value; only `=` assignments can be imported"),
@@ -608,6 +613,9 @@ impl<'a> Parser<'a> {
         }
         if matches!(self.kind(), Tok::Eof) {
             return Err(self.unclosed(&open, ']'));
+        }
+        if self.at_label() {
+            return skip(self.cur().pos, "indexes with keyword arguments");
         }
         let key = self.value(1)?;
         self.skip_newlines();

@@ -249,8 +249,11 @@ fn skipped_and_parsed_statements_share_a_line() {
 
 #[test]
 fn non_literal_keys_and_odd_indexing_are_skipped() {
-    let src = "a[k] = 1\na[1] = 2\na[] = 3\na['x', 'y'] = 4\na['x']\na['ok'] = 5\n";
-    assert_eq!(skipped_at(src), [(1, 1), (2, 1), (3, 1), (4, 1), (5, 1)]);
+    let src = "a[k] = 1\na[1] = 2\na[] = 3\na['x', 'y'] = 4\na['x']\na[k: 1] = 6\na['x'], b = 7, 8\na['ok'] = 5\n";
+    assert_eq!(
+        skipped_at(src),
+        [(1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (6, 1), (7, 1)]
+    );
     assert_eq!(assigned(src), ["ok"]);
 }
 
