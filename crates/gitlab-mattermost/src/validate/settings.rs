@@ -75,6 +75,13 @@ impl<'r, 'a> Builder<'r, 'a> {
         }
     }
 
+    /// Several typed settings at once: (setting, value, config key it comes from).
+    fn typed_all<const N: usize>(&mut self, settings: [(&str, Value, &str); N]) {
+        for (path, value, from) in settings {
+            self.typed(path, value, from);
+        }
+    }
+
     /// A secret file feeding a setting (`from` is the config key naming the file).
     fn secret(
         &mut self,
@@ -184,21 +191,23 @@ pub(super) fn derive(config: &Config, site: &Site, b: &mut Builder) {
     );
 
     let dirs = &config.directories;
-    b.typed(
-        "LogSettings.FileLocation",
-        json!(dirs.logs),
-        "directories.logs",
-    );
-    b.typed(
-        "PluginSettings.Directory",
-        json!(dirs.plugins),
-        "directories.plugins",
-    );
-    b.typed(
-        "PluginSettings.ClientDirectory",
-        json!(dirs.client_plugins),
-        "directories.client_plugins",
-    );
+    b.typed_all([
+        (
+            "LogSettings.FileLocation",
+            json!(dirs.logs),
+            "directories.logs",
+        ),
+        (
+            "PluginSettings.Directory",
+            json!(dirs.plugins),
+            "directories.plugins",
+        ),
+        (
+            "PluginSettings.ClientDirectory",
+            json!(dirs.client_plugins),
+            "directories.client_plugins",
+        ),
+    ]);
 
     derive_database(config, b);
     derive_files(config, b);
@@ -385,40 +394,67 @@ fn derive_smtp(config: &Config, b: &mut Builder) {
     if !s.enable {
         return;
     }
-    b.typed(
-        "EmailSettings.SendEmailNotifications",
-        json!(s.send_notifications),
-        "smtp.send_notifications",
-    );
-    b.typed(
-        "EmailSettings.SMTPServer",
-        json!(s.server.clone().unwrap_or_default()),
-        "smtp.server",
-    );
-    b.typed(
-        "EmailSettings.SMTPPort",
-        json!(s.port.to_string()),
-        "smtp.port",
-    );
-    b.typed("EmailSettings.EnableSMTPAuth", json!(s.auth), "smtp.auth");
+    b.typed_all([
+        (
+            "EmailSettings.SendEmailNotifications",
+            json!(s.send_notifications),
+            "smtp.send_notifications",
+        ),
+        (
+            "EmailSettings.SMTPServer",
+            json!(s.server.clone().unwrap_or_default()),
+            "smtp.server",
+        ),
+        (
+            "EmailSettings.SMTPPort",
+            json!(s.port.to_string()),
+            "smtp.port",
+        ),
+        ("EmailSettings.EnableSMTPAuth", json!(s.auth), "smtp.auth"),
+        (
+            "EmailSettings.ConnectionSecurity",
+            json!(s.connection_security.as_str()),
+            "smtp.connection_security",
+        ),
+        (
+            "EmailSettings.SkipServerCertificateVerification",
+            json!(s.skip_server_certificate_verification),
+            "smtp.skip_server_certificate_verification",
+        ),
+        (
+            "EmailSettings.FeedbackName",
+            json!(s.feedback_name),
+            "smtp.feedback_name",
+        ),
+        (
+            "EmailSettings.EnableSignInWithEmail",
+            json!(s.enable_sign_in_with_email),
+            "smtp.enable_sign_in_with_email",
+        ),
+        (
+            "EmailSettings.EnableSignUpWithEmail",
+            json!(s.enable_sign_up_with_email),
+            "smtp.enable_sign_up_with_email",
+        ),
+        (
+            "EmailSettings.EnableEmailBatching",
+            json!(s.batching.enable),
+            "smtp.batching.enable",
+        ),
+        (
+            "EmailSettings.EmailBatchingInterval",
+            json!(s.batching.interval),
+            "smtp.batching.interval",
+        ),
+        (
+            "EmailSettings.EmailBatchingBufferSize",
+            json!(s.batching.buffer_size),
+            "smtp.batching.buffer_size",
+        ),
+    ]);
     if let Some(user) = &s.username {
         b.typed("EmailSettings.SMTPUsername", json!(user), "smtp.username");
     }
-    b.typed(
-        "EmailSettings.ConnectionSecurity",
-        json!(s.connection_security.as_str()),
-        "smtp.connection_security",
-    );
-    b.typed(
-        "EmailSettings.SkipServerCertificateVerification",
-        json!(s.skip_server_certificate_verification),
-        "smtp.skip_server_certificate_verification",
-    );
-    b.typed(
-        "EmailSettings.FeedbackName",
-        json!(s.feedback_name),
-        "smtp.feedback_name",
-    );
     if let Some(email) = &s.feedback_email {
         b.typed(
             "EmailSettings.FeedbackEmail",
@@ -426,31 +462,6 @@ fn derive_smtp(config: &Config, b: &mut Builder) {
             "smtp.feedback_email",
         );
     }
-    b.typed(
-        "EmailSettings.EnableSignInWithEmail",
-        json!(s.enable_sign_in_with_email),
-        "smtp.enable_sign_in_with_email",
-    );
-    b.typed(
-        "EmailSettings.EnableSignUpWithEmail",
-        json!(s.enable_sign_up_with_email),
-        "smtp.enable_sign_up_with_email",
-    );
-    b.typed(
-        "EmailSettings.EnableEmailBatching",
-        json!(s.batching.enable),
-        "smtp.batching.enable",
-    );
-    b.typed(
-        "EmailSettings.EmailBatchingInterval",
-        json!(s.batching.interval),
-        "smtp.batching.interval",
-    );
-    b.typed(
-        "EmailSettings.EmailBatchingBufferSize",
-        json!(s.batching.buffer_size),
-        "smtp.batching.buffer_size",
-    );
     if let Some(file) = &s.password_file {
         b.secret(
             "EmailSettings.SMTPPassword",
