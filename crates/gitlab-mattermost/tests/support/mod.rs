@@ -45,7 +45,10 @@ pub fn have(tool: &str) -> bool {
 
 /// Print the skip line and tell the caller to return.
 pub fn skip(reason: &str) {
-    eprintln!("SKIPPED: {reason}");
+    // Straight to stderr: the test harness captures `eprintln!` of passing tests, and a
+    // skip must be seen.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
