@@ -88,6 +88,12 @@ pub fn is_secret_env_name(env_var: &str) -> bool {
     !NOT_SECRET.contains(&upper.as_str()) && SUFFIXES.iter().any(|s| upper.ends_with(s))
 }
 
+/// Whether `name` is spelled as an environment variable (`MM_…`, any case). Safe on any
+/// UTF-8 (a byte slice at 3 could split a character).
+pub fn is_env_style(name: &str) -> bool {
+    name.len() > 3 && name.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("MM_"))
+}
+
 /// The environment variable Mattermost reads for `Category.Field` (nested: `A.B.C`).
 pub fn env_name_of_path(path: &str) -> String {
     format!("MM_{}", path.replace('.', "_").to_ascii_uppercase())
@@ -131,7 +137,7 @@ impl Catalogue {
 
     /// Look a setting up by either spelling.
     pub fn lookup(&self, name: &str) -> Option<&Setting> {
-        if name.len() > 3 && name[..3].eq_ignore_ascii_case("MM_") {
+        if is_env_style(name) {
             self.by_env(name)
         } else {
             self.by_path(name)
@@ -140,7 +146,7 @@ impl Catalogue {
 
     /// The closest known names, for "did you mean" hints.
     pub fn suggest(&self, name: &str) -> Option<String> {
-        let env_style = name.len() > 3 && name[..3].eq_ignore_ascii_case("MM_");
+        let env_style = is_env_style(name);
         let candidates = self.settings.iter().map(|s| {
             if env_style {
                 s.env_var.to_string()
@@ -222,6 +228,16 @@ mod tests {
             Some("ServiceSettings.MaximumLoginAttempts")
         );
         assert_eq!(c.suggest("Completely.Different"), None);
+    }
+
+    #[test]
+    fn lookups_are_safe_on_any_utf8() {
+        let c = Catalogue::get();
+        for name in ["MMé", "éé", "M\u{e9}_X", "MM_é", "ServiceSettings.é"] {
+            assert!(c.lookup(name).is_none());
+            let _ = c.suggest(name);
+        }
+        assert!(is_env_style("mm_x") && !is_env_style("MM_") && !is_env_style("MMé"));
     }
 
     #[test]

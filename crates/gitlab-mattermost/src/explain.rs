@@ -29,7 +29,7 @@ pub fn explain(key: &str) -> Result<String, Diagnostics> {
     if let Some(s) = catalogue.lookup(key) {
         return Ok(setting_text(s));
     }
-    if key.len() > 3 && key[..3].eq_ignore_ascii_case("MM_") {
+    if crate::catalogue::is_env_style(key) {
         if let Some(text) = moved_text(key) {
             return Ok(text);
         }

@@ -543,7 +543,7 @@ impl Ctx {
                     Some(rv.origin.clone()),
                     format!("{name}: nil; Omnibus would have written an empty variable"),
                 );
-            } else if name.len() > 3 && name[..3].eq_ignore_ascii_case("MM_") {
+            } else if crate::catalogue::is_env_style(name) {
                 // Omnibus wrote `value.to_s` into the variable's file: import that text.
                 let text = RbValue {
                     value: gitlab_rb::Value::Str(rb::ruby_to_s(&rv.value)),
