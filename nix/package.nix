@@ -3,6 +3,7 @@
   lib,
   rustPlatform,
   installShellFiles,
+  getent,
   stdenv,
 }:
 let
@@ -36,6 +37,9 @@ rustPlatform.buildRustPackage {
   cargoTestFlags = [ "--workspace" ];
 
   nativeBuildInputs = [ installShellFiles ];
+  # Account lookups go through NSS with `getent`, which stdenv lacks; a unit test looks up
+  # root (the sandbox's /etc/passwd has it).
+  nativeCheckInputs = [ getent ];
   # The tests that run nginx, systemd-analyze, systemd-tmpfiles, openssl or nix-instantiate
   # skip themselves when the tool is missing, as it is here: the sandbox runs unprivileged
   # and without /var, which those checks need. CI runs them (.ci/run).
