@@ -60,6 +60,14 @@ fn certs_fixture() -> Option<Certs> {
 }
 
 impl Certs {
+    /// An intermediate CA under the root, and a leaf for chat.example.test issued by it.
+    fn leaf_via_intermediate(&self) -> (certs::Pair, certs::Pair) {
+        let dir = self.dir.path();
+        let inter = certs::leaf(dir, "inter", &["Intermediate CA"], &self.root, 30, true);
+        let leaf = certs::leaf(dir, "chat", &["chat.example.test"], &inter, 30, false);
+        (inter, leaf)
+    }
+
     fn check(&self, cert: &Path, key: &Path) -> (i32, serde_json::Value) {
         let cfg = config(
             self.dir.path(),
@@ -82,22 +90,7 @@ impl Certs {
 #[test]
 fn certificates_pass_for_a_matching_current_complete_chain() {
     let Some(c) = certs_fixture() else { return };
-    let inter = certs::leaf(
-        c.dir.path(),
-        "inter",
-        &["Intermediate CA"],
-        &c.root,
-        30,
-        true,
-    );
-    let leaf = certs::leaf(
-        c.dir.path(),
-        "chat",
-        &["chat.example.test"],
-        &inter,
-        30,
-        false,
-    );
+    let (inter, leaf) = c.leaf_via_intermediate();
     let full = certs::bundle(
         &c.dir.path().join("fullchain.pem"),
         &[&leaf.cert, &inter.cert],
@@ -115,22 +108,7 @@ fn certificates_pass_for_a_matching_current_complete_chain() {
 #[test]
 fn certificates_fail_without_the_intermediate() {
     let Some(c) = certs_fixture() else { return };
-    let inter = certs::leaf(
-        c.dir.path(),
-        "inter",
-        &["Intermediate CA"],
-        &c.root,
-        30,
-        true,
-    );
-    let leaf = certs::leaf(
-        c.dir.path(),
-        "chat",
-        &["chat.example.test"],
-        &inter,
-        30,
-        false,
-    );
+    let (_inter, leaf) = c.leaf_via_intermediate();
     let (code, v) = c.check(&leaf.cert, &leaf.key);
     assert_eq!(code, 1);
     let p = problems(&v);
