@@ -85,7 +85,7 @@ fn emit_properties(
         }
         first = false;
         path.push(name.clone());
-        let resolved = resolve(property, root);
+        let resolved = crate::schema::resolve_ref(root, property).clone();
         let indent = "  ".repeat(depth);
         if resolved.get("properties").is_some() {
             if let Some(description) = description_of(property, &resolved) {
@@ -152,29 +152,6 @@ fn emit_option(
         emit_binding(&inner, "example", example, out);
     }
     let _ = writeln!(out, "{indent}}};");
-}
-
-/// Follows `allOf: [{$ref}]` (how schemars wraps a referenced type that carries its own
-/// description or default) and plain `$ref`s to the definition.
-fn resolve(schema: &Value, root: &Value) -> Value {
-    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-        return resolve(&lookup(reference, root), root);
-    }
-    if let Some([only]) = schema
-        .get("allOf")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-    {
-        return resolve(only, root);
-    }
-    schema.clone()
-}
-
-fn lookup(reference: &str, root: &Value) -> Value {
-    let name = reference
-        .strip_prefix("#/definitions/")
-        .unwrap_or_else(|| panic!("unsupported $ref {reference}"));
-    root["definitions"][name].clone()
 }
 
 fn description_of(property: &Value, resolved: &Value) -> Option<String> {

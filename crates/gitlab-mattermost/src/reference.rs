@@ -16,7 +16,7 @@ pub fn markdown() -> String {
 }
 
 fn walk(root: &Value, node: &Value, prefix: &str, out: &mut String) {
-    let node = deref(root, node);
+    let node = crate::schema::resolve_ref(root, node);
     let Some(props) = node.get("properties").and_then(Value::as_object) else {
         return;
     };
@@ -26,7 +26,7 @@ fn walk(root: &Value, node: &Value, prefix: &str, out: &mut String) {
         } else {
             format!("{prefix}.{name}")
         };
-        let target = deref(root, prop);
+        let target = crate::schema::resolve_ref(root, prop);
         if target.get("properties").is_some() {
             walk(root, prop, &key, out);
             continue;
@@ -46,24 +46,6 @@ fn walk(root: &Value, node: &Value, prefix: &str, out: &mut String) {
             "| `{key}` | {} | {default} | {desc} |\n",
             type_of(target)
         ));
-    }
-}
-
-fn deref<'a>(root: &'a Value, node: &'a Value) -> &'a Value {
-    let r = node
-        .get("$ref")
-        .or_else(|| {
-            node.get("allOf")
-                .and_then(|a| a.get(0))
-                .and_then(|a| a.get("$ref"))
-        })
-        .and_then(Value::as_str);
-    match r.and_then(|r| r.strip_prefix("#/definitions/")) {
-        Some(name) => root
-            .get("definitions")
-            .and_then(|d| d.get(name))
-            .unwrap_or(node),
-        None => node,
     }
 }
 

@@ -489,6 +489,31 @@ pub fn json_schema() -> schemars::schema::RootSchema {
     settings.into_generator().into_root_schema_for::<Config>()
 }
 
+/// The definition a schema node stands for: follows `$ref` and the single-element `allOf`
+/// that schemars wraps a referenced type in when the field has its own description or
+/// default. A node that refers to nothing (or to something unknown) is returned as it is.
+pub fn resolve_ref<'a>(
+    root: &'a serde_json::Value,
+    node: &'a serde_json::Value,
+) -> &'a serde_json::Value {
+    if let Some(target) = node
+        .get("$ref")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|r| r.strip_prefix("#/definitions/"))
+        .and_then(|name| root.get("definitions")?.get(name))
+    {
+        return resolve_ref(root, target);
+    }
+    match node
+        .get("allOf")
+        .and_then(serde_json::Value::as_array)
+        .map(Vec::as_slice)
+    {
+        Some([only]) => resolve_ref(root, only),
+        _ => node,
+    }
+}
+
 /// Inline secret keys people are likely to write, and the file key that replaces each.
 /// Checked before schema validation so the error can say how to move the value.
 pub const INLINE_SECRET_KEYS: &[(&str, &str)] = &[

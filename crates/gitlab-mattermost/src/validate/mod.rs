@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::catalogue::Catalogue;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::schema::{self, Config, DatabaseKind, FileDriver};
 use crate::sources::{KeyPath, Layered};
@@ -273,7 +272,7 @@ fn enum_list(options: &Value) -> String {
 fn known_properties(schema: &Value, path: &[String]) -> Vec<String> {
     let mut node = schema;
     for k in path {
-        let Some(next) = resolve_ref(schema, node)
+        let Some(next) = schema::resolve_ref(schema, node)
             .get("properties")
             .and_then(|p| p.get(k))
         else {
@@ -281,26 +280,11 @@ fn known_properties(schema: &Value, path: &[String]) -> Vec<String> {
         };
         node = next;
     }
-    resolve_ref(schema, node)
+    schema::resolve_ref(schema, node)
         .get("properties")
         .and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default()
-}
-
-fn resolve_ref<'a>(root: &'a Value, node: &'a Value) -> &'a Value {
-    let reference = node.get("$ref").or_else(|| {
-        node.get("allOf")
-            .and_then(|a| a.get(0))
-            .and_then(|a| a.get("$ref"))
-    });
-    match reference.and_then(Value::as_str) {
-        Some(r) => r
-            .strip_prefix("#/definitions/")
-            .and_then(|name| root.get("definitions").and_then(|d| d.get(name)))
-            .unwrap_or(node),
-        None => node,
-    }
 }
 
 /// Derive everything from a deserialized config; `None` when a problem prevents it.
@@ -323,13 +307,11 @@ fn resolve(config: Config, report: &mut Report) -> Option<Plan> {
         warnings,
         ..
     } = b;
-    let catalogue = Catalogue::get();
     let mut env = BTreeMap::new();
     for (env_var, sv) in &values {
         if let Some(text) = &sv.rendered {
             env.insert(env_var.clone(), text.clone());
         }
-        debug_assert!(catalogue.by_env(env_var).is_some() || env_var.contains('_'));
     }
     for (name, value) in &config.environment {
         env.insert(name.clone(), value.clone());
