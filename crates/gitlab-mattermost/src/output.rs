@@ -83,6 +83,26 @@ pub fn write_atomically(dir: &Path, files: &Files) -> Result<WriteTimings> {
     Ok(timings)
 }
 
+/// Replace one file atomically: a temporary file with `mode` in the same directory, fsynced,
+/// renamed over the target, then the directory fsynced. A crash leaves the old or the new
+/// content, never a torn file, and the file is never readable beyond `mode` (secrets: 0600).
+pub fn write_file_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = parent_of(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gitlab-mattermost-")
+        .permissions(fs::Permissions::from_mode(mode))
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    sync_dir(&dir)
+}
+
 fn parent_of(dir: &Path) -> PathBuf {
     match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

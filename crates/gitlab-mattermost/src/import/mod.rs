@@ -155,24 +155,7 @@ fn read_config_json(path: &Path) -> Result<Value, ImportError> {
 }
 
 fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".gitlab-mattermost-import-")
-        .permissions(std::fs::Permissions::from_mode(0o644))
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot move the config into {}", path.display()))?;
-    Ok(())
+    crate::output::write_file_atomically(path, text.as_bytes(), 0o644)
 }
 
 /// A value from gitlab.rb with where it was written.

@@ -5,7 +5,6 @@
 //! config references a file under `/run/secrets/gitlab-mattermost/` and the report says
 //! which file to create from what.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -118,23 +117,9 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot create the secrets directory {}", dir.display()))
 }
 
-/// Write `value` to `path` with mode 0600: temporary file in the same directory, fsync,
-/// rename over the target.
+/// Write `value` to `path` with mode 0600, atomically.
 fn write_secret(path: &Path, value: &str) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".secret-")
-        .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(value.as_bytes())
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot move the secret into {}", path.display()))?;
-    Ok(())
+    crate::output::write_file_atomically(path, value.as_bytes(), 0o600)
 }
 
 #[cfg(test)]

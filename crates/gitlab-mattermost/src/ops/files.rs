@@ -1,7 +1,6 @@
 //! Secret files: read trimmed, written atomically with mode 0600.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
@@ -44,19 +43,6 @@ pub fn write_secret(path: &Path, content: &str) -> Result<()> {
             .create(dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    // tempfile creates the file with mode 0600 and O_EXCL.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".gitlab-mattermost-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(content.as_bytes())
-        .and_then(|_| tmp.write_all(b"\n"))
-        .and_then(|_| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("cannot sync {}", dir.display()))?;
+    crate::output::write_file_atomically(path, format!("{content}\n").as_bytes(), 0o600)?;
     Ok(())
 }
