@@ -46,6 +46,65 @@ fn minimal_example_renders_with_defaults() {
 }
 
 #[test]
+fn site_url_is_mattermosts_url_and_external_url_stays_the_vhost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write(
+        tmp.path(),
+        "site.toml",
+        "external_url = \"https://mm.internal.example.com:8443\"\n\
+         site_url = \"https://chat.example.com\"\n\
+         [nginx]\ncertificate = \"/etc/ssl/mm/fullchain.pem\"\ncertificate_key = \"/etc/ssl/mm/key.pem\"\n",
+    );
+    let out = tmp.path().join("out");
+    render(&config, &out, &[]);
+    let env = std::fs::read_to_string(out.join("mattermost.env")).unwrap();
+    assert!(
+        env.contains("MM_SERVICESETTINGS_SITEURL=https://chat.example.com\n"),
+        "{env}"
+    );
+    let nginx = std::fs::read_to_string(out.join("nginx/mattermost.conf")).unwrap();
+    assert!(
+        nginx.contains("server_name mm.internal.example.com;"),
+        "{nginx}"
+    );
+    assert!(nginx.contains("listen 0.0.0.0:8443 ssl http2;"), "{nginx}");
+    assert!(
+        nginx.contains("ssl_certificate /etc/ssl/mm/fullchain.pem;"),
+        "{nginx}"
+    );
+    // Mattermost hears the browser's view: https on the default port, so no port in Host.
+    assert!(nginx.contains("proxy_set_header Host $host;"), "{nginx}");
+    assert!(!nginx.contains("$host:8443"), "{nginx}");
+    assert!(
+        nginx.contains("proxy_set_header X-Forwarded-Proto https;"),
+        "{nginx}"
+    );
+    let unit = std::fs::read_to_string(out.join("systemd/mattermost.service")).unwrap();
+    assert!(
+        unit.contains("Description=Mattermost chat server for https://chat.example.com\n"),
+        "{unit}"
+    );
+    // Without site_url, SiteURL is external_url.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let without = write(
+        tmp.path(),
+        "vhost-only.toml",
+        &text.replace("site_url = \"https://chat.example.com\"\n", ""),
+    );
+    render(&without, &out, &[]);
+    let env = std::fs::read_to_string(out.join("mattermost.env")).unwrap();
+    assert!(
+        env.contains("MM_SERVICESETTINGS_SITEURL=https://mm.internal.example.com:8443\n"),
+        "{env}"
+    );
+    let nginx = std::fs::read_to_string(out.join("nginx/mattermost.conf")).unwrap();
+    assert!(
+        nginx.contains("proxy_set_header Host $host:8443;"),
+        "{nginx}"
+    );
+}
+
+#[test]
 fn rendering_is_deterministic() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));

@@ -22,7 +22,7 @@ pub fn render(plan: &Plan, target: &Target) -> String {
     line("[Unit]");
     line(&format!(
         "Description=Mattermost chat server for {}",
-        plan.site.url
+        plan.site_url.url
     ));
     line("Documentation=https://docs.mattermost.com");
     let local_db = c.database.kind == DatabaseKind::Local;
@@ -139,10 +139,7 @@ fn exec_start(plan: &Plan, target: &Target) -> String {
         }
     }
     args.push("--".into());
-    args.push(format!(
-        "{}/bin/mattermost",
-        c.mattermost.install_dir.trim_end_matches('/')
-    ));
+    args.push(c.mattermost.server_binary());
     args.push("--config".into());
     args.push(format!(
         "{}/config.json",

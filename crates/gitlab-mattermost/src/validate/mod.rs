@@ -37,7 +37,7 @@ pub struct Credential {
     pub uses: Vec<SecretUse>,
 }
 
-/// The parsed external URL.
+/// A parsed site URL (`external_url` or `site_url`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {
     /// Without a trailing slash.
@@ -51,7 +51,11 @@ pub struct Site {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub config: Config,
+    /// `external_url`: what nginx serves (server name, listen port, certificates).
     pub site: Site,
+    /// `site_url`, else `external_url`: the URL users open, Mattermost's `SiteURL` (links in
+    /// mail, OAuth redirect URIs, the scheme and port forwarded to Mattermost).
+    pub site_url: Site,
     /// Whether nginx serves https.
     pub https: bool,
     /// Non-secret environment: `MM_*` settings and extra variables, sorted.
@@ -289,13 +293,18 @@ fn known_properties(schema: &Value, path: &[String]) -> Vec<String> {
 
 /// Derive everything from a deserialized config; `None` when a problem prevents it.
 fn resolve(config: Config, report: &mut Report) -> Option<Plan> {
-    let site = parse_site(&config.external_url, report)?;
+    let site = parse_site("external_url", &config.external_url, report);
+    let site_url = match &config.site_url {
+        Some(raw) => parse_site("site_url", raw, report),
+        None => site.clone(),
+    };
+    let (site, site_url) = (site?, site_url?);
     let https = config.nginx.https.unwrap_or(site.https);
     let mut b = settings::Builder::new(report);
 
     check_paths(&config, b.report);
     check_ranges(&config, b.report);
-    settings::derive(&config, &site, &mut b);
+    settings::derive(&config, &site_url, &mut b);
     settings::free_form(&config, &mut b);
     check_nginx(&config, https, b.report);
     check_sections(&config, b.report);
@@ -319,6 +328,7 @@ fn resolve(config: Config, report: &mut Report) -> Option<Plan> {
     Some(Plan {
         config,
         site,
+        site_url,
         https,
         env,
         credentials: credentials.into_values().collect(),
@@ -326,13 +336,13 @@ fn resolve(config: Config, report: &mut Report) -> Option<Plan> {
     })
 }
 
-/// The external URL: http or https, a host, no path, query or credentials.
-fn parse_site(raw: &str, report: &mut Report) -> Option<Site> {
-    let k = key("external_url");
+/// A site URL (`external_url`, `site_url`): http or https, a host, no path, query or
+/// credentials.
+fn parse_site(name: &str, raw: &str, report: &mut Report) -> Option<Site> {
+    let k = key(name);
     let fail = |report: &mut Report, msg: String| {
         report(
-            Diagnostic::new("external_url", msg)
-                .with_hint("write it like https://mattermost.example.com"),
+            Diagnostic::new(name, msg).with_hint("write it like https://mattermost.example.com"),
             &k,
         );
         None
@@ -407,6 +417,7 @@ fn check_paths(config: &Config, report: &mut Report) {
         ("mattermost.wrapper", &config.mattermost.wrapper),
     ];
     let optional = [
+        ("mattermost.mmctl", &config.mattermost.mmctl),
         ("gitlab.id_file", &config.gitlab.id_file),
         ("gitlab.secret_file", &config.gitlab.secret_file),
         ("smtp.password_file", &config.smtp.password_file),

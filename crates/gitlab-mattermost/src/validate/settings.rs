@@ -174,10 +174,15 @@ pub fn setting_env_value(setting: &Setting, value: &Value) -> Result<String, Str
     }
 }
 
-/// Settings derived from the typed sections.
-pub(super) fn derive(config: &Config, site: &Site, b: &mut Builder) {
+/// Settings derived from the typed sections; `site_url` is the URL users open.
+pub(super) fn derive(config: &Config, site_url: &Site, b: &mut Builder) {
     use serde_json::json;
-    b.typed("ServiceSettings.SiteURL", json!(site.url), "external_url");
+    let from = if config.site_url.is_some() {
+        "site_url"
+    } else {
+        "external_url"
+    };
+    b.typed("ServiceSettings.SiteURL", json!(site_url.url), from);
     let listen = &config.listen;
     let host = if listen.address.contains(':') && !listen.address.starts_with('[') {
         format!("[{}]", listen.address)
