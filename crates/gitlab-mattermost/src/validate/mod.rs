@@ -47,6 +47,16 @@ pub struct Site {
     pub port: u16,
 }
 
+/// Mattermost's local mode (`mmctl --local`): where its socket is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalMode {
+    /// `ServiceSettings.LocalModeSocketLocation`.
+    pub socket: String,
+    /// The unit's `RuntimeDirectory=` (a name under `/run`) holding the socket; `None` when
+    /// the config put the socket into one of the service's own directories.
+    pub runtime_directory: Option<String>,
+}
+
 /// A validated configuration with everything derived from it: what the renderers consume.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -58,6 +68,8 @@ pub struct Plan {
     pub site_url: Site,
     /// Whether nginx serves https.
     pub https: bool,
+    /// Local mode, when `ServiceSettings.EnableLocalMode` is on.
+    pub local_mode: Option<LocalMode>,
     /// Non-secret environment: `MM_*` settings and extra variables, sorted.
     pub env: BTreeMap<String, String>,
     /// Secret files, sorted by credential name.
@@ -306,6 +318,7 @@ fn resolve(config: Config, report: &mut Report) -> Option<Plan> {
     check_ranges(&config, b.report);
     settings::derive(&config, &site_url, &mut b);
     settings::free_form(&config, &mut b);
+    let local_mode = settings::local_mode(&config, &mut b);
     check_nginx(&config, https, b.report);
     check_sections(&config, b.report);
     rules::check(&b.values, b.report);
@@ -330,6 +343,7 @@ fn resolve(config: Config, report: &mut Report) -> Option<Plan> {
         site,
         site_url,
         https,
+        local_mode,
         env,
         credentials: credentials.into_values().collect(),
         warnings,
@@ -395,6 +409,27 @@ fn parse_site(name: &str, raw: &str, report: &mut Report) -> Option<Site> {
         host: host.to_string(),
         port,
     })
+}
+
+/// The directories the unit may write to (`ReadWritePaths=`, besides its runtime directory
+/// and the database socket), sorted.
+pub fn writable_dirs(config: &Config) -> Vec<String> {
+    let d = &config.directories;
+    let mut rw = vec![
+        d.data.clone(),
+        d.logs.clone(),
+        d.config.clone(),
+        d.plugins.clone(),
+        d.client_plugins.clone(),
+    ];
+    if config.file_storage.driver == FileDriver::Local {
+        if let Some(dir) = &config.file_storage.directory {
+            rw.push(dir.clone());
+        }
+    }
+    rw.sort();
+    rw.dedup();
+    rw
 }
 
 fn is_safe_path(p: &str) -> bool {
