@@ -16,11 +16,24 @@ in
     external_url = mkOption {
       type = types.str;
       description = ''
-        The URL users open, e.g. `https://mattermost.example.com`. It becomes Mattermost's
-        `ServiceSettings.SiteURL`, the nginx server name, and decides whether nginx serves https.
-        Scheme http or https, a host, no path.
+        The URL nginx serves, e.g. `https://mattermost.example.com`. It becomes the nginx server
+        name and listen port, decides whether nginx serves https, and is Mattermost's
+        `ServiceSettings.SiteURL` unless `site_url` is set. Scheme http or https, a host, no path.
       '';
       example = "https://mattermost.example.com";
+    };
+
+    site_url = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = ''
+        The URL users open, when it differs from `external_url` (an outer load balancer or proxy in
+        front of nginx, another host name or port). It becomes Mattermost's
+        `ServiceSettings.SiteURL`: the links in mail, the GitLab OAuth redirect URIs and the scheme
+        and port nginx forwards follow it, while the nginx server name, listen port and certificates
+        follow `external_url`. Default: `external_url`. Scheme http or https, a host, no path.
+      '';
+      example = "https://chat.example.com";
     };
 
     # Where Mattermost itself listens; nginx proxies to it.
@@ -121,6 +134,15 @@ in
         defaultText = lib.literalExpression "\"\${config.services.gitlab-mattermost.compilerPackage}/bin/gitlab-mattermost\"";
         description = ''
           Path of the `gitlab-mattermost` binary used as the unit's `ExecStart=` wrapper.
+        '';
+      };
+
+      mmctl = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = ''
+          Path of Mattermost's command-line client, run by `gitlab-mattermost mmctl`; default
+          `<install_dir>/bin/mmctl` (where a release tarball has it).
         '';
       };
     };

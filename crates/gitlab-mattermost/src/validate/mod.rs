@@ -37,7 +37,7 @@ pub struct Credential {
     pub uses: Vec<SecretUse>,
 }
 
-/// The parsed external URL.
+/// A parsed site URL (`external_url` or `site_url`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {
     /// Without a trailing slash.
@@ -47,13 +47,29 @@ pub struct Site {
     pub port: u16,
 }
 
+/// Mattermost's local mode (`mmctl --local`): where its socket is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalMode {
+    /// `ServiceSettings.LocalModeSocketLocation`.
+    pub socket: String,
+    /// The unit's `RuntimeDirectory=` (a name under `/run`) holding the socket; `None` when
+    /// the config put the socket into one of the service's own directories.
+    pub runtime_directory: Option<String>,
+}
+
 /// A validated configuration with everything derived from it: what the renderers consume.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub config: Config,
+    /// `external_url`: what nginx serves (server name, listen port, certificates).
     pub site: Site,
+    /// `site_url`, else `external_url`: the URL users open, Mattermost's `SiteURL` (links in
+    /// mail, OAuth redirect URIs, the scheme and port forwarded to Mattermost).
+    pub site_url: Site,
     /// Whether nginx serves https.
     pub https: bool,
+    /// Local mode, when `ServiceSettings.EnableLocalMode` is on.
+    pub local_mode: Option<LocalMode>,
     /// Non-secret environment: `MM_*` settings and extra variables, sorted.
     pub env: BTreeMap<String, String>,
     /// Secret files, sorted by credential name.
@@ -289,14 +305,20 @@ fn known_properties(schema: &Value, path: &[String]) -> Vec<String> {
 
 /// Derive everything from a deserialized config; `None` when a problem prevents it.
 fn resolve(config: Config, report: &mut Report) -> Option<Plan> {
-    let site = parse_site(&config.external_url, report)?;
+    let site = parse_site("external_url", &config.external_url, report);
+    let site_url = match &config.site_url {
+        Some(raw) => parse_site("site_url", raw, report),
+        None => site.clone(),
+    };
+    let (site, site_url) = (site?, site_url?);
     let https = config.nginx.https.unwrap_or(site.https);
     let mut b = settings::Builder::new(report);
 
     check_paths(&config, b.report);
     check_ranges(&config, b.report);
-    settings::derive(&config, &site, &mut b);
+    settings::derive(&config, &site_url, &mut b);
     settings::free_form(&config, &mut b);
+    let local_mode = settings::local_mode(&config, &mut b);
     check_nginx(&config, https, b.report);
     check_sections(&config, b.report);
     rules::check(&b.values, b.report);
@@ -319,20 +341,22 @@ fn resolve(config: Config, report: &mut Report) -> Option<Plan> {
     Some(Plan {
         config,
         site,
+        site_url,
         https,
+        local_mode,
         env,
         credentials: credentials.into_values().collect(),
         warnings,
     })
 }
 
-/// The external URL: http or https, a host, no path, query or credentials.
-fn parse_site(raw: &str, report: &mut Report) -> Option<Site> {
-    let k = key("external_url");
+/// A site URL (`external_url`, `site_url`): http or https, a host, no path, query or
+/// credentials.
+fn parse_site(name: &str, raw: &str, report: &mut Report) -> Option<Site> {
+    let k = key(name);
     let fail = |report: &mut Report, msg: String| {
         report(
-            Diagnostic::new("external_url", msg)
-                .with_hint("write it like https://mattermost.example.com"),
+            Diagnostic::new(name, msg).with_hint("write it like https://mattermost.example.com"),
             &k,
         );
         None
@@ -387,6 +411,27 @@ fn parse_site(raw: &str, report: &mut Report) -> Option<Site> {
     })
 }
 
+/// The directories the unit may write to (`ReadWritePaths=`, besides its runtime directory
+/// and the database socket), sorted.
+pub fn writable_dirs(config: &Config) -> Vec<String> {
+    let d = &config.directories;
+    let mut rw = vec![
+        d.data.clone(),
+        d.logs.clone(),
+        d.config.clone(),
+        d.plugins.clone(),
+        d.client_plugins.clone(),
+    ];
+    if config.file_storage.driver == FileDriver::Local {
+        if let Some(dir) = &config.file_storage.directory {
+            rw.push(dir.clone());
+        }
+    }
+    rw.sort();
+    rw.dedup();
+    rw
+}
+
 fn is_safe_path(p: &str) -> bool {
     p.starts_with('/')
         && !p
@@ -407,6 +452,7 @@ fn check_paths(config: &Config, report: &mut Report) {
         ("mattermost.wrapper", &config.mattermost.wrapper),
     ];
     let optional = [
+        ("mattermost.mmctl", &config.mattermost.mmctl),
         ("gitlab.id_file", &config.gitlab.id_file),
         ("gitlab.secret_file", &config.gitlab.secret_file),
         ("smtp.password_file", &config.smtp.password_file),
