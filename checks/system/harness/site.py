@@ -122,7 +122,7 @@ def read(compiler, config):
         found = re.fullmatch(r"<from (.+)>", value)
         if found:
             secret_files[name] = found.group(1)
-        env[name] = value
+        env[name] = unquote(value)
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "rendered"
         subprocess.run([compiler, "render", config, "--out", str(out)], check=True,
@@ -145,6 +145,13 @@ def read(compiler, config):
             secret_files.setdefault(var.group(1), path)
     check_servable(site)
     return site
+
+
+def unquote(value):
+    """A value as `env` prints it (the env file's syntax: double quotes, backslash escapes)."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", value[1:-1], flags=re.S)
+    return value
 
 
 def check_servable(site):
