@@ -9,6 +9,7 @@
 }:
 let
   cfg = config.services.gitlab-mattermost;
+  helpers = import ./lib.nix { inherit lib; };
   inherit (cfg.account) user;
   socket = "${cfg.directories.data}/mattermost.sock";
 
@@ -29,7 +30,7 @@ let
   '';
 in
 {
-  config = lib.mkIf cfg.enable {
+  config = lib.mkIf (helpers.active config) {
     environment.systemPackages = [ mattermost-admin ];
 
     services.gitlab-mattermost.settings.ServiceSettings = {

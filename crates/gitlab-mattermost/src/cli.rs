@@ -115,9 +115,18 @@ pub enum Command {
         gitlab-mattermost schema > gitlab-mattermost.schema.json")]
     Schema,
     /// Print the NixOS options of `services.gitlab-mattermost` generated from the schema.
-    #[command(after_help = "Example (after changing the schema):\n  \
-        gitlab-mattermost nixos-options > nixos-modules/options.nix")]
-    NixosOptions,
+    #[command(
+        after_help = "Example (after changing the schema, regenerate both files):\n  \
+        gitlab-mattermost nixos-options > nixos-modules/options.nix\n  \
+        gitlab-mattermost nixos-options --names > nixos-modules/names.nix\n\n\
+        The options are the schema's fields in camelCase (external_url is externalUrl); names.nix\n\
+        maps them back to the compiler's names."
+    )]
+    NixosOptions {
+        /// Print the map from the NixOS option names to the compiler's (names.nix) instead.
+        #[arg(long)]
+        names: bool,
+    },
     /// Print the config reference (Markdown), generated from the schema.
     #[command(after_help = "Example:\n  gitlab-mattermost reference > docs/config-reference.md")]
     Reference,
