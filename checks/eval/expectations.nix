@@ -203,6 +203,14 @@ in
       && customMm.finalConfig.setting_files."SqlSettings.AtRestEncryptKey" == secretFile;
   }
   {
+    name = "custom: mattermost-admin talks to the local-mode socket the settings name";
+    ok = lib.any (
+      package:
+      lib.getName package == "mattermost-admin"
+      && contains "MMCTL_LOCAL_SOCKET_PATH=/var/lib/mattermost/local.sock" package.text
+    ) custom.environment.systemPackages;
+  }
+  {
     name = "custom: no secret content in anything bound for the store";
     ok = !contains canary (storeText custom) && !contains canary (storeText remote);
   }

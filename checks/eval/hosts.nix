@@ -50,6 +50,8 @@ in
         };
         settingFiles."SqlSettings.AtRestEncryptKey" = secretFile;
         settings.TeamSettings.SiteName = "Example Chat";
+        # Elsewhere than the default, as an import from services.mattermost may put it.
+        settings.ServiceSettings.LocalModeSocketLocation = "/var/lib/mattermost/local.sock";
         nginx.enableACME = true;
         openFirewall = true;
         backup.enable = true;
