@@ -206,6 +206,11 @@ fn database(run: &mut Run, r: &mut Resolved) -> Result<(), ImportError> {
             "SqlSettings.DriverName \"postgres\": the only driver, implied by database".into(),
         );
     }
+    run.report(
+        Section::Carried,
+        "database.driver",
+        "\"postgres\", the only driver",
+    );
     let replicas = take(r, "SqlSettings.DataSourceReplicas");
     let from_environment = run.facts.database.from_environment;
     let dsn = take(r, "SqlSettings.DataSource");
@@ -233,11 +238,7 @@ fn database_from_options(run: &mut Run, force_password: bool) {
     } else {
         "database.host"
     });
-    for (option, value) in [
-        ("database.driver", &db.driver),
-        ("database.name", &db.name),
-        ("database.user", &db.user),
-    ] {
+    for (option, value) in [("database.name", &db.name), ("database.user", &db.user)] {
         run.report(Section::Carried, option, format!("{value:?}, see database"));
     }
     let text = if db.peer_auth && !force_password {
@@ -322,10 +323,12 @@ fn database_from_options(run: &mut Run, force_password: bool) {
         };
         run.report(Section::Dropped, "database.extraConnectionOptions", text);
     }
-    let text = if db.create {
-        "true: the new module ensures the database and its owner for database.kind = \"local\"; they exist already and are kept"
-    } else {
-        "false: the database exists already; with database.kind = \"local\" the new module still ensures it (and makes the role the owner when the names match)"
+    let local = db.peer_auth && !force_password;
+    let text = match (db.create, local) {
+        (true, true) => "true: the new module ensures the database and its owner for database.kind = \"local\"; they exist already and are kept",
+        (false, true) => "false: the database exists already; with database.kind = \"local\" the new module still ensures it (and makes the role the owner when the names match)",
+        (true, false) => "true: the role and the database exist already; the new module leaves an external database alone",
+        (false, false) => "false: the new module leaves an external database alone, as the old one did",
     };
     run.report(Section::Carried, "database.create", text);
 }
