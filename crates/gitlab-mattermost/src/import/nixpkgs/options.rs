@@ -55,7 +55,6 @@ pub struct Facts {
 /// `services.mattermost.database`.
 #[derive(Debug, Default)]
 pub struct Database {
-    pub driver: String,
     pub create: bool,
     pub peer_auth: bool,
     pub socket_path: String,
@@ -505,7 +504,6 @@ fn database(run: &mut Run) -> Result<(), ImportError> {
         _ => Default::default(),
     };
     run.facts.database = Database {
-        driver,
         create,
         peer_auth,
         socket_path,

@@ -33,6 +33,9 @@ type Private = (String, String, Origin);
 
 fn settings(run: &mut Run) {
     match run.module.take("settings") {
+        Some(Value::Object(categories)) if categories.is_empty() => {
+            run.report(Section::Carried, "settings", "none: nothing to carry");
+        }
         Some(Value::Object(categories)) => {
             for (category, value) in &categories {
                 walk(run, category, value);
@@ -110,6 +113,9 @@ fn environment(run: &mut Run, private: &mut Vec<Private>) {
             return;
         }
     };
+    if variables.is_empty() {
+        run.report(Section::Carried, "environment", "none: nothing to carry");
+    }
     for (name, value) in variables {
         let text = match value {
             Value::String(s) => s,
