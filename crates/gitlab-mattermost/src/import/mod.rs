@@ -152,9 +152,14 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
     typed::free_form(&mut ctx, resolved);
     ctx.validate_output()?;
     ctx.secrets.finish(&mut ctx.report)?;
+    let next = if args.format == OutputFormat::Nixos {
+        "Review it with the import report, then import it into the host configuration."
+    } else {
+        "Review it with the import report, then: gitlab-mattermost check FILE"
+    };
     let header = vec![
         format!("Imported by `gitlab-mattermost import` from {source}."),
-        "Review it with the import report, then: gitlab-mattermost check FILE".into(),
+        next.into(),
     ];
     let text = emit::emit(&ctx.out, args.format, &header);
     Ok(Imported {
