@@ -46,6 +46,10 @@ let
   # camelCase; only the keys of free-form attribute sets (settings) keep the program's names.
   declared = lib.collect lib.isOption options.services.gitlab-mattermost;
   snakeCase = lib.filter (option: lib.any (lib.hasInfix "_") (lib.drop 2 option.loc)) declared;
+  found = lib.concatMapStringsSep ", " (option: lib.showOption option.loc) snakeCase;
+
+  # Evaluating every account's fields throws if two modules define them differently.
+  accounts = lib.mapAttrsToList (_: user: { inherit (user) uid group home; }) both.users.users;
 
   # Everything the module writes to the store for a host, as text.
   storeText =
@@ -143,9 +147,7 @@ in
   {
     name =
       "options: no option name has an underscore"
-      + lib.optionalString (snakeCase != [ ]) (
-        " (found: " + lib.concatMapStringsSep ", " (option: lib.showOption option.loc) snakeCase + ")"
-      );
+      + lib.optionalString (snakeCase != [ ]) " (found: ${found})";
     ok = declared != [ ] && snakeCase == [ ];
   }
   {
@@ -283,12 +285,7 @@ in
       !named "gitlab-mattermost-rendered" both.systemd.packages
       && !named "mattermost-admin" both.environment.systemPackages
       && !(both.services.nginx.virtualHosts ? "chat.example.com")
-      # Conflicting definitions (the uid, say) would throw here.
-      && builtins.deepSeq (lib.mapAttrsToList (_: user: [
-        user.uid
-        user.group
-        user.home
-      ]) both.users.users) true;
+      && builtins.deepSeq accounts true;
   }
   {
     name = "aarch64: rejected, x86_64-linux only";
