@@ -6,6 +6,7 @@
 # module hands the compiler its configuration under these names (lib.nix, `project`).
 {
   externalUrl = "external_url";
+  siteUrl = "site_url";
   listen = {
     name = "listen";
     options = {
@@ -37,6 +38,7 @@
     options = {
       installDir = "install_dir";
       wrapper = "wrapper";
+      mmctl = "mmctl";
     };
   };
   gitlab = {

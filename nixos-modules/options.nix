@@ -18,20 +18,20 @@ in
       description = ''
         The URL nginx serves, e.g. `https://mattermost.example.com`. It becomes the nginx server
         name and listen port, decides whether nginx serves https, and is Mattermost's
-        `ServiceSettings.SiteURL` unless `site_url` is set. Scheme http or https, a host, no path.
+        `ServiceSettings.SiteURL` unless `siteUrl` is set. Scheme http or https, a host, no path.
       '';
       example = "https://mattermost.example.com";
     };
 
-    site_url = mkOption {
+    siteUrl = mkOption {
       type = types.nullOr types.str;
       default = null;
       description = ''
-        The URL users open, when it differs from `external_url` (an outer load balancer or proxy in
+        The URL users open, when it differs from `externalUrl` (an outer load balancer or proxy in
         front of nginx, another host name or port). It becomes Mattermost's
         `ServiceSettings.SiteURL`: the links in mail, the GitLab OAuth redirect URIs and the scheme
         and port nginx forwards follow it, while the nginx server name, listen port and certificates
-        follow `external_url`. Default: `external_url`. Scheme http or https, a host, no path.
+        follow `externalUrl`. Default: `externalUrl`. Scheme http or https, a host, no path.
       '';
       example = "https://chat.example.com";
     };
@@ -142,7 +142,7 @@ in
         default = null;
         description = ''
           Path of Mattermost's command-line client, run by `gitlab-mattermost mmctl`; default
-          `<install_dir>/bin/mmctl` (where a release tarball has it).
+          `<installDir>/bin/mmctl` (where a release tarball has it).
         '';
       };
     };

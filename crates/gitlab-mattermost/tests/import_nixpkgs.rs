@@ -225,7 +225,7 @@ fn peer_auth_takeover_keeps_ids_directories_and_database() {
     assert_eq!(env["MM_SERVICESETTINGS_LISTENADDRESS"], "127.0.0.1:8065");
     assert_eq!(env["MM_TEAMSETTINGS_SITENAME"], "Example Chat");
     assert_eq!(env["MM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS"], "7");
-    assert_eq!(env["MM_FILESETTINGS_DIRECTORY"], "/var/lib/mattermost/data");
+    assert_eq!(env["MM_FILESETTINGS_DIRECTORY"], "/var/lib/mattermost/data/");
     assert_eq!(
         env["MM_PLUGINSETTINGS_DIRECTORY"],
         "/var/lib/mattermost/data/plugins/server"
@@ -408,7 +408,7 @@ fn a_readable_environment_file_is_split_into_settings_and_secret_files() {
     // The environment file wins over siteName, as systemd reads it last.
     assert_eq!(env["MM_TEAMSETTINGS_SITENAME"], "Chat from the file");
     // The directories the old module's config.json names.
-    assert_eq!(env["MM_FILESETTINGS_DIRECTORY"], "/srv/mattermost/files");
+    assert_eq!(env["MM_FILESETTINGS_DIRECTORY"], "/srv/mattermost/files/");
     assert_eq!(
         env["MM_PLUGINSETTINGS_CLIENTDIRECTORY"],
         "/srv/mattermost/client-plugins"
