@@ -3,7 +3,6 @@ as an admin (mmctl through local mode, as the docs say), as an API client (the s
 scripts as the NixOS VM tests) and as the host's operator (systemctl, journalctl)."""
 
 import json
-import re
 import secrets
 import shlex
 import statistics

@@ -11,7 +11,6 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .log import step
 
 CHECKS = Path(__file__).resolve().parent.parent.parent  # checks/
 SMTP_SERVER = CHECKS.parent / "crates/gitlab-mattermost/tests/support/smtp_server.py"

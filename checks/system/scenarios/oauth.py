@@ -12,7 +12,7 @@
 import json
 
 from harness import site as sites
-from harness.context import CONFIG_IN_CONTAINER, ScenarioFailed, expect
+from harness.context import CONFIG_IN_CONTAINER, expect
 
 
 def run(ctx):
