@@ -515,6 +515,20 @@ in
       };
     };
 
+    environment_files = mkOption {
+      type = types.attrsOf types.str;
+      default = { };
+      description = ''
+        Extra environment variables whose value is a secret, read from a file at service start:
+        variable name to file path. For a proxy with a password (`https_proxy =
+        "http://user:password@proxy:3128"`) or a cloud SDK's secret key; the file holds the whole
+        value.
+      '';
+      example = {
+        https_proxy = "/run/secrets/mattermost-https-proxy";
+      };
+    };
+
     settings = mkOption {
       type = (pkgs.formats.json { }).type;
       default = { };

@@ -10,6 +10,8 @@ use crate::catalogue::{is_secret_env_name, Catalogue, Setting, SettingType};
 use crate::diag::Diagnostic;
 use crate::schema::{Config, DatabaseKind, FileDriver};
 use crate::sources::KeyPath;
+use crate::syntax::names::{self, Host};
+use crate::syntax::{dsn, paths};
 
 /// Who set a setting: a typed section (which owns it) or the free-form table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,16 +181,19 @@ pub(super) fn derive(config: &Config, site: &Site, b: &mut Builder) {
     use serde_json::json;
     b.typed("ServiceSettings.SiteURL", json!(site.url), "external_url");
     let listen = &config.listen;
-    let host = if listen.address.contains(':') && !listen.address.starts_with('[') {
-        format!("[{}]", listen.address)
-    } else {
-        listen.address.clone()
+    // An address that is not one was reported (at listen.address) by the value checks.
+    let host = match Host::parse(&listen.address) {
+        Ok(h) => Some(h.for_url()),
+        Err(_) if listen.address.is_empty() => Some(String::new()),
+        Err(_) => None,
     };
-    b.typed(
-        "ServiceSettings.ListenAddress",
-        json!(format!("{host}:{}", listen.port)),
-        "listen.address",
-    );
+    if let Some(host) = host {
+        b.typed(
+            "ServiceSettings.ListenAddress",
+            json!(format!("{host}:{}", listen.port)),
+            "listen.address",
+        );
+    }
 
     let dirs = &config.directories;
     b.typed_all([
@@ -219,37 +224,41 @@ fn derive_database(config: &Config, b: &mut Builder) {
     use serde_json::json;
     let db = &config.database;
     b.typed("SqlSettings.DriverName", json!("postgres"), "database.kind");
+    // Names, hosts and paths that cannot be written into a DSN were reported by the value
+    // checks; no DSN is derived from them.
+    if dsn::name_problem(&db.name).is_some() || dsn::name_problem(&db.user).is_some() {
+        return;
+    }
     match db.kind {
         DatabaseKind::Local => {
+            if paths::problem(&db.socket_dir).is_some() {
+                return;
+            }
             // Peer authentication over the unix socket: no password anywhere.
-            let dsn = format!(
-                "postgres://{}@/{}?host={}&port={}&sslmode=disable&connect_timeout=10",
-                db.user, db.name, db.socket_dir, db.port
-            );
-            b.typed("SqlSettings.DataSource", json!(dsn), "database");
+            let url = dsn::socket(&db.user, &db.socket_dir, db.port, &db.name);
+            b.typed("SqlSettings.DataSource", json!(url), "database");
         }
         DatabaseKind::External => {
-            let host = db.host.clone().unwrap_or_default();
-            let dsn = |host_port: &str| {
-                format!(
-                    "postgres://{}@{}/{}?sslmode={}&connect_timeout=10",
-                    db.user, host_port, db.name, db.sslmode
-                )
+            let Some(Ok(host)) = db.host.as_deref().map(Host::parse) else {
+                return;
             };
-            let main = dsn(&format!("{host}:{}", db.port));
-            b.typed("SqlSettings.DataSource", json!(main), "database.host");
-            if !db.read_replicas.is_empty() {
-                let replicas: Vec<String> = db
-                    .read_replicas
-                    .iter()
-                    .map(|r| {
-                        if r.contains(':') {
-                            dsn(r)
-                        } else {
-                            dsn(&format!("{r}:{}", db.port))
-                        }
-                    })
-                    .collect();
+            let url =
+                |host: &Host, port: u16| dsn::tcp(&db.user, host, port, &db.name, &db.sslmode);
+            b.typed(
+                "SqlSettings.DataSource",
+                json!(url(&host, db.port)),
+                "database.host",
+            );
+            let replicas: Option<Vec<String>> = db
+                .read_replicas
+                .iter()
+                .map(|r| {
+                    names::parse_host_port(r, db.port)
+                        .ok()
+                        .map(|(h, p)| url(&h, p))
+                })
+                .collect();
+            if let Some(replicas) = replicas.filter(|r| !r.is_empty()) {
                 b.typed(
                     "SqlSettings.DataSourceReplicas",
                     json!(replicas),
@@ -473,6 +482,27 @@ fn derive_smtp(config: &Config, b: &mut Builder) {
     }
 }
 
+/// Extra variables read from secret files: each a credential whose content becomes the
+/// variable. Names that are not variables were reported by the value checks.
+pub(super) fn environment_files(config: &Config, b: &mut Builder) {
+    for (name, file) in &config.environment_files {
+        let usable = names::is_env_name(name)
+            && !name.to_ascii_uppercase().starts_with("MM_")
+            && !config.environment.contains_key(name);
+        if usable {
+            let credential = format!("env_{name}");
+            b.credentials.insert(
+                credential.clone(),
+                Credential {
+                    name: credential,
+                    path: file.clone(),
+                    uses: vec![SecretUse::Variable(name.clone())],
+                },
+            );
+        }
+    }
+}
+
 /// A free-form setting name resolved against the catalogue.
 enum Resolved<'s> {
     Leaf(&'s Setting),
@@ -633,6 +663,20 @@ fn free_leaf(setting: &'static Setting, value: &Value, path: &KeyPath, b: &mut B
                     "write the value to a root-only file and set setting_files.\"{}\" = \"/run/secrets/…\"",
                     setting.path()
                 )),
+            path,
+        );
+        return;
+    }
+    if value.as_str().is_some_and(super::checks::has_url_password) {
+        (b.report)(
+            Diagnostic::new(
+                path.join("."),
+                format!("{} holds a password inside its URL, which would be written into the rendered files in clear (the value is not shown)", setting.path()),
+            )
+            .with_hint(format!(
+                "write the whole value to a root-only file and set setting_files.\"{}\" = \"/run/secrets/…\"",
+                setting.path()
+            )),
             path,
         );
         return;
