@@ -25,7 +25,9 @@ impl Target {
     /// The directory, checked to be absolute: the unit names files in it. Anything else is
     /// escaped where it lands (only in `ExecStart=`). `flag` names the option for the error.
     pub fn new(dir: String, flag: &str) -> Result<Target, Diagnostic> {
-        if dir.starts_with('/') {
+        if dir.contains('\0') {
+            Err(Diagnostic::new(flag, "a path cannot contain a NUL byte"))
+        } else if dir.starts_with('/') {
             Ok(Target { dir })
         } else {
             Err(Diagnostic::new(
