@@ -140,7 +140,7 @@ fn read_credential(dir: Option<&Path>, name: &str) -> Result<String> {
 /// Put a password into a `postgres://user@host/db` URL, percent-encoded.
 pub fn insert_password(dsn: &str, password: &str) -> Result<String> {
     let mut url = url::Url::parse(dsn).with_context(|| format!("not a URL: {}", redact(dsn)))?;
-    url.set_password(Some(password))
+    crate::syntax::dsn::with_password(&mut url, password)
         .map_err(|_| anyhow::anyhow!("cannot put a password into {}", redact(dsn)))?;
     Ok(url.to_string())
 }
@@ -177,10 +177,10 @@ mod tests {
     #[test]
     fn passwords_are_percent_encoded_into_dsns() {
         let dsn = "postgres://mm@db.example.com:5432/mattermost?sslmode=require";
-        let filled = insert_password(dsn, "p@ss w/rd:").expect("fills");
+        let filled = insert_password(dsn, "p@ss w/rd:%").expect("fills");
         assert_eq!(
             filled,
-            "postgres://mm:p%40ss%20w%2Frd%3A@db.example.com:5432/mattermost?sslmode=require"
+            "postgres://mm:p%40ss%20w%2Frd%3A%25@db.example.com:5432/mattermost?sslmode=require"
         );
     }
 

@@ -43,6 +43,10 @@ pub fn name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("expected a name, found an empty string".into());
     }
+    if name.starts_with('/') {
+        // The name is the URL's path: pgx trims every leading `/`, lib/pq only the first.
+        return Some("a name cannot start with `/`: Go's PostgreSQL drivers disagree on it".into());
+    }
     if name.contains('\0') {
         return Some("PostgreSQL names cannot contain a NUL byte".into());
     }
@@ -52,6 +56,12 @@ pub fn name_problem(name: &str) -> Option<String> {
             name.len()
         )
     })
+}
+
+/// `url` with `password` put into its user part, percent-encoded (the `url` crate's own
+/// setter leaves `%` as it is, which PostgreSQL's parsers then refuse).
+pub fn with_password(url: &mut url::Url, password: &str) -> Result<(), ()> {
+    url.set_password(Some(&encode(password)))
 }
 
 /// A TCP connection URL; the password is added at service start.
