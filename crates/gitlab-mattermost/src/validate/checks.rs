@@ -62,8 +62,10 @@ pub(super) fn site(raw: &str, report: &mut Report) -> Option<Site> {
             Ok(_) => d.to_string(),
             Err(e) => return fail(report, format!("{e}, found the host {d:?}")),
         },
-        Some(url::Host::Ipv4(a)) => a.to_string(),
-        Some(url::Host::Ipv6(a)) => format!("[{a}]"),
+        // As the URL writes it, so nginx names the host exactly as SiteURL does.
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => {
+            url.host_str().unwrap_or_default().to_string()
+        }
         None => return fail(report, format!("expected a URL with a host, found {raw:?}")),
     };
     if !matches!(url.path(), "" | "/") {
