@@ -81,7 +81,7 @@ fn allowed_refusals(i: &Input) -> Vec<&'static str> {
     if i.gid.and_then(names::system_id_problem).is_some() {
         allowed.push("account.gid");
     }
-    if paths::problem(&i.data).is_some() || i.data.contains(':') {
+    if paths::service_directory_problem(&i.data).is_some() || i.data.contains(':') {
         allowed.push("directories.data");
     }
     allowed

@@ -120,7 +120,7 @@ fn allowed_refusals(i: &Input) -> Vec<String> {
     if !SSLMODES.contains(&i.sslmode.as_str()) {
         allowed.push("database.sslmode".into());
     }
-    if paths::problem(&i.socket_dir).is_some() {
+    if paths::service_directory_problem(&i.socket_dir).is_some() {
         allowed.push("database.socket_dir".into());
     }
     for (n, r) in i.replicas.iter().enumerate().filter(|_| i.external) {

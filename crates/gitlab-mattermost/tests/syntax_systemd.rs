@@ -100,9 +100,16 @@ fn check(input: Input, scratch: &Path) -> Result<bool, TestCaseError> {
             // Refused: only for the keys that hold something no target can carry.
             let mut allowed: Vec<String> = Vec::new();
             for ((key, _), value) in KEYS.iter().zip(&values) {
-                if paths::problem(value).is_some()
-                    || (*key == "directories.data" && value.contains(':'))
-                {
+                // The service's own directories may not be shared ones either.
+                let owned = key.starts_with("directories.")
+                    || *key == "file_storage.directory"
+                    || *key == "database.socket_dir";
+                let problem = if owned {
+                    paths::service_directory_problem(value)
+                } else {
+                    paths::problem(value)
+                };
+                if problem.is_some() || (*key == "directories.data" && value.contains(':')) {
                     allowed.push(key.to_string());
                 }
             }

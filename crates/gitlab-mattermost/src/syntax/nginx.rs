@@ -61,24 +61,146 @@ pub fn header_value_problem(value: &str) -> Option<String> {
                 .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
                 .count()
         };
-        let next = if bytes.get(start) == Some(&b'{') {
+        let (name_start, next) = if bytes.get(start) == Some(&b'{') {
             let n = name_len(start + 1);
-            (n > 0 && bytes.get(start + 1 + n) == Some(&b'}')).then_some(start + n + 2)
+            (
+                start + 1,
+                (n > 0 && bytes.get(start + 1 + n) == Some(&b'}')).then_some(start + n + 2),
+            )
         } else {
             let n = name_len(start);
-            (n > 0).then_some(start + n)
+            (start, (n > 0).then_some(start + n))
         };
-        match next {
-            Some(n) => i = n,
-            None => {
-                return Some(
-                    "`$` starts an nginx variable (`$host`, `${msec}`) and cannot be escaped; a literal `$` cannot be sent"
-                        .into(),
-                )
-            }
+        let Some(n) = next else {
+            return Some(
+                "`$` starts an nginx variable (`$host`, `${msec}`) and cannot be escaped; a literal `$` cannot be sent"
+                    .into(),
+            );
+        };
+        let name = value
+            .get(name_start..n)
+            .unwrap_or_default()
+            .trim_end_matches('}');
+        if !is_known_variable(name) {
+            return Some(format!(
+                "nginx has no variable `${name}` (nginx -t would refuse the config); `$` cannot be escaped, so a literal `$` cannot be sent"
+            ));
         }
+        i = n;
     }
     None
+}
+
+/// nginx's own variables (core, proxy, ssl, upstream, realip modules) and the families with
+/// a name after a prefix (`$http_user_agent`), plus the map the rendered `http.conf` defines.
+/// Variables a host defines in its own nginx config are not known here.
+pub fn is_known_variable(name: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "arg_",
+        "cookie_",
+        "http_",
+        "sent_http_",
+        "sent_trailer_",
+        "upstream_cookie_",
+        "upstream_http_",
+        "upstream_trailer_",
+    ];
+    const NAMES: &[&str] = &[
+        "args",
+        "binary_remote_addr",
+        "body_bytes_sent",
+        "bytes_sent",
+        "connection",
+        "connection_requests",
+        "connection_time",
+        "content_length",
+        "content_type",
+        "document_root",
+        "document_uri",
+        "host",
+        "hostname",
+        "https",
+        "http2",
+        "is_args",
+        "limit_rate",
+        "msec",
+        "nginx_version",
+        "pid",
+        "pipe",
+        "proxy_protocol_addr",
+        "proxy_protocol_port",
+        "proxy_protocol_server_addr",
+        "proxy_protocol_server_port",
+        "query_string",
+        "realpath_root",
+        "remote_addr",
+        "remote_port",
+        "remote_user",
+        "request",
+        "request_body",
+        "request_body_file",
+        "request_completion",
+        "request_filename",
+        "request_id",
+        "request_length",
+        "request_method",
+        "request_time",
+        "request_uri",
+        "scheme",
+        "server_addr",
+        "server_name",
+        "server_port",
+        "server_protocol",
+        "status",
+        "tcpinfo_rtt",
+        "tcpinfo_rttvar",
+        "tcpinfo_snd_cwnd",
+        "tcpinfo_rcv_space",
+        "time_iso8601",
+        "time_local",
+        "uri",
+        "proxy_host",
+        "proxy_port",
+        "proxy_add_x_forwarded_for",
+        "realip_remote_addr",
+        "realip_remote_port",
+        "ssl_alpn_protocol",
+        "ssl_cipher",
+        "ssl_ciphers",
+        "ssl_client_cert",
+        "ssl_client_escaped_cert",
+        "ssl_client_fingerprint",
+        "ssl_client_i_dn",
+        "ssl_client_raw_cert",
+        "ssl_client_s_dn",
+        "ssl_client_serial",
+        "ssl_client_v_end",
+        "ssl_client_v_remain",
+        "ssl_client_v_start",
+        "ssl_client_verify",
+        "ssl_curve",
+        "ssl_curves",
+        "ssl_early_data",
+        "ssl_protocol",
+        "ssl_server_name",
+        "ssl_session_id",
+        "ssl_session_reused",
+        "upstream_addr",
+        "upstream_bytes_received",
+        "upstream_bytes_sent",
+        "upstream_cache_status",
+        "upstream_connect_time",
+        "upstream_header_time",
+        "upstream_queue_time",
+        "upstream_response_length",
+        "upstream_response_time",
+        "upstream_status",
+        "gitlab_mattermost_connection",
+    ];
+    NAMES.contains(&name)
+        || PREFIXES
+            .iter()
+            .any(|p| name.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
 }
 
 /// Why raw lines for the inside of a `server` block would not stay inside it, if they would
@@ -213,10 +335,20 @@ mod tests {
 
     #[test]
     fn dollars_only_name_variables() {
-        for ok in ["$host", "t=$msec", "${msec}x", "plain", "a{b}", "$a$b"] {
+        for ok in [
+            "$host",
+            "t=$msec",
+            "${msec}x",
+            "plain",
+            "a{b}",
+            "$host$uri",
+            "$http_x_a",
+        ] {
             assert_eq!(header_value_problem(ok), None, "{ok}");
         }
-        for bad in ["$", "a$", "$-x", "${x", "${}", " x", "x\n", "a\rb"] {
+        for bad in [
+            "$", "a$", "$-x", "${x", "${}", " x", "x\n", "a\rb", "$a", "$http_", "${nope}",
+        ] {
             assert!(header_value_problem(bad).is_some(), "{bad:?}");
         }
         assert!(literal_problem("/etc/ssl/$host.pem").is_some());

@@ -47,6 +47,45 @@ pub fn problem(p: &str) -> Option<String> {
     None
 }
 
+/// Directories the system shares: made the service's own, they would be handed to it.
+const SHARED: &[&str] = &[
+    "/etc/ssl",
+    "/etc/systemd",
+    "/nix/store",
+    "/nix/var",
+    "/run/lock",
+    "/run/user",
+    "/usr/bin",
+    "/usr/include",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/libexec",
+    "/usr/local",
+    "/usr/sbin",
+    "/usr/share",
+    "/usr/src",
+    "/var/cache",
+    "/var/lib",
+    "/var/log",
+    "/var/mail",
+    "/var/run",
+    "/var/spool",
+    "/var/tmp",
+];
+
+/// Why `p` cannot be one of the service's own directories, if it cannot: a path [`problem`],
+/// or a directory the system shares (`/`, `/var`, `/var/lib`, …). tmpfiles.d would give
+/// that to the service account with mode 0750, and the unit could write into all of it.
+pub fn service_directory_problem(p: &str) -> Option<String> {
+    problem(p).or_else(|| {
+        let dir = p.trim_end_matches('/');
+        let depth = dir.split('/').filter(|c| !c.is_empty()).count();
+        (depth < 2 || SHARED.contains(&dir)).then(|| {
+            "a directory the system shares (tmpfiles.d would hand it to the service account and the unit could write into all of it); give the service its own, e.g. /var/lib/mattermost".to_string()
+        })
+    })
+}
+
 /// `dir` and `name` joined with one `/`.
 pub fn join(dir: &str, name: &str) -> String {
     format!("{}/{name}", dir.trim_end_matches('/'))
@@ -84,6 +123,16 @@ mod tests {
             long_name.as_str(),
         ] {
             assert!(problem(bad).is_some(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn shared_directories_are_not_the_services_own() {
+        for bad in ["/", "/var", "/var/lib", "/var/lib/", "/srv", "/usr/local"] {
+            assert!(service_directory_problem(bad).is_some(), "{bad}");
+        }
+        for ok in ["/var/lib/mattermost", "/srv/mattermost", "/run/postgresql"] {
+            assert_eq!(service_directory_problem(ok), None, "{ok}");
         }
     }
 }

@@ -159,8 +159,20 @@ fn check_paths(config: &Config, report: &mut Report) {
     for (name, file) in &config.environment_files {
         paths.push((vec!["environment_files".into(), name.clone()], file));
     }
+    // The service's own directories: tmpfiles.d creates and chowns them, the unit may write
+    // into them (the socket directory too).
+    let owned = |k: &KeyPath| {
+        k.first().is_some_and(|s| s == "directories")
+            || k == &at(&["file_storage", "directory"])
+            || k == &at(&["database", "socket_dir"])
+    };
     for (k, v) in &paths {
-        if let Some(problem) = paths::problem(v) {
+        let problem = if owned(k) {
+            paths::service_directory_problem(v)
+        } else {
+            paths::problem(v)
+        };
+        if let Some(problem) = problem {
             report(path_problem(k, v, &problem), k);
         }
     }

@@ -13,6 +13,7 @@ mod rules;
 mod sections;
 mod settings;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -82,18 +83,19 @@ pub enum Input {
 pub(crate) struct Context<'a> {
     /// Key paths whose value could not be read (reported already).
     unreadable: &'a BTreeSet<KeyPath>,
+    /// Key paths a check has refused so far.
+    refused: &'a RefCell<BTreeSet<KeyPath>>,
     input: Input,
 }
 
 impl Context<'_> {
     /// Whether checks combining values of `section` may run: every file was read, and every
-    /// value of the section.
+    /// value of the section was read and accepted.
     fn section(&self, section: &str) -> bool {
+        let in_section = |p: &KeyPath| p.first().is_some_and(|s| s == section);
         self.input == Input::Complete
-            && !self
-                .unreadable
-                .iter()
-                .any(|p| p.first().is_some_and(|s| s == section))
+            && !self.unreadable.iter().any(in_section)
+            && !self.refused.borrow().iter().any(in_section)
     }
 }
 
@@ -123,11 +125,17 @@ pub fn validate_input(layered: &Layered, input: Input) -> Result<Plan, Diagnosti
         };
         reading::read_config(&layered.merged, input, &mut unreadable, &mut report).and_then(
             |config| {
+                let refused = RefCell::new(BTreeSet::new());
                 let ctx = Context {
                     unreadable: &unreadable,
+                    refused: &refused,
                     input,
                 };
-                resolve(config, &ctx, &mut report)
+                let mut noting = |d: Diagnostic, path: &[String]| {
+                    refused.borrow_mut().insert(path.to_vec());
+                    report(d, path);
+                };
+                resolve(config, &ctx, &mut noting)
             },
         )
     };

@@ -196,23 +196,24 @@ pub(super) fn derive(config: &Config, site: &Site, b: &mut Builder) {
     }
 
     let dirs = &config.directories;
-    b.typed_all([
-        (
-            "LogSettings.FileLocation",
-            json!(dirs.logs),
-            "directories.logs",
-        ),
+    // A path the value checks refused is not derived into a setting (its error is enough).
+    for (setting, dir, from) in [
+        ("LogSettings.FileLocation", &dirs.logs, "directories.logs"),
         (
             "PluginSettings.Directory",
-            json!(dirs.plugins),
+            &dirs.plugins,
             "directories.plugins",
         ),
         (
             "PluginSettings.ClientDirectory",
-            json!(dirs.client_plugins),
+            &dirs.client_plugins,
             "directories.client_plugins",
         ),
-    ]);
+    ] {
+        if paths::problem(dir).is_none() {
+            b.typed(setting, json!(dir), from);
+        }
+    }
 
     derive_database(config, b);
     derive_files(config, b);
@@ -296,11 +297,13 @@ fn derive_files(config: &Config, b: &mut Builder) {
                 json!("local"),
                 "file_storage.driver",
             );
-            b.typed(
-                "FileSettings.Directory",
-                json!(dir),
-                "file_storage.directory",
-            );
+            if paths::problem(&dir).is_none() {
+                b.typed(
+                    "FileSettings.Directory",
+                    json!(dir),
+                    "file_storage.directory",
+                );
+            }
         }
         FileDriver::S3 => {
             b.typed(

@@ -115,9 +115,10 @@ pub fn any_string(max: usize) -> impl Strategy<Value = String> {
 
 /// An absolute path every target can carry, full of characters that need escaping: no
 /// control characters, no `.`/`..` components, no `//`, no trailing space or backslash,
-/// and none of `excluded`.
+/// none of `excluded`, and at least two components (a top-level directory is never the
+/// service's own).
 pub fn clean_path(excluded: &'static str) -> impl Strategy<Value = String> {
-    prop::collection::vec(printable_string(10), 1..4).prop_map(move |segments| {
+    prop::collection::vec(printable_string(10), 2..4).prop_map(move |segments| {
         let mut p = String::new();
         for s in segments {
             let s: String = s
