@@ -508,7 +508,8 @@ in
       default = { };
       description = ''
         Extra environment variables for the Mattermost process, e.g. `http_proxy`, `https_proxy`,
-        `no_proxy`, `SSL_CERT_DIR`. `MM_*` names belong in `settings`.
+        `no_proxy`, `SSL_CERT_DIR`. `MM_*` names belong in `settings`; secrets (a proxy URL with a
+        password, `AWS_SECRET_ACCESS_KEY`) in `environment_files`.
       '';
       example = {
         https_proxy = "http://proxy.example.com:3128";

@@ -140,8 +140,9 @@ fn read_credential(dir: Option<&Path>, name: &str) -> Result<String> {
 /// Put a password into a `postgres://user@host/db` URL, percent-encoded.
 pub fn insert_password(dsn: &str, password: &str) -> Result<String> {
     let mut url = url::Url::parse(dsn).with_context(|| format!("not a URL: {}", redact(dsn)))?;
-    crate::syntax::dsn::with_password(&mut url, password)
-        .map_err(|_| anyhow::anyhow!("cannot put a password into {}", redact(dsn)))?;
+    if !crate::syntax::dsn::with_password(&mut url, password) {
+        bail!("cannot put a password into {}", redact(dsn));
+    }
     Ok(url.to_string())
 }
 

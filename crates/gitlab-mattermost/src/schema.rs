@@ -61,7 +61,8 @@ pub struct Config {
     pub nginx: Nginx,
 
     /// Extra environment variables for the Mattermost process, e.g. `http_proxy`, `https_proxy`,
-    /// `no_proxy`, `SSL_CERT_DIR`. `MM_*` names belong in `settings`.
+    /// `no_proxy`, `SSL_CERT_DIR`. `MM_*` names belong in `settings`; secrets (a proxy URL
+    /// with a password, `AWS_SECRET_ACCESS_KEY`) in `environment_files`.
     #[serde(default)]
     #[schemars(example = "example_environment")]
     pub environment: BTreeMap<String, String>,

@@ -771,17 +771,21 @@ fn exec(
     )
 }
 
+type ExecCase<'a> = (
+    &'a str,
+    Vec<u8>,
+    Vec<(&'a str, Option<&'a [u8]>)>,
+    Vec<&'a str>,
+    i32,
+    Vec<&'a str>,
+);
+
 #[test]
 fn exec_refuses_bad_environment_files_and_credentials_by_line_and_name() {
     let big = vec![b'x'; 140_000];
-    let cases: Vec<(
-        &str,
-        Vec<u8>,
-        Vec<(&str, Option<&[u8]>)>,
-        Vec<&str>,
-        i32,
-        Vec<&str>,
-    )> = vec![
+    // (name, environment file, credentials (None: a directory), --credential mappings,
+    // exit code, what stderr must hold)
+    let cases: Vec<ExecCase> = vec![
         (
             "export prefix",
             b"A=1\nB=2\nexport FOO=bar\n".to_vec(),

@@ -58,10 +58,11 @@ pub fn name_problem(name: &str) -> Option<String> {
     })
 }
 
-/// `url` with `password` put into its user part, percent-encoded (the `url` crate's own
-/// setter leaves `%` as it is, which PostgreSQL's parsers then refuse).
-pub fn with_password(url: &mut url::Url, password: &str) -> Result<(), ()> {
-    url.set_password(Some(&encode(password)))
+/// Put `password` into the user part of `url`, percent-encoded (the `url` crate's own setter
+/// leaves `%` as it is, which PostgreSQL's parsers then refuse). Whether the URL can hold
+/// one.
+pub fn with_password(url: &mut url::Url, password: &str) -> bool {
+    url.set_password(Some(&encode(password))).is_ok()
 }
 
 /// A TCP connection URL; the password is added at service start.

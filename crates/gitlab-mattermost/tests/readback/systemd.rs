@@ -53,9 +53,12 @@ pub fn verify(unit: &Path) -> Result<(), String> {
     }
 }
 
+/// Settings as `(name, value)`, in the order systemd dumped them.
+pub type Fields = Vec<(String, String)>;
+
 /// Every setting of `unit` (in `dir`) as systemd parsed it: `systemd --test` loads the unit
 /// with the host's units and dumps it. Also the warnings it printed about the unit file.
-pub fn dump(dir: &Path, unit: &str) -> Result<(Vec<(String, String)>, Vec<String>), String> {
+pub fn dump(dir: &Path, unit: &str) -> Result<(Fields, Vec<String>), String> {
     let unit_path = format!("{}:", dir.display());
     let mut cmd = if is_root() {
         let mut c = Command::new("runuser");
