@@ -49,7 +49,7 @@ fn db_name() -> impl Strategy<Value = String> {
 
 fn host() -> impl Strategy<Value = String> {
     prop_oneof![
-        4 => "[a-z][a-z0-9-]{0,10}(\\.[a-z][a-z0-9]{0,10}){0,3}",
+        4 => "[a-z]([a-z0-9-]{0,8}[a-z0-9])?(\\.[a-z][a-z0-9]{0,10}){0,3}",
         2 => any::<Ipv4Addr>().prop_map(|a| a.to_string()),
         1 => any::<Ipv6Addr>().prop_map(|a| a.to_string()),
         1 => any::<Ipv6Addr>().prop_map(|a| format!("[{a}]")),

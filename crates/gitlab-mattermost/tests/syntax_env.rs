@@ -92,7 +92,7 @@ fn generated_variables_are_refused_or_read_back_by_the_exec_reader() {
 #[test]
 fn exec_hands_generated_variables_to_the_program_intact() {
     let scratch = tempfile::tempdir().expect("tempdir");
-    readback::run(32, 8, env_map(), |env| {
+    readback::run(32, 5, env_map(), |env| {
         let Some(text) = render(&env)? else {
             return Ok(false);
         };

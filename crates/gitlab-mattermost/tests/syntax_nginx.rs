@@ -130,7 +130,7 @@ struct Site {
 
 fn host() -> impl Strategy<Value = String> {
     prop_oneof![
-        4 => "[a-z][a-z0-9-]{0,12}(\\.[a-z][a-z0-9]{0,8}){0,3}",
+        4 => "[a-z]([a-z0-9-]{0,10}[a-z0-9])?(\\.[a-z][a-z0-9]{0,8}){0,3}",
         1 => any::<std::net::Ipv4Addr>().prop_map(|a| a.to_string()),
         1 => any::<std::net::Ipv6Addr>().prop_map(|a| format!("[{a}]")),
         2 => ("[a-z]{1,8}\\.example\\.com", prop::sample::select(&[";evil", "{", "}", "$x", "\"", " x", "#", "'", "!", "*", "~"][..]))
