@@ -21,7 +21,12 @@ fn secret_path_keys_are_recognised() {
     ] {
         assert!(is_secret_path_key(&key(secret)), "{secret}");
     }
-    for plain in ["nginx.certificate", "directories.data", "environment.https_proxy", ""] {
+    for plain in [
+        "nginx.certificate",
+        "directories.data",
+        "environment.https_proxy",
+        "",
+    ] {
         assert!(!is_secret_path_key(&key(plain)), "{plain}");
     }
 }
@@ -33,7 +38,10 @@ fn a_bad_list_item_is_reported_once_and_the_rest_still_checked() {
         Input::Complete,
     );
     assert_eq!(e.len(), 2, "{e:#?}");
-    assert!(e[0].contains("t.toml:3:21: nginx.listen_addresses.0: expected a string"), "{e:#?}");
+    assert!(
+        e[0].contains("t.toml:3:21: nginx.listen_addresses.0: expected a string"),
+        "{e:#?}"
+    );
     assert!(e[1].contains("account.user"), "{e:#?}");
 }
 
