@@ -263,7 +263,7 @@ mod tests {
         assert!(a.contains("exception table (Omnibus doc table)"), "{a}");
         assert!(a.contains("default: false"), "{a}");
         let c = explain("MM_SERVICESETTINGS_SITEURL").expect("known");
-        assert!(c.contains("config key: external_url"), "{c}");
+        assert!(c.contains("config key: site_url, else external_url"), "{c}");
         assert!(
             c.contains("mattermost['service_site_url'] (Omnibus)"),
             "{c}"

@@ -18,11 +18,21 @@ pub type SecretFile = String;
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 #[schemars(title = "gitlab-mattermost configuration")]
 pub struct Config {
-    /// The URL users open, e.g. `https://mattermost.example.com`. It becomes Mattermost's
-    /// `ServiceSettings.SiteURL`, the nginx server name, and decides whether nginx serves https.
-    /// Scheme http or https, a host, no path.
+    /// The URL nginx serves, e.g. `https://mattermost.example.com`. It becomes the nginx
+    /// server name and listen port, decides whether nginx serves https, and is Mattermost's
+    /// `ServiceSettings.SiteURL` unless `site_url` is set. Scheme http or https, a host, no path.
     #[schemars(example = "example_external_url")]
     pub external_url: String,
+
+    /// The URL users open, when it differs from `external_url` (an outer load balancer or
+    /// proxy in front of nginx, another host name or port). It becomes Mattermost's
+    /// `ServiceSettings.SiteURL`: the links in mail, the GitLab OAuth redirect URIs and the
+    /// scheme and port nginx forwards follow it, while the nginx server name, listen port and
+    /// certificates follow `external_url`. Default: `external_url`. Scheme http or https, a
+    /// host, no path.
+    #[serde(default)]
+    #[schemars(example = "example_site_url")]
+    pub site_url: Option<String>,
 
     /// Where Mattermost itself listens; nginx proxies to it.
     #[serde(default)]
@@ -154,6 +164,24 @@ pub struct Installation {
     /// Path of the `gitlab-mattermost` binary used as the unit's `ExecStart=` wrapper.
     #[serde(default = "default_wrapper")]
     pub wrapper: String,
+    /// Path of Mattermost's command-line client, run by `gitlab-mattermost mmctl`; default
+    /// `<install_dir>/bin/mmctl` (where a release tarball has it).
+    #[serde(default)]
+    pub mmctl: Option<String>,
+}
+
+impl Installation {
+    /// The `mattermost` server binary the unit starts.
+    pub fn server_binary(&self) -> String {
+        format!("{}/bin/mattermost", self.install_dir.trim_end_matches('/'))
+    }
+
+    /// The `mmctl` client: as configured, else beside the server binary.
+    pub fn mmctl_binary(&self) -> String {
+        self.mmctl
+            .clone()
+            .unwrap_or_else(|| format!("{}/bin/mmctl", self.install_dir.trim_end_matches('/')))
+    }
 }
 
 /// Sign-in with GitLab. GitLab's endpoints are derived from `url` unless set.
@@ -451,6 +479,9 @@ fn default_listen_addresses() -> Vec<String> {
 
 fn example_external_url() -> &'static str {
     "https://mattermost.example.com"
+}
+fn example_site_url() -> &'static str {
+    "https://chat.example.com"
 }
 fn example_gitlab_url() -> &'static str {
     "https://gitlab.example.com"

@@ -39,6 +39,8 @@ fn cases() -> Vec<Case> {
         case("missing external_url", "toml", "[listen]\nport = 8065\n", &["missing required key \"external_url\""]),
         case("ftp url", "toml", "external_url = \"ftp://mm.example.com\"\n", &["bad.toml:1:1: external_url:", "expected an http or https URL"]),
         case("url with path", "toml", "external_url = \"https://mm.example.com/chat\"\n", &["external_url:", "expected no path"]),
+        case("site_url with path", "toml", "external_url = \"http://mm.example.com\"\nsite_url = \"https://chat.example.com/mm\"\n", &["bad.toml:2:1: site_url:", "expected no path"]),
+        case("site_url scheme", "toml", "external_url = \"http://mm.example.com\"\nsite_url = \"chat.example.com:443\"\n", &["bad.toml:2:1: site_url:", "expected an http or https URL"]),
         case("not a url", "toml", "external_url = \"mattermost\"\n", &["external_url:", "expected a URL"]),
         case("port not a number", "toml", http("[smtp]\nport = \"abc\"\n"), &["bad.toml:3:1: smtp.port:", "expected an integer", "found \"abc\""]),
         case("port too large", "toml", http("[listen]\nport = 70000\n"), &["bad.toml:3:1: listen.port:", "expected at most 65535"]),

@@ -79,6 +79,18 @@ fn systemd_cases() -> Vec<Case> {
         ),
         http(
             c,
+            "local-mode socket with a newline and a directive",
+            "[settings]\n\"ServiceSettings.EnableLocalMode\" = true\n\"ServiceSettings.LocalModeSocketLocation\" = \"/run/mattermost/s\\nExecStartPre=+/bin/sh -c id\"\n",
+            &["bad.toml:4:1: settings.ServiceSettings.LocalModeSocketLocation:", "control characters"],
+        ),
+        http(
+            c,
+            "local-mode socket leaving the runtime directory",
+            "[settings]\n\"ServiceSettings.EnableLocalMode\" = true\n\"ServiceSettings.LocalModeSocketLocation\" = \"/run/mattermost/../../etc/s.socket\"\n",
+            &["bad.toml:4:1: settings.ServiceSettings.LocalModeSocketLocation:", "normalized"],
+        ),
+        http(
+            c,
             "user root",
             "[account]\nuser = \"root\"\n",
             &["bad.toml:3:1: account.user:", "must not run as root"],
@@ -405,6 +417,12 @@ fn nginx_cases() -> Vec<Case> {
             https("chat.example.com;evil"),
             &["bad.toml:1:1: external_url:", "host name"],
         ),
+        http(
+            c,
+            "site URL host with a semicolon",
+            "site_url = \"https://chat.example.com;evil\"\n",
+            &["bad.toml:2:1: site_url:", "host name"],
+        ),
         Case::new(
             c,
             "host with a brace",
@@ -567,6 +585,7 @@ fn secret_cases() -> Vec<Case> {
         Case::new(c, "a JSON number where a secret file belongs", "bad.json", format!("{{\"external_url\": \"http://mm.example.com\",\n \"gitlab\": {{\"id_file\": {{\"v\": \"{CANARY}\"}}}}}}"), &["bad.json:2:13: gitlab.id_file:", "expected a string, found a table"]),
         http(c, "password inside GitLab's URL", &format!("[gitlab]\nurl = \"https://root:{CANARY}@gitlab.example.com\"\n"), &["bad.toml:3:1: gitlab.url:", "no user name or password"]),
         http(c, "password inside a GitLab endpoint", &format!("[gitlab]\ntoken_endpoint = \"https://root:{CANARY}@gitlab.example.com/oauth/token\"\n"), &["bad.toml:3:1: gitlab.token_endpoint:", "no user name or password"]),
+        http(c, "password inside the site URL", &format!("site_url = \"https://root:{CANARY}@chat.example.com\"\n"), &["bad.toml:2:1: site_url:", "not shown"]),
         Case::new(c, "password inside the external URL", "bad.toml", format!("external_url = \"http://root:{CANARY}@mm.example.com\"\n"), &["bad.toml:1:1: external_url:", "not shown"]),
         http(c, "password inside the proxy URL", &format!("[environment]\nhttps_proxy = \"http://u:{CANARY}@proxy.example.com:3128\"\n"), &["bad.toml:3:1: environment.https_proxy:", "password inside its URL", "environment_files.https_proxy"]),
         http(c, "password inside a proxy without a scheme", &format!("[environment]\nHTTP_PROXY = \"u:{CANARY}@proxy.example.com:3128\"\n"), &["bad.toml:3:1: environment.HTTP_PROXY:", "password inside its URL"]),

@@ -479,6 +479,38 @@ fn external_tls_termination_turns_nginx_https_off() {
 }
 
 #[test]
+fn a_service_site_url_that_differs_becomes_site_url() {
+    let run = import("site-url-behind-load-balancer.rb", &[]);
+    assert!(
+        run.config
+            .contains("site_url = \"https://chat.example.com\""),
+        "{}",
+        run.config
+    );
+    assert!(
+        run.report.contains(
+            "gitlab.rb:5:1 mattermost['service_site_url']: site_url = \"https://chat.example.com\""
+        ),
+        "{}",
+        run.report
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = render(dir.path(), "imported.toml", &run.config);
+    assert_eq!(
+        env_of(&files)["MM_SERVICESETTINGS_SITEURL"],
+        "https://chat.example.com"
+    );
+    // nginx keeps serving the vhost Omnibus served.
+    let conf = String::from_utf8_lossy(&files["nginx/mattermost.conf"]).into_owned();
+    assert!(
+        conf.contains("server_name mattermost.internal.example.com;"),
+        "{conf}"
+    );
+    assert!(conf.contains("listen 0.0.0.0:8080;"), "{conf}");
+    assert!(conf.contains("X-Forwarded-Proto https;"), "{conf}");
+}
+
+#[test]
 fn config_json_settings_are_carried_or_dropped_with_a_reason() {
     let cj = config_json().display().to_string();
     let run = import("s3-storage-from-config-json.rb", &["--config-json", &cj]);

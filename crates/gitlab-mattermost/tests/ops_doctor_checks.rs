@@ -291,6 +291,39 @@ fn oauth_fails_when_gitlab_has_other_redirect_uris() {
 }
 
 #[test]
+fn oauth_compares_the_redirect_uris_of_site_url() {
+    let o = oauth_fixture();
+    let app = o.registered("https://public.example.test/signup/gitlab/complete\nhttps://public.example.test/login/gitlab/complete");
+    let cfg = o.config(&app.uid, &app.secret, &o.stub.url, "");
+    let token = o.token.to_str().unwrap();
+    // external_url (http://chat.example.test) is only the vhost: GitLab knows the public URL.
+    let (code, v, _, _) = doctor(&cfg, "oauth", &["--token-file", token]);
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        problems(&v)
+            .contains("lacks redirect URI(s) http://chat.example.test/login/gitlab/complete"),
+        "{v}"
+    );
+    let (code, v, _, _) = doctor(
+        &cfg,
+        "oauth",
+        &[
+            "--token-file",
+            token,
+            "--set",
+            "site_url=https://public.example.test",
+        ],
+    );
+    assert_eq!(code, 0, "{v}");
+    let steps = v["steps"].to_string();
+    assert!(steps.contains("GitLab has the redirect URIs"), "{v}");
+    assert!(
+        steps.contains("X-Forwarded-Proto https, as site_url says"),
+        "{v}"
+    );
+}
+
+#[test]
 fn oauth_fails_when_nginx_forwards_another_scheme() {
     let o = oauth_fixture();
     let app = o.registered(URIS);

@@ -187,6 +187,24 @@ fn a_changed_external_url_replaces_the_application() {
 }
 
 #[test]
+fn the_redirect_uris_follow_site_url_not_the_vhost() {
+    let stub = Stub::start(true);
+    let site = Site::new(&stub.url);
+    let (code, out, err) = site.register(&["--set", "site_url=https://public.example.test:8443"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let apps = stub.apps();
+    assert_eq!(apps.len(), 1, "{apps:?}");
+    let uris: Vec<&str> = apps[0].redirect_uri.split_whitespace().collect();
+    assert_eq!(
+        uris,
+        vec![
+            "https://public.example.test:8443/signup/gitlab/complete",
+            "https://public.example.test:8443/login/gitlab/complete"
+        ]
+    );
+}
+
+#[test]
 fn an_existing_application_without_id_file_is_adopted_not_duplicated() {
     let stub = Stub::start(true);
     let pre = stub.insert(&format!("{SIGNUP}\r\n{LOGIN}"), "read_user");

@@ -46,6 +46,145 @@ fn minimal_example_renders_with_defaults() {
 }
 
 #[test]
+fn site_url_is_mattermosts_url_and_external_url_stays_the_vhost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write(
+        tmp.path(),
+        "site.toml",
+        "external_url = \"https://mm.internal.example.com:8443\"\n\
+         site_url = \"https://chat.example.com\"\n\
+         [nginx]\ncertificate = \"/etc/ssl/mm/fullchain.pem\"\ncertificate_key = \"/etc/ssl/mm/key.pem\"\n",
+    );
+    let out = tmp.path().join("out");
+    render(&config, &out, &[]);
+    let env = std::fs::read_to_string(out.join("mattermost.env")).unwrap();
+    assert!(
+        env.contains("MM_SERVICESETTINGS_SITEURL=https://chat.example.com\n"),
+        "{env}"
+    );
+    let nginx = std::fs::read_to_string(out.join("nginx/mattermost.conf")).unwrap();
+    assert!(
+        nginx.contains("server_name mm.internal.example.com;"),
+        "{nginx}"
+    );
+    assert!(nginx.contains("listen 0.0.0.0:8443 ssl http2;"), "{nginx}");
+    assert!(
+        nginx.contains("ssl_certificate /etc/ssl/mm/fullchain.pem;"),
+        "{nginx}"
+    );
+    // Mattermost hears the browser's view: https on the default port, so no port in Host.
+    assert!(nginx.contains("proxy_set_header Host $host;"), "{nginx}");
+    assert!(!nginx.contains("$host:8443"), "{nginx}");
+    assert!(
+        nginx.contains("proxy_set_header X-Forwarded-Proto https;"),
+        "{nginx}"
+    );
+    let unit = std::fs::read_to_string(out.join("systemd/mattermost.service")).unwrap();
+    assert!(
+        unit.contains("Description=Mattermost chat server for https://chat.example.com\n"),
+        "{unit}"
+    );
+    // Without site_url, SiteURL is external_url.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let without = write(
+        tmp.path(),
+        "vhost-only.toml",
+        &text.replace("site_url = \"https://chat.example.com\"\n", ""),
+    );
+    render(&without, &out, &[]);
+    let env = std::fs::read_to_string(out.join("mattermost.env")).unwrap();
+    assert!(
+        env.contains("MM_SERVICESETTINGS_SITEURL=https://mm.internal.example.com:8443\n"),
+        "{env}"
+    );
+    let nginx = std::fs::read_to_string(out.join("nginx/mattermost.conf")).unwrap();
+    assert!(
+        nginx.contains("proxy_set_header Host $host:8443;"),
+        "{nginx}"
+    );
+}
+
+#[test]
+fn local_mode_puts_its_socket_into_the_units_runtime_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write(
+        tmp.path(),
+        "site.toml",
+        "external_url = \"http://mm.example.com\"\n[account]\nuser = \"chat\"\n[database]\nuser = \"chat\"\n",
+    );
+    let out = tmp.path().join("out");
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+
+    // Off (Mattermost's default): no socket, no runtime directory.
+    render(&config, &out, &[]);
+    assert!(!read("mattermost.env").contains("LOCALMODE"));
+    assert!(!read("systemd/mattermost.service").contains("RuntimeDirectory"));
+
+    // On: the socket goes under /run/<account.user>, which the unit owns.
+    render(
+        &config,
+        &out,
+        &["--set", "settings.ServiceSettings.EnableLocalMode=true"],
+    );
+    assert!(read("mattermost.env").contains(
+        "MM_SERVICESETTINGS_LOCALMODESOCKETLOCATION=/run/chat/mattermost_local.socket\n"
+    ));
+    let unit = read("systemd/mattermost.service");
+    assert!(
+        unit.contains("RuntimeDirectory=chat\nRuntimeDirectoryMode=0750\n"),
+        "{unit}"
+    );
+
+    // The config may place it in one of the service's own directories instead.
+    render(
+        &config,
+        &out,
+        &[
+            "--set",
+            "settings.ServiceSettings.EnableLocalMode=true",
+            "--set",
+            "settings.ServiceSettings.LocalModeSocketLocation=/var/lib/mattermost/mm.sock",
+        ],
+    );
+    assert!(read("mattermost.env")
+        .contains("MM_SERVICESETTINGS_LOCALMODESOCKETLOCATION=/var/lib/mattermost/mm.sock\n"));
+    assert!(!read("systemd/mattermost.service").contains("RuntimeDirectory"));
+}
+
+#[test]
+fn a_local_mode_socket_out_of_reach_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write(
+        tmp.path(),
+        "site.toml",
+        "external_url = \"http://mm.example.com\"\n\
+         [settings.ServiceSettings]\nEnableLocalMode = true\n\
+         LocalModeSocketLocation = \"/var/tmp/mattermost_local.socket\"\n",
+    );
+    let o = bin().arg("check").arg(&config).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("site.toml:4:1: settings.ServiceSettings.LocalModeSocketLocation:")
+            && err.contains("private /tmp")
+            && err.contains("/run/mattermost/mattermost_local.socket"),
+        "{err}"
+    );
+    let o = bin()
+        .arg("check")
+        .arg(&config)
+        .args([
+            "--set",
+            "settings.ServiceSettings.LocalModeSocketLocation=/srv/mm.sock",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("the unit cannot create /srv/mm.sock"), "{err}");
+}
+
+#[test]
 fn rendering_is_deterministic() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));

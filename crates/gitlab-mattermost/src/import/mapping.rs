@@ -189,7 +189,7 @@ pub const OMNIBUS_ENV_OWNED: &[&str] = &[
 /// The typed config key that owns a Mattermost setting, for `explain` and the report.
 pub fn typed_owner(path: &str) -> Option<&'static str> {
     const OWNERS: &[(&str, &str)] = &[
-        ("ServiceSettings.SiteURL", "external_url"),
+        ("ServiceSettings.SiteURL", "site_url, else external_url"),
         (
             "ServiceSettings.ListenAddress",
             "listen.address + listen.port",

@@ -123,11 +123,19 @@ fn site(ctx: &mut Ctx, r: &mut Resolved) -> Result<url::Url, ImportError> {
         origin.clone(),
         format!("external_url = {text:?}{note}"),
     );
+    // Omnibus let `service_site_url` differ from `mattermost_external_url` (an outer load
+    // balancer, another port): it is then `site_url`, which SiteURL, mail links and the
+    // OAuth redirect URIs follow while nginx keeps external_url.
     if let Some(c) = site_url {
         let other = as_str(&c.value);
         match parse_site(&other, &c.origin) {
             Ok(u) if u == url => carried(ctx, c.origin, "ServiceSettings.SiteURL: the same as external_url, which sets it".into()),
-            _ => ctx.report.add(Section::Dropped, Some(c.origin), format!("ServiceSettings.SiteURL {other:?} differs from external_url {text:?}; external_url sets SiteURL, the nginx server name and the OAuth redirect URIs, so they cannot differ")),
+            Ok(u) => {
+                let public = u.as_str().trim_end_matches('/').to_string();
+                ctx.set_out(&["site_url"], Value::String(public.clone()));
+                carried(ctx, c.origin, format!("site_url = {public:?} (Mattermost's SiteURL, mail links and OAuth redirect URIs; nginx keeps external_url {text:?})"));
+            }
+            Err(_) => ctx.report.add(Section::Dropped, Some(c.origin), format!("ServiceSettings.SiteURL {other:?} is not an http or https URL with a host and no path; Mattermost's SiteURL stays external_url {text:?}")),
         }
     }
     if let Some((h, o)) = host {

@@ -15,7 +15,8 @@ pub enum GitlabCommand {
         Needs a personal access token (scope api) of a GitLab administrator. Writes the\n\
         application id and secret to gitlab.id_file and gitlab.secret_file (mode 0600).\n\
         Reruns change nothing while the application matches the config; a changed\n\
-        external_url replaces the application (GitLab's API cannot update redirect URIs).")]
+        site URL (site_url, else external_url) replaces the application (GitLab's API\n\
+        cannot update redirect URIs).")]
     Register(RegisterArgs),
 }
 

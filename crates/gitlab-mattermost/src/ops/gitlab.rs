@@ -3,7 +3,7 @@
 //! keep `gitlab.id_file`/`gitlab.secret_file` consistent with it.
 //!
 //! The API has no update endpoint and never returns a secret after creation, so:
-//! - a changed external URL is handled by creating a new application, writing its id and
+//! - a changed site URL is handled by creating a new application, writing its id and
 //!   secret, then deleting the old one (files never point at a deleted application);
 //! - an existing application whose secret we do not have gets a new secret
 //!   (`POST /applications/:id/renew-secret`, GitLab 16.11+), or is replaced on older GitLab.
@@ -346,7 +346,7 @@ fn target(plan: &Plan) -> Result<Target> {
         gitlab_url: url.clone(),
         id_file: id_file.into(),
         secret_file: secret_file.into(),
-        uris: redirect_uris(&plan.site.url),
+        uris: redirect_uris(&plan.site_url.url),
     })
 }
 

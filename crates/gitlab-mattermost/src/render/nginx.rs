@@ -29,18 +29,22 @@ pub fn http_conf(plan: &Plan) -> String {
 }
 
 /// The request headers sent to Mattermost: Omnibus's defaults, the scheme forced from the
-/// external URL (so a proxy in front cannot make Mattermost think it is on http), then the
-/// user's overrides (an empty value removes a header).
+/// URL users open (`site_url`, else `external_url`; so a proxy in front cannot make
+/// Mattermost think it is on http), then the user's overrides (an empty value removes a
+/// header).
 fn proxy_headers(plan: &Plan) -> BTreeMap<String, String> {
-    let scheme = if plan.site.https { "https" } else { "http" };
+    // What the browser sees, which is what Mattermost compares with: behind an outer load
+    // balancer that is `site_url`, not the vhost nginx serves.
+    let public = &plan.site_url;
+    let scheme = if public.https { "https" } else { "http" };
     // `$host` (not the client's raw `$http_host`, which gixy flags as spoofable), plus the
-    // external URL's port when it is not the scheme's default: what browsers send, so
+    // public URL's port when it is not the scheme's default: what browsers send, so
     // Mattermost's same-origin check of websockets matches.
-    let default_port = if plan.site.https { 443 } else { 80 };
-    let host = if plan.site.port == default_port {
+    let default_port = if public.https { 443 } else { 80 };
+    let host = if public.port == default_port {
         "$host".to_string()
     } else {
-        format!("$host:{}", plan.site.port)
+        format!("$host:{}", public.port)
     };
     let mut h: BTreeMap<String, String> = [
         ("Host", host.as_str()),
@@ -52,7 +56,7 @@ fn proxy_headers(plan: &Plan) -> BTreeMap<String, String> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    if plan.site.https {
+    if public.https {
         h.insert("X-Forwarded-Ssl".into(), "on".into());
     }
     for (k, v) in &plan.config.nginx.proxy_headers {

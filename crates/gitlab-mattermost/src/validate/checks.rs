@@ -25,14 +25,13 @@ fn at(path: &[&str]) -> KeyPath {
     path.iter().map(|s| s.to_string()).collect()
 }
 
-/// The external URL: http or https, an RFC 1123 host name or an IP address, no path, query,
-/// fragment or credentials.
-pub(super) fn site(raw: &str, report: &mut Report) -> Option<Site> {
-    let k = key("external_url");
+/// A site URL (`external_url`, `site_url`, named `name`): http or https, an RFC 1123 host
+/// name or an IP address, no path, query, fragment or credentials.
+pub(super) fn site(name: &str, raw: &str, report: &mut Report) -> Option<Site> {
+    let k = key(name);
     let fail = |report: &mut Report, msg: String| {
         report(
-            Diagnostic::new("external_url", msg)
-                .with_hint("write it like https://mattermost.example.com"),
+            Diagnostic::new(name, msg).with_hint("write it like https://mattermost.example.com"),
             &k,
         );
         None
@@ -127,6 +126,7 @@ fn check_paths(config: &Config, report: &mut Report) {
         (at(&["database", "socket_dir"]), &config.database.socket_dir),
     ];
     let optional = [
+        (at(&["mattermost", "mmctl"]), &config.mattermost.mmctl),
         (at(&["gitlab", "id_file"]), &config.gitlab.id_file),
         (at(&["gitlab", "secret_file"]), &config.gitlab.secret_file),
         (at(&["smtp", "password_file"]), &config.smtp.password_file),

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::schema::Config;
+use crate::schema::{Config, FileDriver};
 use crate::sources::{KeyPath, Layered};
 use crate::syntax::env_file;
 
@@ -44,7 +44,7 @@ pub struct Credential {
     pub uses: Vec<SecretUse>,
 }
 
-/// The parsed external URL.
+/// A parsed site URL (`external_url` or `site_url`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {
     /// Without a trailing slash.
@@ -54,13 +54,29 @@ pub struct Site {
     pub port: u16,
 }
 
+/// Mattermost's local mode (`mmctl --local`): where its socket is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalMode {
+    /// `ServiceSettings.LocalModeSocketLocation`.
+    pub socket: String,
+    /// The unit's `RuntimeDirectory=` (a name under `/run`) holding the socket; `None` when
+    /// the config put the socket into one of the service's own directories.
+    pub runtime_directory: Option<String>,
+}
+
 /// A validated configuration with everything derived from it: what the renderers consume.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub config: Config,
+    /// `external_url`: what nginx serves (server name, listen port, certificates).
     pub site: Site,
+    /// `site_url`, else `external_url`: the URL users open, Mattermost's `SiteURL` (links in
+    /// mail, OAuth redirect URIs, the scheme and port forwarded to Mattermost).
+    pub site_url: Site,
     /// Whether nginx serves https.
     pub https: bool,
+    /// Local mode, when `ServiceSettings.EnableLocalMode` is on.
+    pub local_mode: Option<LocalMode>,
     /// Non-secret environment: `MM_*` settings and extra variables, sorted.
     pub env: BTreeMap<String, String>,
     /// Secret files, sorted by credential name.
@@ -212,7 +228,12 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
     let site = if ctx.unreadable.contains(&key("external_url")) {
         None
     } else {
-        checks::site(&config.external_url, report)
+        checks::site("external_url", &config.external_url, report)
+    };
+    let site_url = match &config.site_url {
+        Some(_) if ctx.unreadable.contains(&key("site_url")) => None,
+        Some(raw) => checks::site("site_url", raw, report),
+        None => site.clone(),
     };
     // Unknown when external_url is broken and nginx.https unset: the https checks wait.
     let https = config.nginx.https.or(site.as_ref().map(|s| s.https));
@@ -220,11 +241,12 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
     let mut b = settings::Builder::new(report);
     settings::derive(
         &config,
-        site.as_ref().unwrap_or(&placeholder_site()),
+        site_url.as_ref().unwrap_or(&placeholder_site()),
         &mut b,
     );
     settings::free_form(&config, &mut b);
     settings::environment_files(&config, &mut b);
+    let local_mode = settings::local_mode(&config, &mut b);
     sections::check(&config, https, ctx, b.report);
     rules::check(&b.values, ctx.input == Input::Complete, b.report);
 
@@ -239,10 +261,33 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
         https: https.unwrap_or(false),
         site: site?,
         config,
+        site_url: site_url?,
+        local_mode,
         env,
         credentials: credentials.into_values().collect(),
         warnings,
     })
+}
+
+/// The directories the unit may write to (`ReadWritePaths=`, besides its runtime directory
+/// and the database socket), sorted.
+pub fn writable_dirs(config: &Config) -> Vec<String> {
+    let d = &config.directories;
+    let mut rw = vec![
+        d.data.clone(),
+        d.logs.clone(),
+        d.config.clone(),
+        d.plugins.clone(),
+        d.client_plugins.clone(),
+    ];
+    if config.file_storage.driver == FileDriver::Local {
+        if let Some(dir) = &config.file_storage.directory {
+            rw.push(dir.clone());
+        }
+    }
+    rw.sort();
+    rw.dedup();
+    rw
 }
 
 /// The environment the program gets (settings and extra variables), each entry checked to

@@ -318,7 +318,7 @@ fn cross_field(view: &View, fail: &mut dyn FnMut(&str, String, &str)) {
         if site_url.is_empty() {
             fail(
                 "EmailSettings.EnableEmailBatching",
-                "email batching needs a SiteURL (external_url)".into(),
+                "email batching needs a SiteURL (site_url or external_url)".into(),
                 "model.config.is_valid.site_url_email_batching.app_error",
             );
         }
@@ -333,7 +333,7 @@ fn cross_field(view: &View, fail: &mut dyn FnMut(&str, String, &str)) {
     if site_url.is_empty() && view.bool("ServiceSettings.AllowCookiesForSubdomains") {
         fail(
             "ServiceSettings.AllowCookiesForSubdomains",
-            "cookies for subdomains need a SiteURL (external_url)".into(),
+            "cookies for subdomains need a SiteURL (site_url or external_url)".into(),
             "model.config.is_valid.allow_cookies_for_subdomains.app_error",
         );
     }

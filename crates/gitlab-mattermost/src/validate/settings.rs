@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{key, Credential, Report, SecretUse, Site};
+use super::{key, writable_dirs, Credential, LocalMode, Report, SecretUse, Site};
 use crate::catalogue::{is_secret_env_name, Catalogue, Setting, SettingType};
 use crate::diag::Diagnostic;
 use crate::schema::{Config, DatabaseKind, FileDriver};
@@ -176,10 +176,15 @@ pub fn setting_env_value(setting: &Setting, value: &Value) -> Result<String, Str
     }
 }
 
-/// Settings derived from the typed sections.
-pub(super) fn derive(config: &Config, site: &Site, b: &mut Builder) {
+/// Settings derived from the typed sections; `site_url` is the URL users open.
+pub(super) fn derive(config: &Config, site_url: &Site, b: &mut Builder) {
     use serde_json::json;
-    b.typed("ServiceSettings.SiteURL", json!(site.url), "external_url");
+    let from = if config.site_url.is_some() {
+        "site_url"
+    } else {
+        "external_url"
+    };
+    b.typed("ServiceSettings.SiteURL", json!(site_url.url), from);
     let listen = &config.listen;
     // An address that is not one was reported (at listen.address) by the value checks.
     let host = match Host::parse(&listen.address) {
@@ -290,6 +295,9 @@ fn derive_files(config: &Config, b: &mut Builder) {
         .directory
         .clone()
         .unwrap_or_else(|| format!("{}/data", config.directories.data.trim_end_matches('/')));
+    // Mattermost appends a slash to a local files directory when it loads its config; render
+    // it so that the effective setting is exactly the rendered one.
+    let dir = format!("{}/", dir.trim_end_matches('/'));
     match f.driver {
         FileDriver::Local => {
             b.typed(
@@ -504,6 +512,78 @@ pub(super) fn environment_files(config: &Config, b: &mut Builder) {
             );
         }
     }
+}
+
+const ENABLE_LOCAL_MODE: &str = "MM_SERVICESETTINGS_ENABLELOCALMODE";
+const LOCAL_MODE_SOCKET: &str = "MM_SERVICESETTINGS_LOCALMODESOCKETLOCATION";
+
+/// Local mode's socket, once the free-form settings are in. Mattermost's default
+/// (`/var/tmp/mattermost_local.socket`) would be inside the unit's private `/var/tmp`, out of
+/// every admin's reach, so it defaults to the unit's runtime directory, `/run/<account.user>`
+/// (one per service user, so two instances do not clash). A socket the config places itself
+/// must be somewhere the unit can write and admins can see.
+pub(super) fn local_mode(config: &Config, b: &mut Builder) -> Option<LocalMode> {
+    let on = b
+        .values
+        .get(ENABLE_LOCAL_MODE)
+        .and_then(|v| v.rendered.as_deref())
+        == Some("true");
+    if !on {
+        return None;
+    }
+    let runtime = config.account.user.clone();
+    let runtime_prefix = format!("/run/{runtime}/");
+    let Some(set) = b.values.get(LOCAL_MODE_SOCKET) else {
+        let socket = format!("{runtime_prefix}mattermost_local.socket");
+        let from = b
+            .values
+            .get(ENABLE_LOCAL_MODE)
+            .map(|v| v.origin.join("."))
+            .unwrap_or_default();
+        b.typed(
+            "ServiceSettings.LocalModeSocketLocation",
+            serde_json::json!(socket),
+            &from,
+        );
+        return Some(LocalMode {
+            socket,
+            runtime_directory: Some(runtime),
+        });
+    };
+    let socket = set.rendered.clone().unwrap_or_default();
+    let origin = set.origin.clone();
+    let problem = if let Some(problem) = paths::problem(&socket) {
+        Some(format!("{problem}, found {socket:?}"))
+    } else if socket.starts_with("/tmp/") || socket.starts_with("/var/tmp/") {
+        Some(format!("{socket} is inside the unit's private /tmp (PrivateTmp=yes): no admin could reach the socket"))
+    } else if !socket.starts_with(&runtime_prefix)
+        && !writable_dirs(config)
+            .iter()
+            .any(|d| socket.starts_with(&format!("{}/", d.trim_end_matches('/'))))
+    {
+        Some(format!(
+            "the unit cannot create {socket}: it may only write to {runtime_prefix} and {}",
+            writable_dirs(config).join(", ")
+        ))
+    } else {
+        None
+    };
+    if let Some(msg) = problem {
+        (b.report)(
+            Diagnostic::new(
+                origin.join("."),
+                format!("ServiceSettings.LocalModeSocketLocation: {msg}"),
+            )
+            .with_hint(format!(
+                "leave it unset: it then is {runtime_prefix}mattermost_local.socket, where `gitlab-mattermost mmctl` finds it"
+            )),
+            &origin,
+        );
+    }
+    Some(LocalMode {
+        runtime_directory: socket.starts_with(&runtime_prefix).then_some(runtime),
+        socket,
+    })
 }
 
 /// A free-form setting name resolved against the catalogue.

@@ -1,5 +1,5 @@
-//! The host check: the external host resolves, and Mattermost's listen port is free or held
-//! by Mattermost itself.
+//! The host check: the external host (and the site URL's, when it differs) resolves, and
+//! Mattermost's listen port is free or held by Mattermost itself.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 
@@ -8,21 +8,27 @@ use super::{Ctx, Outcome, Steps};
 pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut facts = Vec::new();
-    let site = &ctx.plan.site;
-    steps.doing(&format!("resolving {}", site.host));
-    match (site.host.as_str(), site.port).to_socket_addrs() {
-        Ok(addrs) => {
-            let list: Vec<String> = addrs.map(|a| a.ip().to_string()).collect();
-            steps.done(format!("{} resolves to {}", site.host, list.join(", ")));
-            facts.push(format!("{} resolves", site.host));
+    // The vhost's host, and the one users open when `site_url` differs.
+    let mut sites = vec![&ctx.plan.site];
+    if ctx.plan.site_url.host != ctx.plan.site.host {
+        sites.push(&ctx.plan.site_url);
+    }
+    for site in sites {
+        steps.doing(&format!("resolving {}", site.host));
+        match (site.host.as_str(), site.port).to_socket_addrs() {
+            Ok(addrs) => {
+                let list: Vec<String> = addrs.map(|a| a.ip().to_string()).collect();
+                steps.done(format!("{} resolves to {}", site.host, list.join(", ")));
+                facts.push(format!("{} resolves", site.host));
+            }
+            Err(e) => problems.push((
+                format!("{} does not resolve: {e}", site.host),
+                format!(
+                    "add an A/AAAA record for {} (or an /etc/hosts entry)",
+                    site.host
+                ),
+            )),
         }
-        Err(e) => problems.push((
-            format!("{} does not resolve: {e}", site.host),
-            format!(
-                "add an A/AAAA record for {} (or an /etc/hosts entry)",
-                site.host
-            ),
-        )),
     }
     match listen_port(ctx) {
         Ok(fact) => {

@@ -1,6 +1,6 @@
 //! The GitLab OAuth check: the endpoints Mattermost uses answer, GitLab accepts the
 //! application id and secret, the redirect URIs match what GitLab has (with --token-file),
-//! and nginx forwards the external URL's scheme (else Mattermost builds redirect URIs GitLab
+//! and nginx forwards the site URL's scheme (else Mattermost builds redirect URIs GitLab
 //! rejects).
 //!
 //! An unauthenticated request to GitLab's authorize endpoint is sent to the sign-in page
@@ -54,7 +54,7 @@ pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
     }
     let e = endpoints(ctx);
     let agent = http::agent(&ctx.roots, ctx.timeout);
-    let uris = gitlab::redirect_uris(&ctx.plan.site.url);
+    let uris = gitlab::redirect_uris(&ctx.plan.site_url.url);
     let mut problems: Vec<Problem> = Vec::new();
     let id = match application_id(ctx) {
         Ok(id) => Some(id),
@@ -94,7 +94,8 @@ pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
     }
     match scheme_forwarded(ctx) {
         Ok(Some(s)) => steps.done(format!(
-            "nginx forwards X-Forwarded-Proto {s}, as external_url says"
+            "nginx forwards X-Forwarded-Proto {s}, as {} says",
+            url_key(ctx.plan)
         )),
         Ok(None) => {
             steps.done("nginx is not rendered: make sure the proxy sends X-Forwarded-Proto")
@@ -297,12 +298,21 @@ fn compare_redirect_uris(
         let missing: Vec<_> = wanted.difference(&has).cloned().collect();
         Err((
             format!("GitLab's application {id} lacks redirect URI(s) {} (it has {})", missing.join(" "), has.into_iter().collect::<Vec<_>>().join(" ")),
-            "run `gitlab-mattermost gitlab register` (it replaces the application when the external URL changed)".into(),
+            "run `gitlab-mattermost gitlab register` (it replaces the application when the site URL changed)".into(),
         ))
     }
 }
 
-/// The `X-Forwarded-Proto` the rendered vhost sends, compared with the external URL.
+/// The config key of the URL users open: `site_url` when set, else `external_url`.
+fn url_key(plan: &crate::validate::Plan) -> &'static str {
+    if plan.config.site_url.is_some() {
+        "site_url"
+    } else {
+        "external_url"
+    }
+}
+
+/// The `X-Forwarded-Proto` the rendered vhost sends, compared with the URL users open.
 fn scheme_forwarded(ctx: &Ctx) -> Result<Option<String>, Problem> {
     let plan = ctx.plan;
     if !plan.config.nginx.enable {
@@ -314,16 +324,17 @@ fn scheme_forwarded(ctx: &Ctx) -> Result<Option<String>, Problem> {
         .filter_map(|l| l.trim().strip_prefix("proxy_set_header X-Forwarded-Proto "))
         .map(|v| v.trim_end_matches(';').trim_matches('"').to_string())
         .next();
-    let want = if plan.site.https { "https" } else { "http" };
+    let want = if plan.site_url.https { "https" } else { "http" };
+    let url_key = url_key(plan);
     match forwarded.as_deref() {
         Some(v) if v == want => Ok(Some(v.to_string())),
-        Some("$scheme") if plan.https == plan.site.https => Ok(Some("$scheme".into())),
+        Some("$scheme") if plan.https == plan.site_url.https => Ok(Some("$scheme".into())),
         Some(v) => Err((
-            format!("external_url is {want} but nginx forwards X-Forwarded-Proto {v}: Mattermost would build {v} redirect URIs that GitLab rejects"),
-            "remove nginx.proxy_headers.X-Forwarded-Proto (the vhost forwards the external URL's scheme)".into(),
+            format!("{url_key} is {want} but nginx forwards X-Forwarded-Proto {v}: Mattermost would build {v} redirect URIs that GitLab rejects"),
+            format!("remove nginx.proxy_headers.X-Forwarded-Proto (the vhost forwards the scheme of {url_key})"),
         )),
         None => Err((
-            format!("nginx does not forward X-Forwarded-Proto (external_url is {want})"),
+            format!("nginx does not forward X-Forwarded-Proto ({url_key} is {want})"),
             "remove the empty nginx.proxy_headers.X-Forwarded-Proto override".into(),
         )),
     }
