@@ -126,6 +126,7 @@
     };
   };
   environment = "environment";
+  environmentFiles = "environment_files";
   settings = "settings";
   settingFiles = "setting_files";
 }

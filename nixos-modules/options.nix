@@ -530,10 +530,25 @@ in
       default = { };
       description = ''
         Extra environment variables for the Mattermost process, e.g. `http_proxy`, `https_proxy`,
-        `no_proxy`, `SSL_CERT_DIR`. `MM_*` names belong in `settings`.
+        `no_proxy`, `SSL_CERT_DIR`. `MM_*` names belong in `settings`; secrets (a proxy URL with a
+        password, `AWS_SECRET_ACCESS_KEY`) in `environmentFiles`.
       '';
       example = {
         https_proxy = "http://proxy.example.com:3128";
+      };
+    };
+
+    environmentFiles = mkOption {
+      type = types.attrsOf types.str;
+      default = { };
+      description = ''
+        Extra environment variables whose value is a secret, read from a file at service start:
+        variable name to file path. For a proxy with a password (`https_proxy =
+        "http://user:password@proxy:3128"`) or a cloud SDK's secret key; the file holds the whole
+        value.
+      '';
+      example = {
+        https_proxy = "/run/secrets/mattermost-https-proxy";
       };
     };
 

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::render::env_file;
+use crate::syntax::env_file;
+use crate::syntax::names::{is_credential_name, is_env_name};
 
 /// What to set before exec'ing the program.
 #[derive(Debug, Default)]
@@ -23,13 +24,17 @@ pub struct ExecPlan {
     pub passwords_into: Vec<(String, String)>,
 }
 
-/// Parse `NAME=VAR`.
+/// Parse `NAME=VAR`: a credential name (a file name in the credentials directory) and a
+/// variable name.
 pub fn parse_mapping(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
-        Some((n, v)) if !n.is_empty() && !v.is_empty() && !n.contains('/') => {
-            Ok((n.into(), v.into()))
-        }
-        _ => Err(format!("expected NAME=VARIABLE, found {s:?}")),
+        Some((n, v)) if is_credential_name(n) && is_env_name(v) => Ok((n.into(), v.into())),
+        Some((n, _)) if !is_credential_name(n) => Err(format!(
+            "expected NAME=VARIABLE with NAME a credential (a file name), found {s:?}"
+        )),
+        _ => Err(format!(
+            "expected NAME=VARIABLE with VARIABLE of letters, digits and `_`, found {s:?}"
+        )),
     }
 }
 
@@ -40,11 +45,12 @@ pub fn environment(
 ) -> Result<BTreeMap<String, String>> {
     let mut env = BTreeMap::new();
     if let Some(file) = &plan.env_file {
-        let text = std::fs::read_to_string(file)
+        let bytes = std::fs::read(file)
             .with_context(|| format!("cannot read the environment file {}", file.display()))?;
-        for (k, v) in
-            env_file::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
-        {
+        let vars = env_file::decode(&bytes)
+            .and_then(env_file::parse)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        for (k, v) in vars {
             env.insert(k, v);
         }
     }
@@ -73,33 +79,70 @@ pub fn environment(
             .collect();
         env.insert(var.clone(), filled?.join(" "));
     }
+    // execve would fail with a bare E2BIG: say which variable is too long.
+    for (k, v) in &env {
+        if let Some(problem) = env_file::entry_problem(k, v) {
+            bail!("{k}: {problem}");
+        }
+    }
     Ok(env)
 }
 
+/// Read one credential, trimmed of the final newline. Every way it can be unusable is named
+/// with the credential; its content never is.
 fn read_credential(dir: Option<&Path>, name: &str) -> Result<String> {
     let Some(dir) = dir else {
         bail!("no credentials directory");
     };
     let path = dir.join(name);
-    let raw = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "credential {name:?} is missing: cannot read {} (check the LoadCredential= path in the unit)",
+    let check = "check the LoadCredential= path in the unit";
+    let raw = match std::fs::read(&path) {
+        Ok(raw) => raw,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "credential {name:?} is missing: {} does not exist ({check})",
             path.display()
-        )
-    })?;
+        ),
+        Err(_) if path.is_dir() => bail!(
+            "credential {name:?} is a directory ({}), not a file holding the secret ({check})",
+            path.display()
+        ),
+        Err(e) => bail!(
+            "credential {name:?} cannot be read: {} ({e})",
+            path.display()
+        ),
+    };
+    let Ok(text) = String::from_utf8(raw) else {
+        bail!(
+            "credential {name:?} is not UTF-8 text ({}); the environment holds text only",
+            path.display()
+        );
+    };
     // Files written by editors and `echo` end in a newline that is not part of the secret.
-    Ok(raw
+    let secret = text
         .strip_suffix('\n')
         .map(|s| s.strip_suffix('\r').unwrap_or(s))
-        .unwrap_or(&raw)
-        .to_string())
+        .unwrap_or(&text);
+    if secret.is_empty() {
+        bail!(
+            "credential {name:?} is empty ({}): write the secret into the file the unit loads",
+            path.display()
+        );
+    }
+    if secret.contains('\0') {
+        bail!(
+            "credential {name:?} contains a NUL byte ({}), which cannot be passed to a program",
+            path.display()
+        );
+    }
+    Ok(secret.to_string())
 }
 
 /// Put a password into a `postgres://user@host/db` URL, percent-encoded.
 pub fn insert_password(dsn: &str, password: &str) -> Result<String> {
     let mut url = url::Url::parse(dsn).with_context(|| format!("not a URL: {}", redact(dsn)))?;
-    url.set_password(Some(password))
-        .map_err(|_| anyhow::anyhow!("cannot put a password into {}", redact(dsn)))?;
+    if !crate::syntax::dsn::with_password(&mut url, password) {
+        bail!("cannot put a password into {}", redact(dsn));
+    }
     Ok(url.to_string())
 }
 
@@ -135,10 +178,10 @@ mod tests {
     #[test]
     fn passwords_are_percent_encoded_into_dsns() {
         let dsn = "postgres://mm@db.example.com:5432/mattermost?sslmode=require";
-        let filled = insert_password(dsn, "p@ss w/rd:").expect("fills");
+        let filled = insert_password(dsn, "p@ss w/rd:%").expect("fills");
         assert_eq!(
             filled,
-            "postgres://mm:p%40ss%20w%2Frd%3A@db.example.com:5432/mattermost?sslmode=require"
+            "postgres://mm:p%40ss%20w%2Frd%3A%25@db.example.com:5432/mattermost?sslmode=require"
         );
     }
 
@@ -153,5 +196,46 @@ mod tests {
         assert!(format!("{err:#}").contains("credential \"gitlab_secret\" is missing"));
         let err = environment(&plan, None).expect_err("no dir");
         assert!(format!("{err:#}").contains("CREDENTIALS_DIRECTORY"));
+    }
+
+    #[test]
+    fn unusable_credentials_are_named_without_their_content() {
+        let plan = ExecPlan {
+            credentials: vec![("c".into(), "V".into())],
+            ..Default::default()
+        };
+        for (content, what) in [
+            (&b""[..], "is empty"),
+            (&b"\n"[..], "is empty"),
+            (&b"s3cr\xffet"[..], "is not UTF-8"),
+            (&b"s3cr\0et"[..], "NUL byte"),
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::write(dir.path().join("c"), content).expect("write");
+            let err = format!(
+                "{:#}",
+                environment(&plan, Some(dir.path())).expect_err(what)
+            );
+            assert!(
+                err.contains("credential \"c\"") && err.contains(what),
+                "{err}"
+            );
+            assert!(!err.contains("s3cr"), "{err}");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("c")).expect("mkdir");
+        let err = format!(
+            "{:#}",
+            environment(&plan, Some(dir.path())).expect_err("dir")
+        );
+        assert!(err.contains("is a directory"), "{err}");
+    }
+
+    #[test]
+    fn mappings_name_a_credential_and_a_variable() {
+        assert!(parse_mapping("smtp_password=MM_EMAILSETTINGS_SMTPPASSWORD").is_ok());
+        for bad in ["x", "=V", "n=", "../x=V", "n=A-B", "n=MY VAR", ".=V"] {
+            assert!(parse_mapping(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod reference;
 pub mod render;
 pub mod schema;
 pub mod sources;
+pub mod syntax;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -32,10 +33,27 @@ pub fn load(files: &[PathBuf], sets: &[String]) -> Result<validate::Plan, diag::
         Ok(_) => {}
         Err(e) => errors.0.extend(e.0),
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let layered = sources::Layered::merge(layers)?;
+    // A file that cannot be parsed does not hide the problems of the others: they are
+    // checked too, without the checks the broken file could have satisfied.
+    let input = if errors.is_empty() {
+        validate::Input::Complete
+    } else {
+        validate::Input::Partial
+    };
+    let layered = match sources::Layered::merge(layers) {
+        Ok(l) => l,
+        Err(e) => {
+            errors.0.extend(e.0);
+            return Err(errors);
+        }
+    };
     tracing::debug!(sources = ?layered.sources(), "merged config layers");
-    validate::validate(&layered)
+    match validate::validate_input(&layered, input) {
+        Ok(plan) if errors.is_empty() => Ok(plan),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            errors.0.extend(e.0);
+            Err(errors)
+        }
+    }
 }

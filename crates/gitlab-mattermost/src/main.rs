@@ -84,11 +84,12 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             check,
         } => {
             let plan = load(&config)?;
-            let dir = match install_dir {
-                Some(d) => d,
-                None => absolute(&out)?,
-            };
-            let files = render::render_all(&plan, &Target { dir });
+            let target = match install_dir {
+                Some(d) => Target::new(d, "--install-dir"),
+                None => Target::new(absolute(&out)?, "--out"),
+            }
+            .map_err(Diagnostics::from)?;
+            let files = render::render_all(&plan, &target);
             if check {
                 return Ok(match output::diff_against(&out, &files) {
                     None => {
@@ -203,9 +204,19 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
     }
 }
 
+/// The absolute path of `--out`, as text: the unit names it, so a path that is not UTF-8 is
+/// refused rather than changed.
 fn absolute(p: &std::path::Path) -> Result<String, Failure> {
     let abs = std::path::absolute(p).map_err(anyhow::Error::from)?;
-    Ok(abs.to_string_lossy().into_owned())
+    abs.into_os_string().into_string().map_err(|raw| {
+        Failure::Invalid(Diagnostics::from(gitlab_mattermost::diag::Diagnostic::new(
+            "--out",
+            format!(
+                "the path is not UTF-8 ({}), so the unit cannot name it",
+                std::path::Path::new(&raw).display()
+            ),
+        )))
+    })
 }
 
 /// The environment as Mattermost will see it, with secrets replaced by where they come from.
@@ -213,7 +224,7 @@ fn describe_env(plan: &Plan) -> String {
     let mut lines: Vec<String> = plan
         .env
         .iter()
-        .map(|(k, v)| format!("{k}={}", render::env_file::quote(v)))
+        .map(|(k, v)| format!("{k}={}", gitlab_mattermost::syntax::env_file::quote(v)))
         .collect();
     for c in &plan.credentials {
         for u in &c.uses {

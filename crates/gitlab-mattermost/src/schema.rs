@@ -71,10 +71,19 @@ pub struct Config {
     pub nginx: Nginx,
 
     /// Extra environment variables for the Mattermost process, e.g. `http_proxy`, `https_proxy`,
-    /// `no_proxy`, `SSL_CERT_DIR`. `MM_*` names belong in `settings`.
+    /// `no_proxy`, `SSL_CERT_DIR`. `MM_*` names belong in `settings`; secrets (a proxy URL
+    /// with a password, `AWS_SECRET_ACCESS_KEY`) in `environment_files`.
     #[serde(default)]
     #[schemars(example = "example_environment")]
     pub environment: BTreeMap<String, String>,
+
+    /// Extra environment variables whose value is a secret, read from a file at service
+    /// start: variable name to file path. For a proxy with a password
+    /// (`https_proxy = "http://user:password@proxy:3128"`) or a cloud SDK's secret key; the
+    /// file holds the whole value.
+    #[serde(default)]
+    #[schemars(example = "example_environment_files")]
+    pub environment_files: BTreeMap<String, SecretFile>,
 
     /// Any other Mattermost setting, as `Category.Field` (nested tables) or as its `MM_*`
     /// variable name. Every name and value is checked against Mattermost's own catalogue.
@@ -479,6 +488,9 @@ fn example_gitlab_url() -> &'static str {
 }
 fn example_environment() -> BTreeMap<&'static str, &'static str> {
     BTreeMap::from([("https_proxy", "http://proxy.example.com:3128")])
+}
+fn example_environment_files() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([("https_proxy", "/run/secrets/mattermost-https-proxy")])
 }
 fn example_settings() -> serde_json::Value {
     serde_json::json!({"ServiceSettings": {"MaximumLoginAttempts": 10}, "MM_TEAMSETTINGS_SITENAME": "Chat"})

@@ -63,7 +63,7 @@ fn cases() -> Vec<Case> {
         case("root uid", "toml", http("[account]\nuid = 0\n"), &["bad.toml:3:1: account.uid:", "must not run as root"]),
         case("port zero", "toml", http("[listen]\nport = 0\n"), &["bad.toml:3:1: listen.port:", "expected at least 1, found 0"]),
         case("negative uid", "toml", http("[account]\nuid = -5\n"), &["bad.toml:3:1: account.uid:", "expected at least 1"]),
-        case("bad listen address", "toml", http("[listen]\naddress = \"bad host!\"\n"), &["ServiceSettings.ListenAddress:", "expected host:port"]),
+        case("bad listen address", "toml", http("[listen]\naddress = \"bad host!\"\n"), &["bad.toml:3:1: listen.address:", "expected a host name"]),
         case("mm var in environment", "toml", http("[environment]\nMM_SERVICESETTINGS_SITEURL = \"x\"\n"), &["environment.MM_SERVICESETTINGS_SITEURL:", "go in `settings`"]),
         case("body size", "toml", http("[nginx]\nclient_max_body_size = \"lots\"\n"), &["nginx.client_max_body_size:", "expected a size"]),
         case("listen address name", "toml", http("[nginx]\nlisten_addresses = [\"localhost\"]\n"), &["bad.toml:3:21: nginx.listen_addresses.0:", "bracketed IPv6"]),
@@ -164,11 +164,16 @@ fn all_errors_are_reported_at_once() {
     let o = bin().arg("check").arg(&file).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
-    // Inline secrets and schema errors come in one run.
-    for key in ["smtp.password:", "smtp.port:", "listen.port:"] {
+    // Inline secrets, schema errors and the settings checks come in one run.
+    for key in [
+        "smtp.password:",
+        "smtp.port:",
+        "listen.port:",
+        "settings.MM_NOPE:",
+    ] {
         assert!(stderr.contains(key), "{key} missing in:\n{stderr}");
     }
-    assert!(stderr.contains("3 errors found"), "{stderr}");
+    assert!(stderr.contains("4 errors found"), "{stderr}");
 }
 
 #[test]

@@ -38,9 +38,11 @@ fn site() -> Option<Site> {
     std::fs::write(
         &config,
         format!(
-            "external_url = \"http://chat.example.test\"\n[account]\nuser = \"root\"\ngroup = \"root\"\n\
+            // root may not be the service user: `postgres` is one whose role exists, and
+            // backup and restore run the PostgreSQL tools as the service user.
+            "external_url = \"http://chat.example.test\"\n[account]\nuser = \"postgres\"\ngroup = \"postgres\"\n\
              [directories]\ndata = \"{d}\"\nconfig = \"{c}\"\n\
-             [database]\nname = \"{n}\"\nuser = \"root\"\nsocket_dir = \"{s}\"\n\
+             [database]\nname = \"{n}\"\nuser = \"postgres\"\nsocket_dir = \"{s}\"\n\
              [file_storage]\ndirectory = \"{f}\"\n",
             d = data.display(),
             c = conf.display(),

@@ -21,6 +21,7 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf) {
         "db-password",
         "s3-key",
         "at-rest-key",
+        "https-proxy",
     ];
     for n in names {
         std::fs::write(secrets.join(n), format!("{CANARY}-{n}\n")).unwrap();
@@ -54,13 +55,16 @@ access_key_id = "AKIAEXAMPLE"
 secret_access_key_file = "{}"
 [setting_files]
 "SqlSettings.AtRestEncryptKey" = "{}"
+[environment_files]
+https_proxy = "{}"
 "#,
             s("gitlab-id"),
             s("gitlab-secret"),
             s("smtp-password"),
             s("db-password"),
             s("s3-key"),
-            s("at-rest-key")
+            s("at-rest-key"),
+            s("https-proxy")
         ),
     );
     (config, secrets)
@@ -170,6 +174,7 @@ fn exec_delivers_each_secret_to_the_program_and_replaces_itself() {
         var("MM_SQLSETTINGS_ATRESTENCRYPTKEY"),
         format!("{CANARY}-at-rest-key")
     );
+    assert_eq!(var("https_proxy"), format!("{CANARY}-https-proxy"));
     assert_eq!(
         var("MM_SQLSETTINGS_DATASOURCE"),
         format!("postgres://mattermost:{CANARY}-db-password@db.example.com:5432/mattermost?sslmode=require&connect_timeout=10")

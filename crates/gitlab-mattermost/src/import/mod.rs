@@ -585,15 +585,16 @@ impl Ctx {
             );
         } else if name == "SSL_CERT_DIR" && mapping::is_omnibus_path(&value) {
             self.report.add(Section::Dropped, origin, format!("SSL_CERT_DIR={value}: points into the Omnibus package, which goes away; Mattermost uses the system's CA store (put the certificates of /etc/gitlab/trusted-certs there, e.g. update-ca-certificates or security.pki.certificateFiles on NixOS)"));
-        } else if ["PASSWORD", "SECRET", "TOKEN", "KEY"]
-            .iter()
-            .any(|s| upper.ends_with(s))
+        } else if crate::syntax::names::is_secret_variable_name(name)
+            || ["PASSWORD", "SECRET", "TOKEN", "KEY"]
+                .iter()
+                .any(|s| upper.ends_with(s))
         {
-            self.report.add(Section::Dropped, origin, format!("{name}: looks like a secret, and extra variables are written into the rendered env file in clear; not carried (the schema has no file-backed extra variables; set it in a systemd drop-in with LoadCredential=)"));
+            self.report.add(Section::Dropped, origin, format!("{name}: looks like a secret, and extra variables are written into the rendered env file in clear; not carried: write the value to a root-only file and set environment_files.{name} to its path"));
+        } else if url::Url::parse(&value).is_ok_and(|u| u.password().is_some()) {
+            // `check` refuses it in `environment`: it would be readable in mattermost.env.
+            self.report.add(Section::Dropped, origin, format!("{name} holds a password inside its URL; not carried: write the whole value to a root-only file and set environment_files.{name} to its path"));
         } else {
-            if url::Url::parse(&value).is_ok_and(|u| u.password().is_some()) {
-                self.report.add(Section::Derived, origin.clone(), format!("{name} holds a password inside its URL: it will be readable in the rendered mattermost.env"));
-            }
             self.set_out(&["environment", name], Value::String(value.clone()));
             self.report.add(
                 Section::Carried,

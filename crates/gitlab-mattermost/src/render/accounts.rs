@@ -1,6 +1,8 @@
 //! The service account and its directories: `sysusers.d`, `tmpfiles.d` and `ids.json`.
 
 use crate::schema::FileDriver;
+use crate::syntax::paths::join;
+use crate::syntax::systemd::{tmpfiles_argument, word};
 use crate::validate::Plan;
 
 /// `sysusers.d/mattermost.conf`: the system user and group, with fixed ids when configured.
@@ -8,6 +10,7 @@ pub fn sysusers(plan: &Plan) -> String {
     let a = &plan.config.account;
     let id = |n: Option<u32>| n.map_or("-".to_string(), |n| n.to_string());
     let mut s = format!("# {}\n", super::HEADER);
+    // Names are checked to be plain (systemd-sysusers' own rules); the home is a word.
     s.push_str(&format!("g {} {}\n", a.group, id(a.gid)));
     // `uid:group` makes the named group the user's primary group.
     s.push_str(&format!(
@@ -15,7 +18,7 @@ pub fn sysusers(plan: &Plan) -> String {
         a.user,
         id(a.uid),
         a.group,
-        plan.config.directories.data
+        word(&plan.config.directories.data)
     ));
     s
 }
@@ -44,12 +47,14 @@ pub fn tmpfiles(plan: &Plan) -> String {
         dirs.push(&files_dir);
     }
     for d in dirs {
-        s.push_str(&format!("d {d} 0750 {u} {g} - -\n"));
+        s.push_str(&format!("d {} 0750 {u} {g} - -\n", word(d)));
     }
-    let install = c.mattermost.install_dir.trim_end_matches('/');
-    let data = c.directories.data.trim_end_matches('/');
     for link in ["client", "i18n", "templates", "fonts"] {
-        s.push_str(&format!("L+ {data}/{link} - - - - {install}/{link}\n"));
+        s.push_str(&format!(
+            "L+ {} - - - - {}\n",
+            word(&join(&c.directories.data, link)),
+            tmpfiles_argument(&join(&c.mattermost.install_dir, link))
+        ));
     }
     s
 }

@@ -9,6 +9,7 @@ pub mod systemd;
 
 use std::collections::BTreeMap;
 
+use crate::diag::Diagnostic;
 use crate::validate::Plan;
 
 /// Files to write, by path relative to the output directory.
@@ -18,6 +19,23 @@ pub type Files = BTreeMap<String, Vec<u8>>;
 #[derive(Debug, Clone)]
 pub struct Target {
     pub dir: String,
+}
+
+impl Target {
+    /// The directory, checked to be absolute: the unit names files in it. Anything else is
+    /// escaped where it lands (only in `ExecStart=`). `flag` names the option for the error.
+    pub fn new(dir: String, flag: &str) -> Result<Target, Diagnostic> {
+        if dir.contains('\0') {
+            Err(Diagnostic::new(flag, "a path cannot contain a NUL byte"))
+        } else if dir.starts_with('/') {
+            Ok(Target { dir })
+        } else {
+            Err(Diagnostic::new(
+                flag,
+                format!("expected an absolute path, found {dir:?}"),
+            ))
+        }
+    }
 }
 
 /// A first line that says where a file comes from, without naming input files (so the same

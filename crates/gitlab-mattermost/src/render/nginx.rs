@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::syntax::nginx::arg;
 use crate::validate::Plan;
 
 /// The `http`-level pieces: the upstream with keepalive and the `Connection` header map.
@@ -71,17 +72,8 @@ fn proxy_headers(plan: &Plan) -> BTreeMap<String, String> {
 fn header_lines(plan: &Plan, indent: &str) -> String {
     proxy_headers(plan)
         .iter()
-        .map(|(k, v)| format!("{indent}proxy_set_header {k} {};\n", nginx_value(v)))
+        .map(|(k, v)| format!("{indent}proxy_set_header {} {};\n", arg(k), arg(v)))
         .collect()
-}
-
-/// Quote a directive argument when it holds spaces.
-fn nginx_value(v: &str) -> String {
-    if v.contains(char::is_whitespace) {
-        format!("\"{v}\"")
-    } else {
-        v.to_string()
-    }
 }
 
 /// The `location` blocks: the websocket endpoint and everything else.
@@ -144,7 +136,7 @@ pub fn full_conf(plan: &Plan) -> String {
         let ssl = if plan.https { " ssl http2" } else { "" };
         s.push_str(&format!("    listen {addr}:{port}{ssl};\n"));
     }
-    s.push_str(&format!("    server_name {host};\n"));
+    s.push_str(&format!("    server_name {};\n", arg(host)));
     s.push_str("    server_tokens off;\n");
     s.push_str(&format!(
         "    client_max_body_size {};\n",
@@ -154,13 +146,15 @@ pub fn full_conf(plan: &Plan) -> String {
         let cert = n.certificate.as_deref().unwrap_or_default();
         let key = n.certificate_key.as_deref().unwrap_or_default();
         s.push_str(&format!(
-            "    ssl_certificate {cert};\n\
-             \x20   ssl_certificate_key {key};\n\
+            "    ssl_certificate {};\n\
+             \x20   ssl_certificate_key {};\n\
              \x20   ssl_protocols TLSv1.2 TLSv1.3;\n\
              \x20   ssl_prefer_server_ciphers off;\n\
              \x20   ssl_session_cache shared:gitlab_mattermost:10m;\n\
              \x20   ssl_session_timeout 1d;\n\
-             \x20   add_header Strict-Transport-Security \"max-age=63072000\" always;\n"
+             \x20   add_header Strict-Transport-Security \"max-age=63072000\" always;\n",
+            arg(cert),
+            arg(key)
         ));
     }
     s.push_str("    add_header Referrer-Policy strict-origin-when-cross-origin always;\n");
@@ -185,7 +179,9 @@ pub fn full_conf(plan: &Plan) -> String {
             s.push_str(&format!("    listen {addr}:{};\n", n.redirect_http_port));
         }
         s.push_str(&format!(
-            "    server_name {host};\n    server_tokens off;\n    location / {{\n        return 301 {target}$request_uri;\n    }}\n}}\n"
+            "    server_name {};\n    server_tokens off;\n    location / {{\n        return 301 {};\n    }}\n}}\n",
+            arg(host),
+            arg(&format!("{target}$request_uri"))
         ));
     }
     s

@@ -6,12 +6,13 @@ use jsonc_parser::ast::{ObjectPropName, Value as Ast};
 use jsonc_parser::{parse_to_ast, CollectOptions, ParseOptions};
 use serde_json::{Map, Value};
 
-use super::{KeyPath, ParseFailure};
+use super::{KeyPath, ParseFailure, ReadProblem};
 use crate::diag::{LineIndex, Pos};
 
 pub(super) fn parse(
     text: &str,
     positions: &mut BTreeMap<KeyPath, Pos>,
+    problems: &mut Vec<ReadProblem>,
 ) -> Result<Value, ParseFailure> {
     let strict = ParseOptions {
         allow_comments: false,
@@ -41,7 +42,7 @@ pub(super) fn parse(
         )
     })?;
     let mut path = Vec::new();
-    convert(&index, &ast, &mut path, positions)
+    convert(&index, &ast, &mut path, positions, problems)
 }
 
 fn convert(
@@ -49,6 +50,7 @@ fn convert(
     ast: &Ast,
     path: &mut KeyPath,
     positions: &mut BTreeMap<KeyPath, Pos>,
+    problems: &mut Vec<ReadProblem>,
 ) -> Result<Value, ParseFailure> {
     Ok(match ast {
         Ast::StringLit(s) => Value::String(s.value.to_string()),
@@ -69,7 +71,7 @@ fn convert(
             for (i, el) in a.elements.iter().enumerate() {
                 path.push(i.to_string());
                 positions.insert(path.clone(), text.pos(range_start(el)));
-                items.push(convert(text, el, path, positions)?);
+                items.push(convert(text, el, path, positions, problems)?);
                 path.pop();
             }
             Value::Array(items)
@@ -82,8 +84,23 @@ fn convert(
                     ObjectPropName::Word(w) => w.value.to_string(),
                 };
                 path.push(name.clone());
-                positions.insert(path.clone(), text.pos(prop.range.start));
-                let v = convert(text, &prop.value, path, positions)?;
+                let pos = text.pos(prop.range.start);
+                if map.contains_key(&name) {
+                    // JSON readers disagree on which one wins; TOML and Nix refuse it too.
+                    let first = positions.get(path.as_slice()).copied().unwrap_or(pos);
+                    problems.push(ReadProblem {
+                        path: path.clone(),
+                        pos,
+                        message: format!(
+                            "the key `{name}` is given twice (first at line {}, column {})",
+                            first.line, first.column
+                        ),
+                        hint: "keep one of them".into(),
+                    });
+                } else {
+                    positions.insert(path.clone(), pos);
+                }
+                let v = convert(text, &prop.value, path, positions, problems)?;
                 path.pop();
                 map.insert(name, v);
             }

@@ -27,6 +27,9 @@ pub struct Layer {
     pub value: Value,
     /// Position of each key (its name, or for list items the item itself).
     pub positions: BTreeMap<KeyPath, Pos>,
+    /// Values the reader could not take as they are but read on (a TOML date-time, a JSON
+    /// key given twice): reported with every other problem, never alone.
+    pub problems: Vec<(KeyPath, Diagnostic)>,
 }
 
 /// The file formats understood, chosen by extension.
@@ -68,16 +71,28 @@ pub fn read_file(path: &Path) -> Result<Layer, Diagnostic> {
 /// Parse config text of a known format.
 pub fn parse_text(source: &str, format: Format, text: &str) -> Result<Layer, Diagnostic> {
     let mut positions = BTreeMap::new();
+    let mut found = Vec::new();
     let parsed = match format {
-        Format::Toml => toml::parse(text, &mut positions),
-        Format::Json => json::parse(text, &mut positions),
+        Format::Toml => toml::parse(text, &mut positions, &mut found),
+        Format::Json => json::parse(text, &mut positions, &mut found),
         Format::Nix => nix::parse(text, &mut positions),
     };
+    let problems = found
+        .into_iter()
+        .map(|p: ReadProblem| {
+            let d = Diagnostic::new(p.path.join("."), p.message).at(Origin {
+                source: source.to_string(),
+                pos: Some(p.pos),
+            });
+            (p.path, d.with_hint(p.hint))
+        })
+        .collect();
     match parsed {
         Ok(value) if value.is_object() => Ok(Layer {
             source: source.to_string(),
             value,
             positions,
+            problems,
         }),
         Ok(_) => Err(
             Diagnostic::new("", "the top level must be a table / attribute set").at(Origin {
@@ -100,6 +115,14 @@ pub fn parse_text(source: &str, format: Format, text: &str) -> Result<Layer, Dia
 
 /// A parse failure inside one file: position, message, optional hint.
 pub(crate) type ParseFailure = (Pos, String, Option<String>);
+
+/// A value a reader took in but reports (it does not stop reading the file).
+pub(crate) struct ReadProblem {
+    pub path: KeyPath,
+    pub pos: Pos,
+    pub message: String,
+    pub hint: String,
+}
 
 /// Parse `--set key.path=value` overrides into one layer. The value is read as a TOML value
 /// when it parses as one (`true`, `10`, `"x"`, `[1, 2]`), otherwise as a plain string.
@@ -134,6 +157,7 @@ pub fn parse_overrides(sets: &[String]) -> Result<Layer, Diagnostics> {
         source: "--set".into(),
         value: root,
         positions,
+        problems: Vec::new(),
     })
 }
 

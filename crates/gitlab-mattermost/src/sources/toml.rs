@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 use toml_edit::{Document, Item, Table};
 
-use super::{KeyPath, ParseFailure};
+use super::{KeyPath, ParseFailure, ReadProblem};
 use crate::diag::{LineIndex, Pos};
 
 pub(super) fn parse(
     text: &str,
     positions: &mut BTreeMap<KeyPath, Pos>,
+    problems: &mut Vec<ReadProblem>,
 ) -> Result<Value, ParseFailure> {
     let index = LineIndex::new(text);
     let doc = Document::parse(text).map_err(|e| {
@@ -18,102 +19,124 @@ pub(super) fn parse(
         let message = e.message().trim().to_string();
         (index.pos(offset), format!("invalid TOML: {message}"), None)
     })?;
-    let mut path = Vec::new();
-    Ok(table(&index, doc.as_table(), &mut path, positions))
+    let mut r = Reader {
+        text: &index,
+        positions,
+        problems,
+    };
+    Ok(r.table(doc.as_table(), &mut Vec::new()))
 }
 
-/// Parse a single TOML value (for `--set`), e.g. `587`, `true`, `"x"`, `[1, 2]`.
+/// Parse a single TOML value (for `--set`), e.g. `587`, `true`, `"x"`, `[1, 2]`. A date-time
+/// is not a value here: the text is taken as a string instead.
 pub(super) fn parse_value(raw: &str) -> Option<Value> {
     let doc = Document::parse(format!("v = {raw}")).ok()?;
     let item = doc.as_table().get("v")?;
-    Some(item_value(
-        &LineIndex::new(raw),
-        item,
-        &mut Vec::new(),
-        &mut BTreeMap::new(),
-    ))
+    let mut problems = Vec::new();
+    let mut r = Reader {
+        text: &LineIndex::new(raw),
+        positions: &mut BTreeMap::new(),
+        problems: &mut problems,
+    };
+    let value = r.item_value(item, &mut Vec::new());
+    problems.is_empty().then_some(value)
 }
 
-fn table(
-    text: &LineIndex,
-    t: &Table,
-    path: &mut KeyPath,
-    positions: &mut BTreeMap<KeyPath, Pos>,
-) -> Value {
-    let mut map = Map::new();
-    for (key, item) in t.iter() {
-        path.push(key.to_string());
-        if let Some(span) = t.key(key).and_then(|k| k.span()) {
-            positions.insert(path.clone(), text.pos(span.start));
-        }
-        map.insert(key.to_string(), item_value(text, item, path, positions));
-        path.pop();
-    }
-    Value::Object(map)
+struct Reader<'a, 't> {
+    text: &'a LineIndex<'t>,
+    positions: &'a mut BTreeMap<KeyPath, Pos>,
+    problems: &'a mut Vec<ReadProblem>,
 }
 
-fn item_value(
-    text: &LineIndex,
-    item: &Item,
-    path: &mut KeyPath,
-    positions: &mut BTreeMap<KeyPath, Pos>,
-) -> Value {
-    match item {
-        Item::None => Value::Null,
-        Item::Table(t) => table(text, t, path, positions),
-        Item::ArrayOfTables(a) => Value::Array(
-            a.iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    path.push(i.to_string());
-                    let v = table(text, t, path, positions);
-                    path.pop();
-                    v
-                })
-                .collect(),
-        ),
-        Item::Value(v) => value(text, v, path, positions),
-    }
-}
-
-fn value(
-    text: &LineIndex,
-    v: &toml_edit::Value,
-    path: &mut KeyPath,
-    positions: &mut BTreeMap<KeyPath, Pos>,
-) -> Value {
-    use toml_edit::Value as T;
-    match v {
-        T::String(s) => Value::String(s.value().clone()),
-        T::Integer(i) => Value::from(*i.value()),
-        T::Float(f) => serde_json::Number::from_f64(*f.value()).map_or(Value::Null, Value::Number),
-        T::Boolean(b) => Value::Bool(*b.value()),
-        T::Datetime(d) => Value::String(d.value().to_string()),
-        T::Array(a) => Value::Array(
-            a.iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    path.push(i.to_string());
-                    if let Some(span) = item.span() {
-                        positions.insert(path.clone(), text.pos(span.start));
-                    }
-                    let v = value(text, item, path, positions);
-                    path.pop();
-                    v
-                })
-                .collect(),
-        ),
-        T::InlineTable(t) => {
-            let mut map = Map::new();
-            for (key, item) in t.iter() {
-                path.push(key.to_string());
-                if let Some(span) = t.key(key).and_then(|k| k.span()) {
-                    positions.insert(path.clone(), text.pos(span.start));
-                }
-                map.insert(key.to_string(), value(text, item, path, positions));
-                path.pop();
+impl Reader<'_, '_> {
+    fn table(&mut self, t: &Table, path: &mut KeyPath) -> Value {
+        let mut map = Map::new();
+        for (key, item) in t.iter() {
+            path.push(key.to_string());
+            if let Some(span) = t.key(key).and_then(|k| k.span()) {
+                self.positions
+                    .insert(path.clone(), self.text.pos(span.start));
             }
-            Value::Object(map)
+            map.insert(key.to_string(), self.item_value(item, path));
+            path.pop();
+        }
+        Value::Object(map)
+    }
+
+    fn item_value(&mut self, item: &Item, path: &mut KeyPath) -> Value {
+        match item {
+            Item::None => Value::Null,
+            Item::Table(t) => self.table(t, path),
+            Item::ArrayOfTables(a) => Value::Array(
+                a.iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        path.push(i.to_string());
+                        let v = self.table(t, path);
+                        path.pop();
+                        v
+                    })
+                    .collect(),
+            ),
+            Item::Value(v) => self.value(v, path),
+        }
+    }
+
+    fn value(&mut self, v: &toml_edit::Value, path: &mut KeyPath) -> Value {
+        use toml_edit::Value as T;
+        match v {
+            T::String(s) => Value::String(s.value().clone()),
+            T::Integer(i) => Value::from(*i.value()),
+            T::Float(f) => {
+                serde_json::Number::from_f64(*f.value()).map_or(Value::Null, Value::Number)
+            }
+            T::Boolean(b) => Value::Bool(*b.value()),
+            T::Datetime(d) => {
+                // No setting takes a date: an unquoted date is a mistake, not text.
+                let pos = v
+                    .span()
+                    .map(|s| self.text.pos(s.start))
+                    .or_else(|| self.positions.get(path.as_slice()).copied())
+                    .unwrap_or(Pos { line: 1, column: 1 });
+                self.problems.push(ReadProblem {
+                    path: path.clone(),
+                    pos,
+                    message: format!(
+                        "expected a string, number or boolean, found the TOML date-time {}",
+                        d.value()
+                    ),
+                    hint: format!("write it in quotes (\"{}\") if it is text", d.value()),
+                });
+                Value::String(d.value().to_string())
+            }
+            T::Array(a) => Value::Array(
+                a.iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        path.push(i.to_string());
+                        if let Some(span) = item.span() {
+                            self.positions
+                                .insert(path.clone(), self.text.pos(span.start));
+                        }
+                        let v = self.value(item, path);
+                        path.pop();
+                        v
+                    })
+                    .collect(),
+            ),
+            T::InlineTable(t) => {
+                let mut map = Map::new();
+                for (key, item) in t.iter() {
+                    path.push(key.to_string());
+                    if let Some(span) = t.key(key).and_then(|k| k.span()) {
+                        self.positions
+                            .insert(path.clone(), self.text.pos(span.start));
+                    }
+                    map.insert(key.to_string(), self.value(item, path));
+                    path.pop();
+                }
+                Value::Object(map)
+            }
         }
     }
 }

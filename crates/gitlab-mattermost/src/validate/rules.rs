@@ -269,8 +269,9 @@ const RULES: &[Rule] = &[
     ),
 ];
 
-/// Apply every rule; report each violation at the key that set the value.
-pub(super) fn check(values: &BTreeMap<String, SettingValue>, report: &mut Report) {
+/// Apply every rule; report each violation at the key that set the value. The rules that
+/// combine settings run only on `complete` input (see [`super::Input`]).
+pub(super) fn check(values: &BTreeMap<String, SettingValue>, complete: bool, report: &mut Report) {
     let view = View { values };
     let mut fail = |path: &str, msg: String, id: &str| {
         report(
@@ -306,7 +307,9 @@ pub(super) fn check(values: &BTreeMap<String, SettingValue>, report: &mut Report
             }
         }
     }
-    cross_field(&view, &mut fail);
+    if complete {
+        cross_field(&view, &mut fail);
+    }
 }
 
 fn cross_field(view: &View, fail: &mut dyn FnMut(&str, String, &str)) {

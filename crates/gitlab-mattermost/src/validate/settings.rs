@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{is_safe_path, key, writable_dirs, Credential, LocalMode, Report, SecretUse, Site};
+use super::{key, writable_dirs, Credential, LocalMode, Report, SecretUse, Site};
 use crate::catalogue::{is_secret_env_name, Catalogue, Setting, SettingType};
 use crate::diag::Diagnostic;
 use crate::schema::{Config, DatabaseKind, FileDriver};
 use crate::sources::KeyPath;
+use crate::syntax::names::{self, Host};
+use crate::syntax::{dsn, paths};
 
 /// Who set a setting: a typed section (which owns it) or the free-form table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,35 +186,39 @@ pub(super) fn derive(config: &Config, site_url: &Site, b: &mut Builder) {
     };
     b.typed("ServiceSettings.SiteURL", json!(site_url.url), from);
     let listen = &config.listen;
-    let host = if listen.address.contains(':') && !listen.address.starts_with('[') {
-        format!("[{}]", listen.address)
-    } else {
-        listen.address.clone()
+    // An address that is not one was reported (at listen.address) by the value checks.
+    let host = match Host::parse(&listen.address) {
+        Ok(h) => Some(h.for_url()),
+        Err(_) if listen.address.is_empty() => Some(String::new()),
+        Err(_) => None,
     };
-    b.typed(
-        "ServiceSettings.ListenAddress",
-        json!(format!("{host}:{}", listen.port)),
-        "listen.address",
-    );
+    if let Some(host) = host {
+        b.typed(
+            "ServiceSettings.ListenAddress",
+            json!(format!("{host}:{}", listen.port)),
+            "listen.address",
+        );
+    }
 
     let dirs = &config.directories;
-    b.typed_all([
-        (
-            "LogSettings.FileLocation",
-            json!(dirs.logs),
-            "directories.logs",
-        ),
+    // A path the value checks refused is not derived into a setting (its error is enough).
+    for (setting, dir, from) in [
+        ("LogSettings.FileLocation", &dirs.logs, "directories.logs"),
         (
             "PluginSettings.Directory",
-            json!(dirs.plugins),
+            &dirs.plugins,
             "directories.plugins",
         ),
         (
             "PluginSettings.ClientDirectory",
-            json!(dirs.client_plugins),
+            &dirs.client_plugins,
             "directories.client_plugins",
         ),
-    ]);
+    ] {
+        if paths::problem(dir).is_none() {
+            b.typed(setting, json!(dir), from);
+        }
+    }
 
     derive_database(config, b);
     derive_files(config, b);
@@ -224,37 +230,41 @@ fn derive_database(config: &Config, b: &mut Builder) {
     use serde_json::json;
     let db = &config.database;
     b.typed("SqlSettings.DriverName", json!("postgres"), "database.kind");
+    // Names, hosts and paths that cannot be written into a DSN were reported by the value
+    // checks; no DSN is derived from them.
+    if dsn::name_problem(&db.name).is_some() || dsn::name_problem(&db.user).is_some() {
+        return;
+    }
     match db.kind {
         DatabaseKind::Local => {
+            if paths::problem(&db.socket_dir).is_some() {
+                return;
+            }
             // Peer authentication over the unix socket: no password anywhere.
-            let dsn = format!(
-                "postgres://{}@/{}?host={}&port={}&sslmode=disable&connect_timeout=10",
-                db.user, db.name, db.socket_dir, db.port
-            );
-            b.typed("SqlSettings.DataSource", json!(dsn), "database");
+            let url = dsn::socket(&db.user, &db.socket_dir, db.port, &db.name);
+            b.typed("SqlSettings.DataSource", json!(url), "database");
         }
         DatabaseKind::External => {
-            let host = db.host.clone().unwrap_or_default();
-            let dsn = |host_port: &str| {
-                format!(
-                    "postgres://{}@{}/{}?sslmode={}&connect_timeout=10",
-                    db.user, host_port, db.name, db.sslmode
-                )
+            let Some(Ok(host)) = db.host.as_deref().map(Host::parse) else {
+                return;
             };
-            let main = dsn(&format!("{host}:{}", db.port));
-            b.typed("SqlSettings.DataSource", json!(main), "database.host");
-            if !db.read_replicas.is_empty() {
-                let replicas: Vec<String> = db
-                    .read_replicas
-                    .iter()
-                    .map(|r| {
-                        if r.contains(':') {
-                            dsn(r)
-                        } else {
-                            dsn(&format!("{r}:{}", db.port))
-                        }
-                    })
-                    .collect();
+            let url =
+                |host: &Host, port: u16| dsn::tcp(&db.user, host, port, &db.name, &db.sslmode);
+            b.typed(
+                "SqlSettings.DataSource",
+                json!(url(&host, db.port)),
+                "database.host",
+            );
+            let replicas: Option<Vec<String>> = db
+                .read_replicas
+                .iter()
+                .map(|r| {
+                    names::parse_host_port(r, db.port)
+                        .ok()
+                        .map(|(h, p)| url(&h, p))
+                })
+                .collect();
+            if let Some(replicas) = replicas.filter(|r| !r.is_empty()) {
                 b.typed(
                     "SqlSettings.DataSourceReplicas",
                     json!(replicas),
@@ -295,11 +305,13 @@ fn derive_files(config: &Config, b: &mut Builder) {
                 json!("local"),
                 "file_storage.driver",
             );
-            b.typed(
-                "FileSettings.Directory",
-                json!(dir),
-                "file_storage.directory",
-            );
+            if paths::problem(&dir).is_none() {
+                b.typed(
+                    "FileSettings.Directory",
+                    json!(dir),
+                    "file_storage.directory",
+                );
+            }
         }
         FileDriver::S3 => {
             b.typed(
@@ -481,6 +493,27 @@ fn derive_smtp(config: &Config, b: &mut Builder) {
     }
 }
 
+/// Extra variables read from secret files: each a credential whose content becomes the
+/// variable. Names that are not variables were reported by the value checks.
+pub(super) fn environment_files(config: &Config, b: &mut Builder) {
+    for (name, file) in &config.environment_files {
+        let usable = names::is_env_name(name)
+            && !name.to_ascii_uppercase().starts_with("MM_")
+            && !config.environment.contains_key(name);
+        if usable {
+            let credential = format!("env_{name}");
+            b.credentials.insert(
+                credential.clone(),
+                Credential {
+                    name: credential,
+                    path: file.clone(),
+                    uses: vec![SecretUse::Variable(name.clone())],
+                },
+            );
+        }
+    }
+}
+
 const ENABLE_LOCAL_MODE: &str = "MM_SERVICESETTINGS_ENABLELOCALMODE";
 const LOCAL_MODE_SOCKET: &str = "MM_SERVICESETTINGS_LOCALMODESOCKETLOCATION";
 
@@ -519,10 +552,8 @@ pub(super) fn local_mode(config: &Config, b: &mut Builder) -> Option<LocalMode> 
     };
     let socket = set.rendered.clone().unwrap_or_default();
     let origin = set.origin.clone();
-    let problem = if !is_safe_path(&socket) {
-        Some(format!(
-            "expected an absolute path without spaces or quotes, found {socket:?}"
-        ))
+    let problem = if let Some(problem) = paths::problem(&socket) {
+        Some(format!("{problem}, found {socket:?}"))
     } else if socket.starts_with("/tmp/") || socket.starts_with("/var/tmp/") {
         Some(format!("{socket} is inside the unit's private /tmp (PrivateTmp=yes): no admin could reach the socket"))
     } else if !socket.starts_with(&runtime_prefix)
@@ -715,6 +746,20 @@ fn free_leaf(setting: &'static Setting, value: &Value, path: &KeyPath, b: &mut B
                     "write the value to a root-only file and set setting_files.\"{}\" = \"/run/secrets/…\"",
                     setting.path()
                 )),
+            path,
+        );
+        return;
+    }
+    if value.as_str().is_some_and(super::checks::has_url_password) {
+        (b.report)(
+            Diagnostic::new(
+                path.join("."),
+                format!("{} holds a password inside its URL, which would be written into the rendered files in clear (the value is not shown)", setting.path()),
+            )
+            .with_hint(format!(
+                "write the whole value to a root-only file and set setting_files.\"{}\" = \"/run/secrets/…\"",
+                setting.path()
+            )),
             path,
         );
         return;

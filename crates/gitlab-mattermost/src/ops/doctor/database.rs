@@ -260,10 +260,24 @@ fn from_child(v: &serde_json::Value, service: &str, steps: &mut Steps) -> Outcom
             steps.done(s.to_string());
         }
     }
+    // A failure carries each problem with its fix (`problems`), as the child reported them.
+    let problems: Vec<(String, String)> = v
+        .get("problems")
+        .and_then(|p| p.as_array())
+        .map(|list| {
+            list.iter()
+                .map(|p| {
+                    let field = |k: &str| p.get(k).and_then(|x| x.as_str()).unwrap_or_default();
+                    (field("problem").to_string(), field("fix").to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     match v.get("status").and_then(|s| s.as_str()) {
         Some("pass") => Outcome::pass(text("summary")),
         Some("skipped") => Outcome::skipped(text("summary")),
-        _ => Outcome::fail(text("summary"), text("fix")),
+        _ if !problems.is_empty() => Outcome::failures(problems),
+        _ => Outcome::fail(text("summary"), ""),
     }
 }
 

@@ -1,0 +1,249 @@
+//! Environment files in systemd's `EnvironmentFile=` syntax: how `mattermost.env` is written
+//! ([`quote`]) and how `gitlab-mattermost exec` reads it back ([`parse`]).
+//!
+//! Values that need it are double-quoted with `\`, `"`, `` ` `` and `$` escaped; newlines stay
+//! literal inside the quotes. Names are `[A-Za-z_][A-Za-z0-9_]*`; a NUL byte cannot be passed
+//! to a program at all, so validation refuses it and the reader reports its line.
+
+use super::names::is_env_name;
+
+/// The longest `NAME=value` string the kernel passes to a program (`MAX_ARG_STRLEN`, 32
+/// pages, including the terminating NUL); `execve` fails with E2BIG beyond it.
+pub const MAX_ENTRY_BYTES: usize = 32 * 4096;
+
+/// The most the rendered environment may take in all. The kernel passes arguments and
+/// environment together up to a quarter of the stack limit (2 MiB with the usual 8 MiB);
+/// half of that is kept for the secrets added at start and for the program's arguments.
+pub const MAX_TOTAL_BYTES: usize = 1024 * 1024;
+
+/// Why `NAME=value` cannot be passed to a program, if it cannot.
+pub fn entry_problem(name: &str, value: &str) -> Option<String> {
+    if value.contains('\0') {
+        return Some("a value cannot contain a NUL byte (programs cannot receive it)".into());
+    }
+    let bytes = name.len() + 1 + value.len() + 1;
+    (bytes > MAX_ENTRY_BYTES).then(|| {
+        format!(
+            "NAME=value is {bytes} bytes, more than the {MAX_ENTRY_BYTES} the kernel passes to a program (execve would fail with E2BIG)"
+        )
+    })
+}
+
+/// The text of an environment file, or the line of the first byte that is not UTF-8.
+pub fn decode(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        format!("line {line}: not UTF-8 text")
+    })
+}
+
+/// Quote a value for an environment file, only when needed.
+pub fn quote(value: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:@,+=%^~".contains(c);
+    if !value.is_empty() && value.chars().all(plain) {
+        return value.to_string();
+    }
+    let mut q = String::with_capacity(value.len() + 2);
+    q.push('"');
+    for c in value.chars() {
+        if matches!(c, '\\' | '"' | '`' | '$') {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
+/// Parse an environment file written in systemd's syntax (the subset [`quote`] writes, plus
+/// single quotes, comments and backslash-newline continuations). Errors name the line.
+pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut vars = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut line = 1;
+    loop {
+        // Skip blank space and comments between assignments.
+        while let Some(&c) = chars.peek() {
+            if c == '\n' {
+                line += 1;
+                chars.next();
+            } else if c.is_whitespace() {
+                chars.next();
+            } else if c == '#' || c == ';' {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        line += 1;
+                        break;
+                    }
+                }
+            } else {
+                break;
+            }
+        }
+        if chars.peek().is_none() {
+            return Ok(vars);
+        }
+        let mut name = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c == '\n' {
+                break;
+            }
+            name.push(c);
+            chars.next();
+        }
+        let name = name.trim().to_string();
+        if chars.next() != Some('=') || name.is_empty() {
+            return Err(format!("line {line}: expected NAME=value"));
+        }
+        if !is_env_name(&name) {
+            return Err(format!(
+                "line {line}: {name:?} is not a variable name (letters, digits and `_`, not starting with a digit)"
+            ));
+        }
+        let value_line = line;
+        let mut value = String::new();
+        let mut pending_space = String::new();
+        loop {
+            match chars.next() {
+                None => break,
+                Some('\n') => {
+                    line += 1;
+                    break;
+                }
+                Some('"') => {
+                    value.push_str(&pending_space);
+                    pending_space.clear();
+                    loop {
+                        match chars.next() {
+                            None => return Err(format!("line {line}: unterminated double quote")),
+                            Some('"') => break,
+                            Some('\\') => match chars.next() {
+                                Some('\n') => line += 1,
+                                Some(c @ ('"' | '\\' | '`' | '$')) => value.push(c),
+                                Some(c) => {
+                                    value.push('\\');
+                                    value.push(c);
+                                }
+                                None => {
+                                    return Err(format!("line {line}: unterminated double quote"))
+                                }
+                            },
+                            Some(c) => {
+                                if c == '\n' {
+                                    line += 1;
+                                }
+                                value.push(c);
+                            }
+                        }
+                    }
+                }
+                Some('\'') => {
+                    value.push_str(&pending_space);
+                    pending_space.clear();
+                    loop {
+                        match chars.next() {
+                            None => return Err(format!("line {line}: unterminated single quote")),
+                            Some('\'') => break,
+                            Some(c) => {
+                                if c == '\n' {
+                                    line += 1;
+                                }
+                                value.push(c);
+                            }
+                        }
+                    }
+                }
+                Some('\\') => match chars.next() {
+                    Some('\n') => line += 1,
+                    Some(c) => {
+                        value.push_str(&pending_space);
+                        pending_space.clear();
+                        value.push(c);
+                    }
+                    None => break,
+                },
+                Some(c) if c.is_whitespace() => {
+                    if !value.is_empty() {
+                        pending_space.push(c);
+                    }
+                }
+                Some(c) => {
+                    value.push_str(&pending_space);
+                    pending_space.clear();
+                    value.push(c);
+                }
+            }
+        }
+        if value.contains('\0') {
+            return Err(format!(
+                "line {value_line}: the value of {name} contains a NUL byte"
+            ));
+        }
+        vars.push((name, value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_round_trips_awkward_values() {
+        let values = [
+            "plain",
+            "",
+            "with space",
+            "quote \" and 'single'",
+            "back\\slash",
+            "dollar $HOME ${X}",
+            "back`tick`",
+            "multi\nline\n",
+            "  leading and trailing  ",
+            "ünïcødé",
+        ];
+        let mut text = String::new();
+        for (i, v) in values.iter().enumerate() {
+            text.push_str(&format!("V{i}={}\n", quote(v)));
+        }
+        let parsed = parse(&text).expect("parses");
+        let got: Vec<&str> = parsed.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(got, values);
+    }
+
+    #[test]
+    fn comments_and_unquoted_values() {
+        let parsed = parse("# c\n\nA=1\n  B = x y  \nC='lit $X'\n").expect("parses");
+        assert_eq!(
+            parsed,
+            vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "x y".into()),
+                ("C".into(), "lit $X".into())
+            ]
+        );
+        assert!(parse("A=\"open\n").is_err());
+        assert!(parse("=x\n").is_err());
+    }
+
+    #[test]
+    fn bad_names_and_nul_bytes_are_reported_with_their_line() {
+        for (text, line) in [
+            ("A=1\nexport FOO=bar\n", 2),
+            ("MY VAR=1\n", 1),
+            ("A=1\n\nA-B=1\n", 3),
+            ("A=1\nB=x\0y\n", 2),
+            ("A=\"multi\nline\"\n1X=2\n", 3),
+        ] {
+            let err = parse(text).expect_err(text);
+            assert!(err.starts_with(&format!("line {line}:")), "{text:?}: {err}");
+        }
+        assert_eq!(
+            decode(b"A=1\nB=\xff\n"),
+            Err("line 2: not UTF-8 text".into())
+        );
+    }
+}
