@@ -69,6 +69,20 @@ class Context:
         if self.systemctl("is-active", "nginx", check=False).stdout.strip() == "active":
             self.systemctl("reload", "nginx")
 
+    def reconfigure(self, *overrides):
+        """Applies the config again (with `--set` overrides) the way getting-started.md does:
+        `gitlab-mattermost apply` when the document uses it (it restarts Mattermost itself
+        when needed), else `render` and a restart."""
+        sets = [a for o in overrides for a in ("--set", o)]
+        if "gitlab-mattermost apply" in docs.step(GETTING_STARTED, "render-and-install"):
+            result = self.container.run(["gitlab-mattermost", "apply", CONFIG_IN_CONTAINER, "--no-doctor", *sets])
+        else:
+            result = self.container.run(["gitlab-mattermost", "render", CONFIG_IN_CONTAINER, "--out",
+                                         "/etc/gitlab-mattermost", *sets])
+            self.systemctl("restart", "mattermost")
+        self.wait_ready()
+        return result
+
     # ---- services ----------------------------------------------------------------------
     def systemctl(self, *args, check=True):
         return self.container.run(["systemctl", *args], check=check)

@@ -70,15 +70,9 @@ def rerender_applies(ctx):
     setting, key = "TeamSettings.MaxChannelsPerTeam", "settings.TeamSettings.MaxChannelsPerTeam"
     before = effective(ctx, setting)
     wanted = "4321" if before != "4321" else "1234"
-    ctx.container.run(["gitlab-mattermost", "render", CONFIG_IN_CONTAINER, "--out",
-                       "/etc/gitlab-mattermost", "--set", f"{key}={wanted}"])
-    ctx.systemctl("restart", "mattermost")
-    ctx.wait_ready()
+    ctx.reconfigure(f"{key}={wanted}")
     got = effective(ctx, setting)
-    # Back to the config as written.
-    ctx.container.run(["gitlab-mattermost", "render", CONFIG_IN_CONTAINER, "--out", "/etc/gitlab-mattermost"])
-    ctx.systemctl("restart", "mattermost")
-    ctx.wait_ready()
+    ctx.reconfigure()  # back to the config as written
     expect(got == wanted, f"{setting} is {got} after re-rendering with {wanted} and a restart")
     expect(effective(ctx, setting) == before, f"{setting} did not return to {before}")
     return f"a re-render with {setting}={wanted} and a restart applied it"

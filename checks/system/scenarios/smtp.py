@@ -16,7 +16,7 @@ import re
 import time
 
 from harness import site as sites
-from harness.context import CONFIG_IN_CONTAINER, expect
+from harness.context import expect
 
 BATCH_INTERVAL_S = 30
 USER_EMAIL_INTERVAL_S = 60
@@ -108,7 +108,7 @@ def batched(ctx):
     interval = int(ctx.site.env.get("MM_EMAILSETTINGS_EMAILBATCHINGINTERVAL", "30"))
     changed = interval != BATCH_INTERVAL_S
     if changed:
-        rerender(ctx, f"smtp.batching.interval={BATCH_INTERVAL_S}")
+        ctx.reconfigure(f"smtp.batching.interval={BATCH_INTERVAL_S}")
     try:
         user, address = make_user(ctx, "carol", USER_EMAIL_INTERVAL_S)
         before = len(mails(ctx))
@@ -127,18 +127,8 @@ def batched(ctx):
         expect(all(t in body for t in texts), "the batched mail does not hold both posts")
     finally:
         if changed:
-            rerender(ctx)
+            ctx.reconfigure()
     return f"two posts arrived as one batched mail after {seconds:.0f} s"
-
-
-def rerender(ctx, *overrides):
-    """Render the config again (with `--set` overrides) and restart, as an admin would."""
-    args = ["gitlab-mattermost", "render", CONFIG_IN_CONTAINER, "--out", "/etc/gitlab-mattermost"]
-    for override in overrides:
-        args += ["--set", override]
-    ctx.container.run(args)
-    ctx.systemctl("restart", "mattermost")
-    ctx.wait_ready()
 
 
 def sign_up_policy(ctx):
