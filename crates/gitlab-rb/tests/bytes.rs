@@ -76,10 +76,12 @@ fn every_high_byte_in_a_comment_or_a_value() {
     }
 }
 
+/// A source and the (line, column, text in the message) of every error it must give.
+type Located = (&'static [u8], &'static [(u32, u32, &'static str)]);
+
 #[test]
 fn undecodable_bytes_in_code_are_located() {
-    // (source, expected (line, column, text in the message) of every error)
-    let cases: &[(&[u8], &[(u32, u32, &str)])] = &[
+    let cases: &[Located] = &[
         (
             b"mattermost['team_site_name'] = 'Caf\xe9'\n",
             &[(1, 36, "byte 0xE9 in a string is not valid UTF-8")],
