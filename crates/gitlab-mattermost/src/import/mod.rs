@@ -84,17 +84,76 @@ pub struct Imported {
     pub report: Report,
     /// Every secret value found (never in `text`; tests check that).
     pub secret_values: Vec<String>,
+    /// `--secrets-dir`, absolute, and the files to write there (path, value).
+    pub secrets_dir: Option<PathBuf>,
+    pub secret_files: Vec<(PathBuf, String)>,
 }
 
-/// Run the command: import, print or write the config, print the report on stderr.
+/// Run the command: import, check every output, write the secret files and the config (or
+/// print it), print the report on stderr.
 pub fn run(args: &ImportArgs) -> Result<(), ImportError> {
     let imported = import(args)?;
+    check_outputs(args, &imported)?;
+    if let Some(dir) = &imported.secrets_dir {
+        secrets::write_files(dir, &imported.secret_files)?;
+    }
     match &args.out {
-        Some(path) => write_atomically(path, &imported.text)?,
+        Some(path) => {
+            crate::output::write_new_file("--out", path, imported.text.as_bytes(), 0o644, &[])?;
+        }
         None => print!("{}", imported.text),
     }
     eprintln!("{}", imported.report);
     Ok(())
+}
+
+/// Every output is checked before anything is written, and every refusal reported at once:
+/// the config file and the secret files are only ever created (an existing file is left
+/// when it already holds the same bytes), never over an input, and `--secrets-dir` must be
+/// a directory.
+fn check_outputs(args: &ImportArgs, imported: &Imported) -> Result<(), ImportError> {
+    use crate::output::{collect_refusals, target, Input};
+    let mut inputs = vec![Input::new(&args.gitlab_rb, "the gitlab.rb")];
+    if let Some(c) = &args.config_json {
+        inputs.push(Input::new(c, "the config.json"));
+    }
+    let mut refused = Diagnostics::default();
+    if let Some(dir) = &imported.secrets_dir {
+        collect_refusals(
+            target::inspect_parent_dir("--secrets-dir", dir),
+            &mut refused,
+        )?;
+        for (path, value) in &imported.secret_files {
+            let check = target::inspect_file_target(
+                "--secrets-dir",
+                path,
+                value.as_bytes(),
+                &inputs,
+                target::Parent::Created,
+            );
+            collect_refusals(check, &mut refused)?;
+        }
+    }
+    if let Some(out) = &args.out {
+        let out_abs = std::path::absolute(out).unwrap_or_else(|_| out.clone());
+        if imported.secret_files.iter().any(|(p, _)| *p == out_abs) {
+            refused.push(target::refusal(
+                "--out",
+                out.display(),
+                "is also where a secret file is written",
+                "write the config outside --secrets-dir",
+            ));
+        }
+        let check = target::inspect_file_target(
+            "--out",
+            out,
+            imported.text.as_bytes(),
+            &inputs,
+            target::Parent::MustExist,
+        );
+        collect_refusals(check, &mut refused)?;
+    }
+    refused.into_result(()).map_err(ImportError::Invalid)
 }
 
 /// Import without printing anything.
@@ -130,7 +189,7 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
     nginx::map(&mut ctx);
     typed::free_form(&mut ctx, resolved);
     ctx.validate_output()?;
-    ctx.secrets.finish(&mut ctx.report)?;
+    ctx.secrets.finish(&mut ctx.report);
     let header = vec![
         format!("Imported by `gitlab-mattermost import` from {source}."),
         "Review it with the import report, then: gitlab-mattermost check FILE".into(),
@@ -138,6 +197,8 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
     let text = emit::emit(&ctx.out, args.format, &header);
     Ok(Imported {
         text,
+        secrets_dir: ctx.secrets.dir().map(Path::to_path_buf),
+        secret_files: ctx.secrets.files(),
         secret_values: ctx.secrets.values().map(str::to_string).collect(),
         config: ctx.out,
         report: ctx.report,
@@ -169,10 +230,6 @@ fn read_config_json(path: &Path) -> Result<(Arc<str>, Value), ImportError> {
     })?;
     let value = config_json::parse(text).map_err(|msg| invalid(None, msg))?;
     Ok((source.as_str().into(), value))
-}
-
-fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    crate::output::write_file_atomically(path, text.as_bytes(), 0o644)
 }
 
 /// A value from gitlab.rb with where it was written.

@@ -162,7 +162,7 @@ pub fn write_new_file(
     mode: u32,
     inputs: &[Input],
 ) -> Result<FileWrite> {
-    let what = target::inspect_file_target(flag, path, bytes, inputs)?;
+    let what = target::inspect_file_target(flag, path, bytes, inputs, target::Parent::MustExist)?;
     if what == FileWrite::Create {
         write_file_atomically(path, bytes, mode)?;
     }

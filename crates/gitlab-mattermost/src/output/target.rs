@@ -373,6 +373,14 @@ fn existing_directory(
     })
 }
 
+/// Whether the directory of a file output must exist already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parent {
+    MustExist,
+    /// The caller creates it (and checked it with [`inspect_parent_dir`]).
+    Created,
+}
+
 /// What to do with a file output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileWrite {
@@ -385,12 +393,13 @@ pub enum FileWrite {
 /// Check a single-file output (`import --out`, a secret file). A file is only ever
 /// created: an existing one is left when it already holds `bytes` and refused otherwise
 /// (it may hold edits), as are inputs, directories, devices, FIFOs, sockets, dangling
-/// symlinks and a missing parent directory.
+/// symlinks and a missing parent directory (unless the caller creates it: `Parent::Created`).
 pub fn inspect_file_target(
     flag: &str,
     given: &Path,
     bytes: &[u8],
     inputs: &[Input],
+    parent_dir: Parent,
 ) -> Result<FileWrite> {
     let refuse = |why: String, hint: &str| -> anyhow::Error {
         Diagnostics::from(refusal(flag, given.display(), why, hint)).into()
@@ -426,7 +435,7 @@ pub fn inspect_file_target(
         other => (other, String::new()),
     };
     match kind {
-        Kind::Missing if parent.is_dir() => Ok(FileWrite::Create),
+        Kind::Missing if parent.is_dir() || parent_dir == Parent::Created => Ok(FileWrite::Create),
         Kind::Missing => Err(refuse(
             format!("its directory {} does not exist", parent.display()),
             "create the directory first, or write somewhere else",
