@@ -318,7 +318,11 @@ fn every_refused_target_exits_2_says_why_and_stays_untouched() {
     for case in REFUSED {
         let s = scratch();
         let (out, cwd) = (case.setup)(&s);
-        let target = if out.is_absolute() { out.clone() } else { cwd.join(&out) };
+        let target = if out.is_absolute() {
+            out.clone()
+        } else {
+            cwd.join(&out)
+        };
         let shallow = is_system(&target);
         let before = (snapshot(&target, shallow), snapshot(s.dir.path(), false));
         let o = s.render_in(&cwd, &out, &[]);
@@ -330,7 +334,11 @@ fn every_refused_target_exits_2_says_why_and_stays_untouched() {
         assert!(err.contains("nothing was written"), "{}: {err}", case.name);
         assert!(err.contains("hint: "), "{}: {err}", case.name);
         let after = (snapshot(&target, shallow), snapshot(s.dir.path(), false));
-        assert!(before == after, "{}: the target or its directory changed", case.name);
+        assert!(
+            before == after,
+            "{}: the target or its directory changed",
+            case.name
+        );
     }
 }
 
@@ -406,7 +414,11 @@ fn a_previous_rendering_is_replaced_and_keeps_its_mode() {
     assert!(env.contains("127.0.0.1:9001"), "{env}");
     let meta = std::fs::metadata(&out).expect("dir");
     assert_eq!(meta.permissions().mode() & 0o7777, 0o750);
-    assert_ne!(std::os::unix::fs::MetadataExt::ino(&meta), ino, "a new directory");
+    assert_ne!(
+        std::os::unix::fs::MetadataExt::ino(&meta),
+        ino,
+        "a new directory"
+    );
     assert!(staging_dirs(&out).is_empty());
 }
 
@@ -431,7 +443,10 @@ fn a_symlink_to_a_rendering_stays_a_symlink_to_the_new_one() {
     assert!(o.status.success(), "{}", stderr(&o));
     let meta = std::fs::symlink_metadata(&link).expect("link");
     assert!(meta.file_type().is_symlink(), "still a symlink");
-    assert_eq!(std::fs::read_link(&link).expect("link"), Path::new("releases/one"));
+    assert_eq!(
+        std::fs::read_link(&link).expect("link"),
+        Path::new("releases/one")
+    );
     let env = std::fs::read_to_string(real.join("mattermost.env")).expect("env");
     assert!(env.contains("127.0.0.1:9002"), "{env}");
     assert!(staging_dirs(&real).is_empty());
@@ -481,7 +496,10 @@ fn stale_staging_directories_are_removed_by_the_next_run() {
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("stale_staging_removed=4"), "{err}");
-    assert!(err.contains("kept ") && err.contains(".out.new-foreign"), "{err}");
+    assert!(
+        err.contains("kept ") && err.contains(".out.new-foreign"),
+        "{err}"
+    );
     assert_eq!(staging_dirs(&out), [stale("foreign")]);
     assert_eq!(
         std::fs::read_to_string(stale("foreign/thesis.tex")).expect("kept"),
@@ -535,8 +553,14 @@ fn a_failed_write_leaves_no_staging_directory_and_the_old_rendering() {
     let err = stderr(&o);
     assert!(out.contains("exit 1"), "{out}\n{err}");
     assert!(err.contains("No space left on device"), "{err}");
-    assert!(!out.contains(".out.new-"), "a staging directory was left:\n{out}");
-    assert!(out.contains("\nsame\n") || out.ends_with("same\n"), "{out}\n{err}");
+    assert!(
+        !out.contains(".out.new-"),
+        "a staging directory was left:\n{out}"
+    );
+    assert!(
+        out.contains("\nsame\n") || out.ends_with("same\n"),
+        "{out}\n{err}"
+    );
 }
 
 /// While another process holds the lock, render waits, then refuses clearly (exit 1) and
@@ -553,7 +577,8 @@ fn a_held_lock_is_waited_for_then_refused() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("another gitlab-mattermost render is writing") && err.contains("nothing was written"),
+        err.contains("another gitlab-mattermost render is writing")
+            && err.contains("nothing was written"),
         "{err}"
     );
     assert!(snapshot(s.dir.path(), false) == before);
@@ -572,7 +597,11 @@ fn concurrent_renders_end_with_one_complete_rendering() {
         .iter()
         .map(|port| {
             let reference = s.path(&format!("ref-{port}"));
-            let o = s.render_in(s.dir.path(), &reference, &["--set", &format!("listen.port={port}")]);
+            let o = s.render_in(
+                s.dir.path(),
+                &reference,
+                &["--set", &format!("listen.port={port}")],
+            );
             assert!(o.status.success(), "{}", stderr(&o));
             read_tree(&reference)
         })
@@ -606,8 +635,15 @@ fn concurrent_renders_end_with_one_complete_rendering() {
             }
         }
         let tree = read_tree(&out);
-        assert!(variants.contains(&tree), "round {round}: not one complete rendering");
-        assert!(staging_dirs(&out).is_empty(), "round {round}: {:?}", staging_dirs(&out));
+        assert!(
+            variants.contains(&tree),
+            "round {round}: not one complete rendering"
+        );
+        assert!(
+            staging_dirs(&out).is_empty(),
+            "round {round}: {:?}",
+            staging_dirs(&out)
+        );
     }
     assert!(succeeded > 0);
     eprintln!("concurrent renders: {succeeded} succeeded, {refused} refused because of the lock");
@@ -618,7 +654,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -662,7 +701,10 @@ fn killed_renders_never_leave_a_partial_directory_and_the_next_run_cleans_up() {
         let _ = child.kill();
         let _ = child.wait();
         if out.exists() {
-            assert!(read_tree(&out) == reference, "kill {kill} after {delay} µs: DIR is not a complete rendering");
+            assert!(
+                read_tree(&out) == reference,
+                "kill {kill} after {delay} µs: DIR is not a complete rendering"
+            );
         }
         let n = staging_dirs(&out).len();
         if n > 0 {
@@ -672,7 +714,11 @@ fn killed_renders_never_leave_a_partial_directory_and_the_next_run_cleans_up() {
         if kill % 40 == 20 {
             let o = s.render(&out);
             assert!(o.status.success(), "{}", stderr(&o));
-            assert!(staging_dirs(&out).is_empty(), "after kill {kill}: {:?}", staging_dirs(&out));
+            assert!(
+                staging_dirs(&out).is_empty(),
+                "after kill {kill}: {:?}",
+                staging_dirs(&out)
+            );
         }
     }
     let before_cleanup = staging_dirs(&out).len();

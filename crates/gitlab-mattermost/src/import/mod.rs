@@ -119,11 +119,16 @@ fn check_outputs(args: &ImportArgs, imported: &Imported) -> Result<(), ImportErr
     }
     let mut refused = Diagnostics::default();
     if let Some(dir) = &imported.secrets_dir {
-        collect_refusals(
+        let usable = collect_refusals(
             target::inspect_parent_dir("--secrets-dir", dir),
             &mut refused,
         )?;
-        for (path, value) in &imported.secret_files {
+        // The files are only checked in a directory that can hold them.
+        let files = match usable {
+            Some(()) => imported.secret_files.as_slice(),
+            None => &[],
+        };
+        for (path, value) in files {
             let check = target::inspect_file_target(
                 "--secrets-dir",
                 path,

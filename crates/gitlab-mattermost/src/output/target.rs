@@ -414,8 +414,16 @@ pub fn inspect_file_target(
             file_hint,
         ));
     }
-    let kind =
-        Kind::of(&normalized).with_context(|| format!("cannot inspect {}", given.display()))?;
+    let kind = match Kind::of(&normalized) {
+        Ok(k) => k,
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
+            return Err(refuse(
+                "a directory in this path is not a directory".into(),
+                file_hint,
+            ))
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", given.display())),
+    };
     let (kind, through) = match kind {
         Kind::Symlink(link) => match fs::canonicalize(&normalized) {
             Ok(real) => (

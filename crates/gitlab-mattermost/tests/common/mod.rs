@@ -154,14 +154,20 @@ pub fn snapshot(path: &Path, shallow: bool) -> Snapshot {
         link: t
             .is_symlink()
             .then(|| std::fs::read_link(path).expect("link")),
-        bytes: t.is_file().then(|| std::fs::read(path).expect("readable file")),
+        bytes: t
+            .is_file()
+            .then(|| std::fs::read(path).expect("readable file")),
         children,
     }
 }
 
 /// The staging directories of `dir` (`.NAME.new-*`) beside it.
 pub fn staging_dirs(dir: &Path) -> Vec<PathBuf> {
-    let name = dir.file_name().expect("a name").to_string_lossy().into_owned();
+    let name = dir
+        .file_name()
+        .expect("a name")
+        .to_string_lossy()
+        .into_owned();
     let prefix = format!(".{name}.new-");
     let parent = dir.parent().expect("a parent");
     let Ok(entries) = std::fs::read_dir(parent) else {
