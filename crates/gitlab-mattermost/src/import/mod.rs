@@ -55,7 +55,8 @@ pub struct ImportArgs {
     /// put there.
     #[arg(long, value_name = "DIR")]
     pub secrets_dir: Option<PathBuf>,
-    /// Write the config here (atomically) instead of printing it.
+    /// Write the config here (atomically) instead of printing it. Never over an input or an
+    /// existing file with other content.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
@@ -353,8 +354,8 @@ impl Ctx {
             let later = self
                 .dynamic
                 .iter()
-                .filter(|d| d.key == key && line_of(&d.origin) > e.pos.line)
-                .last()
+                .rev()
+                .find(|d| d.key == key && line_of(&d.origin) > e.pos.line)
                 .map(|d| d.origin.clone());
             if let Some(later) = later {
                 self.report.add(

@@ -335,7 +335,7 @@ fn existing_directory(
         problems.push(refusal(
             FLAG,
             &shown,
-            format!("is a mount point; it cannot be replaced, and what is mounted there is not a rendering"),
+            "is a mount point; it cannot be replaced, and what is mounted there is not a rendering",
             "render into a new subdirectory of it, e.g. --out DIR/rendered",
         ));
     }
