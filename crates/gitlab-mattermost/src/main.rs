@@ -89,10 +89,11 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             check,
         } => {
             let plan = load(&config)?;
-            let dir = match install_dir {
-                Some(d) => d,
-                None => absolute(&out)?,
+            let (flag, dir) = match install_dir {
+                Some(d) => ("--install-dir", d),
+                None => ("--out", absolute(&out)?),
             };
+            output::target::check_install_dir(flag, &dir).map_err(Diagnostics::from)?;
             let files = render::render_all(&plan, &Target { dir });
             if check {
                 return Ok(match output::diff_against(&out, &files) {

@@ -737,3 +737,61 @@ fn killed_renders_never_leave_a_partial_directory_and_the_next_run_cleans_up() {
          (at most {most_at_once} at once, {before_cleanup} before the last good run), 0 after it"
     );
 }
+
+/// `--install-dir` is never written to, but it lands in the unit's `ExecStart=`: a value
+/// that would break or extend the unit is refused, and so is an `--out` whose absolute path
+/// would be named there when no `--install-dir` is given.
+#[test]
+fn install_dirs_the_unit_cannot_name_are_refused() {
+    let s = scratch();
+    for (install_dir, says) in [
+        (
+            "relative/dir",
+            "--install-dir: \"relative/dir\": is not an absolute path",
+        ),
+        (
+            "/with space",
+            "--install-dir: \"/with space\": is not an absolute path",
+        ),
+        (
+            "/x\nExecStartPre=/bin/sh",
+            "--install-dir: \"/x\\nExecStartPre=/bin/sh\"",
+        ),
+        ("/etc/../tmp", "--install-dir: \"/etc/../tmp\""),
+        ("/etc/\"quoted\"", "is not an absolute path"),
+    ] {
+        let out = s.path("out");
+        let o = bin()
+            .arg("render")
+            .arg(&s.config)
+            .arg("--out")
+            .arg(&out)
+            .args(["--install-dir", install_dir])
+            .output()
+            .expect("runs");
+        assert_eq!(o.status.code(), Some(2), "{install_dir:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{install_dir:?}: {}", stderr(&o));
+        assert!(
+            !out.exists() && staging_dirs(&out).is_empty(),
+            "{install_dir:?}"
+        );
+    }
+    let spaced = s.path("with space");
+    let o = bin()
+        .arg("render")
+        .arg(&s.config)
+        .arg("--out")
+        .arg(&spaced)
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("or give --install-dir"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!spaced.exists());
+    // With an --install-dir the unit can name, the same --out is fine.
+    let o = s.render_in(s.dir.path(), &spaced, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -507,6 +507,34 @@ pub fn inspect_parent_dir(flag: &str, given: &Path) -> Result<()> {
     }
 }
 
+/// The directory the unit names (`--install-dir`, or the absolute `--out`): nothing is
+/// written there, but it lands in `ExecStart=`, so it must be an absolute path with no
+/// blanks, control characters, quotes or backslashes (as every path in the config), and no
+/// `.` or `..` component.
+pub fn check_install_dir(flag: &str, dir: &str) -> Result<(), Diagnostic> {
+    let plain = Path::new(dir)
+        .components()
+        .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+        && !dir.split('/').any(|c| c == "." || c == "..");
+    let safe = !dir
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '\\'));
+    if dir.starts_with('/') && plain && safe {
+        return Ok(());
+    }
+    let hint = if flag == "--install-dir" {
+        "give the absolute path DIR will have on the target host, e.g. --install-dir /etc/gitlab-mattermost"
+    } else {
+        "the unit names this directory: render to a path without blanks or quotes, or give --install-dir"
+    };
+    Err(refusal(
+        flag,
+        format!("{dir:?}"),
+        "is not an absolute path without blanks, quotes, backslashes, control characters, `.` or `..`, as the unit needs",
+        hint,
+    ))
+}
+
 /// Whether two paths name the same existing file.
 fn same_file(a: &Path, b: &Path) -> bool {
     match (fs::metadata(a), fs::metadata(b)) {
