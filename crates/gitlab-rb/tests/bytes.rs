@@ -247,3 +247,79 @@ fn skipped_statements_name_the_key_they_would_set() {
         assert_eq!(parsed.skipped[0].key.as_deref(), *want, "{src}");
     }
 }
+
+mod common;
+
+/// Bad bytes at random places of every fixture: `parse_bytes` always returns, and every
+/// error lies inside the input; bad bytes in comment lines added anywhere between
+/// statements never change what a good fixture parses to.
+#[test]
+fn random_bad_bytes_in_every_fixture() {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut runs = 0;
+    for kind in ["good", "bad", "skipped"] {
+        for rb in common::fixtures(kind) {
+            let src = std::fs::read(&rb).expect("fixture");
+            let lines = src.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+            for _ in 0..200 {
+                let mut bytes = src.clone();
+                for _ in 0..=next() % 3 {
+                    let at = (next() as usize) % (bytes.len() + 1);
+                    bytes.insert(at, 0x80 | (next() as u8 & 0x7f));
+                }
+                runs += 1;
+                if let Err(errors) = parse_bytes(&bytes) {
+                    assert!(!errors.is_empty());
+                    for e in errors {
+                        assert!(
+                            e.pos.line >= 1 && e.pos.line <= lines,
+                            "{}: {e}",
+                            rb.display()
+                        );
+                        assert!(e.pos.column >= 1);
+                    }
+                }
+            }
+            if kind == "good" {
+                let want = parse(&common::read(&rb)).expect("good fixture");
+                // A comment line before every line a statement starts on (inside a
+                // multi-line literal a `#` line would be content, not a comment).
+                let starts: std::collections::BTreeSet<u32> = want
+                    .statements
+                    .iter()
+                    .map(Statement::pos)
+                    .chain(want.skipped.iter().map(|s| s.pos))
+                    .map(|p| p.line)
+                    .collect();
+                let with_comments: Vec<u8> = src
+                    .split_inclusive(|&b| b == b'\n')
+                    .zip(1u32..)
+                    .flat_map(|(line, n)| {
+                        let comment: &[u8] = if starts.contains(&n) {
+                            b"# caf\xe9 \xff\n"
+                        } else {
+                            b""
+                        };
+                        [comment, line].concat()
+                    })
+                    .collect();
+                let got = parse_bytes(&with_comments)
+                    .unwrap_or_else(|e| panic!("{}: {e:?}", rb.display()));
+                assert_eq!(
+                    got.statements.len(),
+                    want.statements.len(),
+                    "{}",
+                    rb.display()
+                );
+                assert_eq!(got.skipped.len(), want.skipped.len(), "{}", rb.display());
+            }
+        }
+    }
+    assert!(runs > 5000, "{runs}");
+}
