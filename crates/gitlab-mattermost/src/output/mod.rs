@@ -139,15 +139,27 @@ fn swap(target: &target::RenderTarget, staged: tempfile::TempDir) -> Result<()> 
         return Ok(());
     }
     let problems = rendering::survey(&old, rendering::Strictness::Unchanged)?.problems();
-    if problems.is_empty() {
-        rendering::remove(&old).with_context(|| {
-            format!("cannot remove the previous rendering at {}", old.display())
-        })?;
-    } else {
+    if let Some(why) = problems.first() {
+        // Someone changed it between the check and the swap: keep it under a name the
+        // stale-staging cleanup does not touch.
+        let stamp = crate::ops::backup::utc_stamp(std::time::SystemTime::now());
+        let mut kept = target.name.clone();
+        kept.push(format!(".kept-{stamp}"));
+        let kept = target.parent.join(kept);
+        let shown = match renameat_with(CWD, &old, CWD, &kept, RenameFlags::NOREPLACE) {
+            Ok(()) => kept,
+            Err(_) => old,
+        };
         tracing::warn!(
-            "kept the previous rendering at {}: it changed while rendering ({})",
-            old.display(),
-            problems[0].message
+            "kept the previous rendering as {}: it changed while rendering ({})",
+            shown.display(),
+            why.message
+        );
+    } else if let Err(e) = rendering::remove(&old) {
+        // The new rendering is in place; the next render removes what is left.
+        tracing::warn!(
+            "cannot remove the previous rendering at {}: {e:#}",
+            old.display()
         );
     }
     Ok(())
