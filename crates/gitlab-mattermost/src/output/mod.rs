@@ -39,13 +39,14 @@ pub struct WriteTimings {
 /// the secret files it names) are never inside what is replaced. A refusal is a
 /// [`Diagnostics`] inside the error (exit 2).
 pub fn write_atomically(dir: &Path, files: &Files, inputs: &[Input]) -> Result<WriteTimings> {
-    // Every refusal before anything is created.
-    let first = target::inspect_render_target(dir, inputs)?;
+    // What the path is, before anything is created (missing parents are, next); what an
+    // existing directory holds is read once, under the lock, where it cannot change under
+    // another render.
+    let first = target::inspect_render_target(dir, inputs, target::Contents::Later)?;
     fs::create_dir_all(&first.parent)
         .with_context(|| format!("cannot create {}", first.parent.display()))?;
     let _lock = staging::lock(&first.parent, dir)?;
-    // Again under the lock: another render may have finished in between.
-    let target = target::inspect_render_target(dir, inputs)?;
+    let target = target::inspect_render_target(dir, inputs, target::Contents::Check)?;
     let mut timings = WriteTimings {
         stale_removed: staging::remove_stale(&target.parent, &target.name)?,
         ..WriteTimings::default()

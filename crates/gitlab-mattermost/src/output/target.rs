@@ -164,6 +164,13 @@ pub struct RenderTarget {
     pub exists: bool,
 }
 
+/// Whether [`inspect_render_target`] reads what an existing directory holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contents {
+    Check,
+    Later,
+}
+
 const FLAG: &str = "--out";
 
 const OWN_DIR_HINT: &str =
@@ -174,8 +181,13 @@ const OWN_DIR_HINT: &str =
 /// the config itself), a dangling symlink or one to a non-directory, a mount point, a
 /// directory holding an input, and any existing directory that is not an unchanged
 /// previous rendering. A symlink to a previous rendering is followed, so it stays a
-/// symlink to the new one.
-pub fn inspect_render_target(given: &Path, inputs: &[Input]) -> Result<RenderTarget> {
+/// symlink to the new one. `Contents::Later` leaves out reading an existing directory's
+/// files (done again under the lock anyway).
+pub fn inspect_render_target(
+    given: &Path,
+    inputs: &[Input],
+    contents: Contents,
+) -> Result<RenderTarget> {
     let refuse = |why: &str, hint: &str| -> anyhow::Error {
         Diagnostics::from(refusal(FLAG, given.display(), why, hint)).into()
     };
@@ -196,7 +208,7 @@ pub fn inspect_render_target(given: &Path, inputs: &[Input]) -> Result<RenderTar
         Kind::Directory => {
             let path = fs::canonicalize(&normalized)
                 .with_context(|| format!("cannot resolve {}", given.display()))?;
-            existing_directory(given, path, None, inputs)
+            existing_directory(given, path, None, inputs, contents)
         }
         Kind::Symlink(link) => {
             let path = match fs::canonicalize(&normalized) {
@@ -215,7 +227,7 @@ pub fn inspect_render_target(given: &Path, inputs: &[Input]) -> Result<RenderTar
                 }
             };
             match Kind::of(&path)? {
-                Kind::Directory => existing_directory(given, path, Some(link), inputs),
+                Kind::Directory => existing_directory(given, path, Some(link), inputs, contents),
                 other => Err(not_a_directory(given, &other, Some(&path), inputs)),
             }
         }
@@ -317,6 +329,7 @@ fn existing_directory(
     path: PathBuf,
     link: Option<PathBuf>,
     inputs: &[Input],
+    contents: Contents,
 ) -> Result<RenderTarget> {
     let mut problems = Diagnostics::default();
     let shown = match &link {
@@ -351,7 +364,13 @@ fn existing_directory(
             "keep configs and secrets outside the rendered directory, e.g. --out DIR/rendered",
         ));
     }
-    for why in rendering::survey(&path, rendering::Strictness::Unchanged)?.problems() {
+    // Refused anyway: then every reason at once.
+    let contents_problems = if contents == Contents::Check || !problems.is_empty() {
+        rendering::survey(&path, rendering::Strictness::Unchanged)?.problems()
+    } else {
+        Vec::new()
+    };
+    for why in contents_problems {
         problems.push(refusal(FLAG, &shown, why.message, why.hint));
     }
     let (parent, name) = match (path.parent(), path.file_name()) {
