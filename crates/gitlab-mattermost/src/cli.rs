@@ -48,11 +48,15 @@ pub enum Command {
         gitlab-mattermost render site.toml --out /etc/gitlab-mattermost --check\n\n\
         Writes mattermost.env, systemd/mattermost.service, sysusers.d/, tmpfiles.d/, ids.json,\n\
         nginx/{http,locations,mattermost}.conf and manifest.json. A failed run leaves an\n\
-        earlier DIR untouched.")]
+        earlier DIR untouched.\n\n\
+        DIR must not exist yet or be a previous rendering (its manifest.json lists every file,\n\
+        unchanged); a symlink to one stays a symlink. /, ., .., files, devices, FIFOs, mount\n\
+        points, the config, and directories holding anything render did not write are refused\n\
+        (exit 2).")]
     Render {
         #[command(flatten)]
         config: ConfigArgs,
-        /// Output directory (replaced as a whole).
+        /// Output directory, replaced as a whole: a new path or a previous rendering.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// Where DIR will live on the target host, if not where it is written (units refer

@@ -38,8 +38,13 @@ impl From<Diagnostics> for Failure {
 }
 
 impl From<anyhow::Error> for Failure {
+    /// A refusal carried as an error (an output path that must not be written) is invalid
+    /// input too.
     fn from(e: anyhow::Error) -> Self {
-        Failure::Other(e)
+        match e.downcast::<Diagnostics>() {
+            Ok(d) => Failure::Invalid(d),
+            Err(e) => Failure::Other(e),
+        }
     }
 }
 
@@ -103,11 +108,12 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                     }
                 });
             }
-            let t = output::write_atomically(&out, &files)?;
+            let t = output::write_atomically(&out, &files, &inputs_of(&config, &plan))?;
             tracing::info!(
                 files = files.len(),
                 write_us = t.write.as_micros() as u64,
                 fsync_us = t.sync.as_micros() as u64,
+                stale_staging_removed = t.stale_removed,
                 "rendered into {}",
                 out.display()
             );
@@ -202,6 +208,20 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What render reads: the config files and the secret files they name. None of them may be
+/// inside the directory render replaces.
+fn inputs_of(config: &ConfigArgs, plan: &Plan) -> Vec<output::Input> {
+    let configs = config
+        .files
+        .iter()
+        .map(|f| output::Input::new(f, "the config file"));
+    let secrets = plan
+        .credentials
+        .iter()
+        .map(|c| output::Input::new(&c.path, "the secret file"));
+    configs.chain(secrets).collect()
 }
 
 /// The absolute path of `--out`, as text: the unit names it, so a path that is not UTF-8 is

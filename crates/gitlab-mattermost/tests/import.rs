@@ -143,7 +143,7 @@ fn doc_env_translation_is_checked_variable_by_variable() {
     assert!(!env.contains_key("MM_EMAILSETTINGS_BATCHINGINTERVAL"));
     assert!(!env.contains_key("MM_EMAILSETTINGS_EMAILBATCHINGINTERVAL"));
     assert!(
-        run.report.contains("gitlab.rb:13:21 mattermost['env']['MM_EMAILSETTINGS_BATCHINGINTERVAL']: MM_EMAILSETTINGS_BATCHINGINTERVAL is not a Mattermost setting (Mattermost would silently ignore it); did you mean MM_EMAILSETTINGS_EMAILBATCHINGINTERVAL?"),
+        run.report.contains(&format!("{}:13:21 mattermost['env']['MM_EMAILSETTINGS_BATCHINGINTERVAL']: MM_EMAILSETTINGS_BATCHINGINTERVAL is not a Mattermost setting (Mattermost would silently ignore it); did you mean MM_EMAILSETTINGS_EMAILBATCHINGINTERVAL?", fixture("doc-pre-11-env.rb").display())),
         "{}",
         run.report
     );
@@ -421,9 +421,11 @@ fn manual_oauth_on_a_separate_server() {
     assert!(run.config.contains("id = \"12345656\""));
     // gitlab_rails['enable'] = false: no automatic registration, no GitLab host appended.
     assert!(!env.contains_key("MM_SERVICESETTINGS_ALLOWEDUNTRUSTEDINTERNALCONNECTIONS"));
-    assert!(run
-        .report
-        .contains("gitlab.rb line 5: redis[...]: configures GitLab, not Mattermost"));
+    let line5 = format!(
+        "{} line 5: redis[...]: configures GitLab, not Mattermost",
+        fixture("manual-oauth.rb").display()
+    );
+    assert!(run.report.contains(&line5), "{}", run.report);
 }
 
 #[test]

@@ -226,3 +226,172 @@ fn restore_refuses_a_database_with_tables_unless_forced() {
     });
     assert!(aside, "the old files directory is kept");
 }
+
+/// A config whose files directory is in a scratch directory; no database is needed for
+/// the refusals, which come before anything is dumped.
+fn scratch_site() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("data/files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("a.png"), "PNG").unwrap();
+    let config = dir.path().join("site.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "external_url = \"http://chat.example.test\"\n[database]\nname = \"no_such_db_for_backup_tests\"\n\
+             [file_storage]\ndirectory = \"{}\"\n",
+            files.display()
+        ),
+    )
+    .unwrap();
+    (dir, config, files)
+}
+
+/// Type, inode and content of a path, without following symlinks.
+fn state(p: &Path) -> Option<(bool, u64, Vec<u8>, Option<PathBuf>)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(p).ok()?;
+    let bytes = if m.is_file() {
+        std::fs::read(p).unwrap()
+    } else {
+        Vec::new()
+    };
+    Some((m.is_dir(), m.ino(), bytes, std::fs::read_link(p).ok()))
+}
+
+#[test]
+fn backup_refuses_destinations_that_are_not_directories_or_copy_themselves() {
+    type Setup = fn(&Path, &Path) -> PathBuf;
+    let cases: &[(&str, Setup, &str)] = &[
+        (
+            "a regular file",
+            |d, _| {
+                std::fs::write(d.join("backups"), "mine").unwrap();
+                d.join("backups")
+            },
+            "backups: is a regular file, not a directory",
+        ),
+        (
+            "/dev/null",
+            |_, _| PathBuf::from("/dev/null"),
+            "/dev/null: is a character device, not a directory",
+        ),
+        (
+            "a FIFO",
+            |d, _| {
+                let p = d.join("fifo");
+                assert!(std::process::Command::new("mkfifo")
+                    .arg(&p)
+                    .status()
+                    .unwrap()
+                    .success());
+                p
+            },
+            "fifo: is a FIFO (named pipe), not a directory",
+        ),
+        (
+            "a dangling symlink",
+            |d, _| {
+                std::os::unix::fs::symlink("gone", d.join("backups")).unwrap();
+                d.join("backups")
+            },
+            "is a symbolic link to gone, which does not exist",
+        ),
+        (
+            "inside the files directory",
+            |_, files| files.join("backups"),
+            "is inside the files directory",
+        ),
+        (
+            "a symlink into the files directory",
+            |d, files| {
+                std::os::unix::fs::symlink(files, d.join("link")).unwrap();
+                d.join("link/nested/backups")
+            },
+            "the backup would copy itself",
+        ),
+    ];
+    for (name, setup, says) in cases {
+        let (dir, config, files) = scratch_site();
+        let to = setup(dir.path(), &files);
+        let before = (
+            state(&to),
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            std::fs::read_dir(&files).unwrap().count(),
+        );
+        let o = run(&[
+            "backup",
+            config.to_str().unwrap(),
+            "--to",
+            to.to_str().unwrap(),
+        ]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains("error: --to: ") && err.contains(says),
+            "{name}: {err}"
+        );
+        let after = (
+            state(&to),
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            std::fs::read_dir(&files).unwrap().count(),
+        );
+        assert_eq!(before, after, "{name}: something changed");
+    }
+}
+
+#[test]
+fn a_failed_backup_leaves_no_partial_directory() {
+    if !have("pg_dump") {
+        skip("pg_dump is not installed");
+        return;
+    }
+    let (dir, config, _) = scratch_site();
+    let to = dir.path().join("backups");
+    std::fs::create_dir(&to).unwrap();
+    std::fs::write(to.join("older-backup.txt"), "keep").unwrap();
+    // The database does not exist (or the server is not running): pg_dump fails.
+    let o = run(&[
+        "backup",
+        config.to_str().unwrap(),
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let left: Vec<String> = std::fs::read_dir(&to)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["older-backup.txt"], "{err}");
+    assert_eq!(
+        std::fs::read_to_string(to.join("older-backup.txt")).unwrap(),
+        "keep"
+    );
+}
+
+#[test]
+fn a_backup_next_to_other_files_leaves_them_alone() {
+    let Some(s) = site() else { return };
+    let to = s.dir.path().join("backups");
+    std::fs::create_dir(&to).unwrap();
+    std::fs::write(to.join("notes.txt"), "mine").unwrap();
+    let (code, out, err) = s.cmd(&["backup", "--to", to.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let mut names: Vec<String> = std::fs::read_dir(&to)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names[0].starts_with("mattermost-backup-") && names[1] == "notes.txt",
+        "{names:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(to.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}

@@ -11,6 +11,10 @@
 //! of the file is still parsed. Input that is not valid Ruby at all is a
 //! [`SyntaxError`] pointing at the offending token.
 //!
+//! [`parse_bytes`] reads a file's bytes as Ruby does: UTF-8, or the
+//! encoding its magic comment declares; undecodable bytes are harmless in
+//! comments and a located error elsewhere.
+//!
 //! [`parse`] never panics, whatever the input: nesting of literal arrays and
 //! hashes is capped at [`MAX_DEPTH`] levels and reported as an error beyond it.
 //!
@@ -39,6 +43,7 @@
 //! assert_eq!(parsed.statements.len(), 1);
 //! ```
 
+mod decode;
 mod lexer;
 mod parser;
 mod scan;
@@ -167,6 +172,12 @@ pub struct Skipped {
     /// The source text of the whole skipped statement (including heredoc
     /// bodies it owns), trimmed.
     pub text: String,
+    /// The setting the statement would have set, written as the key is
+    /// displayed elsewhere: `mattermost_external_url` for a DSL call,
+    /// `mattermost['env']['X']` for an assignment (symbol keys shown as
+    /// strings). `None` when the statement sets no such key (a local
+    /// variable, `ENV[…] =`, a conditional block, a dynamic key).
+    pub key: Option<String>,
 }
 
 /// The result of a successful [`parse`].
@@ -212,4 +223,34 @@ impl std::error::Error for SyntaxError {}
 pub fn parse(src: &str) -> Result<Parsed, SyntaxError> {
     let lexed = lexer::lex(src);
     parser::Parser::new(src, lexed).run()
+}
+
+/// Parses the bytes of a `gitlab.rb` file, decoding them as Ruby would.
+///
+/// The file is UTF-8 unless a magic comment on its first line (second after
+/// a `#!` line) declares ISO-8859-1 or Windows-1252, e.g.
+/// `# encoding: iso-8859-1`. Bytes that are not valid in that encoding are
+/// ignored in comments, `=begin` blocks and after `__END__`; anywhere else
+/// each one is an error at its line and column (Ruby refuses them too).
+/// Returns every such error, plus the first syntax error, sorted by
+/// position. Never panics.
+///
+/// ```
+/// let parsed = gitlab_rb::parse_bytes(b"# caf\xe9\nmattermost['uid'] = 5\n").unwrap();
+/// assert_eq!(parsed.statements.len(), 1);
+/// let errors = gitlab_rb::parse_bytes(b"mattermost['a'] = 'caf\xe9'\n").unwrap_err();
+/// assert_eq!(errors[0].pos, gitlab_rb::Pos::new(1, 23));
+/// ```
+pub fn parse_bytes(src: &[u8]) -> Result<Parsed, Vec<SyntaxError>> {
+    let decoded = decode::decode(src).map_err(|e| vec![e])?;
+    let lexed = lexer::lex(&decoded.text);
+    let mut errors = decode::errors_in_code(&decoded, &lexed.tokens);
+    match parser::Parser::new(&decoded.text, lexed).run() {
+        Ok(parsed) if errors.is_empty() => return Ok(parsed),
+        Ok(_) => {}
+        Err(e) => errors.push(e),
+    }
+    errors.sort_by_key(|e| e.pos);
+    errors.dedup_by_key(|e| e.pos);
+    Err(errors)
 }

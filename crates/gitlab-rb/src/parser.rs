@@ -398,13 +398,55 @@ impl<'a> Parser<'a> {
         } else {
             reason
         };
+        let key = self.statement_key(start);
         self.out.skipped.push(Skipped {
             pos: first.pos,
             reason,
             text: text.to_string(),
+            key,
         });
         self.i = end;
         Ok(())
+    }
+
+    /// The setting a skipped statement starting at `start` would have set:
+    /// `name` for a DSL call, `target['k']…` for an index assignment with
+    /// literal keys; `None` for anything else (local variables, `ENV[…] =`,
+    /// blocks, dynamic keys).
+    fn statement_key(&self, start: usize) -> Option<String> {
+        let Tok::Ident(name) = &self.tok(start).kind else {
+            return None;
+        };
+        if keyword_at(&self.toks, start)
+            || matches!(name.as_str(), "require" | "require_relative" | "load")
+        {
+            return None;
+        }
+        let mut key = name.clone();
+        let mut j = start + 1;
+        let mut indexed = false;
+        while matches!(self.tok(j).kind, Tok::Punct("[")) && !self.tok(j).spaced {
+            let text = match &self.tok(j + 1).kind {
+                Tok::Str { lit, label: false } | Tok::Symbol(lit) if lit.dynamic.is_none() => {
+                    lit.value.clone()
+                }
+                _ => return None,
+            };
+            if !matches!(self.tok(j + 2).kind, Tok::Punct("]")) {
+                return None;
+            }
+            key.push_str(&format!("['{text}']"));
+            j += 3;
+            indexed = true;
+        }
+        let next = &self.tok(j).kind;
+        let assigns = matches!(next, Tok::Punct(op) if *op == "=" || is_compound_assign(op));
+        let chained = matches!(next, Tok::Punct("," | "." | "&." | "::"));
+        match (indexed, assigns, chained) {
+            (true, true, _) => Some(key),
+            (false, false, false) if !self.locals.contains_key(name) => Some(key),
+            _ => None,
+        }
     }
 
     // ----- statements ---------------------------------------------------

@@ -158,7 +158,7 @@ mod tests {
     fn cand(v: Value, layer: Layer, line: u32) -> Candidate {
         Candidate {
             value: v,
-            origin: Origin::rb(gitlab_rb::Pos::new(line, 1), "k"),
+            origin: Origin::rb(&"site.rb".into(), gitlab_rb::Pos::new(line, 1), "k"),
             layer,
             implicit: false,
             via: None,
@@ -185,7 +185,7 @@ mod tests {
         let s = setting("ServiceSettings.MaximumLoginAttempts");
         bag.offer(s, cand("ten".into(), Layer::Env, 4), &mut report);
         assert!(bag.resolve(&mut report).is_empty());
-        assert!(report.dropped[0].to_string().contains("gitlab.rb:4:1"));
+        assert!(report.dropped[0].to_string().contains("site.rb:4:1 k"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Mattermost's own config.json: every setting that differs from Mattermost's default is a
 //! candidate for the import; the rest is listed as dropped (at its default) in one line.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::bag::{Bag, Candidate, Layer};
@@ -20,25 +22,25 @@ pub fn parse(text: &str) -> Result<Value, String> {
     })
 }
 
-/// Offer every non-default setting of config.json to the bag.
-pub fn import(config: &Value, bag: &mut Bag, report: &mut Report) {
+/// Offer every non-default setting of config.json (read from `file`) to the bag.
+pub fn import(file: &Arc<str>, config: &Value, bag: &mut Bag, report: &mut Report) {
     let mut defaults = Vec::new();
     let Some(categories) = config.as_object() else {
         report.add(
             Section::Dropped,
-            Some(Origin::ConfigJson("(top level)".into())),
+            Some(Origin::config_json(file, "(top level)")),
             "config.json is not a JSON object; nothing imported from it",
         );
         return;
     };
     for (category, value) in categories {
-        walk(category, value, bag, report, &mut defaults);
+        walk(file, category, value, bag, report, &mut defaults);
     }
     if !defaults.is_empty() {
         defaults.sort();
         report.add(
             Section::Dropped,
-            Some(Origin::ConfigJson("(many)".into())),
+            Some(Origin::config_json(file, "(many)")),
             format!(
                 "{} settings at Mattermost's default value (not carried; the default applies anyway): {}",
                 defaults.len(),
@@ -48,10 +50,20 @@ pub fn import(config: &Value, bag: &mut Bag, report: &mut Report) {
     }
 }
 
-fn walk(path: &str, value: &Value, bag: &mut Bag, report: &mut Report, defaults: &mut Vec<String>) {
+fn walk(
+    file: &Arc<str>,
+    path: &str,
+    value: &Value,
+    bag: &mut Bag,
+    report: &mut Report,
+    defaults: &mut Vec<String>,
+) {
     let catalogue = Catalogue::get();
     match catalogue.lookup(path) {
-        Some(s) if s.ty != SettingType::Nested => leaf(s, path, value, bag, report, defaults),
+        Some(s) if s.ty != SettingType::Nested => {
+            let origin = Origin::config_json(file, path);
+            leaf(s, origin, value, bag, report, defaults)
+        }
         found => {
             let is_category = !path.contains('.')
                 && catalogue
@@ -60,10 +72,10 @@ fn walk(path: &str, value: &Value, bag: &mut Bag, report: &mut Report, defaults:
             match value.as_object() {
                 Some(map) if found.is_some() || is_category => {
                     for (k, v) in map {
-                        walk(&format!("{path}.{k}"), v, bag, report, defaults);
+                        walk(file, &format!("{path}.{k}"), v, bag, report, defaults);
                     }
                 }
-                _ => unknown(path, value, report),
+                _ => unknown(Origin::config_json(file, path), path, value, report),
             }
         }
     }
@@ -71,7 +83,7 @@ fn walk(path: &str, value: &Value, bag: &mut Bag, report: &mut Report, defaults:
 
 fn leaf(
     setting: &'static Setting,
-    path: &str,
+    origin: Origin,
     value: &Value,
     bag: &mut Bag,
     report: &mut Report,
@@ -81,7 +93,6 @@ fn leaf(
         defaults.push(setting.path());
         return;
     }
-    let origin = Origin::ConfigJson(path.to_string());
     if OMNIBUS_ENV_OWNED.contains(&setting.path().as_str()) {
         report.add(
             Section::Dropped,
@@ -108,8 +119,8 @@ fn leaf(
 }
 
 /// A setting name today's Mattermost does not know (an older config.json keeps removed ones).
-fn unknown(path: &str, value: &Value, report: &mut Report) {
-    let origin = Some(Origin::ConfigJson(path.to_string()));
+fn unknown(origin: Origin, path: &str, value: &Value, report: &mut Report) {
+    let origin = Some(origin);
     let mut env = format!("MM_{}", path.replace('.', "_").to_ascii_uppercase());
     if value.is_object() {
         // A whole removed section: match the removed prefix.
@@ -167,7 +178,7 @@ mod tests {
         });
         let mut bag = Bag::default();
         let mut report = Report::new("t");
-        import(&config, &mut bag, &mut report);
+        import(&"config.json".into(), &config, &mut bag, &mut report);
         let resolved = bag.resolve(&mut report);
         assert_eq!(
             resolved.keys().cloned().collect::<Vec<_>>(),

@@ -24,6 +24,7 @@ pub mod typed;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use serde_json::{Map, Value};
@@ -66,7 +67,8 @@ pub struct ImportArgs {
     /// put there.
     #[arg(long, value_name = "DIR")]
     pub secrets_dir: Option<PathBuf>,
-    /// Write the config here (atomically) instead of printing it.
+    /// Write the config here (atomically) instead of printing it. Never over an input or an
+    /// existing file with other content.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
@@ -95,17 +97,84 @@ pub struct Imported {
     pub report: Report,
     /// Every secret value found (never in `text`; tests check that).
     pub secret_values: Vec<String>,
+    /// `--secrets-dir`, absolute, and the files to write there (path, value).
+    pub secrets_dir: Option<PathBuf>,
+    pub secret_files: Vec<(PathBuf, String)>,
 }
 
-/// Run the command: import, print or write the config, print the report on stderr.
+/// Run the command: import, check every output, write the secret files and the config (or
+/// print it), print the report on stderr.
 pub fn run(args: &ImportArgs) -> Result<(), ImportError> {
     let imported = import(args)?;
+    check_outputs(args, &imported)?;
+    if let Some(dir) = &imported.secrets_dir {
+        secrets::write_files(dir, &imported.secret_files)?;
+    }
     match &args.out {
-        Some(path) => write_atomically(path, &imported.text)?,
+        Some(path) => {
+            crate::output::write_new_file("--out", path, imported.text.as_bytes(), 0o644, &[])?;
+        }
         None => print!("{}", imported.text),
     }
     eprintln!("{}", imported.report);
     Ok(())
+}
+
+/// Every output is checked before anything is written, and every refusal reported at once:
+/// the config file and the secret files are only ever created (an existing file is left
+/// when it already holds the same bytes), never over an input, and `--secrets-dir` must be
+/// a directory.
+fn check_outputs(args: &ImportArgs, imported: &Imported) -> Result<(), ImportError> {
+    use crate::output::{collect_refusals, target, Input};
+    let mut inputs = Vec::new();
+    if let Some(rb) = &args.gitlab_rb {
+        inputs.push(Input::new(rb, "the gitlab.rb"));
+    }
+    if let Some(c) = &args.config_json {
+        inputs.push(Input::new(c, "the config.json"));
+    }
+    let mut refused = Diagnostics::default();
+    if let Some(dir) = &imported.secrets_dir {
+        let usable = collect_refusals(
+            target::inspect_parent_dir("--secrets-dir", dir),
+            &mut refused,
+        )?;
+        // The files are only checked in a directory that can hold them.
+        let files = match usable {
+            Some(()) => imported.secret_files.as_slice(),
+            None => &[],
+        };
+        for (path, value) in files {
+            let check = target::inspect_file_target(
+                "--secrets-dir",
+                path,
+                value.as_bytes(),
+                &inputs,
+                target::Parent::Created,
+            );
+            collect_refusals(check, &mut refused)?;
+        }
+    }
+    if let Some(out) = &args.out {
+        let out_abs = std::path::absolute(out).unwrap_or_else(|_| out.clone());
+        if imported.secret_files.iter().any(|(p, _)| *p == out_abs) {
+            refused.push(target::refusal(
+                "--out",
+                out.display(),
+                "is also where a secret file is written",
+                "write the config outside --secrets-dir",
+            ));
+        }
+        let check = target::inspect_file_target(
+            "--out",
+            out,
+            imported.text.as_bytes(),
+            &inputs,
+            target::Parent::MustExist,
+        );
+        collect_refusals(check, &mut refused)?;
+    }
+    refused.into_result(()).map_err(ImportError::Invalid)
 }
 
 /// Import without printing anything.
@@ -122,9 +191,9 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
         }
     };
     let source = gitlab_rb.display().to_string();
-    let text =
-        std::fs::read_to_string(gitlab_rb).with_context(|| format!("cannot read {source}"))?;
-    let parsed = rb::parse_source(&source, &text)?;
+    // Bytes, not text: gitlab.rb files are often not UTF-8, and Ruby only decodes code.
+    let bytes = std::fs::read(gitlab_rb).with_context(|| format!("cannot read {source}"))?;
+    let parsed = rb::parse_source(&source, &bytes)?;
     let config_json = match &args.config_json {
         Some(p) => Some(read_config_json(p)?),
         None => None,
@@ -135,15 +204,16 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
     }
     let (entries, problems) = rb::entries(&parsed.statements);
     for (pos, msg) in problems {
-        ctx.report
-            .add(Section::Dropped, Some(Origin::rb(pos, "call")), msg);
+        let origin = Origin::rb(&ctx.file, pos, "call");
+        ctx.report.add(Section::Dropped, Some(origin), msg);
     }
     ctx.collect(&entries);
+    ctx.overridden_dynamically(&entries);
     ctx.offer_omnibus_defaults();
     ctx.offer_mattermost_keys();
     ctx.offer_env();
-    if let Some(c) = &config_json {
-        config_json::import(c, &mut ctx.bag, &mut ctx.report);
+    if let Some((file, c)) = &config_json {
+        config_json::import(file, c, &mut ctx.bag, &mut ctx.report);
     }
     let bag = std::mem::take(&mut ctx.bag);
     let mut resolved = bag.resolve(&mut ctx.report);
@@ -151,7 +221,7 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
     nginx::map(&mut ctx);
     typed::free_form(&mut ctx, resolved);
     ctx.validate_output()?;
-    ctx.secrets.finish(&mut ctx.report)?;
+    ctx.secrets.finish(&mut ctx.report);
     let next = if args.format == OutputFormat::Nixos {
         "Review it with the import report, then import it into the host configuration."
     } else {
@@ -164,26 +234,39 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
     let text = emit::emit(&ctx.out, args.format, &header);
     Ok(Imported {
         text,
+        secrets_dir: ctx.secrets.dir().map(Path::to_path_buf),
+        secret_files: ctx.secrets.files(),
         secret_values: ctx.secrets.values().map(str::to_string).collect(),
         config: ctx.out,
         report: ctx.report,
     })
 }
 
-fn read_config_json(path: &Path) -> Result<Value, ImportError> {
+/// config.json and the name it is reported under (the path as given).
+fn read_config_json(path: &Path) -> Result<(Arc<str>, Value), ImportError> {
     let source = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {source}"))?;
-    config_json::parse(&text).map_err(|msg| {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {source}"))?;
+    let invalid = |pos: Option<diag::Pos>, msg: String| {
         ImportError::Invalid(
             Diagnostic::new("", msg)
-                .at(diag::Origin { source, pos: None })
+                .at(diag::Origin {
+                    source: source.clone(),
+                    pos,
+                })
                 .into(),
         )
-    })
-}
-
-fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    crate::output::write_file_atomically(path, text.as_bytes(), 0o644)
+    };
+    // JSON is UTF-8 by definition (RFC 8259); Mattermost writes nothing else.
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let valid = String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned();
+        let byte = bytes.get(e.valid_up_to()).copied().unwrap_or_default();
+        invalid(
+            Some(diag::Pos::from_offset(&valid, valid.len())),
+            format!("byte 0x{byte:02X} is not valid UTF-8, which JSON requires; is this Mattermost's config.json?"),
+        )
+    })?;
+    let value = config_json::parse(text).map_err(|msg| invalid(None, msg))?;
+    Ok((source.as_str().into(), value))
 }
 
 /// A value from gitlab.rb with where it was written.
@@ -195,6 +278,8 @@ pub struct RbValue {
 
 /// Everything one import works on.
 pub struct Ctx {
+    /// The gitlab.rb path as given, for every position in the report.
+    pub file: Arc<str>,
     pub report: Report,
     pub bag: Bag,
     pub secrets: Secrets,
@@ -214,6 +299,22 @@ pub struct Ctx {
     pub proxy_headers: Vec<(String, RbValue)>,
     /// Keys of other sections that change what Omnibus derived (`gitlab_rails['enable']`...).
     pub facts: BTreeMap<String, RbValue>,
+    /// Statements that could not be evaluated, with the key each would have set.
+    pub dynamic: Vec<Dynamic>,
+}
+
+/// A statement that sets a key but could not be evaluated statically.
+#[derive(Debug, Clone)]
+pub struct Dynamic {
+    /// The key as displayed elsewhere: `mattermost_external_url`, `mattermost['x']`.
+    pub key: String,
+    pub origin: Origin,
+    /// Why it was skipped, e.g. "uses string interpolation (…), which cannot be …".
+    pub reason: String,
+    /// The statement's source text.
+    pub text: String,
+    /// Whether its text must not be shown (it may hold a secret).
+    pub may_hold_secret: bool,
 }
 
 /// Keys outside `mattermost[...]` that Omnibus's derivations read.
@@ -229,6 +330,7 @@ const FACTS: &[&str] = &[
 impl Ctx {
     fn new(source: &str, secrets_dir: Option<&Path>) -> Result<Ctx, ImportError> {
         Ok(Ctx {
+            file: source.into(),
             report: Report::new(source),
             bag: Bag::default(),
             secrets: Secrets::new(secrets_dir)?,
@@ -240,6 +342,7 @@ impl Ctx {
             nginx: BTreeMap::new(),
             proxy_headers: Vec::new(),
             facts: BTreeMap::new(),
+            dynamic: Vec::new(),
         })
     }
 
@@ -261,15 +364,38 @@ impl Ctx {
         } else {
             format!("{}: `{first_line}`", s.reason)
         };
-        self.report.add(
-            Section::Skipped,
-            Some(Origin::Rb {
-                line: s.pos.line,
-                column: s.pos.column,
-                key: "statement".into(),
-            }),
-            text,
-        );
+        let origin = Origin::rb(&self.file, s.pos, "statement");
+        if let Some(key) = &s.key {
+            self.dynamic.push(Dynamic {
+                key: key.clone(),
+                origin: Origin::rb(&self.file, s.pos, key),
+                reason: s.reason.clone(),
+                text: s.text.clone(),
+                may_hold_secret: risky,
+            });
+        }
+        self.report.add(Section::Skipped, Some(origin), text);
+    }
+
+    /// A later statement that could not be evaluated sets the same key as an imported one:
+    /// in Ruby the later one wins, so the imported value may not be what Omnibus used.
+    fn overridden_dynamically(&mut self, entries: &[Entry]) {
+        for e in entries {
+            let key = e.key.to_string();
+            let later = self
+                .dynamic
+                .iter()
+                .rev()
+                .find(|d| d.key == key && line_of(&d.origin) > e.pos.line)
+                .map(|d| d.origin.clone());
+            if let Some(later) = later {
+                self.report.add(
+                    Section::Derived,
+                    Some(Origin::rb(&self.file, e.pos, &key)),
+                    format!("imported as written here, but {later} sets it again with a value that cannot be evaluated; Ruby used that one, so check the imported value"),
+                );
+            }
+        }
     }
 
     /// Sort entries into the maps above; everything else is listed as not Mattermost's.
@@ -278,7 +404,7 @@ impl Ctx {
         for e in entries {
             let rv = RbValue {
                 value: e.value.value.clone(),
-                origin: Origin::rb(e.pos, &e.key),
+                origin: Origin::rb(&self.file, e.pos, &e.key),
             };
             match &e.key {
                 RbKey::Call(name)
@@ -327,7 +453,8 @@ impl Ctx {
                 Section::Dropped,
                 None,
                 format!(
-                    "gitlab.rb line{} {}: {what}: {why}; not imported",
+                    "{} line{} {}: {what}: {why}; not imported",
+                    self.file,
                     if lines.len() == 1 { "" } else { "s" },
                     lines.join(", ")
                 ),
@@ -381,7 +508,7 @@ impl Ctx {
             let Some(name) = rb::key_text(&k.value) else {
                 self.report.add(
                     Section::Dropped,
-                    Some(Origin::rb(k.pos, "hash key")),
+                    Some(Origin::rb(&self.file, k.pos, "hash key")),
                     "a hash key that is not a string or symbol; not imported",
                 );
                 continue;
@@ -394,7 +521,7 @@ impl Ctx {
                 name,
                 RbValue {
                     value: v.value.clone(),
-                    origin: Origin::rb(k.pos, key),
+                    origin: Origin::rb(&self.file, k.pos, key),
                 },
             ));
         }
@@ -713,6 +840,13 @@ impl Ctx {
         let setting = Catalogue::get().lookup(name)?;
         let (path, origin) = self.placed.get(setting.env_var)?;
         Some((setting.env_var.to_string(), path.clone(), origin.clone()))
+    }
+}
+
+fn line_of(o: &Origin) -> u32 {
+    match o {
+        Origin::Rb { line, .. } => *line,
+        _ => 0,
     }
 }
 

@@ -56,20 +56,26 @@ pub struct Entry {
     pub pos: Pos,
 }
 
-/// Parse gitlab.rb text; a syntax error names the file, line and column (exit 2).
-pub fn parse_source(source: &str, text: &str) -> Result<gitlab_rb::Parsed, super::ImportError> {
-    gitlab_rb::parse(text).map_err(|e| {
-        let pos = crate::diag::Pos {
-            line: e.pos.line as usize,
-            column: e.pos.column as usize,
-        };
-        let d = crate::diag::Diagnostic::new("", format!("invalid gitlab.rb: {e}"))
-            .at(crate::diag::Origin {
-                source: source.to_string(),
-                pos: Some(pos),
-            })
-            .with_hint("fix the Ruby syntax at that line and column, then import again");
-        super::ImportError::Invalid(d.into())
+/// Parse the bytes of a gitlab.rb (UTF-8 unless a magic comment says otherwise; bad bytes
+/// only matter outside comments). Every error names the file, line and column (exit 2).
+pub fn parse_source(source: &str, bytes: &[u8]) -> Result<gitlab_rb::Parsed, super::ImportError> {
+    gitlab_rb::parse_bytes(bytes).map_err(|errors| {
+        let mut all = crate::diag::Diagnostics::default();
+        for e in errors {
+            let pos = crate::diag::Pos {
+                line: e.pos.line as usize,
+                column: e.pos.column as usize,
+            };
+            all.push(
+                crate::diag::Diagnostic::new("", format!("invalid gitlab.rb: {}", e.message))
+                    .at(crate::diag::Origin {
+                        source: source.to_string(),
+                        pos: Some(pos),
+                    })
+                    .with_hint("fix it at that line and column, then import again"),
+            );
+        }
+        super::ImportError::Invalid(all)
     })
 }
 

@@ -2,14 +2,21 @@
 //! to create. Printed on stderr; it never holds a secret value (only where to find it).
 
 use std::fmt;
+use std::sync::Arc;
 
-/// Where something came from, for the report.
+/// Where something came from, for the report. File names are the paths as given on the
+/// command line, so every position can be opened as written.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Origin {
-    /// A gitlab.rb statement: line, column and the key as written.
-    Rb { line: u32, column: u32, key: String },
-    /// A config.json setting path.
-    ConfigJson(String),
+    /// A gitlab.rb statement: the file, line, column and the key as written.
+    Rb {
+        file: Arc<str>,
+        line: u32,
+        column: u32,
+        key: String,
+    },
+    /// A config.json setting path, in that file.
+    ConfigJson { file: Arc<str>, path: String },
     /// Something Omnibus did implicitly (its default or a derivation).
     Omnibus(String),
     /// A NixOS option by its full name (`services.mattermost.siteUrl`), or a line of a file
@@ -18,11 +25,39 @@ pub enum Origin {
 }
 
 impl Origin {
-    pub fn rb(pos: gitlab_rb::Pos, key: impl fmt::Display) -> Origin {
+    pub fn rb(file: &Arc<str>, pos: gitlab_rb::Pos, key: impl fmt::Display) -> Origin {
         Origin::Rb {
+            file: Arc::clone(file),
             line: pos.line,
             column: pos.column,
             key: key.to_string(),
+        }
+    }
+
+    pub fn config_json(file: &Arc<str>, path: impl Into<String>) -> Origin {
+        Origin::ConfigJson {
+            file: Arc::clone(file),
+            path: path.into(),
+        }
+    }
+
+    /// The file and position, as a diagnostic's origin (gitlab.rb statements only).
+    pub fn diag(&self) -> Option<crate::diag::Origin> {
+        match self {
+            Origin::Rb {
+                file, line, column, ..
+            } => Some(crate::diag::Origin {
+                source: file.to_string(),
+                pos: Some(crate::diag::Pos {
+                    line: *line as usize,
+                    column: *column as usize,
+                }),
+            }),
+            Origin::ConfigJson { file, .. } => Some(crate::diag::Origin {
+                source: file.to_string(),
+                pos: None,
+            }),
+            Origin::Omnibus(_) | Origin::Nixos(_) => None,
         }
     }
 }
@@ -30,8 +65,13 @@ impl Origin {
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Origin::Rb { line, column, key } => write!(f, "gitlab.rb:{line}:{column} {key}"),
-            Origin::ConfigJson(path) => write!(f, "config.json {path}"),
+            Origin::Rb {
+                file,
+                line,
+                column,
+                key,
+            } => write!(f, "{file}:{line}:{column} {key}"),
+            Origin::ConfigJson { file, path } => write!(f, "{file} {path}"),
             Origin::Omnibus(what) => write!(f, "Omnibus {what}"),
             Origin::Nixos(what) => write!(f, "{what}"),
         }
@@ -169,10 +209,15 @@ mod tests {
 
     #[test]
     fn sections_print_in_order_with_origins() {
-        let mut r = Report::new("gitlab.rb");
+        let mut r = Report::new("/etc/gitlab/gitlab.rb");
+        let file: Arc<str> = "/etc/gitlab/gitlab.rb".into();
         r.add(
             Section::Dropped,
-            Some(Origin::rb(gitlab_rb::Pos::new(3, 1), "mattermost['x']")),
+            Some(Origin::rb(
+                &file,
+                gitlab_rb::Pos::new(3, 1),
+                "mattermost['x']",
+            )),
             "unknown",
         );
         r.add(Section::Carried, None, "a");
@@ -180,7 +225,7 @@ mod tests {
         let carried = text.find("carried (1)").expect("carried section");
         let dropped = text.find("dropped (1)").expect("dropped section");
         assert!(carried < dropped);
-        assert!(text.contains("gitlab.rb:3:1 mattermost['x']: unknown"));
+        assert!(text.contains("\n  - /etc/gitlab/gitlab.rb:3:1 mattermost['x']: unknown\n"));
         assert!(text.contains("skipped (0):\n  (none)"));
     }
 }

@@ -72,16 +72,30 @@ impl Secrets {
         self.list.iter().filter_map(|s| s.value.as_deref())
     }
 
-    /// Write the known values (with `--secrets-dir`) and tell the report what to create.
-    pub fn finish(&self, report: &mut Report) -> Result<()> {
-        if let Some(dir) = &self.dir {
-            create_private_dir(dir)?;
+    /// `--secrets-dir`, absolute.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// The files `--secrets-dir` gets: path and value of every secret the inputs held.
+    pub fn files(&self) -> Vec<(PathBuf, String)> {
+        match &self.dir {
+            None => Vec::new(),
+            Some(_) => self
+                .list
+                .iter()
+                .filter_map(|s| Some((PathBuf::from(self.path_of(&s.file)), s.value.clone()?)))
+                .collect(),
         }
+    }
+
+    /// Tell the report which files are written (with `--secrets-dir`) or must be created.
+    /// Nothing is written here: [`write_files`] does that once every output was checked.
+    pub fn finish(&self, report: &mut Report) {
         for s in &self.list {
             let path = self.path_of(&s.file);
             let text = match (&self.dir, &s.value) {
-                (Some(_), Some(value)) => {
-                    write_secret(Path::new(&path), value)?;
+                (Some(_), Some(_)) => {
                     format!("{path}: written (mode 0600) with {}", s.what)
                 }
                 (None, Some(_)) => format!(
@@ -101,8 +115,21 @@ impl Secrets {
             };
             report.add(Section::Secrets, None, text);
         }
-        Ok(())
     }
+}
+
+/// Create `dir` (mode 0700) and write each `(path, value)` there (mode 0600, atomically),
+/// except files that already hold exactly that value. The targets were checked with
+/// [`crate::output::target::inspect_file_target`] before.
+pub fn write_files(dir: &Path, files: &[(PathBuf, String)]) -> Result<()> {
+    create_private_dir(dir)?;
+    for (path, value) in files {
+        let same = std::fs::read(path).is_ok_and(|b| b == value.as_bytes());
+        if !same {
+            write_secret(path, value)?;
+        }
+    }
+    Ok(())
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {
@@ -140,7 +167,8 @@ mod tests {
             how_to_get: None,
         });
         let mut report = Report::new("x");
-        s.finish(&mut report).expect("written");
+        s.finish(&mut report);
+        write_files(s.dir().expect("a directory"), &s.files()).expect("written");
         assert_eq!(std::fs::read_to_string(&path).expect("readable"), "hunter2");
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
@@ -166,7 +194,8 @@ mod tests {
         });
         assert_eq!(path, "/run/secrets/gitlab-mattermost/gitlab-secret");
         let mut report = Report::new("x");
-        s.finish(&mut report).expect("nothing written");
+        s.finish(&mut report);
+        assert!(s.files().is_empty());
         let text = report.to_string();
         assert!(text.contains("create /run/secrets/gitlab-mattermost/gitlab-secret"));
         assert!(text.contains("gitlab-secrets.json"));

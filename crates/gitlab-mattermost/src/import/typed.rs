@@ -78,11 +78,124 @@ pub fn lift(ctx: &mut Ctx, r: &mut Resolved) -> Result<(), ImportError> {
 }
 
 fn invalid(msg: String, origin: Option<&Origin>, hint: &str) -> ImportError {
-    let mut d = Diagnostic::new("external_url", msg).with_hint(hint);
-    if let Some(o) = origin {
-        d.message = format!("{o}: {}", d.message);
+    // Positioned in gitlab.rb, the key is the one written there.
+    let d = match origin {
+        Some(o @ Origin::Rb { key, .. }) => {
+            let d = Diagnostic::new(key.clone(), msg);
+            match o.diag() {
+                Some(at) => d.at(at),
+                None => d,
+            }
+        }
+        Some(o) => Diagnostic::new("external_url", format!("{o}: {msg}")),
+        None => Diagnostic::new("external_url", msg),
+    };
+    ImportError::Invalid(Diagnostics::from(d.with_hint(hint)))
+}
+
+/// The keys Mattermost's URL can come from, in the order `site` tries them.
+const URL_KEYS: &[&str] = &[
+    "mattermost_external_url",
+    "mattermost['service_site_url']",
+    "mattermost['env']['MM_SERVICESETTINGS_SITEURL']",
+    "gitlab_rails['mattermost_host']",
+];
+
+/// Statements that would have set the URL but could not be evaluated (interpolation,
+/// `ENV[…]`, a method call), latest last.
+fn dynamic_url_statements(ctx: &Ctx) -> Vec<&super::Dynamic> {
+    ctx.dynamic
+        .iter()
+        .filter(|d| URL_KEYS.contains(&d.key.as_str()))
+        .collect()
+}
+
+/// No URL at all. When a statement sets one that cannot be evaluated, say which line and
+/// what to write instead rather than "sets no URL".
+fn no_url(ctx: &Ctx) -> ImportError {
+    let dynamic = dynamic_url_statements(ctx);
+    let Some(last) = dynamic.last() else {
+        if let Some(rv) = ctx.calls.get("mattermost_external_url") {
+            return invalid(
+                format!(
+                    "expected a string URL, found {}",
+                    super::rb::kind(&rv.value)
+                ),
+                Some(&rv.origin),
+                "write it as mattermost_external_url 'https://mattermost.example.com'",
+            );
+        }
+        return invalid(
+            "gitlab.rb sets no mattermost_external_url (nor mattermost['service_site_url'] or gitlab_rails['mattermost_host']): Mattermost's URL is required".into(),
+            None,
+            "add mattermost_external_url 'https://mattermost.example.com' to the gitlab.rb you import",
+        );
+    };
+    let others: Vec<String> = dynamic[..dynamic.len() - 1]
+        .iter()
+        .map(|d| d.origin.to_string())
+        .collect();
+    let also = if others.is_empty() {
+        String::new()
+    } else {
+        format!(" (as does {})", others.join(", "))
+    };
+    invalid(
+        format!(
+            "{}, so Mattermost's URL cannot be imported; it is required{also}",
+            last.reason
+        ),
+        Some(&last.origin),
+        &literal_suggestion(last),
+    )
+}
+
+/// What to write instead of a statement that cannot be evaluated: the statement with every
+/// `#{…}` replaced by a placeholder naming what it was.
+fn literal_suggestion(d: &super::Dynamic) -> String {
+    let first_line = d.text.lines().next().unwrap_or("");
+    if d.text.lines().count() == 1 && first_line.contains("#{") && !d.may_hold_secret {
+        format!(
+            "write the URL literally, filling in what each #{{…}} was on the old host: {}",
+            placeholders(first_line)
+        )
+    } else {
+        format!(
+            "write the URL literally, as it was on the old host: {} 'https://mattermost.example.com'",
+            d.key
+        )
     }
-    ImportError::Invalid(Diagnostics::from(d))
+}
+
+/// `"https://chat.#{ENV['X']}"` → `"https://chat.<ENV['X']>"`, braces nested or not.
+fn placeholders(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("#{") {
+        out.push_str(&rest[..i]);
+        let inner = &rest[i + 2..];
+        let mut depth = 1usize;
+        let mut end = inner.len();
+        for (j, c) in inner.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = j;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push('<');
+        out.push_str(inner[..end].trim());
+        out.push('>');
+        rest = inner.get(end + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
 }
 
 // ---- external URL ----
@@ -105,13 +218,23 @@ fn site(ctx: &mut Ctx, r: &mut Resolved) -> Result<url::Url, ImportError> {
         })
         .or_else(|| host.clone());
     let Some((raw, origin)) = chosen else {
-        return Err(invalid(
-            "gitlab.rb sets no mattermost_external_url (nor mattermost['service_site_url'] or gitlab_rails['mattermost_host']): Mattermost's URL is required".into(),
-            None,
-            "add mattermost_external_url 'https://mattermost.example.com' to the gitlab.rb you import",
-        ));
+        return Err(no_url(ctx));
     };
     let url = parse_site(&raw, &origin)?;
+    let dynamic: Vec<super::Dynamic> = dynamic_url_statements(ctx).into_iter().cloned().collect();
+    let chosen_key = match &origin {
+        Origin::Rb { key, .. } => key.clone(),
+        _ => String::new(),
+    };
+    // A later dynamic statement of the chosen key itself is reported by the generic check.
+    for d in dynamic.into_iter().filter(|d| d.key != chosen_key) {
+        let (key, reason, at) = (d.key, d.reason, d.origin);
+        ctx.report.add(
+            Section::Derived,
+            Some(at),
+            format!("{key} {reason}; external_url was taken from {origin} instead: check that it is the URL users open"),
+        );
+    }
     let text = url.as_str().trim_end_matches('/').to_string();
     ctx.set_out(&["external_url"], Value::String(text.clone()));
     let mut note = String::new();

@@ -1,9 +1,11 @@
 //! `backup` and `restore`: the database (pg_dump, gzipped), the uploaded files directory and
 //! Mattermost's `config.json`, with a manifest of SHA-256 checksums.
 //!
-//! A backup is written into a hidden `.partial` directory and renamed to its final name only
-//! after the manifest is written and synced, so a backup directory with a manifest is
-//! complete. `restore` verifies every checksum and checks every precondition before it
+//! A backup is written into a hidden `.NAME.partial-*` directory and renamed to its final
+//! name only after the manifest is written and synced (never over anything already there),
+//! so a backup directory with a manifest is complete; a failed backup removes its partial
+//! directory. `--to` is never replaced: it must be a directory (or not exist yet), and not
+//! inside the files directory that is being copied. `restore` verifies every checksum and checks every precondition before it
 //! changes anything.
 
 use std::fs::{self, File};
@@ -94,8 +96,44 @@ fn config_json(plan: &Plan) -> PathBuf {
     Path::new(&plan.config.directories.config).join(CONFIG_JSON)
 }
 
+/// Refuse a `--to` that is not a directory, or that lies inside the files directory the
+/// backup copies (it would copy itself until the disk is full).
+fn check_destination(plan: &Plan, to: &Path) -> Result<()> {
+    crate::output::target::inspect_parent_dir("--to", to)?;
+    let Some(files) = files_directory(plan).and_then(|d| fs::canonicalize(d).ok()) else {
+        return Ok(());
+    };
+    let mut existing = std::path::absolute(to)?;
+    let mut below = Vec::new();
+    while !existing.exists() {
+        match (existing.file_name(), existing.parent()) {
+            (Some(n), Some(p)) => {
+                below.push(n.to_os_string());
+                existing = p.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    let mut resolved = fs::canonicalize(&existing).unwrap_or(existing);
+    resolved.extend(below.iter().rev());
+    if resolved.starts_with(&files) {
+        let d = crate::output::target::refusal(
+            "--to",
+            to.display(),
+            format!(
+                "is inside the files directory {} that is being backed up; the backup would copy itself",
+                files.display()
+            ),
+            "back up to a directory outside Mattermost's data, e.g. /var/backups/mattermost",
+        );
+        return Err(crate::diag::Diagnostics::from(d).into());
+    }
+    Ok(())
+}
+
 /// Run `backup`.
 pub fn backup(plan: &Plan, args: &BackupArgs) -> Result<()> {
+    check_destination(plan, &args.to)?;
     let stamp = utc_stamp(SystemTime::now());
     fs::create_dir_all(&args.to).with_context(|| format!("cannot create {}", args.to.display()))?;
     let name = format!("mattermost-backup-{stamp}");
@@ -103,9 +141,13 @@ pub fn backup(plan: &Plan, args: &BackupArgs) -> Result<()> {
     if final_dir.exists() {
         bail!("{} already exists", final_dir.display());
     }
-    let staging = args.to.join(format!(".{name}.partial"));
-    fs::create_dir(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
-    fs::set_permissions(&staging, fs::Permissions::from_mode(0o700))?;
+    // Removed again on every error path (dropped); kept only once renamed.
+    let partial = tempfile::Builder::new()
+        .prefix(&format!(".{name}.partial-"))
+        .permissions(fs::Permissions::from_mode(0o700))
+        .tempdir_in(&args.to)
+        .with_context(|| format!("cannot create a directory in {}", args.to.display()))?;
+    let staging = partial.path().to_path_buf();
 
     let db = &plan.config.database;
     let dump = format!("database-{}-{stamp}.sql.gz", db.name);
@@ -144,13 +186,22 @@ pub fn backup(plan: &Plan, args: &BackupArgs) -> Result<()> {
         files: checksums(&staging)?,
     };
     write_manifest(&staging, &manifest)?;
-    fs::rename(&staging, &final_dir).with_context(|| {
+    // NOREPLACE: a plain rename would silently replace an empty directory of that name.
+    rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        &staging,
+        rustix::fs::CWD,
+        &final_dir,
+        rustix::fs::RenameFlags::NOREPLACE,
+    )
+    .with_context(|| {
         format!(
             "cannot rename {} to {}",
             staging.display(),
             final_dir.display()
         )
     })?;
+    let _ = partial.keep();
     File::open(&args.to).and_then(|d| d.sync_all()).ok();
     println!(
         "backup complete: {} ({} files with checksums)",

@@ -97,3 +97,87 @@ pub fn render(config: &Path, out: &Path, extra: &[&str]) {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// Everything observable about a path, without following symlinks: its type, mode, owner,
+/// inode, link text, device number, and for a directory every entry below it with its
+/// bytes. `shallow` leaves out what is inside a directory (for `/`, `/proc`, `/dev/shm`,
+/// whose contents other processes change).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Snapshot {
+    Missing,
+    Entry {
+        kind: String,
+        mode: u32,
+        uid: u32,
+        ino: u64,
+        rdev: u64,
+        link: Option<PathBuf>,
+        bytes: Option<Vec<u8>>,
+        children: BTreeMap<String, Snapshot>,
+    },
+}
+
+pub fn snapshot(path: &Path, shallow: bool) -> Snapshot {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Snapshot::Missing;
+    };
+    let t = meta.file_type();
+    let kind = if t.is_symlink() {
+        "symlink"
+    } else if t.is_dir() {
+        "dir"
+    } else if t.is_file() {
+        "file"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_char_device() {
+        "char"
+    } else if t.is_block_device() {
+        "block"
+    } else {
+        "socket"
+    };
+    let mut children = BTreeMap::new();
+    if t.is_dir() && !shallow {
+        for e in std::fs::read_dir(path).expect("readable dir").flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            children.insert(name, snapshot(&e.path(), false));
+        }
+    }
+    Snapshot::Entry {
+        kind: kind.into(),
+        mode: meta.mode(),
+        uid: meta.uid(),
+        ino: meta.ino(),
+        rdev: meta.rdev(),
+        link: t
+            .is_symlink()
+            .then(|| std::fs::read_link(path).expect("link")),
+        bytes: t
+            .is_file()
+            .then(|| std::fs::read(path).expect("readable file")),
+        children,
+    }
+}
+
+/// The staging directories of `dir` (`.NAME.new-*`) beside it.
+pub fn staging_dirs(dir: &Path) -> Vec<PathBuf> {
+    let name = dir
+        .file_name()
+        .expect("a name")
+        .to_string_lossy()
+        .into_owned();
+    let prefix = format!(".{name}.new-");
+    let parent = dir.parent().expect("a parent");
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    v.sort();
+    v
+}

@@ -56,7 +56,21 @@ fn check(src: &str) {
     }
 }
 
+/// The byte reader: every error and every statement lies inside the input (decoding never
+/// adds or removes a line break).
+fn check_bytes(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    match gitlab_rb::parse_bytes(data) {
+        Ok(parsed) => parsed.statements.iter().for_each(|s| check_pos(&text, s.pos())),
+        Err(errors) => {
+            assert!(!errors.is_empty());
+            errors.iter().for_each(|e| check_pos(&text, e.pos));
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    check_bytes(data);
     // Invalid UTF-8 is replaced, so every input exercises the parser.
     check(&String::from_utf8_lossy(data));
     if let Ok(s) = std::str::from_utf8(data) {

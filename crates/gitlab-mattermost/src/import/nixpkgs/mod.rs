@@ -50,10 +50,12 @@ pub fn import(path: &Path, args: &ImportArgs) -> Result<Imported, ImportError> {
     lift::lift(&mut run, resolved)?;
     run.module.report_unknown(&mut run.ctx.report);
     run.ctx.validate_output()?;
-    run.ctx.secrets.finish(&mut run.ctx.report)?;
+    run.ctx.secrets.finish(&mut run.ctx.report);
     let text = output(&run, args.format, &source);
     Ok(Imported {
         text,
+        secrets_dir: run.ctx.secrets.dir().map(std::path::Path::to_path_buf),
+        secret_files: run.ctx.secrets.files(),
         secret_values: run.ctx.secrets.values().map(str::to_string).collect(),
         config: run.ctx.out,
         report: run.ctx.report,

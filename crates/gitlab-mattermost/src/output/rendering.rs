@@ -1,0 +1,425 @@
+//! Recognising a previous rendering by its `manifest.json`, and removing one.
+//!
+//! A directory is a previous rendering when it holds a `manifest.json` render wrote and
+//! nothing else but the files listed in it (and the directories they are in). Render
+//! only ever replaces such a directory; the files someone added, or edited since, are
+//! named in the refusal.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Component, Path};
+
+use anyhow::{Context, Result};
+
+use crate::render::manifest::sha256_hex;
+
+pub const MANIFEST: &str = "manifest.json";
+
+/// Written first into a staging directory and removed just before the swap, so a staging
+/// directory left by a killed run is recognisable as one before its manifest exists.
+pub const STAGING_MARKER: &str = ".gitlab-mattermost-staging";
+
+/// How closely a directory must match its manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strictness {
+    /// Every listed file still has the hash in the manifest (a previous rendering nobody
+    /// edited).
+    Unchanged,
+    /// Only the names count (a staging directory a killed run was still writing).
+    NamesOnly,
+}
+
+/// What `manifest.json` says, if it is one render writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Manifest {
+    Missing,
+    Invalid(String),
+    /// File → SHA-256.
+    Valid(BTreeMap<String, String>),
+}
+
+/// What is in a directory, compared with its manifest.
+#[derive(Debug, Clone)]
+pub struct Survey {
+    manifest: Manifest,
+    /// Entries render did not write (directories end in `/`).
+    foreign: Vec<String>,
+    /// Listed files whose content changed.
+    changed: Vec<String>,
+    /// A few entries, for a directory without a manifest.
+    sample: Vec<String>,
+    empty: bool,
+}
+
+/// Why a directory is not a replaceable rendering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Why {
+    pub message: String,
+    pub hint: String,
+}
+
+/// Look at `dir` (an existing directory).
+pub fn survey(dir: &Path, strictness: Strictness) -> Result<Survey> {
+    let manifest = read_manifest(dir)?;
+    let mut s = Survey {
+        manifest,
+        foreign: Vec::new(),
+        changed: Vec::new(),
+        sample: Vec::new(),
+        empty: false,
+    };
+    match &s.manifest {
+        Manifest::Valid(files) => {
+            let files = files.clone();
+            walk(dir, "", &files, strictness, &mut s)?;
+        }
+        Manifest::Missing | Manifest::Invalid(_) => {
+            // Only a glimpse: the directory may be huge (`--out /usr`).
+            let mut names: Vec<String> = fs::read_dir(dir)
+                .with_context(|| format!("cannot read {}", dir.display()))?
+                .take(6)
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            s.empty = names.is_empty();
+            s.sample = names;
+        }
+    }
+    Ok(s)
+}
+
+impl Survey {
+    /// Every reason the directory may not be replaced; empty when it may.
+    pub fn problems(&self) -> Vec<Why> {
+        let mut out = Vec::new();
+        let new_path = "render replaces DIR as a whole: give a path that does not exist yet (render creates it), e.g. --out DIR/rendered".to_string();
+        match &self.manifest {
+            Manifest::Missing if self.empty => out.push(Why {
+                message: "is an empty directory, not a previous rendering (render creates DIR itself and replaces it as a whole)".into(),
+                hint: "remove it (rmdir) and render again, or give a new path".into(),
+            }),
+            Manifest::Missing => out.push(Why {
+                message: format!(
+                    "exists and is not a previous rendering (it has no {MANIFEST}); it holds {}",
+                    glimpse(&self.sample)
+                ),
+                hint: new_path,
+            }),
+            Manifest::Invalid(why) => out.push(Why {
+                message: format!("has a {MANIFEST} that render did not write ({why}), so it is not a previous rendering"),
+                hint: new_path,
+            }),
+            Manifest::Valid(_) => {
+                if !self.foreign.is_empty() {
+                    out.push(Why {
+                        message: format!(
+                            "is a previous rendering, but also holds what render did not write: {}; render replaces DIR as a whole and would delete {}",
+                            list(&self.foreign, 10),
+                            if self.foreign.len() == 1 { "it" } else { "them" }
+                        ),
+                        hint: "move them out of DIR (keep local additions beside it, not inside), then render again".into(),
+                    });
+                }
+                if !self.changed.is_empty() {
+                    out.push(Why {
+                        message: format!(
+                            "is a previous rendering, but {} changed since it was rendered (the SHA-256 differs from {MANIFEST}); render would overwrite the change",
+                            list(&self.changed, 10)
+                        ),
+                        hint: "put the change into the config instead (`render --check` shows it); to drop it, delete the changed file; then render again".into(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a staging directory holds nothing but what render writes there.
+    fn only_rendered_names(&self) -> bool {
+        matches!(self.manifest, Manifest::Valid(_)) && self.foreign.is_empty()
+    }
+}
+
+/// The first entries of a directory that was only glimpsed at: `a, b, c, d, e, …`.
+fn glimpse(sample: &[String]) -> String {
+    let mut shown: Vec<&str> = sample.iter().take(5).map(String::as_str).collect();
+    if sample.len() > 5 {
+        shown.push("…");
+    }
+    shown.join(", ")
+}
+
+/// `a, b, c and 4 more`.
+fn list(names: &[String], max: usize) -> String {
+    let shown: Vec<&str> = names.iter().take(max).map(String::as_str).collect();
+    match names.len().saturating_sub(max) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    let meta = match fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Manifest::Missing),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    if !meta.is_file() {
+        return Ok(Manifest::Invalid(format!(
+            "{MANIFEST} is not a regular file"
+        )));
+    }
+    let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(parse_manifest(&bytes))
+}
+
+fn parse_manifest(bytes: &[u8]) -> Manifest {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Manifest::Invalid("it is not JSON".into());
+    };
+    let from_us = v
+        .get("generator")
+        .and_then(|g| g.as_str())
+        .is_some_and(|g| g.starts_with("gitlab-mattermost "));
+    if !from_us {
+        return Manifest::Invalid("its generator is not gitlab-mattermost".into());
+    }
+    let Some(listed) = v.get("files").and_then(|f| f.as_object()) else {
+        return Manifest::Invalid("it lists no files".into());
+    };
+    let mut files = BTreeMap::new();
+    for (name, hash) in listed {
+        let plain = Path::new(name)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+        match hash.as_str() {
+            Some(h) if plain && !name.is_empty() && name != MANIFEST => {
+                files.insert(name.clone(), h.to_string());
+            }
+            _ => return Manifest::Invalid(format!("it lists {name:?} in a way render never does")),
+        }
+    }
+    Manifest::Valid(files)
+}
+
+/// Whether `rel` (a directory) holds any of the listed files.
+fn holds_listed(rel: &str, files: &BTreeMap<String, String>) -> bool {
+    let prefix = format!("{rel}/");
+    files.keys().any(|f| f.starts_with(&prefix))
+}
+
+fn walk(
+    root: &Path,
+    rel: &str,
+    files: &BTreeMap<String, String>,
+    strictness: Strictness,
+    s: &mut Survey,
+) -> Result<()> {
+    let dir = root.join(rel);
+    let mut entries: Vec<fs::DirEntry> = fs::read_dir(&dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .collect::<io::Result<_>>()
+        .with_context(|| format!("cannot read {}", dir.display()))?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        let t = e.file_type()?;
+        let bookkeeping =
+            path == MANIFEST || (path == STAGING_MARKER && strictness == Strictness::NamesOnly);
+        if t.is_dir() {
+            if holds_listed(&path, files) {
+                walk(root, &path, files, strictness, s)?;
+            } else {
+                s.foreign.push(format!("{path}/"));
+            }
+        } else if t.is_file() && bookkeeping {
+            continue;
+        } else if t.is_file() && files.contains_key(&path) {
+            if strictness == Strictness::Unchanged {
+                let bytes = fs::read(e.path())
+                    .with_context(|| format!("cannot read {}", e.path().display()))?;
+                if files.get(&path).map(String::as_str) != Some(sha256_hex(&bytes).as_str()) {
+                    s.changed.push(path);
+                }
+            }
+        } else {
+            s.foreign.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Whether a left-over staging directory is one render made: it has the staging marker,
+/// or holds only names its manifest lists, or only empty directories (the end of a
+/// removal). Anything else is kept.
+pub fn is_ours_to_remove(dir: &Path) -> Result<bool> {
+    if fs::symlink_metadata(dir.join(STAGING_MARKER)).is_ok_and(|m| m.is_file()) {
+        return Ok(true);
+    }
+    if survey(dir, Strictness::NamesOnly)?.only_rendered_names() {
+        return Ok(true);
+    }
+    only_directories(dir)
+}
+
+fn only_directories(dir: &Path) -> Result<bool> {
+    for e in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let e = e?;
+        if !e.file_type()?.is_dir() || !only_directories(&e.path())? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Remove a rendering (or staging directory) so that a kill at any point leaves it
+/// recognisable as ours: the listed files first, then `manifest.json`, then the staging
+/// marker, then the directories.
+pub fn remove(dir: &Path) -> Result<()> {
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    collect(dir, &mut files, &mut dirs)?;
+    let last = [dir.join(MANIFEST), dir.join(STAGING_MARKER)];
+    for f in files.iter().filter(|f| !last.contains(f)) {
+        remove_file(f)?;
+    }
+    for f in last.iter().filter(|f| files.contains(f)) {
+        remove_file(f)?;
+    }
+    // Deepest first.
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for d in dirs.iter().chain(std::iter::once(&dir.to_path_buf())) {
+        fs::remove_dir(d).with_context(|| format!("cannot remove {}", d.display()))?;
+    }
+    Ok(())
+}
+
+fn remove_file(f: &Path) -> Result<()> {
+    fs::remove_file(f).with_context(|| format!("cannot remove {}", f.display()))
+}
+
+fn collect(
+    dir: &Path,
+    files: &mut Vec<std::path::PathBuf>,
+    dirs: &mut Vec<std::path::PathBuf>,
+) -> Result<()> {
+    for e in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            dirs.push(e.path());
+            collect(&e.path(), files, dirs)?;
+        } else {
+            files.push(e.path());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_for(files: &[(&str, &str)]) -> String {
+        let listed: serde_json::Map<String, serde_json::Value> = files
+            .iter()
+            .map(|(n, c)| ((*n).to_string(), sha256_hex(c.as_bytes()).into()))
+            .collect();
+        serde_json::json!({"generator": "gitlab-mattermost 0.1.0", "files": listed, "secrets": []})
+            .to_string()
+    }
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (n, c) in files {
+            let p = dir.path().join(n);
+            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            fs::write(p, c).expect("write");
+        }
+        dir
+    }
+
+    #[test]
+    fn manifests_render_never_writes_are_invalid() {
+        for (text, want) in [
+            ("not json", "it is not JSON"),
+            (
+                r#"{"generator": "other 1", "files": {}}"#,
+                "its generator is not gitlab-mattermost",
+            ),
+            (
+                r#"{"generator": "gitlab-mattermost 1"}"#,
+                "it lists no files",
+            ),
+            (
+                r#"{"generator": "gitlab-mattermost 1", "files": {"../x": "h"}}"#,
+                "in a way render never does",
+            ),
+            (
+                r#"{"generator": "gitlab-mattermost 1", "files": {"/etc/x": "h"}}"#,
+                "in a way render never does",
+            ),
+            (
+                r#"{"generator": "gitlab-mattermost 1", "files": {"a": 1}}"#,
+                "in a way render never does",
+            ),
+        ] {
+            match parse_manifest(text.as_bytes()) {
+                Manifest::Invalid(why) => assert!(why.contains(want), "{text}: {why}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_rendering_with_extras_or_edits_is_named_file_by_file() {
+        let files = [("a.env", "1"), ("sub/b.conf", "2")];
+        let dir = tree(&files);
+        fs::write(dir.path().join(MANIFEST), manifest_for(&files)).expect("manifest");
+        assert!(survey(dir.path(), Strictness::Unchanged)
+            .expect("survey")
+            .problems()
+            .is_empty());
+
+        fs::write(dir.path().join("sub/b.conf"), "edited").expect("edit");
+        fs::write(dir.path().join("notes.txt"), "mine").expect("extra");
+        fs::create_dir(dir.path().join("empty")).expect("dir");
+        let s = survey(dir.path(), Strictness::Unchanged).expect("survey");
+        assert_eq!(s.foreign, ["empty/", "notes.txt"]);
+        assert_eq!(s.changed, ["sub/b.conf"]);
+        assert_eq!(s.problems().len(), 2);
+        // A staging directory is judged by names only: the edit does not count there.
+        assert_eq!(
+            survey(dir.path(), Strictness::NamesOnly)
+                .expect("survey")
+                .changed
+                .len(),
+            0
+        );
+    }
+
+    #[test]
+    fn removal_leaves_a_recognisable_directory_at_every_step() {
+        let files = [("a.env", "1"), ("sub/b.conf", "2"), ("sub/c.conf", "3")];
+        let dir = tree(&files);
+        fs::write(dir.path().join(MANIFEST), manifest_for(&files)).expect("manifest");
+        // Simulate being killed after each file removal in the order `remove` uses.
+        for f in ["a.env", "sub/b.conf", "sub/c.conf", MANIFEST] {
+            fs::remove_file(dir.path().join(f)).expect("rm");
+            assert!(is_ours_to_remove(dir.path()).expect("check"), "after {f}");
+        }
+        let kept = dir.path().to_path_buf();
+        remove(&kept).expect("removed");
+        assert!(!kept.exists());
+        // A foreign file makes it someone else's.
+        let other = tree(&[("x", "1")]);
+        assert!(!is_ours_to_remove(other.path()).expect("check"));
+    }
+}
