@@ -145,6 +145,13 @@ pub enum Command {
         gitlab-mattermost doctor site.toml --send-to admin@example.com --json\n\n\
         Exit codes: 0 when no check failed, 1 when one did, 2 invalid input.")]
     Doctor(crate::ops::args::DoctorArgs),
+    /// Run Mattermost's mmctl in local mode, as the service user, over the rendered socket.
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost mmctl /etc/gitlab-mattermost.toml -- user list\n  \
+        gitlab-mattermost mmctl /etc/gitlab-mattermost.toml -- config get ServiceSettings.SiteURL\n\n\
+        Needs settings.ServiceSettings.EnableLocalMode = true and a running Mattermost. Run it as\n\
+        root (it switches to the service user) or as the service user. The exit code is mmctl's.")]
+    Mmctl(crate::ops::mmctl::MmctlArgs),
     /// Back up the database (pg_dump, gzip), the files directory and config.json.
     #[command(
         after_help = "Example:\n  gitlab-mattermost backup site.toml --to /var/backups/mattermost\n\n\

@@ -179,6 +179,10 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             let plan = load(&args.config)?;
             Ok(ops::doctor::run(&plan, &args)?)
         }
+        Command::Mmctl(args) => {
+            let plan = load(&args.config)?;
+            match ops::mmctl::run(&plan, &args)? {}
+        }
         Command::Backup(args) => {
             let plan = load(&args.config)?;
             ops::backup::backup(&plan, &args)?;

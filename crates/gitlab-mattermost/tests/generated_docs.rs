@@ -29,16 +29,28 @@ fn json_schema_is_current() {
 
 #[test]
 fn help_teaches_with_examples_and_man_and_completions_render() {
-    for sub in [
-        "render",
-        "check",
-        "env",
-        "exec",
-        "schema",
-        "completions",
-        "man",
-    ] {
-        let o = bin().args([sub, "--help"]).output().unwrap();
+    // Every subcommand, nested ones (`gitlab register`) included.
+    fn paths(cmd: &clap::Command, prefix: &[String], out: &mut Vec<Vec<String>>) {
+        for sub in cmd.get_subcommands() {
+            let mut p = prefix.to_vec();
+            p.push(sub.get_name().to_string());
+            if sub.has_subcommands() {
+                paths(sub, &p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut subs = Vec::new();
+    paths(
+        &<gitlab_mattermost::cli::Cli as clap::CommandFactory>::command(),
+        &[],
+        &mut subs,
+    );
+    assert!(subs.len() >= 16, "{subs:?}");
+    for sub in &subs {
+        let sub = sub.join(" ");
+        let o = bin().args(sub.split(' ')).arg("--help").output().unwrap();
         let help = String::from_utf8_lossy(&o.stdout);
         assert!(o.status.success(), "{sub} --help failed");
         assert!(

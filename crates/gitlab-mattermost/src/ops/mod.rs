@@ -11,5 +11,6 @@ pub mod doctor;
 pub mod files;
 pub mod gitlab;
 pub mod http;
+pub mod mmctl;
 pub mod tls;
 pub mod users;
