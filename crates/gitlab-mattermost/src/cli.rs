@@ -28,7 +28,7 @@ pub struct Cli {
 }
 
 /// Config files and overrides, shared by the commands that read a config.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ConfigArgs {
     /// Config files (*.toml, *.json, *.nix); later files override earlier ones.
     #[arg(required = true, value_name = "CONFIG")]
@@ -63,6 +63,17 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Render into /etc/gitlab-mattermost and install it: unit, account, directories, nginx
+    /// site, local database; restart Mattermost only when something it reads changed.
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost apply /etc/gitlab-mattermost.toml --dry-run\n  \
+        gitlab-mattermost apply /etc/gitlab-mattermost.toml\n\n\
+        The plain-host `nixos-rebuild switch` (Omnibus: `gitlab-ctl reconfigure`); run it as root\n\
+        after every change to the config. It never overwrites a file it did not install (exit 2,\n\
+        nothing changed); a failing step stops it and it says what state the host is in (exit 1).\n\
+        A second run with the same config changes and restarts nothing.\n\
+        See docs/getting-started.md (\"What apply does\") for each step.")]
+    Apply(crate::ops::apply::ApplyArgs),
     /// Validate only; report every problem at once.
     #[command(
         after_help = "Example:\n  gitlab-mattermost check base.toml site.toml --set smtp.enable=true"

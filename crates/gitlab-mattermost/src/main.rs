@@ -112,6 +112,14 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Apply(args) => {
+            let plan = load(&args.config)?;
+            match ops::apply::run(&plan, &args) {
+                Ok(code) => Ok(code),
+                Err(ops::apply::ApplyError::Refused(d)) => Err(Failure::Invalid(d)),
+                Err(ops::apply::ApplyError::Other(e)) => Err(Failure::Other(e)),
+            }
+        }
         Command::Check { config } => {
             load(&config)?;
             eprintln!("ok: {} file(s) valid", config.files.len());

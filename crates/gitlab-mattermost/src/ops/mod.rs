@@ -5,6 +5,7 @@
 //! Everything here talks to real services, so errors are worded for the person at the
 //! terminal: one line saying what failed and, where we know it, how to fix it.
 
+pub mod apply;
 pub mod args;
 pub mod backup;
 pub mod doctor;
