@@ -15,7 +15,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "gitlab-mattermost", version, max_term_width = 100)]
 #[command(after_help = "Examples:\n  \
     gitlab-mattermost check examples/full.toml\n  \
-    gitlab-mattermost render examples/full.toml --out /etc/gitlab-mattermost\n  \
+    gitlab-mattermost apply /etc/gitlab-mattermost.toml --dry-run\n  \
+    gitlab-mattermost render examples/full.toml --out rendered\n  \
     gitlab-mattermost env base.toml site.json --set smtp.port=587\n\n\
     Exit codes: 0 success, 1 failure (or out of date with --check), 2 invalid input.")]
 pub struct Cli {
@@ -152,7 +153,7 @@ pub enum Command {
     },
     /// Check SMTP, certificates, GitLab OAuth, the database, secret files and the host.
     #[command(after_help = "Examples:\n  \
-        gitlab-mattermost doctor /etc/gitlab-mattermost/site.toml\n  \
+        gitlab-mattermost doctor /etc/gitlab-mattermost.toml\n  \
         gitlab-mattermost doctor site.toml --send-to admin@example.com --json\n\n\
         Exit codes: 0 when no check failed, 1 when one did, 2 invalid input.")]
     Doctor(crate::ops::args::DoctorArgs),

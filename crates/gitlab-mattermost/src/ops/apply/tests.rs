@@ -533,3 +533,23 @@ fn conf_d_hosts_get_one_file() {
         .read(RECORD)
         .contains("/etc/nginx/conf.d/gitlab-mattermost.conf"));
 }
+
+#[test]
+fn a_config_inside_the_rendered_directory_is_refused() {
+    let h = Host::new();
+    let inside = h.root.path("/etc/gitlab-mattermost/site.toml");
+    std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+    std::fs::copy(&h.config, &inside).unwrap();
+    let config = crate::load(std::slice::from_ref(&inside), &[]).unwrap();
+    let Err(ApplyError::Refused(d)) = gather(&config, std::slice::from_ref(&inside), &h.root)
+    else {
+        panic!("not refused");
+    };
+    let d = d.to_string();
+    assert!(
+        d.contains(
+            "the config lives inside /etc/gitlab-mattermost, which apply replaces as a whole"
+        ) && d.contains("/etc/gitlab-mattermost.toml"),
+        "{d}"
+    );
+}
