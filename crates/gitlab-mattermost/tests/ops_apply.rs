@@ -170,6 +170,36 @@ fn apply_installs_with_the_real_tools_and_a_second_run_changes_nothing() {
 }
 
 #[test]
+fn a_private_umask_still_leaves_the_rendering_readable_by_the_service() {
+    if !real_tools() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    let o = Command::new("sh")
+        .args(["-c", "umask 077; exec \"$0\" \"$@\""])
+        .arg(bin_path())
+        .arg("apply")
+        .arg(&s.config)
+        .arg("--root")
+        .arg(&s.root)
+        .output()
+        .unwrap();
+    ok(&o);
+    let mode = |rel: &str| {
+        std::fs::metadata(s.root.join(rel))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("etc/gitlab-mattermost"), 0o755);
+    assert_eq!(mode("etc/gitlab-mattermost/mattermost.env"), 0o644);
+    assert_eq!(mode("etc/systemd/system/mattermost.service"), 0o644);
+    assert_eq!(mode(SITE), 0o644);
+}
+
+#[test]
 fn an_nginx_only_change_reloads_nginx_and_does_not_restart_mattermost() {
     if !real_tools() {
         return;

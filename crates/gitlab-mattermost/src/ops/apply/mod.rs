@@ -115,6 +115,9 @@ pub fn run(config: &Plan, args: &ApplyArgs) -> Result<ExitCode, ApplyError> {
         )
         .into());
     }
+    // The service user reads the rendering (its ExecStart= loads mattermost.env) and nginx
+    // and systemd read the installed files: a root umask of 077 must not make them private.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     let gathered = gather(config, &args.config.files, &root)?;
     let plan = plan::plan(&gathered.inputs())?;
     let timeout = Duration::from_secs(args.start_timeout.max(1));
