@@ -64,8 +64,11 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Render into /etc/gitlab-mattermost and install it: unit, account, directories, nginx
-    /// site, local database; restart Mattermost only when something it reads changed.
+    /// Render and install on this host: unit, account, directories, nginx site, database.
+    ///
+    /// Renders into /etc/gitlab-mattermost, installs the unit, sysusers.d, tmpfiles.d and the
+    /// nginx site, creates the account, directories and a local database, reloads nginx, and
+    /// restarts Mattermost only when something it reads changed.
     #[command(after_help = "Examples:\n  \
         gitlab-mattermost apply /etc/gitlab-mattermost.toml --dry-run\n  \
         gitlab-mattermost apply /etc/gitlab-mattermost.toml\n\n\
