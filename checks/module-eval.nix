@@ -15,9 +15,9 @@ let
   # would then leak the canary into what it writes.
   secretFile = toString (builtins.toFile "module-eval-secret" canary);
 
-  evalHost =
+  evalSystem =
     { system, module }:
-    (nixpkgs.lib.nixosSystem {
+    nixpkgs.lib.nixosSystem {
       modules = [
         self.nixosModules.default
         module
@@ -31,13 +31,15 @@ let
           };
         }
       ];
-    }).config;
+    };
 
   unitText = config: name: config.systemd.units.${name}.text;
 
-  hosts = lib.mapAttrs (_: evalHost) (import ./eval/hosts.nix { inherit secretFile; });
+  systems = lib.mapAttrs (_: evalSystem) (import ./eval/hosts.nix { inherit secretFile; });
+  hosts = lib.mapAttrs (_: system: system.config) systems;
 
   checks = import ./eval/expectations.nix {
+    inherit (systems.minimal) options;
     inherit
       lib
       hosts

@@ -1,6 +1,7 @@
 # `mattermost-admin`: mmctl in local mode, as the service user, over Mattermost's local-mode
-# socket (no login, no token). Local mode is switched on through the settings, so the
-# socket's path follows the data directory.
+# socket (no login, no token). Local mode is switched on through the settings, with the
+# socket in the data directory unless the settings put it elsewhere (as a configuration
+# imported from nixpkgs' services.mattermost may).
 {
   config,
   lib,
@@ -9,8 +10,10 @@
 }:
 let
   cfg = config.services.gitlab-mattermost;
+  helpers = import ./lib.nix { inherit lib; };
   inherit (cfg.account) user;
-  socket = "${cfg.directories.data}/mattermost.sock";
+  defaultSocket = "${cfg.directories.data}/mattermost.sock";
+  socket = cfg.settings.ServiceSettings.LocalModeSocketLocation or defaultSocket;
 
   mattermost-admin = pkgs.writeShellScriptBin "mattermost-admin" ''
     set -euo pipefail
@@ -29,12 +32,12 @@ let
   '';
 in
 {
-  config = lib.mkIf cfg.enable {
+  config = lib.mkIf (helpers.active config) {
     environment.systemPackages = [ mattermost-admin ];
 
     services.gitlab-mattermost.settings.ServiceSettings = {
       EnableLocalMode = lib.mkDefault true;
-      LocalModeSocketLocation = lib.mkDefault socket;
+      LocalModeSocketLocation = lib.mkDefault defaultSocket;
     };
   };
 }

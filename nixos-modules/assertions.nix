@@ -11,7 +11,7 @@
 let
   cfg = config.services.gitlab-mattermost;
   system = pkgs.stdenv.hostPlatform.system;
-  url = (import ./lib.nix { inherit lib; }).parseUrl cfg.external_url;
+  url = (import ./lib.nix { inherit lib; }).parseUrl cfg.externalUrl;
 
   # Every option of type secretFile, also inside nullOr and attrsOf, with one entry per file.
   isSecretType =
@@ -70,6 +70,17 @@ in
   config = lib.mkIf cfg.enable {
     assertions = [
       {
+        assertion = !(config.services.mattermost.enable or false);
+        message = ''
+          services.gitlab-mattermost and nixpkgs' services.mattermost are both enabled. Both
+          run Mattermost as systemd.services.mattermost and users.users.mattermost, so only
+          one of them can. To move from services.mattermost, import its configuration with
+          `gitlab-mattermost import --nixpkgs-module` and then disable it; the steps (and the
+          way back) are in docs/migrating-from-nixpkgs.md:
+          https://github.com/gitlab-mattermost/gitlab-mattermost/blob/main/docs/migrating-from-nixpkgs.md
+        '';
+      }
+      {
         assertion = system == "x86_64-linux";
         message = ''
           services.gitlab-mattermost supports x86_64-linux only; this system is ${system}.
@@ -94,20 +105,20 @@ in
       {
         assertion =
           cfg.nginx.enable && url.scheme == "https" && !cfg.nginx.enableACME
-          -> cfg.nginx.certificate != null && cfg.nginx.certificate_key != null;
+          -> cfg.nginx.certificate != null && cfg.nginx.certificateKey != null;
         message = ''
-          services.gitlab-mattermost.external_url is https, so nginx needs
-          nginx.certificate and nginx.certificate_key (paths as strings), or set
+          services.gitlab-mattermost.externalUrl is https, so nginx needs
+          nginx.certificate and nginx.certificateKey (paths as strings), or set
           nginx.enableACME = true to get a certificate from Let's Encrypt.
         '';
       }
       {
         assertion =
           cfg.nginx.enableACME
-          -> url.scheme == "https" && url.port == 443 && cfg.nginx.redirect_http_port == 80;
+          -> url.scheme == "https" && url.port == 443 && cfg.nginx.redirectHttpPort == 80;
         message = ''
-          services.gitlab-mattermost.nginx.enableACME needs an https external_url on port 443
-          and nginx.redirect_http_port = 80, where Let's Encrypt's http-01 challenge arrives.
+          services.gitlab-mattermost.nginx.enableACME needs an https externalUrl on port 443
+          and nginx.redirectHttpPort = 80, where Let's Encrypt's http-01 challenge arrives.
         '';
       }
       {

@@ -8,6 +8,7 @@
 }:
 let
   cfg = config.services.gitlab-mattermost;
+  helpers = import ./lib.nix { inherit lib; };
   reg = cfg.gitlab.register;
   gitlab = config.services.gitlab;
   local = gitlab.enable;
@@ -31,8 +32,8 @@ let
   configFile = cfg.rendered.configFile;
   stateDir = "/var/lib/gitlab-mattermost-oauth";
   credentialFiles = lib.escapeShellArgs [
-    cfg.gitlab.id_file
-    cfg.gitlab.secret_file
+    cfg.gitlab.idFile
+    cfg.gitlab.secretFile
   ];
 
   register = pkgs.writeShellScript "gitlab-mattermost-oauth" ''
@@ -69,7 +70,7 @@ let
     done
 
     ${lib.optionalString (reg.trust || createToken) ''
-      GITLAB_MATTERMOST_APP_ID="$(cat ${lib.escapeShellArg cfg.gitlab.id_file})" \
+      GITLAB_MATTERMOST_APP_ID="$(cat ${lib.escapeShellArg cfg.gitlab.idFile})" \
       GITLAB_MATTERMOST_TRUST=${if reg.trust then "1" else "0"} \
       GITLAB_MATTERMOST_REVOKE_FOR=${lib.optionalString createToken (lib.escapeShellArg reg.adminUser)} \
         runuser -u ${gitlab.user} -- gitlab-rails runner ${./gitlab/finish.rb}
@@ -84,14 +85,14 @@ let
   '';
 in
 {
-  config = lib.mkIf cfg.enable (
+  config = lib.mkIf (helpers.active config) (
     lib.mkMerge [
       (lib.mkIf local {
         # GitLab's own Mattermost link (gitlab.yml `production.mattermost`; extraConfig is
         # already under `production`).
         services.gitlab.extraConfig.mattermost = {
           enabled = true;
-          host = cfg.external_url;
+          host = cfg.externalUrl;
         };
 
         services.gitlab-mattermost.gitlab.url = lib.mkDefault gitlabUrl;

@@ -1,18 +1,29 @@
 # Pure helpers shared by the module's files.
 { lib }:
 rec {
-  # The compiler's configuration: every option declared in `declarations` (the tree of
-  # options.nix) with its value from `values`, and nothing NixOS-only, since the compiler
-  # rejects unknown keys.
+  # Whether the module defines anything. Enabled next to nixpkgs' services.mattermost it
+  # defines nothing but its assertions (assertions.nix): both would define
+  # systemd.services.mattermost and users.users.mattermost, and NixOS would report their
+  # conflicting definitions instead of the way from one module to the other.
+  active =
+    config:
+    config.services.gitlab-mattermost.enable && !(config.services.mattermost.enable or false);
+
+  # The compiler's configuration: the value of every option that `names` (names.nix,
+  # generated with options.nix) lists, under the compiler's snake_case name, and nothing
+  # NixOS-only, since the compiler rejects unknown keys. `loc` is the options' path so far.
   project =
-    declarations: values:
-    lib.mapAttrs (
-      name: declaration:
-      if lib.isOption declaration then
-        noNixPaths [ name ] values.${name}
+    loc: names: values:
+    lib.mapAttrs' (
+      name: compiler:
+      let
+        here = loc ++ [ name ];
+      in
+      if builtins.isString compiler then
+        lib.nameValuePair compiler (noNixPaths here values.${name})
       else
-        project declaration values.${name}
-    ) declarations;
+        lib.nameValuePair compiler.name (project here compiler.options values.${name})
+    ) names;
 
   # A Nix path in the configuration would be copied into the world-readable store by
   # builtins.toJSON. assertions.nix reports it with the option's name; this throw is the
@@ -37,7 +48,7 @@ rec {
       port = builtins.elemAt parts 3;
     in
     if parts == null then
-      throw "services.gitlab-mattermost.external_url must be http(s)://HOST[:PORT] without a path, not ${builtins.toJSON url}."
+      throw "services.gitlab-mattermost.externalUrl must be http(s)://HOST[:PORT] without a path, not ${builtins.toJSON url}."
     else
       {
         inherit scheme;

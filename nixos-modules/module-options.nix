@@ -10,6 +10,7 @@ let
   inherit (lib) mkOption types;
   inherit (import ./types.nix { inherit lib; }) secretFile;
   cfg = config.services.gitlab-mattermost;
+  helpers = import ./lib.nix { inherit lib; };
 in
 {
   options.services.gitlab-mattermost = {
@@ -45,7 +46,7 @@ in
       description = ''
         Get the certificate from Let's Encrypt (`security.acme`, which needs
         `security.acme.acceptTerms` and `security.acme.defaults.email`). Sets
-        `nginx.certificate` and `nginx.certificate_key` to the ACME files and serves the
+        `nginx.certificate` and `nginx.certificateKey` to the ACME files and serves the
         http-01 challenge and the redirect to https on port 80.
       '';
     };
@@ -67,7 +68,7 @@ in
         description = ''
           Create (or update) the OAuth application "GitLab Mattermost" in GitLab at boot with
           `gitlab-mattermost gitlab register`, before Mattermost starts. Its id and secret are
-          written to `gitlab.id_file` and `gitlab.secret_file`, which default to files under
+          written to `gitlab.idFile` and `gitlab.secretFile`, which default to files under
           {file}`/var/lib/gitlab-mattermost-oauth`. Enables `gitlab.enable`.
         '';
       };
@@ -126,11 +127,11 @@ in
     };
   };
 
-  config = lib.mkIf (cfg.enable && cfg.gitlab.register.enable) {
+  config = lib.mkIf (helpers.active config && cfg.gitlab.register.enable) {
     services.gitlab-mattermost.gitlab = {
       enable = lib.mkDefault true;
-      id_file = lib.mkDefault "/var/lib/gitlab-mattermost-oauth/gitlab-id";
-      secret_file = lib.mkDefault "/var/lib/gitlab-mattermost-oauth/gitlab-secret";
+      idFile = lib.mkDefault "/var/lib/gitlab-mattermost-oauth/gitlab-id";
+      secretFile = lib.mkDefault "/var/lib/gitlab-mattermost-oauth/gitlab-secret";
     };
   };
 }

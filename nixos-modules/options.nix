@@ -13,25 +13,25 @@ let
 in
 {
   options.services.gitlab-mattermost = {
-    external_url = mkOption {
+    externalUrl = mkOption {
       type = types.str;
       description = ''
         The URL nginx serves, e.g. `https://mattermost.example.com`. It becomes the nginx server
         name and listen port, decides whether nginx serves https, and is Mattermost's
-        `ServiceSettings.SiteURL` unless `site_url` is set. Scheme http or https, a host, no path.
+        `ServiceSettings.SiteURL` unless `siteUrl` is set. Scheme http or https, a host, no path.
       '';
       example = "https://mattermost.example.com";
     };
 
-    site_url = mkOption {
+    siteUrl = mkOption {
       type = types.nullOr types.str;
       default = null;
       description = ''
-        The URL users open, when it differs from `external_url` (an outer load balancer or proxy in
+        The URL users open, when it differs from `externalUrl` (an outer load balancer or proxy in
         front of nginx, another host name or port). It becomes Mattermost's
         `ServiceSettings.SiteURL`: the links in mail, the GitLab OAuth redirect URIs and the scheme
         and port nginx forwards follow it, while the nginx server name, listen port and certificates
-        follow `external_url`. Default: `external_url`. Scheme http or https, a host, no path.
+        follow `externalUrl`. Default: `externalUrl`. Scheme http or https, a host, no path.
       '';
       example = "https://chat.example.com";
     };
@@ -109,7 +109,7 @@ in
         description = "Server plugins (`PluginSettings.Directory`).";
       };
 
-      client_plugins = mkOption {
+      clientPlugins = mkOption {
         type = types.str;
         default = "/var/lib/mattermost/client-plugins";
         description = "Web app plugins (`PluginSettings.ClientDirectory`).";
@@ -118,7 +118,7 @@ in
 
     # The Mattermost installation the service starts.
     mattermost = {
-      install_dir = mkOption {
+      installDir = mkOption {
         type = types.str;
         default = "${cfg.package}";
         defaultText = lib.literalExpression "\"\${config.services.gitlab-mattermost.package}\"";
@@ -142,7 +142,7 @@ in
         default = null;
         description = ''
           Path of Mattermost's command-line client, run by `gitlab-mattermost mmctl`; default
-          `<install_dir>/bin/mmctl` (where a release tarball has it).
+          `<installDir>/bin/mmctl` (where a release tarball has it).
         '';
       };
     };
@@ -162,19 +162,19 @@ in
         example = "https://gitlab.example.com";
       };
 
-      auth_endpoint = mkOption {
+      authEndpoint = mkOption {
         type = types.nullOr types.str;
         default = null;
         description = "Authorization endpoint; default `<url>/oauth/authorize`.";
       };
 
-      token_endpoint = mkOption {
+      tokenEndpoint = mkOption {
         type = types.nullOr types.str;
         default = null;
         description = "Token endpoint; default `<url>/oauth/token`.";
       };
 
-      user_api_endpoint = mkOption {
+      userApiEndpoint = mkOption {
         type = types.nullOr types.str;
         default = null;
         description = "User API endpoint; default `<url>/api/v4/user`.";
@@ -184,12 +184,12 @@ in
         type = types.nullOr types.str;
         default = null;
         description = ''
-          OAuth application id (GitLab's "Application ID"). Not a secret; use `id_file` when a
+          OAuth application id (GitLab's "Application ID"). Not a secret; use `idFile` when a
           registration step writes it.
         '';
       };
 
-      id_file = mkOption {
+      idFile = mkOption {
         type = types.nullOr secretFile;
         default = null;
         description = ''
@@ -197,7 +197,7 @@ in
         '';
       };
 
-      secret_file = mkOption {
+      secretFile = mkOption {
         type = types.nullOr secretFile;
         default = null;
         description = "File holding the OAuth application secret.";
@@ -239,7 +239,7 @@ in
         description = "User name for SMTP authentication.";
       };
 
-      password_file = mkOption {
+      passwordFile = mkOption {
         type = types.nullOr secretFile;
         default = null;
         description = "File holding the SMTP password.";
@@ -251,7 +251,7 @@ in
         description = "Authenticate to the server (`EnableSMTPAuth`).";
       };
 
-      connection_security = mkOption {
+      connectionSecurity = mkOption {
         type = types.enum [
           ""
           "TLS"
@@ -264,37 +264,37 @@ in
         '';
       };
 
-      skip_server_certificate_verification = mkOption {
+      skipServerCertificateVerification = mkOption {
         type = types.bool;
         default = false;
         description = "Accept any server certificate. Only for testing.";
       };
 
-      feedback_name = mkOption {
+      feedbackName = mkOption {
         type = types.str;
         default = "Mattermost";
         description = "Sender name of notification mail.";
       };
 
-      feedback_email = mkOption {
+      feedbackEmail = mkOption {
         type = types.nullOr types.str;
         default = null;
         description = "Sender address of notification mail.";
       };
 
-      send_notifications = mkOption {
+      sendNotifications = mkOption {
         type = types.bool;
         default = true;
         description = "Send email notifications.";
       };
 
-      enable_sign_in_with_email = mkOption {
+      enableSignInWithEmail = mkOption {
         type = types.bool;
         default = true;
         description = "Let users sign in with email and password.";
       };
 
-      enable_sign_up_with_email = mkOption {
+      enableSignUpWithEmail = mkOption {
         type = types.bool;
         default = true;
         description = "Let users sign up with email and password.";
@@ -305,7 +305,7 @@ in
         enable = mkOption {
           type = types.bool;
           default = false;
-          description = "Batch notifications into one mail per interval. Needs `external_url`.";
+          description = "Batch notifications into one mail per interval. Needs `externalUrl`.";
         };
 
         interval = mkOption {
@@ -314,7 +314,7 @@ in
           description = "Seconds between batches; at least 30.";
         };
 
-        buffer_size = mkOption {
+        bufferSize = mkOption {
           type = types.ints.u32;
           default = 256;
           description = "Most notifications held per batch.";
@@ -345,7 +345,7 @@ in
         description = "Database role. With `local`, it must equal the account user (peer auth).";
       };
 
-      socket_dir = mkOption {
+      socketDir = mkOption {
         type = types.str;
         default = "/run/postgresql";
         description = "Directory of PostgreSQL's unix socket (`local` only).";
@@ -363,7 +363,7 @@ in
         description = "Database port.";
       };
 
-      password_file = mkOption {
+      passwordFile = mkOption {
         type = types.nullOr secretFile;
         default = null;
         description = "File holding the database password (`external` only).";
@@ -378,7 +378,7 @@ in
         '';
       };
 
-      read_replicas = mkOption {
+      readReplicas = mkOption {
         type = types.listOf types.str;
         default = [ ];
         description = ''
@@ -388,7 +388,7 @@ in
     };
 
     # Where uploaded files are kept.
-    file_storage = {
+    fileStorage = {
       driver = mkOption {
         type = types.enum [
           "local"
@@ -422,13 +422,13 @@ in
         description = "S3 region.";
       };
 
-      access_key_id = mkOption {
+      accessKeyId = mkOption {
         type = types.nullOr types.str;
         default = null;
         description = "S3 access key id (not a secret on its own).";
       };
 
-      secret_access_key_file = mkOption {
+      secretAccessKeyFile = mkOption {
         type = types.nullOr secretFile;
         default = null;
         description = "File holding the S3 secret access key.";
@@ -453,7 +453,7 @@ in
         type = types.nullOr types.bool;
         default = null;
         description = ''
-          Serve https; default: the scheme of `external_url`. Set false when TLS ends at a load
+          Serve https; default: the scheme of `externalUrl`. Set false when TLS ends at a load
           balancer in front of nginx.
         '';
       };
@@ -464,31 +464,31 @@ in
         description = "Certificate (full chain) path; required when https.";
       };
 
-      certificate_key = mkOption {
+      certificateKey = mkOption {
         type = types.nullOr secretFile;
         default = null;
         description = "Private key path; required when https. Read by nginx, never copied.";
       };
 
-      redirect_http_to_https = mkOption {
+      redirectHttpToHttps = mkOption {
         type = types.bool;
         default = false;
         description = "Also listen on plain http and redirect to https.";
       };
 
-      redirect_http_port = mkOption {
+      redirectHttpPort = mkOption {
         type = types.ints.between 1 65535;
         default = 80;
         description = "Port of the http redirect server.";
       };
 
-      listen_port = mkOption {
+      listenPort = mkOption {
         type = types.nullOr (types.ints.between 1 65535);
         default = null;
-        description = "Port nginx listens on; default: the port of `external_url`.";
+        description = "Port nginx listens on; default: the port of `externalUrl`.";
       };
 
-      listen_addresses = mkOption {
+      listenAddresses = mkOption {
         type = types.listOf types.str;
         default = [
           "0.0.0.0"
@@ -497,19 +497,19 @@ in
         description = "Addresses nginx listens on.";
       };
 
-      client_max_body_size = mkOption {
+      clientMaxBodySize = mkOption {
         type = types.str;
         default = "100m";
         description = "Largest request body (`client_max_body_size`); `0` means unlimited.";
       };
 
-      proxy_read_timeout = mkOption {
+      proxyReadTimeout = mkOption {
         type = types.ints.u32;
         default = 3600;
         description = "`proxy_read_timeout` in seconds.";
       };
 
-      proxy_headers = mkOption {
+      proxyHeaders = mkOption {
         type = types.attrsOf types.str;
         default = { };
         description = ''
@@ -518,7 +518,7 @@ in
         '';
       };
 
-      server_config = mkOption {
+      serverConfig = mkOption {
         type = types.str;
         default = "";
         description = "Raw nginx lines appended inside the server block.";
@@ -552,7 +552,7 @@ in
       };
     };
 
-    setting_files = mkOption {
+    settingFiles = mkOption {
       type = types.attrsOf secretFile;
       default = { };
       description = ''

@@ -3,10 +3,11 @@
 { config, lib, ... }:
 let
   cfg = config.services.gitlab-mattermost;
+  helpers = import ./lib.nix { inherit lib; };
   db = cfg.database;
 in
 {
-  config = lib.mkIf (cfg.enable && db.kind == "local") (
+  config = lib.mkIf (helpers.active config && db.kind == "local") (
     lib.mkMerge [
       {
         services.postgresql = {

@@ -9,15 +9,9 @@ let
   cfg = config.services.gitlab-mattermost;
   helpers = import ./lib.nix { inherit lib; };
 
-  # The declarations alone (nothing here is evaluated but their names), to tell the
-  # compiler's keys from the NixOS-only ones.
-  schemaOptions =
-    (import ./options.nix {
-      inherit lib pkgs;
-      config = { };
-    }).options.services.gitlab-mattermost;
-
-  finalConfig = helpers.project schemaOptions cfg;
+  # The options the compiler reads, under its own names (generated with options.nix); the
+  # NixOS-only options are not in it.
+  finalConfig = helpers.project [ ] (import ./names.nix) cfg;
 
   configFile = pkgs.writeText "gitlab-mattermost.json" (builtins.toJSON finalConfig);
 
@@ -39,7 +33,7 @@ let
       '';
 in
 {
-  config = lib.mkIf cfg.enable {
+  config = lib.mkIf (helpers.active config) {
     services.gitlab-mattermost = {
       inherit finalConfig rendered;
     };

@@ -5,6 +5,8 @@
   lib,
   # The evaluated `config` of each host in hosts.nix.
   hosts,
+  # The evaluated `options` of the minimal host.
+  options,
   # config -> unit name -> the text NixOS writes for that unit (or a dump of its definition)
   unitText,
   # The absolute path of a file holding `canary`, as given to the hosts.
@@ -37,6 +39,17 @@ let
   oauth = local.systemd.services.gitlab-mattermost-oauth;
 
   remote = hosts.gitlabRemote;
+
+  both = hosts.bothModules;
+
+  # Every option the module declares, the NixOS-only ones too. NixOS names typed options in
+  # camelCase; only the keys of free-form attribute sets (settings) keep the program's names.
+  declared = lib.collect lib.isOption options.services.gitlab-mattermost;
+  snakeCase = lib.filter (option: lib.any (lib.hasInfix "_") (lib.drop 2 option.loc)) declared;
+  found = lib.concatMapStringsSep ", " (option: lib.showOption option.loc) snakeCase;
+
+  # Evaluating every account's fields throws if two modules define them differently.
+  accounts = lib.mapAttrsToList (_: user: { inherit (user) uid group home; }) both.users.users;
 
   # Everything the module writes to the store for a host, as text.
   storeText =
@@ -132,6 +145,20 @@ in
       && named "mattermost-admin" minimal.environment.systemPackages;
   }
   {
+    name =
+      "options: no option name has an underscore"
+      + lib.optionalString (snakeCase != [ ]) " (found: ${found})";
+    ok = declared != [ ] && snakeCase == [ ];
+  }
+  {
+    name = "options: camelCase names reach the compiler under its snake_case ones";
+    ok =
+      mm.finalConfig.external_url == "https://chat.example.com"
+      && mm.finalConfig.nginx.certificate_key == "/var/lib/certs/chat.example.com/key.pem"
+      && !(mm.finalConfig ? externalUrl)
+      && !(mm.finalConfig.nginx ? certificateKey);
+  }
+  {
     name = "minimal: no warnings";
     ok = lib.filter ours minimal.warnings == [ ];
   }
@@ -178,6 +205,14 @@ in
       && customMm.finalConfig.setting_files."SqlSettings.AtRestEncryptKey" == secretFile;
   }
   {
+    name = "custom: mattermost-admin talks to the local-mode socket the settings name";
+    ok = lib.any (
+      package:
+      lib.getName package == "mattermost-admin"
+      && contains "MMCTL_LOCAL_SOCKET_PATH=/var/lib/mattermost/local.sock" package.text
+    ) custom.environment.systemPackages;
+  }
+  {
     name = "custom: no secret content in anything bound for the store";
     ok = !contains canary (storeText custom) && !contains canary (storeText remote);
   }
@@ -185,7 +220,7 @@ in
     name = "custom: a secret inside the Nix store is warned about";
     ok =
       lib.hasPrefix builtins.storeDir secretFile
-      -> lib.any (contains "smtp.password_file is in the Nix store") custom.warnings;
+      -> lib.any (contains "smtp.passwordFile is in the Nix store") custom.warnings;
   }
 
   # GitLab
@@ -202,7 +237,7 @@ in
       };
   }
   {
-    name = "gitlabLocal: gitlab.url, id_file and secret_file default for registration";
+    name = "gitlabLocal: gitlab.url, idFile and secretFile default for registration";
     ok =
       localMm.finalConfig.gitlab.enable
       && localMm.finalConfig.gitlab.url == "https://git.example.org"
@@ -238,18 +273,33 @@ in
 
   # rejected
   {
+    name = "bothModules: nixpkgs' services.mattermost next to this one is rejected, pointing to the migration guide";
+    ok =
+      rejects both "services.mattermost are both enabled"
+      && rejects both "gitlab-mattermost import --nixpkgs-module"
+      && rejects both "docs/migrating-from-nixpkgs.md";
+  }
+  {
+    name = "bothModules: this module then defines no unit, vhost or account of its own, so nothing conflicts";
+    ok =
+      !named "gitlab-mattermost-rendered" both.systemd.packages
+      && !named "mattermost-admin" both.environment.systemPackages
+      && !(both.services.nginx.virtualHosts ? "chat.example.com")
+      && builtins.deepSeq accounts true;
+  }
+  {
     name = "aarch64: rejected, x86_64-linux only";
     ok = rejects hosts.aarch64 "x86_64-linux only";
   }
   {
     name = "nixPathSecret: a Nix path as secret is rejected";
-    ok = rejects hosts.nixPathSecret "services.gitlab-mattermost.smtp.password_file is a Nix path";
+    ok = rejects hosts.nixPathSecret "services.gitlab-mattermost.smtp.passwordFile is a Nix path";
   }
   {
     name = "inlineSecret: an inline secret is rejected without echoing it";
     ok =
-      rejects hosts.inlineSecret "services.gitlab-mattermost.smtp.password_file must be the absolute path"
-      && rejects hosts.inlineSecret ''setting_files."SqlSettings.AtRestEncryptKey" must be the absolute path''
+      rejects hosts.inlineSecret "services.gitlab-mattermost.smtp.passwordFile must be the absolute path"
+      && rejects hosts.inlineSecret ''settingFiles."SqlSettings.AtRestEncryptKey" must be the absolute path''
       && !lib.any (contains "inline-secret-canary") (failed hosts.inlineSecret);
   }
   {

@@ -9,24 +9,26 @@
 let
   lib = import libPath;
 
-  evalHost =
+  evalSystem =
     { system, module }:
-    (lib.evalModules {
+    lib.evalModules {
       modules = [
         ../../nixos-modules
         ./nixos-stubs.nix
         module
         { _module.args.pkgs = import ./fake-pkgs.nix { inherit lib system; }; }
       ];
-    }).config;
+    };
 
   # The stubs write no unit files; a dump of the definition holds the same strings.
   unitText =
     config: name: builtins.toJSON config.systemd.services.${lib.removeSuffix ".service" name};
 
-  hosts = lib.mapAttrs (_: evalHost) (import ./hosts.nix { inherit secretFile; });
+  systems = lib.mapAttrs (_: evalSystem) (import ./hosts.nix { inherit secretFile; });
+  hosts = lib.mapAttrs (_: system: system.config) systems;
 
   checks = import ./expectations.nix {
+    inherit (systems.minimal) options;
     inherit
       lib
       hosts

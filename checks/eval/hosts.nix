@@ -5,7 +5,7 @@
 let
   certificates = host: {
     certificate = "/var/lib/certs/${host}/fullchain.pem";
-    certificate_key = "/var/lib/certs/${host}/key.pem";
+    certificateKey = "/var/lib/certs/${host}/key.pem";
   };
 in
 {
@@ -15,7 +15,6 @@ in
     module = {
       services.gitlab-mattermost = {
         enable = true;
-        # The camelCase alias of `external_url`, as the README's quick start writes it.
         externalUrl = "https://chat.example.com";
         nginx = certificates "chat.example.com";
       };
@@ -28,7 +27,7 @@ in
     module = {
       services.gitlab-mattermost = {
         enable = true;
-        external_url = "https://chat.example.org";
+        externalUrl = "https://chat.example.org";
         account = {
           user = "mm";
           group = "mmgroup";
@@ -43,14 +42,16 @@ in
           enable = true;
           server = "smtp.example.org";
           port = 587;
-          connection_security = "STARTTLS";
+          connectionSecurity = "STARTTLS";
           auth = true;
           username = "chat";
-          password_file = secretFile;
-          feedback_email = "chat@example.org";
+          passwordFile = secretFile;
+          feedbackEmail = "chat@example.org";
         };
-        setting_files."SqlSettings.AtRestEncryptKey" = secretFile;
+        settingFiles."SqlSettings.AtRestEncryptKey" = secretFile;
         settings.TeamSettings.SiteName = "Example Chat";
+        # Elsewhere than the default, as an import from services.mattermost may put it.
+        settings.ServiceSettings.LocalModeSocketLocation = "/var/lib/mattermost/local.sock";
         nginx.enableACME = true;
         openFirewall = true;
         backup.enable = true;
@@ -81,7 +82,7 @@ in
       };
       services.gitlab-mattermost = {
         enable = true;
-        external_url = "https://chat.example.org";
+        externalUrl = "https://chat.example.org";
         nginx = certificates "chat.example.org";
         gitlab.register.enable = true;
       };
@@ -94,7 +95,7 @@ in
     module = {
       services.gitlab-mattermost = {
         enable = true;
-        external_url = "https://chat.example.org";
+        externalUrl = "https://chat.example.org";
         nginx = certificates "chat.example.org";
         gitlab = {
           url = "https://gitlab.example.org";
@@ -116,25 +117,42 @@ in
         services.gitlab-mattermost = {
           enable = true;
           package = pkgs.mattermostLatest;
-          external_url = "https://chat.example.com";
+          externalUrl = "https://chat.example.com";
           nginx = certificates "chat.example.com";
           gitlab = {
             enable = true;
             url = "https://gitlab.example.com";
             id = "0123456789abcdef";
-            secret_file = "/run/secrets/gitlab-oauth-secret";
+            secretFile = "/run/secrets/gitlab-oauth-secret";
           };
         };
       };
   };
 
   # Hosts that the assertions must reject.
+
+  # nixpkgs' own services.mattermost next to this module (both define the unit and the user).
+  bothModules = {
+    system = "x86_64-linux";
+    module = {
+      services.mattermost = {
+        enable = true;
+        siteUrl = "https://chat.example.com";
+      };
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+      };
+    };
+  };
+
   aarch64 = {
     system = "aarch64-linux";
     module = {
       services.gitlab-mattermost = {
         enable = true;
-        external_url = "https://chat.example.com";
+        externalUrl = "https://chat.example.com";
         nginx = certificates "chat.example.com";
       };
     };
@@ -145,9 +163,9 @@ in
     module = {
       services.gitlab-mattermost = {
         enable = true;
-        external_url = "https://chat.example.com";
+        externalUrl = "https://chat.example.com";
         nginx = certificates "chat.example.com";
-        smtp.password_file = ./hosts.nix;
+        smtp.passwordFile = ./hosts.nix;
       };
     };
   };
@@ -157,10 +175,10 @@ in
     module = {
       services.gitlab-mattermost = {
         enable = true;
-        external_url = "https://chat.example.com";
+        externalUrl = "https://chat.example.com";
         nginx = certificates "chat.example.com";
-        smtp.password_file = "inline-secret-canary";
-        setting_files."SqlSettings.AtRestEncryptKey" = "another-inline-secret";
+        smtp.passwordFile = "inline-secret-canary";
+        settingFiles."SqlSettings.AtRestEncryptKey" = "another-inline-secret";
       };
     };
   };
@@ -170,7 +188,7 @@ in
     module = {
       services.gitlab-mattermost = {
         enable = true;
-        external_url = "https://chat.example.com";
+        externalUrl = "https://chat.example.com";
       };
     };
   };
@@ -180,7 +198,7 @@ in
     module = {
       services.gitlab-mattermost = {
         enable = true;
-        external_url = "https://chat.example.com";
+        externalUrl = "https://chat.example.com";
         nginx = certificates "chat.example.com";
         gitlab = {
           url = "https://gitlab.example.com";

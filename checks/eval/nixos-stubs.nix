@@ -113,6 +113,13 @@ in
       databases = strings;
     };
 
+    # nixpkgs' own Mattermost module, which must not run next to this one; its other
+    # options (siteUrl, …) are taken as they come.
+    services.mattermost = option (types.submodule {
+      freeformType = types.attrsOf types.anything;
+      options.enable = flag;
+    }) { };
+
     # Separate options, as in NixOS: one submodule would make services.gitlab.enable depend
     # on the module's own definitions below services.gitlab.
     services.gitlab = {

@@ -61,11 +61,11 @@ rec {
       virtualisation.memorySize = 2048;
       services.gitlab-mattermost = {
         enable = true;
-        external_url = "https://mattermost.test";
+        externalUrl = "https://mattermost.test";
         openFirewall = true;
         nginx = {
           certificate = "${certs}/mattermost.test.pem";
-          certificate_key = secretPath "mattermost.test.key";
+          certificateKey = secretPath "mattermost.test.key";
         };
         settings = {
           # The VMs have no internet: these would only run into timeouts.

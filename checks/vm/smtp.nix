@@ -40,12 +40,12 @@ in
       enable = true;
       server = "mail.test";
       port = 1025;
-      connection_security = "STARTTLS";
+      connectionSecurity = "STARTTLS";
       auth = true;
       username = smtpUser;
-      password_file = helpers.secretPath "smtp-password";
-      feedback_name = "Chat Robot";
-      feedback_email = "robot@mattermost.test";
+      passwordFile = helpers.secretPath "smtp-password";
+      feedbackName = "Chat Robot";
+      feedbackEmail = "robot@mattermost.test";
       batching = {
         enable = true;
         interval = 30;

@@ -12,7 +12,7 @@
 {
   services.gitlab-mattermost = {
     enable = true;
-    external_url = "https://chat.example.com";
+    externalUrl = "https://chat.example.com";
     openFirewall = true;
     nginx.enableACME = true;
     backup.enable = true;
@@ -21,12 +21,12 @@
       enable = true;
       server = "smtp.example.com";
       port = 587;
-      connection_security = "STARTTLS";
+      connectionSecurity = "STARTTLS";
       auth = true;
       username = "chat@example.com";
-      password_file = "/run/secrets/mattermost-smtp-password";
-      feedback_name = "Example Chat";
-      feedback_email = "chat@example.com";
+      passwordFile = "/run/secrets/mattermost-smtp-password";
+      feedbackName = "Example Chat";
+      feedbackEmail = "chat@example.com";
       batching.enable = true;
     };
 
@@ -40,7 +40,7 @@
       };
     };
 
-    setting_files."SqlSettings.AtRestEncryptKey" = "/run/secrets/mattermost-at-rest-key";
+    settingFiles."SqlSettings.AtRestEncryptKey" = "/run/secrets/mattermost-at-rest-key";
 
     settings = {
       TeamSettings.SiteName = "Example Chat";

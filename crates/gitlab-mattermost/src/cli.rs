@@ -111,13 +111,17 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "PROGRAM")]
         program: Vec<OsString>,
     },
-    /// Import a GitLab Omnibus gitlab.rb (and config.json) into a config `render` accepts.
+    /// Import a GitLab Omnibus gitlab.rb (and config.json), or nixpkgs' services.mattermost,
+    /// into a config `render` accepts.
     #[command(after_help = "Examples:\n  \
         gitlab-mattermost import /etc/gitlab/gitlab.rb > mattermost.toml\n  \
         gitlab-mattermost import /etc/gitlab/gitlab.rb --config-json /var/opt/gitlab/mattermost/config.json \\\n    \
-        --secrets-dir /root/mattermost-secrets --format nix --out mattermost.nix\n\n\
+        --secrets-dir /root/mattermost-secrets --format nix --out mattermost.nix\n  \
+        nix eval --json .#nixosConfigurations.chat.config.services.mattermost > mattermost.json\n  \
+        sudo gitlab-mattermost import --nixpkgs-module mattermost.json --format nixos \\\n    \
+        --secrets-dir /var/lib/gitlab-mattermost-secrets --out gitlab-mattermost.nix\n\n\
         The report (carried, derived, secrets, skipped, dropped, renamed/removed) goes to stderr.\n\
-        See docs/migrating-from-omnibus.md for the whole migration.")]
+        See docs/migrating-from-omnibus.md and docs/migrating-from-nixpkgs.md for the whole migration.")]
     Import(crate::import::ImportArgs),
     /// Explain a gitlab.rb key, an MM_* variable or a Category.Field setting.
     #[command(after_help = "Examples:\n  \
@@ -130,9 +134,18 @@ pub enum Command {
         gitlab-mattermost schema > gitlab-mattermost.schema.json")]
     Schema,
     /// Print the NixOS options of `services.gitlab-mattermost` generated from the schema.
-    #[command(after_help = "Example (after changing the schema):\n  \
-        gitlab-mattermost nixos-options > nixos-modules/options.nix")]
-    NixosOptions,
+    #[command(
+        after_help = "Example (after changing the schema, regenerate both files):\n  \
+        gitlab-mattermost nixos-options > nixos-modules/options.nix\n  \
+        gitlab-mattermost nixos-options --names > nixos-modules/names.nix\n\n\
+        The options are the schema's fields in camelCase (external_url is externalUrl); names.nix\n\
+        maps them back to the compiler's names."
+    )]
+    NixosOptions {
+        /// Print the map from the NixOS option names to the compiler's (names.nix) instead.
+        #[arg(long)]
+        names: bool,
+    },
     /// Print the config reference (Markdown), generated from the schema.
     #[command(after_help = "Example:\n  gitlab-mattermost reference > docs/config-reference.md")]
     Reference,

@@ -158,8 +158,13 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             println!("{text}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::NixosOptions => {
-            print!("{}", gitlab_mattermost::nixos_options::render_options_nix());
+        Command::NixosOptions { names } => {
+            let text = if names {
+                gitlab_mattermost::nixos_options::render_names_nix()
+            } else {
+                gitlab_mattermost::nixos_options::render_options_nix()
+            };
+            print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Reference => {

@@ -3,7 +3,16 @@
 //! `nixos-modules/options.nix` is the output of [`render_options_nix`], committed so that the
 //! NixOS module needs no build step, and checked by `tests/nixos_options.rs` so that it cannot
 //! drift from [`crate::schema`]: a field added to the schema becomes a NixOS option with the
-//! same name, type, default, description and example.
+//! same type, default, description and example.
+//!
+//! NixOS names typed options in camelCase, so every schema field becomes the camelCase form
+//! of its snake_case name ([`camel_case`]: `external_url` is `externalUrl`,
+//! `smtp.batching.buffer_size` is `smtp.batching.bufferSize`). Only the keys of free-form
+//! attribute sets (`settings`, `settingFiles`, `environment`, `nginx.proxyHeaders`) stay as
+//! written: they are Mattermost's, the environment's or nginx's names (RFC 42). The module
+//! hands the compiler its configuration under the compiler's names through
+//! `nixos-modules/names.nix`, which [`render_names_nix`] generates from the same walk, so the
+//! two spellings cannot drift apart either.
 //!
 //! The output is formatted the way nixfmt (RFC 166 style) formats it, so `nixfmt --check`
 //! accepts the generated file as it is.
@@ -46,21 +55,39 @@ const ENUM_END: &str = "\u{2}";
 /// Widest line of generated text, the indentation included.
 const WIDTH: usize = 100;
 
+/// Header of the generated name map.
+const NAMES_HEADER: &str = r#"# Generated from the configuration schema (crates/gitlab-mattermost/src/schema.rs).
+# Do not edit: run `cargo run -- nixos-options --names > nixos-modules/names.nix`.
+#
+# The compiler's name of every option declared in options.nix: an option maps to the
+# compiler's key, a section to { name = <the compiler's key>; options = <its map>; }. The
+# module hands the compiler its configuration under these names (lib.nix, `project`).
+"#;
+
 /// Renders `nixos-modules/options.nix`.
 pub fn render_options_nix() -> String {
-    let root = serde_json::to_value(crate::schema::json_schema())
-        .expect("a JSON Schema serialises to JSON");
+    let root = schema_root();
+    let names = Names::of(&root);
     let mut out = String::from(HEADER);
     out.push_str("  options.services.gitlab-mattermost = {\n");
     let mut path = Vec::new();
-    emit_properties(&root, &root, &mut path, 2, &mut out);
+    emit_properties(&root, &root, &names, &mut path, 2, &mut out);
     out.push_str("  };\n}\n");
     out
 }
 
-/// Whether the option at `path` names a file whose content is secret (or, for the private
-/// key, must not be copied into the world-readable Nix store): such options take an absolute
-/// path as a string and the module asserts that it is not a Nix path.
+/// Renders `nixos-modules/names.nix`: the NixOS option names mapped to the compiler's.
+pub fn render_names_nix() -> String {
+    let root = schema_root();
+    let mut out = String::from(NAMES_HEADER);
+    emit_names(&root, &root, 0, &mut out);
+    out.push('\n');
+    out
+}
+
+/// Whether the option at `path` (the compiler's names) names a file whose content is secret
+/// (or, for the private key, must not be copied into the world-readable Nix store): such
+/// options take an absolute path as a string and the module asserts that it is not a Nix path.
 pub fn is_secret_path(path: &[String]) -> bool {
     let last = path.last().map(String::as_str).unwrap_or_default();
     last.ends_with("_file")
@@ -68,9 +95,178 @@ pub fn is_secret_path(path: &[String]) -> bool {
         || (path.len() == 2 && path[0] == "nginx" && last == "certificate_key")
 }
 
+fn schema_root() -> Value {
+    serde_json::to_value(crate::schema::json_schema()).expect("a JSON Schema serialises to JSON")
+}
+
+/// The NixOS spelling of a schema field: snake_case to camelCase (`access_key_id` becomes
+/// `accessKeyId`, `s3_bucket` becomes `s3Bucket`). A name without `_` is already one.
+pub fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            // A leading `_` has no word before it to join; keep the name readable.
+            upper = !out.is_empty();
+            continue;
+        }
+        if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A configuration in the compiler's names (as `import` builds it), in the NixOS module's:
+/// every key the schema declares becomes its camelCase option name; keys inside free-form
+/// attribute sets (Mattermost settings, variable names, header names) are kept.
+pub fn to_nixos_names(config: &Map<String, Value>) -> Map<String, Value> {
+    let root = schema_root();
+    rename_object(&root, &root, config)
+}
+
+fn rename_object(schema: &Value, root: &Value, config: &Map<String, Value>) -> Map<String, Value> {
+    let properties = schema.get("properties").and_then(Value::as_object);
+    let mut out = Map::new();
+    for (key, value) in config {
+        let Some(property) = properties.and_then(|p| p.get(key)) else {
+            // Not a declared field: a free-form key (or one the module will reject anyway).
+            out.insert(key.clone(), value.clone());
+            continue;
+        };
+        let resolved = crate::schema::resolve_ref(root, property);
+        let value = match value {
+            Value::Object(inner) if resolved.get("properties").is_some() => {
+                Value::Object(rename_object(resolved, root, inner))
+            }
+            other => other.clone(),
+        };
+        out.insert(camel_case(key), value);
+    }
+    out
+}
+
+/// Every option and section path in the compiler's names (`external_url`,
+/// `gitlab.id_file`, `smtp.batching`), to recognise references to them in descriptions.
+struct Names {
+    paths: std::collections::BTreeSet<String>,
+}
+
+impl Names {
+    fn of(root: &Value) -> Names {
+        fn walk(object: &Value, root: &Value, prefix: &str, paths: &mut Vec<String>) {
+            let Some(properties) = object.get("properties").and_then(Value::as_object) else {
+                return;
+            };
+            let mut seen: Vec<(String, &String)> = Vec::new();
+            for name in properties.keys() {
+                let camel = camel_case(name);
+                if let Some((_, other)) = seen.iter().find(|(c, _)| *c == camel) {
+                    panic!("schema fields {other} and {name} under `{prefix}` are both the NixOS option {camel}");
+                }
+                seen.push((camel, name));
+                let path = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                let resolved = crate::schema::resolve_ref(root, &properties[name]);
+                walk(resolved, root, &path, paths);
+                paths.push(path);
+            }
+        }
+        let mut paths = Vec::new();
+        walk(root, root, "", &mut paths);
+        Names {
+            paths: paths.into_iter().collect(),
+        }
+    }
+
+    /// Rewrites references to other options inside `code spans` into their NixOS names: a
+    /// path from the top (`external_url`, `gitlab.id_file`) or the name of a sibling option
+    /// (`id_file` in `gitlab.id`'s text). The option's own name is left alone: in its own
+    /// description it is the name of what it sets (`client_max_body_size` is nginx's
+    /// directive).
+    fn describe(&self, text: &str, path: &[String], siblings: &[String]) -> String {
+        let own = path.last().map(String::as_str).unwrap_or_default();
+        let mut out = String::with_capacity(text.len());
+        for (i, part) in text.split('`').enumerate() {
+            if i > 0 {
+                out.push('`');
+            }
+            if i % 2 == 0 {
+                out.push_str(part);
+            } else {
+                out.push_str(&self.rename_references(part, own, siblings));
+            }
+        }
+        out
+    }
+
+    fn rename_references(&self, code: &str, own: &str, siblings: &[String]) -> String {
+        let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+        let mut out = String::with_capacity(code.len());
+        let mut word = String::new();
+        let flush = |word: &mut String, out: &mut String| {
+            let refers = word.contains('_')
+                && (self.paths.contains(word.as_str())
+                    || (word != own && siblings.iter().any(|s| s == word)));
+            if refers {
+                let camel: Vec<String> = word.split('.').map(camel_case).collect();
+                out.push_str(&camel.join("."));
+            } else {
+                out.push_str(word);
+            }
+            word.clear();
+        };
+        for c in code.chars() {
+            if is_word(c) {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut word, &mut out);
+        out
+    }
+}
+
+fn emit_names(object: &Value, root: &Value, depth: usize, out: &mut String) {
+    let indent = "  ".repeat(depth + 1);
+    let close = "  ".repeat(depth);
+    out.push_str("{\n");
+    for (name, property) in object
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let resolved = crate::schema::resolve_ref(root, property);
+        let nix_name = attr_name(&camel_case(name));
+        let compiler = format!("\"{}\"", escape_string(name));
+        if resolved.get("properties").is_some() {
+            let inner = "  ".repeat(depth + 2);
+            let _ = writeln!(out, "{indent}{nix_name} = {{");
+            let _ = writeln!(out, "{inner}name = {compiler};");
+            let _ = write!(out, "{inner}options = ");
+            emit_names(resolved, root, depth + 2, out);
+            out.push_str(";\n");
+            let _ = writeln!(out, "{indent}}};");
+        } else {
+            let _ = writeln!(out, "{indent}{nix_name} = {compiler};");
+        }
+    }
+    let _ = write!(out, "{close}}}");
+}
+
 fn emit_properties(
     object: &Value,
     root: &Value,
+    names: &Names,
     path: &mut Vec<String>,
     depth: usize,
     out: &mut String,
@@ -78,6 +274,7 @@ fn emit_properties(
     let Some(properties) = object.get("properties").and_then(Value::as_object) else {
         return;
     };
+    let siblings: Vec<String> = properties.keys().cloned().collect();
     let mut first = true;
     for (name, property) in properties {
         if !first {
@@ -87,33 +284,47 @@ fn emit_properties(
         path.push(name.clone());
         let resolved = crate::schema::resolve_ref(root, property).clone();
         let indent = "  ".repeat(depth);
+        let nix_name = attr_name(&camel_case(name));
         if resolved.get("properties").is_some() {
             if let Some(description) = description_of(property, &resolved) {
+                let description = names.describe(&description, path, &siblings);
                 for line in wrap(&description, WIDTH - indent.len() - 2) {
                     let _ = writeln!(out, "{indent}# {line}");
                 }
             }
-            let _ = writeln!(out, "{indent}{} = {{", attr_name(name));
-            emit_properties(&resolved, root, path, depth + 1, out);
+            let _ = writeln!(out, "{indent}{nix_name} = {{");
+            emit_properties(&resolved, root, names, path, depth + 1, out);
             let _ = writeln!(out, "{indent}}};");
         } else {
-            emit_option(name, property, &resolved, path, depth, out);
+            let description = description_of(property, &resolved)
+                .map(|d| names.describe(&d, path, &siblings))
+                .unwrap_or_default();
+            emit_option(
+                &nix_name,
+                property,
+                &resolved,
+                path,
+                description,
+                depth,
+                out,
+            );
         }
         path.pop();
     }
 }
 
 fn emit_option(
-    name: &str,
+    nix_name: &str,
     property: &Value,
     resolved: &Value,
     path: &[String],
+    mut description: String,
     depth: usize,
     out: &mut String,
 ) {
     let indent = "  ".repeat(depth);
     let inner = "  ".repeat(depth + 1);
-    let _ = writeln!(out, "{indent}{} = mkOption {{", attr_name(name));
+    let _ = writeln!(out, "{indent}{nix_name} = mkOption {{");
     let ty = nix_type(resolved, path).replace(ENUM_BREAK, &format!("\n{inner}  "));
     let ty = ty.replace(ENUM_END, &format!("\n{inner}]"));
     let _ = writeln!(out, "{inner}type = {ty};");
@@ -128,7 +339,6 @@ fn emit_option(
     } else if let Some(default) = property.get("default").or_else(|| resolved.get("default")) {
         emit_binding(&inner, "default", default, out);
     }
-    let mut description = description_of(property, resolved).unwrap_or_default();
     if let Some(variants) = enum_variants(resolved) {
         let documented: Vec<String> = variants
             .iter()
@@ -451,10 +661,10 @@ mod tests {
     fn secret_options_use_the_secret_file_type() {
         let nix = render_options_nix();
         for option in [
-            "password_file = mkOption {\n        type = types.nullOr secretFile;",
-            "secret_file = mkOption {\n        type = types.nullOr secretFile;",
-            "setting_files = mkOption {\n      type = types.attrsOf secretFile;",
-            "certificate_key = mkOption {\n        type = types.nullOr secretFile;",
+            "passwordFile = mkOption {\n        type = types.nullOr secretFile;",
+            "secretFile = mkOption {\n        type = types.nullOr secretFile;",
+            "settingFiles = mkOption {\n      type = types.attrsOf secretFile;",
+            "certificateKey = mkOption {\n        type = types.nullOr secretFile;",
         ] {
             assert!(nix.contains(option), "missing:\n{option}\nin:\n{nix}");
         }
@@ -465,13 +675,13 @@ mod tests {
         let nix = render_options_nix();
         for expected in [
             "port = mkOption {\n        type = types.ints.between 1 65535;\n        default = 8065;",
-            "redirect_http_port = mkOption {\n        type = types.ints.between 1 65535;\n        default = 80;",
+            "redirectHttpPort = mkOption {\n        type = types.ints.between 1 65535;\n        default = 80;",
             "uid = mkOption {\n        type = types.nullOr (types.ints.between 1 4294967294);\n        default = null;",
-            "connection_security = mkOption {\n        type = types.enum [\n          \"\"\n          \"TLS\"\n          \"STARTTLS\"\n        ];\n        default = \"\";",
+            "connectionSecurity = mkOption {\n        type = types.enum [\n          \"\"\n          \"TLS\"\n          \"STARTTLS\"\n        ];\n        default = \"\";",
             "kind = mkOption {\n        type = types.enum [\n          \"local\"\n          \"external\"\n        ];\n        default = \"local\";",
             "settings = mkOption {\n      type = (pkgs.formats.json { }).type;",
             "environment = mkOption {\n      type = types.attrsOf types.str;\n      default = { };",
-            "read_replicas = mkOption {\n        type = types.listOf types.str;\n        default = [ ];",
+            "readReplicas = mkOption {\n        type = types.listOf types.str;\n        default = [ ];",
             "interval = mkOption {\n          type = types.ints.u32;\n          default = 30;",
             "default = [\n          \"0.0.0.0\"\n          \"[::]\"\n        ];",
             "example = {\n        \"SqlSettings.AtRestEncryptKey\" = \"/run/secrets/mattermost-at-rest-key\";\n      };",
@@ -479,30 +689,138 @@ mod tests {
         ] {
             assert!(nix.contains(expected), "missing:\n{expected}\nin:\n{nix}");
         }
-        // external_url has no default: NixOS then asks for it.
-        let external = nix.split("external_url = mkOption {").nth(1).unwrap();
+        // externalUrl has no default: NixOS then asks for it.
+        let external = nix.split("externalUrl = mkOption {").nth(1).unwrap();
         let external = external.split("};").next().unwrap();
         assert!(!external.contains("default ="), "{external}");
     }
 
+    /// Every field of every schema definition, with the names of its section's fields.
+    fn schema_fields() -> Vec<String> {
+        let root = schema_root();
+        root["definitions"]
+            .as_object()
+            .unwrap()
+            .values()
+            .chain([&root])
+            .flat_map(|d| d.get("properties").and_then(Value::as_object))
+            .flat_map(|p| p.keys().cloned())
+            .collect()
+    }
+
     #[test]
-    fn every_schema_field_is_an_option() {
-        let root = serde_json::to_value(crate::schema::json_schema()).unwrap();
+    fn every_schema_field_is_an_option_under_its_camel_case_name() {
         let nix = render_options_nix();
+        let names = render_names_nix();
         let mut missing = Vec::new();
-        for definition in root["definitions"].as_object().unwrap().values() {
-            for name in definition
-                .get("properties")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flat_map(|p| p.keys())
-            {
-                if !nix.contains(&format!(" {name} = ")) {
-                    missing.push(name.clone());
-                }
+        for name in schema_fields() {
+            let camel = camel_case(&name);
+            if !nix.contains(&format!(" {camel} = ")) {
+                missing.push(format!("{name} (option {camel})"));
+            }
+            if !names.contains(&format!(" = \"{name}\";")) {
+                missing.push(format!("{name} (in names.nix)"));
             }
         }
         assert!(missing.is_empty(), "no option for {missing:?}");
+    }
+
+    #[test]
+    fn no_declared_option_or_section_has_an_underscore() {
+        for line in render_options_nix().lines() {
+            let Some((name, rest)) = line.trim_start().split_once(" = ") else {
+                continue;
+            };
+            if rest.starts_with("mkOption {") || rest == "{" {
+                assert!(!name.contains('_'), "snake_case option: {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn camel_case_joins_words() {
+        for (snake, camel) in [
+            ("external_url", "externalUrl"),
+            ("id_file", "idFile"),
+            (
+                "skip_server_certificate_verification",
+                "skipServerCertificateVerification",
+            ),
+            ("s3_bucket", "s3Bucket"),
+            ("access_key_id", "accessKeyId"),
+            ("site_url", "siteUrl"),
+            ("version", "version"),
+            ("a__b", "aB"),
+            ("_private", "private"),
+        ] {
+            assert_eq!(camel_case(snake), camel);
+        }
+    }
+
+    #[test]
+    fn names_map_every_option_back_to_the_compiler() {
+        let names = render_names_nix();
+        for expected in [
+            "  externalUrl = \"external_url\";\n",
+            "  fileStorage = {\n    name = \"file_storage\";\n    options = {\n",
+            "      accessKeyId = \"access_key_id\";\n",
+            "      batching = {\n        name = \"batching\";\n        options = {\n          enable = \"enable\";\n          interval = \"interval\";\n          bufferSize = \"buffer_size\";\n",
+            "  settingFiles = \"setting_files\";\n",
+        ] {
+            assert!(names.contains(expected), "missing:\n{expected}\nin:\n{names}");
+        }
+        assert!(names.ends_with("}\n"), "{names}");
+    }
+
+    #[test]
+    fn descriptions_name_other_options_as_nixos_does() {
+        // Descriptions are wrapped: compare the words.
+        let nix = render_options_nix()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        // A sibling and a path from the top are renamed...
+        assert!(
+            nix.contains("use `idFile` when a registration step writes it"),
+            "{nix}"
+        );
+        assert!(nix.contains("Needs `externalUrl`."), "{nix}");
+        // ...but an option's own name in its text is what it sets, here nginx's directive.
+        assert!(
+            nix.contains("Largest request body (`client_max_body_size`)"),
+            "{nix}"
+        );
+        // Mattermost's names are not options.
+        assert!(nix.contains("`ServiceSettings.SiteURL`"), "{nix}");
+    }
+
+    #[test]
+    fn imported_configs_take_the_nixos_names_but_keep_free_form_keys() {
+        let config = serde_json::json!({
+            "external_url": "https://chat.example.com",
+            "file_storage": {"access_key_id": "AKIA", "secret_access_key_file": "/run/s3"},
+            "smtp": {"batching": {"buffer_size": 10}},
+            "nginx": {"proxy_headers": {"X_Custom_Header": "1"}},
+            "environment": {"https_proxy": "http://proxy:3128"},
+            "settings": {"ServiceSettings": {"EnableLocalMode": true}},
+            "setting_files": {"SqlSettings.AtRestEncryptKey": "/run/key"},
+        });
+        let Value::Object(config) = config else {
+            unreachable!()
+        };
+        let renamed = Value::Object(to_nixos_names(&config));
+        assert_eq!(
+            renamed,
+            serde_json::json!({
+                "externalUrl": "https://chat.example.com",
+                "fileStorage": {"accessKeyId": "AKIA", "secretAccessKeyFile": "/run/s3"},
+                "smtp": {"batching": {"bufferSize": 10}},
+                "nginx": {"proxyHeaders": {"X_Custom_Header": "1"}},
+                "environment": {"https_proxy": "http://proxy:3128"},
+                "settings": {"ServiceSettings": {"EnableLocalMode": true}},
+                "settingFiles": {"SqlSettings.AtRestEncryptKey": "/run/key"},
+            })
+        );
     }
 
     #[test]

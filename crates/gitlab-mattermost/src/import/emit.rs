@@ -9,9 +9,14 @@ use serde_json::{Map, Value};
 /// The output formats of `import`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
+    /// The compiler's config file in TOML.
     Toml,
+    /// The compiler's config file as a Nix attribute set.
     Nix,
+    /// The compiler's config file in JSON.
     Json,
+    /// A NixOS module setting `services.gitlab-mattermost` (camelCase option names).
+    Nixos,
 }
 
 /// Render `config` (a JSON object without nulls) in `format`. `header` becomes a comment
@@ -21,7 +26,33 @@ pub fn emit(config: &Map<String, Value>, format: OutputFormat, header: &[String]
         OutputFormat::Toml => toml(config, header),
         OutputFormat::Nix => nix(config, header),
         OutputFormat::Json => json(config),
+        OutputFormat::Nixos => nixos(config, &[], header),
     }
+}
+
+/// A NixOS module: `services.gitlab-mattermost`, enabled, with `config` under the module's
+/// option names, and each of `extra` (a NixOS option path and its value) beside it.
+pub fn nixos(
+    config: &Map<String, Value>,
+    extra: &[(Vec<String>, Value)],
+    header: &[String],
+) -> String {
+    let mut service = Map::new();
+    service.insert("enable".into(), Value::Bool(true));
+    service.extend(crate::nixos_options::to_nixos_names(config));
+    let mut out = comment_block("#", header);
+    out.push_str("{\n");
+    let _ = writeln!(
+        out,
+        "  services.gitlab-mattermost = {};",
+        nix_value(&Value::Object(service), 1)
+    );
+    for (path, value) in extra {
+        let path: Vec<String> = path.iter().map(|k| nix_key(k)).collect();
+        let _ = writeln!(out, "  {} = {};", path.join("."), nix_value(value, 1));
+    }
+    out.push_str("}\n");
+    out
 }
 
 fn sorted(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
@@ -199,7 +230,8 @@ fn nix_key(k: &str) -> String {
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '\''));
     if ident && !KEYWORDS.contains(&k) {
         k.to_string()
     } else {

@@ -1,6 +1,7 @@
 //! `gitlab-mattermost import`: turn a GitLab Omnibus `gitlab.rb` (and optionally Mattermost's
 //! `config.json`) into a config `render` accepts unchanged, with a report of everything that
-//! was carried, derived, skipped or dropped.
+//! was carried, derived, skipped or dropped. [`nixpkgs`] does the same for the configuration
+//! of nixpkgs' NixOS module `services.mattermost`.
 //!
 //! The steps: parse gitlab.rb (the `gitlab-rb` crate) and flatten it into entries; offer every
 //! Mattermost setting found (Omnibus keys, `mattermost['env']`, pre-11.0 keys, config.json)
@@ -15,6 +16,7 @@ pub mod emit;
 pub mod legacy;
 pub mod mapping;
 pub mod nginx;
+pub mod nixpkgs;
 pub mod rb;
 pub mod report;
 pub mod secrets;
@@ -40,13 +42,23 @@ use crate::diag::{self, Diagnostic, Diagnostics};
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// The Omnibus gitlab.rb to import (usually /etc/gitlab/gitlab.rb).
-    #[arg(value_name = "GITLAB_RB")]
-    pub gitlab_rb: PathBuf,
+    #[arg(
+        value_name = "GITLAB_RB",
+        required_unless_present = "nixpkgs_module",
+        conflicts_with = "nixpkgs_module"
+    )]
+    pub gitlab_rb: Option<PathBuf>,
+    /// Import nixpkgs' NixOS module `services.mattermost` instead: its configuration as JSON,
+    /// from `nix eval --json .#nixosConfigurations.HOST.config.services.mattermost`. Run it
+    /// as root on the host, so that its environmentFile can be read and split.
+    #[arg(long, value_name = "FILE.json", conflicts_with = "config_json")]
+    pub nixpkgs_module: Option<PathBuf>,
     /// Mattermost's config.json (usually /var/opt/gitlab/mattermost/config.json): settings
     /// that differ from Mattermost's defaults are carried too.
     #[arg(long, value_name = "CONFIG_JSON")]
     pub config_json: Option<PathBuf>,
-    /// Output format.
+    /// Output format: the compiler's config file (toml, nix, json) or a NixOS module for
+    /// `services.gitlab-mattermost` (nixos).
     #[arg(long, value_enum, default_value = "toml")]
     pub format: OutputFormat,
     /// Write each secret found to its own file here (mode 0600) and reference it; without
@@ -98,9 +110,20 @@ pub fn run(args: &ImportArgs) -> Result<(), ImportError> {
 
 /// Import without printing anything.
 pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
-    let source = args.gitlab_rb.display().to_string();
-    let text = std::fs::read_to_string(&args.gitlab_rb)
-        .with_context(|| format!("cannot read {source}"))?;
+    let gitlab_rb = match (&args.nixpkgs_module, &args.gitlab_rb) {
+        (Some(module), _) => return nixpkgs::import(module, args),
+        (None, Some(gitlab_rb)) => gitlab_rb,
+        (None, None) => {
+            return Err(ImportError::Invalid(
+                Diagnostic::new("", "nothing to import")
+                    .with_hint("give a gitlab.rb, or --nixpkgs-module FILE.json")
+                    .into(),
+            ))
+        }
+    };
+    let source = gitlab_rb.display().to_string();
+    let text =
+        std::fs::read_to_string(gitlab_rb).with_context(|| format!("cannot read {source}"))?;
     let parsed = rb::parse_source(&source, &text)?;
     let config_json = match &args.config_json {
         Some(p) => Some(read_config_json(p)?),
@@ -129,9 +152,14 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
     typed::free_form(&mut ctx, resolved);
     ctx.validate_output()?;
     ctx.secrets.finish(&mut ctx.report)?;
+    let next = if args.format == OutputFormat::Nixos {
+        "Review it with the import report, then import it into the host configuration."
+    } else {
+        "Review it with the import report, then: gitlab-mattermost check FILE"
+    };
     let header = vec![
         format!("Imported by `gitlab-mattermost import` from {source}."),
-        "Review it with the import report, then: gitlab-mattermost check FILE".into(),
+        next.into(),
     ];
     let text = emit::emit(&ctx.out, args.format, &header);
     Ok(Imported {

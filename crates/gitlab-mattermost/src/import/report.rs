@@ -12,6 +12,9 @@ pub enum Origin {
     ConfigJson(String),
     /// Something Omnibus did implicitly (its default or a derivation).
     Omnibus(String),
+    /// A NixOS option by its full name (`services.mattermost.siteUrl`), or a line of a file
+    /// one names.
+    Nixos(String),
 }
 
 impl Origin {
@@ -30,6 +33,7 @@ impl fmt::Display for Origin {
             Origin::Rb { line, column, key } => write!(f, "gitlab.rb:{line}:{column} {key}"),
             Origin::ConfigJson(path) => write!(f, "config.json {path}"),
             Origin::Omnibus(what) => write!(f, "Omnibus {what}"),
+            Origin::Nixos(what) => write!(f, "{what}"),
         }
     }
 }

@@ -285,6 +285,9 @@ fn derive_files(config: &Config, b: &mut Builder) {
         .directory
         .clone()
         .unwrap_or_else(|| format!("{}/data", config.directories.data.trim_end_matches('/')));
+    // Mattermost appends a slash to a local files directory when it loads its config; render
+    // it so that the effective setting is exactly the rendered one.
+    let dir = format!("{}/", dir.trim_end_matches('/'));
     match f.driver {
         FileDriver::Local => {
             b.typed(

@@ -1,0 +1,106 @@
+"""Mattermost built from its Go module through the wrapper module in ../mattermost.
+
+The build is cached outside the repository, keyed by the wrapper's go.sum, so a machine
+builds it once (a few minutes on 2 cores). What lands in the cache has the layout of
+Mattermost's release tarball: bin/mattermost, bin/mmctl, i18n/, templates/, fonts/ and a
+stub client/root.html (the web app is not built: the API and the OAuth routes work without
+it, and the stub keeps `GET /` from answering 500).
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+from .log import step
+
+WRAPPER = Path(__file__).resolve().parent.parent / "mattermost"
+SERVER_MODULE = "github.com/mattermost/mattermost/server/v8"
+ASSETS = ("i18n", "templates", "fonts")
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def wrapper_version():
+    """The server/v8 version the wrapper pins (a pseudo-version)."""
+    for line in (WRAPPER / "go.mod").read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == SERVER_MODULE:
+            return parts[1]
+    raise BuildError(f"{WRAPPER}/go.mod does not require {SERVER_MODULE}")
+
+
+def cache_key():
+    digest = hashlib.sha256()
+    for name in ("go.mod", "go.sum", "tools.go"):
+        digest.update((WRAPPER / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def go_env():
+    env = dict(os.environ)
+    # go.sum is committed: every module is verified against it, nothing is looked up.
+    env.update({"GOFLAGS": "-mod=readonly", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local"})
+    return env
+
+
+def build(cache_dir):
+    """Returns the directory of a built Mattermost (cached), building it when missing."""
+    out = Path(cache_dir) / f"mattermost-{cache_key()}"
+    if (out / "build.json").exists():
+        return out
+    if not shutil.which("go"):
+        raise BuildError("Go is missing: Mattermost is built from its Go module (Go 1.24 or later)")
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    (partial / "bin").mkdir(parents=True)
+    version = wrapper_version()
+    step(f"building Mattermost {version} from its Go module (cached in {out})")
+    started = time.monotonic()
+    result = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", "go", "build", "-trimpath", "-tags", "production",
+         "-ldflags", f"-X github.com/mattermost/mattermost/server/public/model.BuildNumber={version} "
+                     "-X github.com/mattermost/mattermost/server/public/model.BuildHashEnterprise=none "
+                     "-X github.com/mattermost/mattermost/server/public/model.BuildEnterpriseReady=false",
+         "-o", str(partial / "bin") + "/",
+         f"{SERVER_MODULE}/cmd/mattermost", f"{SERVER_MODULE}/cmd/mmctl"],
+        cwd=WRAPPER, env=go_env(), capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise BuildError(f"go build failed:\n{result.stderr[-4000:]}")
+    peak_kib = int(result.stderr.strip().splitlines()[-1])
+    seconds = time.monotonic() - started
+    module_dir = subprocess.run(
+        ["go", "list", "-m", "-f", "{{.Dir}}", SERVER_MODULE],
+        cwd=WRAPPER, env=go_env(), capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    for asset in ASSETS:
+        shutil.copytree(Path(module_dir) / asset, partial / asset)
+    # The module cache is read-only; the copies must be ordinary files.
+    subprocess.run(["chmod", "-R", "u+w,go+rX", str(partial)], check=True)
+    (partial / "client").mkdir()
+    (partial / "client/root.html").write_text(
+        "<!doctype html><title>Mattermost</title><p>Mattermost (API only: no web app built)</p>\n"
+    )
+    (partial / "build.json").write_text(json.dumps(
+        {"version": version, "build_seconds": round(seconds, 1), "peak_rss_mib": round(peak_kib / 1024)},
+        indent=1) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
+    step(f"built Mattermost in {seconds:.0f} s, peak memory {peak_kib / 1024:.0f} MiB")
+    return out
+
+
+def release_tarball(build_dir, dest):
+    """Packs the build like Mattermost's release tarball (a top-level mattermost/ folder)."""
+    dest = Path(dest)
+    with tarfile.open(dest, "w:gz", compresslevel=1) as tar:
+        tar.add(build_dir, arcname="mattermost",
+                filter=lambda info: None if info.name.endswith("build.json") else info)
+    return dest

@@ -1,0 +1,14 @@
+"""The scenarios, one per file, in the order they run (later ones build on the state the
+earlier ones leave: users, posts, the registered GitLab application). Each takes the
+harness's Context and returns a one-paragraph summary of what it proved, or raises
+ScenarioFailed saying what did not hold."""
+
+from . import basic, env, lifecycle, oauth, smtp
+
+SCENARIOS = {
+    "basic": basic.run,
+    "env": env.run,
+    "oauth": oauth.run,
+    "smtp": smtp.run,
+    "lifecycle": lifecycle.run,
+}

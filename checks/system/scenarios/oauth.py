@@ -1,0 +1,97 @@
+"""oauth: "Sign in with GitLab" end to end, against the GitLab stand-in.
+
+- `gitlab-mattermost gitlab register` creates the application in GitLab (admin token) and
+  writes the id and secret files (0600), with the redirect URIs of the site URL;
+- after a restart, a scripted browser (the VM tests' oauth_login client, cookie jar and all)
+  signs in to GitLab and through Mattermost's GitLab login: MMAUTHTOKEN is set, and
+  /api/v4/users/me is the GitLab user (auth_service gitlab, same username and email);
+- a second sign-in of the same user works (the login path, not sign-up);
+- with a wrong secret the sign-in fails, and `gitlab-mattermost doctor` names the cause.
+"""
+
+import json
+
+from harness import site as sites
+from harness.context import CONFIG_IN_CONTAINER, ScenarioFailed, expect
+
+
+def run(ctx):
+    site = ctx.site
+    expect(site.gitlab_url, "the config does not enable GitLab sign-in (gitlab.enable)")
+    registered = register(ctx)
+    ctx.systemctl("restart", "mattermost")
+    ctx.wait_ready()
+    user = sign_in(ctx, expect_consent=True)
+    again = sign_in(ctx, expect_consent=True)
+    expect(again["id"] == user["id"], "the second sign-in made another user")
+    refused = wrong_secret_is_named(ctx)
+    return (f"{registered}; signed in as {user['username']} <{user['email']}> via "
+            f"{user['auth_service']} twice; {refused}")
+
+
+def register(ctx):
+    id_file = ctx.site.secret_files["MM_GITLABSETTINGS_ID"]
+    secret_file = ctx.site.secret_files["MM_GITLABSETTINGS_SECRET"]
+    ctx.container.run(["gitlab-mattermost", "gitlab", "register", CONFIG_IN_CONTAINER,
+                       "--token-file", sites.ADMIN_TOKEN_FILE])
+    modes = ctx.container.run(["stat", "-c", "%a %U", id_file, secret_file]).stdout.split("\n")
+    expect(all(m.startswith("600 root") for m in modes if m), f"id/secret file modes: {modes}")
+    app_id = ctx.container.run(["cat", id_file]).stdout.strip()
+    secret = ctx.container.run(["cat", secret_file]).stdout.strip()
+    state = json.loads(ctx.container.run(["cat", sites.GITLAB_STATE]).stdout)
+    apps = [a for a in state["applications"] if a["application_id"] == app_id]
+    expect(apps, f"GitLab has no application {app_id}")
+    expected = {f"{ctx.site.site_url}/signup/gitlab/complete", f"{ctx.site.site_url}/login/gitlab/complete"}
+    expect(set(apps[0]["redirect_uris"]) == expected,
+           f"redirect URIs {apps[0]['redirect_uris']}, expected {sorted(expected)}")
+    expect(apps[0]["secret"] == secret, "the secret file does not hold GitLab's secret")
+    # A rerun changes nothing.
+    ctx.container.run(["gitlab-mattermost", "gitlab", "register", CONFIG_IN_CONTAINER,
+                       "--token-file", sites.ADMIN_TOKEN_FILE])
+    after = json.loads(ctx.container.run(["cat", sites.GITLAB_STATE]).stdout)
+    expect(len(after["applications"]) == len(state["applications"]) and
+           ctx.container.run(["cat", secret_file]).stdout.strip() == secret,
+           "a second register changed the application or the secret")
+    # Keep them across reboots: /run is a tmpfs.
+    ctx.site.secret_values[id_file] = app_id
+    ctx.site.secret_values[secret_file] = secret
+    return f"register created application {apps[0]['id']} with the site's redirect URIs; a rerun changed nothing"
+
+
+def sign_in(ctx, expect_consent):
+    password = ctx.container.run(["cat", sites.GITLAB_PASSWORD_FILE]).stdout.strip()
+    args = ["--gitlab", ctx.site.gitlab_url, "--mattermost", ctx.site.external_url,
+            "--user", sites.GITLAB_USER["user"], "--password", password]
+    if expect_consent:
+        args += ["--expect", "consent"]
+    out = ctx.client("oauth_login.py", *args).stdout
+    user = json.loads(out.strip().splitlines()[-1])
+    expect(user["auth_service"] == "gitlab", f"auth_service {user['auth_service']!r}")
+    expect(user["username"] == sites.GITLAB_USER["user"], f"username {user['username']!r}")
+    expect(user["email"] == sites.GITLAB_USER["email"], f"email {user['email']!r}")
+    return user
+
+
+def wrong_secret_is_named(ctx):
+    secret_file = ctx.site.secret_files["MM_GITLABSETTINGS_SECRET"]
+    good = ctx.site.secret_values[secret_file]
+    ctx.container.write(secret_file, "gloas-wrong-secret\n", mode=0o600)
+    try:
+        ctx.systemctl("restart", "mattermost")
+        ctx.wait_ready()
+        password = ctx.container.run(["cat", sites.GITLAB_PASSWORD_FILE]).stdout.strip()
+        attempt = ctx.client("oauth_login.py", "--gitlab", ctx.site.gitlab_url, "--mattermost",
+                             ctx.site.external_url, "--user", sites.GITLAB_USER["user"],
+                             "--password", password, check=False)
+        expect(attempt.returncode != 0, f"sign-in with a wrong secret succeeded:\n{attempt.stdout}")
+        doctor = ctx.container.run(["gitlab-mattermost", "doctor", CONFIG_IN_CONTAINER], check=False)
+        report = doctor.stdout + doctor.stderr
+        expect(doctor.returncode != 0, "doctor passed with a wrong GitLab secret")
+        expect("invalid_client" in report and secret_file in report,
+               f"doctor does not name the wrong secret:\n{report[-3000:]}")
+        expect("gloas-wrong-secret" not in report, "doctor printed the secret")
+    finally:
+        ctx.container.write(secret_file, good + "\n", mode=0o600)
+        ctx.systemctl("restart", "mattermost")
+        ctx.wait_ready()
+    return "a wrong secret fails the sign-in and doctor names invalid_client and the secret file"

@@ -1,0 +1,7 @@
+"""smtp: being written."""
+
+from harness.context import ScenarioFailed
+
+
+def run(ctx):
+    raise ScenarioFailed("scenario smtp is not written yet")

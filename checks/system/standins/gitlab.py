@@ -1,0 +1,449 @@
+"""A GitLab stand-in for the system test: the parts of GitLab that Mattermost's "Sign in with
+GitLab" and `gitlab-mattermost gitlab register` talk to, enforcing what GitLab enforces.
+
+GitLab itself cannot run on these machines, so this small server plays it, behind the
+container's nginx (TLS) like GitLab's own workhorse. What it enforces, as GitLab (Doorkeeper)
+does:
+- the Applications API (`/api/v4/applications`) needs an administrator's token
+  (`PRIVATE-TOKEN`): 401 without a valid token, 403 for a non-administrator's;
+- `/oauth/authorize` needs a signed-in user (else a redirect to `/users/sign_in`), a known
+  `client_id`, `response_type=code`, scopes the application has, and a `redirect_uri` equal to
+  one of the application's registered URIs, character for character;
+- the sign-in form and the consent form carry a CSRF token bound to the session cookie;
+- `/oauth/token` checks the client id and secret (form fields or HTTP Basic), and the code:
+  issued to this client for this redirect URI, not expired, and usable once;
+- `/api/v4/user` answers only a valid Bearer token, with GitLab's user JSON.
+
+State (applications, tokens) is kept in a JSON file so that a restart keeps it.
+
+Usage: gitlab.py --listen 127.0.0.1:8181 --state FILE --external-url https://gitlab.test
+                 --admin-token-file F --user-token-file F
+                 --user NAME --password-file F --email E --name "Full Name"
+"""
+
+import argparse
+import os
+import base64
+import html
+import http.server
+import json
+import secrets
+import sys
+import threading
+import time
+import urllib.parse
+from http import cookies
+
+CODE_LIFETIME_S = 600
+
+
+class State:
+    """Applications and issued grants, persisted to a JSON file."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lock = threading.Lock()
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            data = {}
+        self.applications = data.get("applications", [])
+        self.next_id = data.get("next_id", 1)
+        self.codes = data.get("codes", {})
+        self.tokens = data.get("tokens", {})
+        self.sessions = data.get("sessions", {})
+        self.log = data.get("log", [])
+
+    def save(self):
+        with open(self.path + ".tmp", "w") as f:
+            json.dump(
+                {
+                    "applications": self.applications,
+                    "next_id": self.next_id,
+                    "codes": self.codes,
+                    "tokens": self.tokens,
+                    "sessions": self.sessions,
+                    "log": self.log[-500:],
+                },
+                f,
+                indent=1,
+            )
+
+
+        os.replace(self.path + ".tmp", self.path)
+
+
+def public_application(app):
+    """An application as GitLab lists it: never the secret."""
+    return {
+        "id": app["id"],
+        "application_id": app["application_id"],
+        "application_name": app["application_name"],
+        "callback_url": "\n".join(app["redirect_uris"]),
+        "confidential": app["confidential"],
+        "scopes": app["scopes"],
+    }
+
+
+def make_handler(args, state, user):
+    admin_token = read_secret(args.admin_token_file)
+    user_token = read_secret(args.user_token_file) if args.user_token_file else None
+    password = read_secret(args.password_file)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        server_version = "gitlab-standin"
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *a):
+            # Never the query string: it carries codes and states.
+            sys.stderr.write(f"{self.command} {self.path.split('?')[0]} {fmt % a}\n")
+
+        # ---- plumbing -------------------------------------------------------------------
+        def body(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def form(self):
+            raw = self.body().decode()
+            ctype = self.headers.get("Content-Type", "")
+            if ctype.startswith("application/json"):
+                try:
+                    return {k: str(v) if not isinstance(v, list) else v for k, v in json.loads(raw or "{}").items()}
+                except ValueError:
+                    return None
+            return {k: v[-1] for k, v in urllib.parse.parse_qs(raw, keep_blank_values=True).items()}
+
+        def send(self, status, payload=None, headers=None, content_type="application/json"):
+            data = b""
+            if payload is not None:
+                data = (json.dumps(payload) if content_type == "application/json" else payload).encode()
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            if payload is not None:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def redirect(self, location, headers=None):
+            self.send(302, None, {"Location": location, **(headers or {})})
+
+        def page(self, status, text, headers=None):
+            self.send(status, text, headers, content_type="text/html; charset=utf-8")
+
+        def record(self, event, **fields):
+            state.log.append({"t": time.time(), "event": event, **fields})
+
+        def session(self):
+            jar = cookies.SimpleCookie(self.headers.get("Cookie", ""))
+            sid = jar["_gitlab_session"].value if "_gitlab_session" in jar else None
+            return sid, state.sessions.get(sid) if sid else None
+
+        def new_session(self):
+            sid = secrets.token_hex(16)
+            state.sessions[sid] = {"csrf": secrets.token_urlsafe(24), "user": None, "return_to": None}
+            return sid, state.sessions[sid]
+
+        def cookie_header(self, sid):
+            return {"Set-Cookie": f"_gitlab_session={sid}; Path=/; Secure; HttpOnly; SameSite=Lax"}
+
+        def api_token(self):
+            token = self.headers.get("PRIVATE-TOKEN")
+            auth = self.headers.get("Authorization", "")
+            if not token and auth.lower().startswith("bearer "):
+                token = auth[7:].strip()
+            return token
+
+        def url(self):
+            return urllib.parse.urlsplit(self.path)
+
+        # ---- routes -------------------------------------------------------------------
+        def do_GET(self):
+            with state.lock:
+                self.route("GET")
+
+        def do_POST(self):
+            with state.lock:
+                self.route("POST")
+
+        def do_DELETE(self):
+            with state.lock:
+                self.route("DELETE")
+
+        def do_PUT(self):
+            with state.lock:
+                self.route("PUT")
+
+        def route(self, method):
+            path = self.url().path
+            try:
+                if path == "/users/sign_in":
+                    return self.sign_in_page() if method == "GET" else self.sign_in()
+                if path == "/oauth/authorize":
+                    return self.authorize() if method == "GET" else self.consent()
+                if path == "/oauth/token" and method == "POST":
+                    return self.token()
+                if path == "/api/v4/user" and method == "GET":
+                    return self.current_user()
+                if path.startswith("/api/v4/applications"):
+                    return self.applications(method, path)
+                if path == "/-/readiness":
+                    return self.send(200, {"status": "ok"})
+                if path == "/":
+                    return self.page(200, "<html><body>GitLab stand-in</body></html>")
+                self.send(404, {"message": "404 Not Found"})
+            finally:
+                state.save()
+
+        # -- web sign-in
+        def sign_in_page(self):
+            sid, sess = self.session()
+            if sess is None:
+                sid, sess = self.new_session()
+            token = html.escape(sess["csrf"])
+            self.page(
+                200,
+                f'<html><head><meta name="csrf-token" content="{token}"></head><body>'
+                '<form action="/users/sign_in" method="post">'
+                f'<input type="hidden" name="authenticity_token" value="{token}">'
+                '<input type="text" name="user[login]"><input type="password" name="user[password]">'
+                '<input type="submit" name="commit" value="Sign in"></form></body></html>',
+                self.cookie_header(sid),
+            )
+
+        def sign_in(self):
+            sid, sess = self.session()
+            form = self.form() or {}
+            if sess is None or not secrets.compare_digest(form.get("authenticity_token", ""), sess["csrf"]):
+                # GitLab answers a missing or wrong CSRF token with 422.
+                return self.page(422, "<html><body>The change you requested was rejected.</body></html>")
+            if form.get("user[login]") not in (user["username"], user["email"]) or not secrets.compare_digest(
+                form.get("user[password]", ""), password
+            ):
+                self.record("sign-in-refused")
+                return self.page(200, "<html><body><form action=\"/users/sign_in\" method=\"post\">"
+                                 "Invalid login or password.</form></body></html>")
+            # A new session id after sign-in, as Rails does.
+            del state.sessions[sid]
+            sid, sess = self.new_session()
+            sess["user"] = user["username"]
+            self.record("signed-in", user=user["username"])
+            self.redirect(sess.get("return_to") or "/", self.cookie_header(sid))
+
+        # -- OAuth
+        def application_by_client_id(self, client_id):
+            return next((a for a in state.applications if a["application_id"] == client_id), None)
+
+        def authorize_error(self, app, redirect_uri, params, error, description):
+            """Doorkeeper: an invalid client or redirect URI is shown as a page, never
+            redirected to; other errors go back to the (valid) redirect URI."""
+            self.record("authorize-refused", error=error)
+            if app is None or redirect_uri not in app["redirect_uris"]:
+                return self.page(400, f"<html><body><h1>An error has occurred</h1><p>{error}: "
+                                      f"{html.escape(description)}</p></body></html>")
+            query = urllib.parse.urlencode({"error": error, "error_description": description,
+                                            "state": params.get("state", "")})
+            return self.redirect(f"{redirect_uri}?{query}")
+
+        def authorize_params(self, params):
+            app = self.application_by_client_id(params.get("client_id", ""))
+            redirect_uri = params.get("redirect_uri", "")
+            if app is None:
+                return None, ("invalid_client", "Client authentication failed due to unknown client.")
+            if redirect_uri not in app["redirect_uris"]:
+                return app, ("invalid_redirect_uri", "The redirect URI included is not valid.")
+            if params.get("response_type") != "code":
+                return app, ("unsupported_response_type", "The authorization server does not support this response type.")
+            requested = set((params.get("scope") or "").split())
+            if not requested or not requested <= set(app["scopes"].split()):
+                return app, ("invalid_scope", "The requested scope is invalid, unknown, or malformed.")
+            return app, None
+
+        def authorize(self):
+            params = {k: v[-1] for k, v in urllib.parse.parse_qs(self.url().query).items()}
+            sid, sess = self.session()
+            if sess is None or not sess.get("user"):
+                if sess is None:
+                    sid, sess = self.new_session()
+                sess["return_to"] = self.path
+                return self.redirect("/users/sign_in", self.cookie_header(sid))
+            app, problem = self.authorize_params(params)
+            if problem:
+                return self.authorize_error(app, params.get("redirect_uri", ""), params, *problem)
+            if app.get("trusted"):
+                return self.issue_code(app, params, sess)
+            token = html.escape(sess["csrf"])
+            hidden = "".join(
+                f'<input type="hidden" name="{name}" value="{html.escape(params.get(name, ""))}">'
+                for name in ("client_id", "redirect_uri", "state", "response_type", "scope")
+            )
+            self.page(
+                200,
+                "<html><body><h3>Authorize " + html.escape(app["application_name"]) + " to use your account?</h3>"
+                f'<form action="/oauth/authorize" method="post"><input type="hidden" name="authenticity_token" value="{token}">'
+                f'{hidden}<input type="submit" value="Authorize"></form>'
+                f'<form action="/oauth/authorize" method="post"><input type="hidden" name="_method" value="delete">'
+                f'<input type="hidden" name="authenticity_token" value="{token}">{hidden}'
+                '<input type="submit" value="Deny"></form></body></html>',
+            )
+
+        def consent(self):
+            sid, sess = self.session()
+            form = self.form() or {}
+            if sess is None or not sess.get("user"):
+                return self.redirect("/users/sign_in")
+            if not secrets.compare_digest(form.get("authenticity_token", ""), sess["csrf"]):
+                return self.page(422, "<html><body>The change you requested was rejected.</body></html>")
+            app, problem = self.authorize_params(form)
+            if problem:
+                return self.authorize_error(app, form.get("redirect_uri", ""), form, *problem)
+            if form.get("_method") == "delete":
+                return self.authorize_error(app, form["redirect_uri"], form, "access_denied",
+                                            "The resource owner or authorization server denied the request.")
+            return self.issue_code(app, form, sess)
+
+        def issue_code(self, app, params, sess):
+            code = secrets.token_hex(32)
+            state.codes[code] = {
+                "client_id": app["application_id"],
+                "redirect_uri": params["redirect_uri"],
+                "user": sess["user"],
+                "expires": time.time() + CODE_LIFETIME_S,
+            }
+            self.record("code-issued", client_id=app["application_id"])
+            query = urllib.parse.urlencode({"code": code, "state": params.get("state", "")})
+            self.redirect(f"{params['redirect_uri']}?{query}")
+
+        def client_credentials(self, form):
+            auth = self.headers.get("Authorization", "")
+            if auth.lower().startswith("basic "):
+                try:
+                    raw = base64.b64decode(auth[6:]).decode()
+                except ValueError:
+                    return None, None
+                client_id, _, secret = raw.partition(":")
+                return urllib.parse.unquote(client_id), urllib.parse.unquote(secret)
+            return form.get("client_id"), form.get("client_secret")
+
+        def token(self):
+            form = self.form() or {}
+            client_id, secret = self.client_credentials(form)
+            app = self.application_by_client_id(client_id or "")
+            if app is None or not secrets.compare_digest(secret or "", app["secret"]):
+                self.record("token-refused", error="invalid_client")
+                return self.send(401, {"error": "invalid_client",
+                                       "error_description": "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method."},
+                                 {"WWW-Authenticate": 'Bearer realm="Doorkeeper", error="invalid_client"'})
+            if form.get("grant_type") != "authorization_code":
+                return self.send(400, {"error": "unsupported_grant_type",
+                                       "error_description": "The authorization grant type is not supported by the authorization server."})
+            grant = state.codes.pop(form.get("code", ""), None)
+            if (grant is None or grant["client_id"] != app["application_id"]
+                    or grant["redirect_uri"] != form.get("redirect_uri") or grant["expires"] < time.time()):
+                self.record("token-refused", error="invalid_grant")
+                return self.send(400, {"error": "invalid_grant",
+                                       "error_description": "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client."})
+            access = secrets.token_hex(32)
+            state.tokens[access] = {"user": grant["user"], "client_id": app["application_id"]}
+            self.record("token-issued", client_id=app["application_id"])
+            self.send(200, {"access_token": access, "token_type": "Bearer", "expires_in": 7200,
+                            "refresh_token": secrets.token_hex(32), "scope": app["scopes"],
+                            "created_at": int(time.time())},
+                      {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+        def current_user(self):
+            token = self.api_token()
+            grant = state.tokens.get(token or "")
+            if grant is None and token not in (admin_token, user_token):
+                return self.send(401, {"message": "401 Unauthorized"})
+            self.record("user-read")
+            self.send(200, {"id": user["id"], "username": user["username"], "name": user["name"],
+                            "email": user["email"], "state": "active", "locked": False,
+                            "avatar_url": "", "web_url": f"{args.external_url}/{user['username']}"})
+
+        # -- Applications API (admin only)
+        def applications(self, method, path):
+            token = self.api_token()
+            if not token or token not in (admin_token, user_token):
+                return self.send(401, {"message": "401 Unauthorized"})
+            if token != admin_token:
+                return self.send(403, {"message": "403 Forbidden"})
+            parts = path.rstrip("/").split("/")[4:]  # after /api/v4/applications
+            if method == "GET" and not parts:
+                return self.send(200, [public_application(a) for a in state.applications])
+            if method == "POST" and not parts:
+                return self.create_application()
+            app = next((a for a in state.applications if parts and str(a["id"]) == parts[0]), None)
+            if app is None:
+                return self.send(404, {"message": "404 Application Not Found"})
+            if method == "DELETE" and len(parts) == 1:
+                state.applications.remove(app)
+                self.record("application-deleted", id=app["id"])
+                return self.send(204)
+            if method == "POST" and parts[1:] == ["renew-secret"]:
+                app["secret"] = "gloas-" + secrets.token_hex(32)
+                self.record("application-secret-renewed", id=app["id"])
+                return self.send(201, {**public_application(app), "secret": app["secret"]})
+            self.send(404, {"message": "404 Not Found"})
+
+        def create_application(self):
+            form = self.form()
+            if form is None:
+                return self.send(400, {"error": "invalid JSON"})
+            missing = [k for k in ("name", "redirect_uri", "scopes") if not form.get(k)]
+            if missing:
+                return self.send(400, {"error": f"{', '.join(missing)} is missing"})
+            uris = form["redirect_uri"].split()
+            for uri in uris:
+                parsed = urllib.parse.urlsplit(uri)
+                if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.fragment:
+                    return self.send(400, {"message": {"redirect_uri": ["must be an absolute URI."]}})
+            confidential = str(form.get("confidential", "true")).lower() != "false"
+            app = {
+                "id": state.next_id,
+                "application_id": secrets.token_hex(32),
+                "application_name": form["name"],
+                "secret": "gloas-" + secrets.token_hex(32),
+                "redirect_uris": uris,
+                "scopes": " ".join(str(form["scopes"]).replace(",", " ").split()),
+                "confidential": confidential,
+                "trusted": False,
+            }
+            state.next_id += 1
+            state.applications.append(app)
+            self.record("application-created", id=app["id"])
+            self.send(201, {**public_application(app), "secret": app["secret"]})
+
+    return Handler
+
+
+def read_secret(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="gitlab-standin")
+    parser.add_argument("--listen", default="127.0.0.1:8181")
+    parser.add_argument("--state", required=True)
+    parser.add_argument("--external-url", required=True)
+    parser.add_argument("--admin-token-file", required=True)
+    parser.add_argument("--user-token-file")
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password-file", required=True)
+    parser.add_argument("--email", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--user-id", type=int, default=42)
+    args = parser.parse_args()
+    user = {"id": args.user_id, "username": args.user, "email": args.email, "name": args.name}
+    state = State(args.state)
+    host, _, port = args.listen.rpartition(":")
+    server = http.server.ThreadingHTTPServer((host, int(port)), make_handler(args, state, user))
+    print(f"gitlab stand-in listening on {args.listen}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
