@@ -225,7 +225,10 @@ fn peer_auth_takeover_keeps_ids_directories_and_database() {
     assert_eq!(env["MM_SERVICESETTINGS_LISTENADDRESS"], "127.0.0.1:8065");
     assert_eq!(env["MM_TEAMSETTINGS_SITENAME"], "Example Chat");
     assert_eq!(env["MM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS"], "7");
-    assert_eq!(env["MM_FILESETTINGS_DIRECTORY"], "/var/lib/mattermost/data/");
+    assert_eq!(
+        env["MM_FILESETTINGS_DIRECTORY"],
+        "/var/lib/mattermost/data/"
+    );
     assert_eq!(
         env["MM_PLUGINSETTINGS_DIRECTORY"],
         "/var/lib/mattermost/data/plugins/server"
