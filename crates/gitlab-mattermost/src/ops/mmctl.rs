@@ -101,7 +101,7 @@ pub fn prepare(
     let user = &c.account.user;
     let Some(local) = &plan.local_mode else {
         bail!(
-            "local mode is off, so mmctl has no socket to talk to: set settings.ServiceSettings.EnableLocalMode = true in the config, then run `gitlab-mattermost apply` (or render and restart Mattermost)"
+            "local mode is off, so mmctl has no socket to talk to: set settings.ServiceSettings.EnableLocalMode = true in the config, then run `gitlab-mattermost apply`"
         );
     };
     let switch_to = match service {
@@ -134,7 +134,7 @@ pub fn prepare(
             local.socket
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "no local-mode socket at {}: Mattermost is not running, or it runs without local mode (render and restart it after enabling local mode). Check with `systemctl status {unit}`",
+            "no local-mode socket at {}: Mattermost is not running, or it runs without local mode (after enabling it, run `gitlab-mattermost apply`). Check with `systemctl status {unit}`",
             local.socket
         ),
         Err(e) => bail!("cannot reach the local-mode socket {}: {e}", local.socket),

@@ -111,7 +111,7 @@ pub fn run(config: &Plan, args: &ApplyArgs) -> Result<ExitCode, ApplyError> {
                     super::users::effective_user_name()
                 ),
             )
-            .with_hint("run `sudo gitlab-mattermost apply …`; `--dry-run` shows the plan, also as root"),
+            .with_hint("run it as root: `sudo gitlab-mattermost apply …` (with `--dry-run` too: the plan reads root-only files)"),
         )
         .into());
     }
