@@ -10,7 +10,7 @@
 
 use std::convert::Infallible;
 use std::ffi::OsString;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -116,7 +116,7 @@ pub fn prepare(
     };
     let program = PathBuf::from(c.mattermost.mmctl_binary());
     match std::fs::metadata(&program) {
-        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => {}
+        Ok(_) if super::files::is_executable_file(&program) => {}
         Ok(_) => bail!(
             "{} is not an executable file (mattermost.mmctl; by default <mattermost.install_dir>/bin/mmctl)",
             program.display()

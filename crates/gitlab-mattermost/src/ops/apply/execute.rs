@@ -473,7 +473,9 @@ impl Executor<'_> {
 
     fn mattermost(&mut self, step: &Step) -> Result<(), StepError> {
         let cmd = commands(step, self.root, self.start_timeout).remove(0);
-        let spinner = (self.live && !cmd.host_only_skipped(self.root)).then(|| {
+        // No spinner for a command that is only shown (--root).
+        let shown_only = cmd.host_only && self.root.scratch_dir().is_some();
+        let spinner = (self.live && !shown_only).then(|| {
             let s = indicatif::ProgressBar::new_spinner();
             s.set_message(format!(
                 "waiting for Mattermost to report ready (at most {} s)",
@@ -523,13 +525,6 @@ impl Executor<'_> {
             out.last_line(),
             journal.trim_end()
         )))
-    }
-}
-
-impl Cmd {
-    /// Whether this command would be skipped (shown only) under `root`.
-    fn host_only_skipped(&self, root: &Root) -> bool {
-        self.host_only && root.scratch_dir().is_some()
     }
 }
 

@@ -14,7 +14,7 @@ pub mod record;
 pub mod runner;
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,7 +25,7 @@ use self::execute::{commands, describe, Executor};
 use self::paths::{NginxLayout, Root, RENDER_DIR};
 use self::plan::{ApplyPlan, Database, Inputs, OnDisk, Rendering, Step};
 use self::record::Record;
-use self::runner::{Runner, SystemRunner};
+use self::runner::SystemRunner;
 use super::args::{CheckName, DoctorArgs, NetArgs};
 use crate::cli::ConfigArgs;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -128,7 +128,7 @@ pub fn run(config: &Plan, args: &ApplyArgs) -> Result<ExitCode, ApplyError> {
             if args.dry_run { "would be " } else { "" }
         );
     } else {
-        print_plan(&mut std::io::stdout(), &plan, &root, timeout, args.dry_run);
+        println!("{}", plan_text(&plan, &root, timeout, args.dry_run));
     }
     if args.dry_run {
         if !plan.is_empty() {
@@ -257,12 +257,8 @@ fn refuse_configs_inside_rendering(files: &[PathBuf], root: &Root, refusals: &mu
 
 /// The unit starts the wrapper and Mattermost: both must be there.
 fn check_installation(config: &Plan, root: &Root, refusals: &mut Diagnostics) {
-    use std::os::unix::fs::PermissionsExt;
     let m = &config.config.mattermost;
-    let executable = |p: &str| {
-        std::fs::metadata(root.path(p))
-            .is_ok_and(|md| md.is_file() && md.permissions().mode() & 0o111 != 0)
-    };
+    let executable = |p: &str| super::files::is_executable_file(&root.path(p));
     let server = m.server_binary();
     if !executable(&server) {
         refusals.push(
@@ -383,16 +379,6 @@ pub fn read_on_disk(path: &Path) -> std::io::Result<OnDisk> {
 }
 
 /// The plan, as a reader checks it before anything happens.
-pub fn print_plan(
-    out: &mut dyn Write,
-    plan: &ApplyPlan,
-    root: &Root,
-    timeout: Duration,
-    dry_run: bool,
-) {
-    let _ = writeln!(out, "{}", plan_text(plan, root, timeout, dry_run));
-}
-
 pub fn plan_text(plan: &ApplyPlan, root: &Root, timeout: Duration, dry_run: bool) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
@@ -513,27 +499,6 @@ fn doctor_summary(config: &Plan, files: &ConfigArgs) {
     {
         println!("apply finished; the doctor found problems above (`gitlab-mattermost doctor` checks again)");
     }
-}
-
-/// Run a plan with a given runner (the tests' entry point).
-pub fn execute_with(
-    gathered: &Gathered,
-    plan: &ApplyPlan,
-    root: &Root,
-    runner: &mut dyn Runner,
-    out: &mut dyn Write,
-) -> Result<execute::Done, Box<execute::Stopped>> {
-    let mut exec = Executor {
-        root,
-        runner,
-        record: gathered.record.clone(),
-        rendered: &gathered.rendered,
-        on_disk: &gathered.on_disk,
-        start_timeout: Duration::from_secs(5),
-        out,
-        live: false,
-    };
-    exec.execute(plan)
 }
 
 #[cfg(test)]

@@ -312,7 +312,7 @@ pub fn plan(i: &Inputs) -> Result<ApplyPlan, Diagnostics> {
     }
 
     out.rendering = rendering_changes(i.rendered, i.rendering);
-    out.steps = steps(i, &out.files);
+    out.steps = steps(i, &out.files, !out.rendering.is_empty());
     Ok(out)
 }
 
@@ -387,7 +387,7 @@ fn rendering_changes(rendered: &Files, on_disk: &Rendering) -> Vec<(String, Chan
 /// The steps, in the order that keeps a failure cheap: account and directories first, then
 /// nginx (tested, restored on failure) and the database, and only then the new rendering
 /// and Mattermost's restart, so an earlier failure leaves the running service untouched.
-fn steps(i: &Inputs, files: &[FileAction]) -> Vec<Planned> {
+fn steps(i: &Inputs, files: &[FileAction], rendering_changes: bool) -> Vec<Planned> {
     let bytes = |rel: &str| i.rendered.get(rel).map(Vec::as_slice).unwrap_or_default();
     let (unit, env, sysusers, tmpfiles, site) = (
         bytes("systemd/mattermost.service"),
@@ -450,7 +450,7 @@ fn steps(i: &Inputs, files: &[FileAction]) -> Vec<Planned> {
         }
     }
 
-    if !rendering_changes(i.rendered, i.rendering).is_empty() {
+    if rendering_changes {
         steps.push(Planned {
             step: Step::Render,
             effect: None,

@@ -11,6 +11,27 @@ use super::record::Record;
 use super::runner::{Cmd, CmdOutput, Runner};
 use super::*;
 
+/// Run a plan with a given runner.
+fn execute_with(
+    gathered: &Gathered,
+    plan: &ApplyPlan,
+    root: &Root,
+    runner: &mut dyn Runner,
+    out: &mut dyn std::io::Write,
+) -> Result<execute::Done, Box<execute::Stopped>> {
+    let mut exec = Executor {
+        root,
+        runner,
+        record: gathered.record.clone(),
+        rendered: &gathered.rendered,
+        on_disk: &gathered.on_disk,
+        start_timeout: Duration::from_secs(5),
+        out,
+        live: false,
+    };
+    exec.execute(plan)
+}
+
 const SITE: &str = "/etc/nginx/sites-available/gitlab-mattermost.conf";
 const LINK: &str = "/etc/nginx/sites-enabled/gitlab-mattermost.conf";
 
