@@ -15,7 +15,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "gitlab-mattermost", version, max_term_width = 100)]
 #[command(after_help = "Examples:\n  \
     gitlab-mattermost check examples/full.toml\n  \
-    gitlab-mattermost render examples/full.toml --out /etc/gitlab-mattermost\n  \
+    gitlab-mattermost apply /etc/gitlab-mattermost.toml --dry-run\n  \
+    gitlab-mattermost render examples/full.toml --out rendered\n  \
     gitlab-mattermost env base.toml site.json --set smtp.port=587\n\n\
     Exit codes: 0 success, 1 failure (or out of date with --check), 2 invalid input.")]
 pub struct Cli {
@@ -28,7 +29,7 @@ pub struct Cli {
 }
 
 /// Config files and overrides, shared by the commands that read a config.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ConfigArgs {
     /// Config files (*.toml, *.json, *.nix); later files override earlier ones.
     #[arg(required = true, value_name = "CONFIG")]
@@ -67,6 +68,20 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Render and install on this host: unit, account, directories, nginx site, database.
+    ///
+    /// Renders into /etc/gitlab-mattermost, installs the unit, sysusers.d, tmpfiles.d and the
+    /// nginx site, creates the account, directories and a local database, reloads nginx, and
+    /// restarts Mattermost only when something it reads changed.
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost apply /etc/gitlab-mattermost.toml --dry-run\n  \
+        gitlab-mattermost apply /etc/gitlab-mattermost.toml\n\n\
+        The plain-host `nixos-rebuild switch` (Omnibus: `gitlab-ctl reconfigure`); run it as root\n\
+        after every change to the config. It never overwrites a file it did not install (exit 2,\n\
+        nothing changed); a failing step stops it and it says what state the host is in (exit 1).\n\
+        A second run with the same config changes and restarts nothing.\n\
+        See docs/getting-started.md (\"What apply does\") for each step.")]
+    Apply(crate::ops::apply::ApplyArgs),
     /// Validate only; report every problem at once.
     #[command(
         after_help = "Example:\n  gitlab-mattermost check base.toml site.toml --set smtp.enable=true"
@@ -158,10 +173,17 @@ pub enum Command {
     },
     /// Check SMTP, certificates, GitLab OAuth, the database, secret files and the host.
     #[command(after_help = "Examples:\n  \
-        gitlab-mattermost doctor /etc/gitlab-mattermost/site.toml\n  \
+        gitlab-mattermost doctor /etc/gitlab-mattermost.toml\n  \
         gitlab-mattermost doctor site.toml --send-to admin@example.com --json\n\n\
         Exit codes: 0 when no check failed, 1 when one did, 2 invalid input.")]
     Doctor(crate::ops::args::DoctorArgs),
+    /// Run Mattermost's mmctl in local mode, as the service user, over the rendered socket.
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost mmctl /etc/gitlab-mattermost.toml -- user list\n  \
+        gitlab-mattermost mmctl /etc/gitlab-mattermost.toml -- config get ServiceSettings.SiteURL\n\n\
+        Needs settings.ServiceSettings.EnableLocalMode = true and a running Mattermost. Run it as\n\
+        root (it switches to the service user) or as the service user. The exit code is mmctl's.")]
+    Mmctl(crate::ops::mmctl::MmctlArgs),
     /// Back up the database (pg_dump, gzip), the files directory and config.json.
     #[command(
         after_help = "Example:\n  gitlab-mattermost backup site.toml --to /var/backups/mattermost\n\n\

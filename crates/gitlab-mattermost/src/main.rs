@@ -119,6 +119,14 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Apply(args) => {
+            let plan = load(&args.config)?;
+            match ops::apply::run(&plan, &args) {
+                Ok(code) => Ok(code),
+                Err(ops::apply::ApplyError::Refused(d)) => Err(Failure::Invalid(d)),
+                Err(ops::apply::ApplyError::Other(e)) => Err(Failure::Other(e)),
+            }
+        }
         Command::Check { config } => {
             load(&config)?;
             eprintln!("ok: {} file(s) valid", config.files.len());
@@ -190,6 +198,10 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
         Command::Doctor(args) => {
             let plan = load(&args.config)?;
             Ok(ops::doctor::run(&plan, &args)?)
+        }
+        Command::Mmctl(args) => {
+            let plan = load(&args.config)?;
+            match ops::mmctl::run(&plan, &args)? {}
         }
         Command::Backup(args) => {
             let plan = load(&args.config)?;

@@ -29,16 +29,28 @@ fn json_schema_is_current() {
 
 #[test]
 fn help_teaches_with_examples_and_man_and_completions_render() {
-    for sub in [
-        "render",
-        "check",
-        "env",
-        "exec",
-        "schema",
-        "completions",
-        "man",
-    ] {
-        let o = bin().args([sub, "--help"]).output().unwrap();
+    // Every subcommand, nested ones (`gitlab register`) included.
+    fn paths(cmd: &clap::Command, prefix: &[String], out: &mut Vec<Vec<String>>) {
+        for sub in cmd.get_subcommands() {
+            let mut p = prefix.to_vec();
+            p.push(sub.get_name().to_string());
+            if sub.has_subcommands() {
+                paths(sub, &p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let mut subs = Vec::new();
+    paths(
+        &<gitlab_mattermost::cli::Cli as clap::CommandFactory>::command(),
+        &[],
+        &mut subs,
+    );
+    assert!(subs.len() >= 16, "{subs:?}");
+    for sub in &subs {
+        let sub = sub.join(" ");
+        let o = bin().args(sub.split(' ')).arg("--help").output().unwrap();
         let help = String::from_utf8_lossy(&o.stdout);
         assert!(o.status.success(), "{sub} --help failed");
         assert!(
@@ -55,4 +67,81 @@ fn help_teaches_with_examples_and_man_and_completions_render() {
             "{shell}"
         );
     }
+}
+
+/// The `sh` blocks of a Markdown file, continuation lines joined.
+fn sh_lines(markdown: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut inside = false;
+    let mut pending = String::new();
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            inside = line.trim() == "```sh";
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(head) => pending.push_str(head),
+            None => {
+                pending.push_str(line);
+                lines.push(std::mem::take(&mut pending));
+            }
+        }
+    }
+    lines
+}
+
+/// Shell words of a simple command line (quotes, no expansions); a trailing comment dropped.
+fn words(line: &str) -> Vec<String> {
+    let (mut out, mut word, mut quote, mut started) = (Vec::new(), String::new(), None, false);
+    for c in line.chars() {
+        match (quote, c) {
+            (None, '#') if !started => break,
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                started = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if started {
+                    out.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            (_, c) => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        out.push(word);
+    }
+    out
+}
+
+#[test]
+fn every_command_line_in_the_guides_parses() {
+    use clap::Parser;
+    let mut checked = 0;
+    for doc in [
+        "getting-started.md",
+        "migrating-from-omnibus.md",
+        "operations.md",
+    ] {
+        let text = std::fs::read_to_string(repo_root().join("docs").join(doc)).unwrap();
+        for line in sh_lines(&text) {
+            let w = words(&line);
+            if w.first().map(String::as_str) != Some("gitlab-mattermost") || line.contains('[') {
+                continue;
+            }
+            if let Err(e) = gitlab_mattermost::cli::Cli::try_parse_from(&w) {
+                panic!("docs/{doc}: `{line}` does not parse:\n{e}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "only {checked} command lines found");
 }

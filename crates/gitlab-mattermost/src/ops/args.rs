@@ -11,7 +11,7 @@ use crate::cli::ConfigArgs;
 pub enum GitlabCommand {
     /// Create or update the OAuth application "GitLab Mattermost" in GitLab.
     #[command(after_help = "Example:\n  \
-        gitlab-mattermost gitlab register /etc/gitlab-mattermost/site.toml --token-file /root/gitlab-admin-token\n\n\
+        gitlab-mattermost gitlab register /etc/gitlab-mattermost.toml --token-file /root/gitlab-admin-token\n\n\
         Needs a personal access token (scope api) of a GitLab administrator. Writes the\n\
         application id and secret to gitlab.id_file and gitlab.secret_file (mode 0600).\n\
         Reruns change nothing while the application matches the config; a changed\n\

@@ -18,6 +18,12 @@ pub fn read_secret(path: &Path) -> Result<String> {
     Ok(value)
 }
 
+/// Whether `path` is a regular file someone may execute.
+pub fn is_executable_file(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 /// Read a file that may not exist yet.
 pub fn read_optional(path: &Path) -> Result<Option<String>> {
     match fs::read_to_string(path) {

@@ -5,11 +5,13 @@
 //! Everything here talks to real services, so errors are worded for the person at the
 //! terminal: one line saying what failed and, where we know it, how to fix it.
 
+pub mod apply;
 pub mod args;
 pub mod backup;
 pub mod doctor;
 pub mod files;
 pub mod gitlab;
 pub mod http;
+pub mod mmctl;
 pub mod tls;
 pub mod users;

@@ -21,6 +21,16 @@ pub fn lookup(name_or_uid: &str) -> Option<User> {
     parse_passwd_line(String::from_utf8_lossy(&out.stdout).lines().next()?)
 }
 
+/// The numeric id of a group, by name; `None` when it does not exist.
+pub fn lookup_group(name: &str) -> Option<u32> {
+    let out = Command::new("getent").args(["group", name]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().next()?.split(':').nth(2)?.parse().ok()
+}
+
 fn parse_passwd_line(line: &str) -> Option<User> {
     let mut f = line.split(':');
     let name = f.next()?.to_string();
@@ -64,5 +74,7 @@ mod tests {
     #[test]
     fn root_exists() {
         assert_eq!(lookup("0").map(|u| u.name), Some("root".to_string()));
+        assert_eq!(lookup_group("root"), Some(0));
+        assert_eq!(lookup_group("no-such-group-here"), None);
     }
 }

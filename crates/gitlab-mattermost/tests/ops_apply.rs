@@ -1,0 +1,432 @@
+//! `gitlab-mattermost apply` end to end on a scratch root (the hidden `--root DIR`, for tests
+//! only): the real systemd-sysusers, systemd-tmpfiles and nginx -t work on the scratch tree;
+//! commands that act on the running host (systemctl, PostgreSQL) are listed, not run.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::*;
+
+struct Scratch {
+    dir: tempfile::TempDir,
+    root: PathBuf,
+    config: PathBuf,
+}
+
+const SITE: &str = "etc/nginx/sites-available/gitlab-mattermost.conf";
+
+impl Scratch {
+    /// A Debian-like root: nginx with sites-enabled, a Mattermost release, the wrapper.
+    fn new() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let r = root.display().to_string();
+        write_file(
+            &root.join("etc/nginx/nginx.conf"),
+            &format!(
+                "pid {r}/nginx.pid;\nerror_log {r}/nginx-error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  include {r}/etc/nginx/conf.d/*.conf;\n  include {r}/etc/nginx/sites-enabled/*;\n}}\n"
+            ),
+            0o644,
+        );
+        std::fs::create_dir_all(root.join("etc/nginx/sites-enabled")).unwrap();
+        std::fs::create_dir_all(root.join("etc/nginx/conf.d")).unwrap();
+        write_file(
+            &root.join("opt/mattermost/bin/mattermost"),
+            "#!/bin/sh\n",
+            0o755,
+        );
+        std::fs::create_dir_all(root.join("usr/local/bin")).unwrap();
+        std::fs::copy(bin_path(), root.join("usr/local/bin/gitlab-mattermost")).unwrap();
+        let config = dir.path().join("gitlab-mattermost.toml");
+        write_file(
+            &config,
+            "external_url = \"http://chat.example.com\"\n[account]\nuid = 4321\ngid = 4321\n",
+            0o644,
+        );
+        Scratch { dir, root, config }
+    }
+
+    fn apply(&self, extra: &[&str]) -> Output {
+        Command::new(bin_path())
+            .arg("apply")
+            .arg(&self.config)
+            .arg("--root")
+            .arg(&self.root)
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("runs")
+    }
+
+    fn tree(&self) -> BTreeMap<String, Vec<u8>> {
+        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let p = e.path();
+                let meta = std::fs::symlink_metadata(&p).unwrap();
+                let rel = p.strip_prefix(root).unwrap().display().to_string();
+                if meta.is_dir() {
+                    walk(root, &p, out);
+                } else if meta.file_type().is_symlink() {
+                    let t = std::fs::read_link(&p).unwrap();
+                    out.insert(rel, t.display().to_string().into_bytes());
+                } else {
+                    out.insert(rel, std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(self.dir.path(), self.dir.path(), &mut out);
+        out
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.root.join(rel)).unwrap_or_default()
+    }
+}
+
+/// Root and the real tools, or the reason to skip.
+fn real_tools() -> bool {
+    if !is_root() {
+        skip("apply's scratch-root tests create accounts and chown directories: run them as root");
+        return false;
+    }
+    for tool in ["systemd-sysusers", "systemd-tmpfiles", "nginx"] {
+        if !have(tool) {
+            skip(&format!(
+                "{tool} is not installed (the CI script installs it)"
+            ));
+            return false;
+        }
+    }
+    true
+}
+
+fn ok(o: &Output) -> String {
+    let (out, err) = text(o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    out
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let s = Scratch::new();
+    let before = s.tree();
+    let out = ok(&s.apply(&["--dry-run"]));
+    for want in [
+        "plan (dry run):",
+        "create /etc/sysusers.d/gitlab-mattermost.conf",
+        "create /etc/nginx/sites-available/gitlab-mattermost.conf",
+        "create /etc/systemd/system/mattermost.service",
+        "$ systemctl daemon-reload",
+        "$ runuser -u postgres -- createdb -h /run/postgresql -p 5432 -O mattermost mattermost",
+        "$ systemctl restart mattermost.service",
+        "Mattermost: started",
+        "dry run: nothing was changed",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+    assert_eq!(s.tree(), before);
+}
+
+#[test]
+fn apply_installs_with_the_real_tools_and_a_second_run_changes_nothing() {
+    if !real_tools() {
+        return;
+    }
+    let s = Scratch::new();
+    let out = ok(&s.apply(&[]));
+    assert!(
+        out.contains("applied: Mattermost runs the new configuration"),
+        "{out}"
+    );
+    let passwd = s.read("etc/passwd");
+    assert!(
+        passwd.contains("mattermost:x:4321:4321:Mattermost:/var/lib/mattermost:/usr/sbin/nologin"),
+        "{passwd}"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let data = std::fs::metadata(s.root.join("var/lib/mattermost/config")).unwrap();
+    assert_eq!((data.uid(), data.mode() & 0o7777), (4321, 0o750));
+    assert!(s.read(SITE).contains("server_name chat.example.com;"));
+    assert!(s.read("etc/systemd/system/mattermost.service").contains("ExecStart=/usr/local/bin/gitlab-mattermost exec --env-file /etc/gitlab-mattermost/mattermost.env"));
+    assert!(s
+        .read("etc/gitlab-mattermost/manifest.json")
+        .contains("mattermost.env"));
+    assert!(
+        out.contains("(not run under --root: systemctl restart mattermost.service)"),
+        "{out}"
+    );
+
+    let before = s.tree();
+    let out = ok(&s.apply(&[]));
+    assert_eq!(
+        out.trim(),
+        "no changes, nothing restarted: every installed file is current"
+    );
+    assert_eq!(s.tree(), before, "a second apply changed files");
+}
+
+#[test]
+fn a_private_umask_still_leaves_the_rendering_readable_by_the_service() {
+    if !real_tools() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    let o = Command::new("sh")
+        .args(["-c", "umask 077; exec \"$0\" \"$@\""])
+        .arg(bin_path())
+        .arg("apply")
+        .arg(&s.config)
+        .arg("--root")
+        .arg(&s.root)
+        .output()
+        .unwrap();
+    ok(&o);
+    let mode = |rel: &str| {
+        std::fs::metadata(s.root.join(rel))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("etc/gitlab-mattermost"), 0o755);
+    assert_eq!(mode("etc/gitlab-mattermost/mattermost.env"), 0o644);
+    assert_eq!(mode("etc/systemd/system/mattermost.service"), 0o644);
+    assert_eq!(mode(SITE), 0o644);
+}
+
+#[test]
+fn an_nginx_only_change_reloads_nginx_and_does_not_restart_mattermost() {
+    if !real_tools() {
+        return;
+    }
+    let s = Scratch::new();
+    ok(&s.apply(&[]));
+    let out = ok(&s.apply(&["--set", "nginx.client_max_body_size=1g"]));
+    assert!(
+        out.contains("(not run under --root: systemctl reload-or-restart nginx.service)"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("systemctl restart mattermost.service"),
+        "{out}"
+    );
+    assert!(
+        out.contains("applied: Mattermost was not restarted (nothing it reads changed)"),
+        "{out}"
+    );
+    assert!(s.read(SITE).contains("client_max_body_size 1g;"));
+}
+
+#[test]
+fn a_changed_setting_restarts_mattermost_once_and_does_not_touch_nginx() {
+    if !real_tools() {
+        return;
+    }
+    let s = Scratch::new();
+    ok(&s.apply(&[]));
+    let out = ok(&s.apply(&["--set", "settings.TeamSettings.MaxUsersPerTeam=100"]));
+    let ran = |what: &str| {
+        out.lines()
+            .filter(|l| l.contains(&format!("(not run under --root: {what})")))
+            .count()
+    };
+    assert_eq!(ran("systemctl restart mattermost.service"), 1, "{out}");
+    assert_eq!(ran("systemctl reload-or-restart nginx.service"), 0, "{out}");
+    assert_eq!(ran("systemctl daemon-reload"), 0, "{out}");
+    assert!(s
+        .read("etc/gitlab-mattermost/mattermost.env")
+        .contains("MM_TEAMSETTINGS_MAXUSERSPERTEAM=100"));
+}
+
+#[test]
+fn a_file_apply_did_not_install_is_refused_with_exit_2() {
+    let s = Scratch::new();
+    write_file(
+        &s.root
+            .join("etc/nginx/sites-available/gitlab-mattermost.conf"),
+        "server { listen 80; }\n",
+        0o644,
+    );
+    let before = s.tree();
+    let o = s.apply(&[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    assert!(
+        err.contains("error: /etc/nginx/sites-available/gitlab-mattermost.conf: exists and was not installed by gitlab-mattermost apply")
+            && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert_eq!(s.tree(), before);
+}
+
+#[test]
+fn a_failing_nginx_test_leaves_the_previous_site_and_rendering() {
+    if !real_tools() {
+        return;
+    }
+    let s = Scratch::new();
+    ok(&s.apply(&[]));
+    let (site, manifest) = (s.read(SITE), s.read("etc/gitlab-mattermost/manifest.json"));
+    let o = s.apply(&[
+        "--set",
+        "nginx.server_config=no_such_directive on;",
+        "--set",
+        "settings.TeamSettings.MaxUsersPerTeam=5",
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    for want in [
+        "apply stopped at: test nginx's configuration, then reload nginx",
+        "unknown directive \"no_such_directive\"",
+        "The previous nginx site is back in place and nginx was not reloaded.",
+        "/etc/gitlab-mattermost still holds the previous rendering",
+        "Mattermost was not touched",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in\n{err}");
+    }
+    assert_eq!(s.read(SITE), site);
+    assert_eq!(s.read("etc/gitlab-mattermost/manifest.json"), manifest);
+    assert!(!out.contains("not run under --root: systemctl"), "{out}");
+}
+
+#[test]
+fn apply_refuses_to_run_as_another_user_than_root() {
+    if !is_root() || !have("setpriv") {
+        return skip("needs root and setpriv to run apply as nobody");
+    }
+    let s = Scratch::new();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // nobody must be able to read the config: the refusal comes after loading it.
+        std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(bin_path())
+        .arg("apply")
+        .arg(&s.config)
+        .current_dir("/")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("runs");
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    assert!(
+        err.contains("apply installs system files and restarts services, so it runs as root"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "{out}");
+}
+
+/// `psql` as the postgres OS user (peer authentication), as apply runs it.
+fn as_postgres(sql: &str) -> Result<String, String> {
+    let o = Command::new("runuser")
+        .args([
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-h",
+            "/run/postgresql",
+            "-XAtqc",
+            sql,
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if o.status.success() {
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
+    }
+}
+
+/// Drops the role and database a test created.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = as_postgres(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0));
+        let _ = as_postgres(&format!("DROP ROLE IF EXISTS {}", self.0));
+    }
+}
+
+#[test]
+fn the_database_step_creates_a_missing_role_and_database_in_the_real_postgresql() {
+    use gitlab_mattermost::ops::apply::execute::Executor;
+    use gitlab_mattermost::ops::apply::paths::Root;
+    use gitlab_mattermost::ops::apply::plan::{ApplyPlan, Database, Planned, Step};
+    use gitlab_mattermost::ops::apply::runner::SystemRunner;
+    if !is_root() || !have("runuser") {
+        return skip("needs root and runuser to ask PostgreSQL as the postgres user");
+    }
+    if let Err(e) = as_postgres("SELECT 1") {
+        return skip(&format!(
+            "PostgreSQL does not answer the postgres user over /run/postgresql ({e}); start it: pg_ctlcluster 15 main start"
+        ));
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!("gm_apply_{}_{nanos}", std::process::id());
+    let _cleanup = Cleanup(name.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let root = Root::scratch(dir.path().to_path_buf());
+    let plan = ApplyPlan {
+        steps: vec![Planned {
+            step: Step::Database(Database {
+                user: name.clone(),
+                name: name.clone(),
+                socket_dir: "/run/postgresql".into(),
+                port: 5432,
+            }),
+            effect: None,
+        }],
+        ..ApplyPlan::default()
+    };
+    let run = || {
+        let mut runner = SystemRunner { scratch: false };
+        let mut out = Vec::new();
+        let rendered = Default::default();
+        let on_disk = Default::default();
+        let mut exec = Executor {
+            root: &root,
+            runner: &mut runner,
+            record: Default::default(),
+            rendered: &rendered,
+            on_disk: &on_disk,
+            start_timeout: std::time::Duration::from_secs(5),
+            out: &mut out,
+            live: false,
+        };
+        exec.execute(&plan).map_err(|s| s.to_string())
+    };
+    let done = run().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        done.lines
+            .contains(&format!("created PostgreSQL role {name}")),
+        "{:?}",
+        done.lines
+    );
+    assert!(
+        done.lines.contains(&format!("created database {name}")),
+        "{:?}",
+        done.lines
+    );
+    let owner = as_postgres(&format!(
+        "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{name}'"
+    ));
+    assert_eq!(owner.as_deref(), Ok(name.as_str()));
+    // Again: both exist, nothing is created.
+    let done = run().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !done.lines.iter().any(|l| l.starts_with("created")),
+        "{:?}",
+        done.lines
+    );
+}
