@@ -399,6 +399,7 @@ fn the_database_step_creates_a_missing_role_and_database_in_the_real_postgresql(
             runner: &mut runner,
             record: Default::default(),
             rendered: &rendered,
+            inputs: &[],
             on_disk: &on_disk,
             start_timeout: std::time::Duration::from_secs(5),
             out: &mut out,

@@ -157,6 +157,8 @@ pub struct Executor<'a> {
     pub runner: &'a mut dyn Runner,
     pub record: Record,
     pub rendered: &'a Files,
+    /// What the rendering is made from (config and secret files): never inside the rendering.
+    pub inputs: &'a [crate::output::Input],
     /// The install paths as they were when the plan was made.
     pub on_disk: &'a BTreeMap<String, OnDisk>,
     pub start_timeout: Duration,
@@ -317,7 +319,7 @@ impl Executor<'_> {
                 result.map_err(StepError::from)
             }
             Step::Render => {
-                crate::output::write_atomically(&self.root.path(RENDER_DIR), self.rendered)
+                crate::output::write_atomically(&self.root.path(RENDER_DIR), self.rendered, self.inputs)
                     .map(|_| ())
                     .map_err(StepError::from)
             }

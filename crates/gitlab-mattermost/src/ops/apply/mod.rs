@@ -141,7 +141,20 @@ pub fn run(config: &Plan, args: &ApplyArgs) -> Result<ExitCode, ApplyError> {
             scratch: root.scratch_dir().is_some(),
         };
         let mut out = std::io::stdout();
+        let inputs: Vec<crate::output::Input> = args
+            .config
+            .files
+            .iter()
+            .map(|f| crate::output::Input::new(f, "the config file"))
+            .chain(
+                config
+                    .credentials
+                    .iter()
+                    .map(|c| crate::output::Input::new(&c.path, "the secret file")),
+            )
+            .collect();
         let mut exec = Executor {
+            inputs: &inputs,
             root: &root,
             runner: &mut runner,
             record: gathered.record.clone(),

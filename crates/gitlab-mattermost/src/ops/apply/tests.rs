@@ -24,6 +24,7 @@ fn execute_with(
         runner,
         record: gathered.record.clone(),
         rendered: &gathered.rendered,
+        inputs: &[],
         on_disk: &gathered.on_disk,
         start_timeout: Duration::from_secs(5),
         out,
