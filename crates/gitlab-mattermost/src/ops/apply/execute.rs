@@ -318,11 +318,13 @@ impl Executor<'_> {
                 }
                 result.map_err(StepError::from)
             }
-            Step::Render => {
-                crate::output::write_atomically(&self.root.path(RENDER_DIR), self.rendered, self.inputs)
-                    .map(|_| ())
-                    .map_err(StepError::from)
-            }
+            Step::Render => crate::output::write_atomically(
+                &self.root.path(RENDER_DIR),
+                self.rendered,
+                self.inputs,
+            )
+            .map(|_| ())
+            .map_err(StepError::from),
             Step::Nginx => {
                 let cmds = commands(step, self.root, self.start_timeout);
                 let test = self.run(&cmds[0]).map_err(StepError::from)?;
