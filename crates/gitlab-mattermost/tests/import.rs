@@ -491,7 +491,7 @@ fn a_service_site_url_that_differs_becomes_site_url() {
     );
     assert!(
         run.report.contains(
-            "gitlab.rb:5:1 mattermost['service_site_url']: site_url = \"https://chat.example.com\""
+            "site-url-behind-load-balancer.rb:5:1 mattermost['service_site_url']: site_url = \"https://chat.example.com\""
         ),
         "{}",
         run.report
