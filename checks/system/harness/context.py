@@ -96,7 +96,7 @@ class Context:
         while time.monotonic() < deadline:
             state = self.systemctl("is-active", "mattermost", check=False).stdout.strip()
             if state == "active":
-                ping = self.client("mm_api.py", "--url", self.site.external_url, "GET",
+                ping = self.client("mm_api.py", "--url", self.site.public_url, "GET",
                                    "/api/v4/system/ping", check=False)
                 if ping.returncode == 0:
                     return
@@ -139,7 +139,7 @@ class Context:
 
     def api(self, method, path, body=None, login=None, check=True):
         """One REST call through nginx as `login` (USER:PASSWORD); returns the parsed JSON."""
-        args = ["--url", self.site.external_url]
+        args = ["--url", self.site.public_url]
         if login:
             args += ["--login", login]
         args += [method, path]

@@ -54,6 +54,16 @@ class Site:
         return f"https://{name}" + ("" if port == 443 else f":{port}")
 
     @property
+    def public_url(self):
+        """Where users reach Mattermost: its SiteURL. When that is not the vhost itself, the
+        harness plays the outer load balancer in front of it (see serve_outer_proxy)."""
+        return self.site_url.rstrip("/")
+
+    def behind_outer_proxy(self):
+        site = urllib.parse.urlsplit(self.public_url)
+        return (site.hostname, site.port or 443) != (self.server_names[0], self.https_port)
+
+    @property
     def https_port(self):
         ports = re.findall(r"listen\s+(?:\S+:)?(\d+)\s+ssl", self.nginx)
         return int(ports[0]) if ports else 443
@@ -159,6 +169,8 @@ def check_servable(site):
         problems.append("nginx.enable: the system test reaches Mattermost through nginx")
     if not site.certificates:
         problems.append("nginx.certificate/certificate_key: the system test serves https")
+    if not site.site_url.startswith("https://"):
+        problems.append("site_url (or external_url) must be https: the clients use TLS")
     if site.gitlab_url and not site.gitlab_url.startswith("https://"):
         problems.append("gitlab.url must be https (the stand-in sits behind nginx's TLS)")
     if not site.env.get("MM_SERVICESETTINGS_ENABLELOCALMODE") == "true":
@@ -187,6 +199,8 @@ def provision(container, site, workdir, state):
         host = site.server_names[0]
         container.write(cert, (certs_dir / f"{host}.pem").read_text())
         container.write(key, (certs_dir / f"{host}.key").read_text(), mode=0o600)
+    if site.behind_outer_proxy():
+        serve_outer_proxy(container, site, certs_dir)
     provision_secrets(container, site, state)
     if site.smtp:
         serve_smtp(container, site, certs_dir, state)
@@ -266,6 +280,37 @@ server {{
         "--name", GITLAB_USER["name"], "--user-id", str(GITLAB_USER["id"]),
     ])
     wait_for_port(container, GITLAB_STANDIN_PORT)
+
+
+def serve_outer_proxy(container, site, certs_dir):
+    """A load balancer at the site URL in front of the rendered vhost, as Omnibus users ran
+    one when `service_site_url` differed from `mattermost_external_url`."""
+    public = urllib.parse.urlsplit(site.public_url)
+    host, port = public.hostname, public.port or 443
+    inner = site.server_names[0]
+    inner_host = inner if site.https_port == 443 else f"{inner}:{site.https_port}"
+    container.write(f"/etc/system-test/outer/{host}.pem", (certs_dir / f"{host}.pem").read_text())
+    container.write(f"/etc/system-test/outer/{host}.key", (certs_dir / f"{host}.key").read_text(), 0o600)
+    container.write("/etc/nginx/conf.d/system-test-outer.conf", f"""\
+# The outer load balancer of the system test: the site URL, in front of the rendered vhost.
+server {{
+    listen {port} ssl;
+    server_name {host};
+    ssl_certificate /etc/system-test/outer/{host}.pem;
+    ssl_certificate_key /etc/system-test/outer/{host}.key;
+    location / {{
+        proxy_pass https://127.0.0.1:{site.https_port};
+        proxy_ssl_server_name on;
+        proxy_ssl_name {inner};
+        proxy_set_header Host {inner_host};
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $http_connection;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_read_timeout 3600s;
+    }}
+}}
+""")
 
 
 def wait_for_port(container, port, timeout=30):

@@ -25,8 +25,14 @@ def invocation(ctx):
     return ctx.systemctl("show", "-p", "InvocationID", "--value", "mattermost").stdout.strip()
 
 
-def starts_since(ctx, since):
-    out = ctx.container.run(["journalctl", "-u", "mattermost.service", "--since", f"@{since:.0f}",
+def journal_cursor(ctx):
+    out = ctx.container.run(["journalctl", "-n", "0", "--show-cursor", "--no-pager"]).stdout
+    return out.strip().rsplit("-- cursor: ", 1)[1]
+
+
+def starts_after(ctx, cursor):
+    """How often systemd started mattermost.service since the journal was at `cursor`."""
+    out = ctx.container.run(["journalctl", "--after-cursor", cursor, "-u", "mattermost.service",
                              "--no-pager", "-o", "cat"], check=False).stdout
     return sum(1 for line in out.splitlines() if line.startswith("Started mattermost.service"))
 
@@ -50,12 +56,12 @@ def second_apply_is_a_no_op(ctx):
 def changed_setting_restarts_once(ctx):
     current = ctx.mmctl("config", "get", SETTING).stdout.strip().strip('"')
     wanted = "777" if current != "777" else "778"
-    since = float(ctx.container.run(["date", "+%s"]).stdout) - 1
+    cursor = journal_cursor(ctx)
     before = invocation(ctx)
     apply(ctx, f"{KEY}={wanted}")
     ctx.wait_ready()
     time.sleep(1)
-    starts = starts_since(ctx, since)
+    starts = starts_after(ctx, cursor)
     live = ctx.mmctl("config", "get", SETTING).stdout.strip().strip('"')
     expect(invocation(ctx) != before and starts == 1, f"{starts} starts of mattermost.service, expected 1")
     expect(live == wanted, f"{SETTING} is {live}, expected {wanted}")

@@ -64,7 +64,10 @@ def notify_readiness(ctx):
 def https_and_redirect(ctx):
     site = ctx.site
     ping = ctx.api("GET", "/api/v4/system/ping")
-    expect(isinstance(ping, dict) and ping.get("status") == "OK", f"ping through nginx: {ping}")
+    expect(isinstance(ping, dict) and ping.get("status") == "OK", f"ping at the site URL: {ping}")
+    # The vhost itself, also when the site URL is an outer load balancer in front of it.
+    direct = ctx.client("mm_api.py", "--url", site.external_url, "GET", "/api/v4/system/ping").stdout
+    expect('"OK"' in direct, f"ping through the rendered vhost {site.external_url}: {direct}")
     if site.http_port is None:
         return f"https {site.external_url} answers (no http listener rendered)"
     host = site.server_names[0]
@@ -78,7 +81,7 @@ def https_and_redirect(ctx):
 
 def websocket_event(ctx):
     _, channel = ctx.team_and_channel()
-    out = ctx.client("ws_event.py", "--url", ctx.site.external_url, "--login", ctx.admin_login,
+    out = ctx.client("ws_event.py", "--url", ctx.site.public_url, "--login", ctx.admin_login,
                      "--channel", channel["id"]).stdout
     expect('"event": "posted"' in out, f"no posted event: {out}")
     return "websocket through nginx delivered a posted event"

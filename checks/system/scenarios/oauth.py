@@ -60,7 +60,7 @@ def register(ctx):
 
 def sign_in(ctx, expect_consent):
     password = ctx.container.run(["cat", sites.GITLAB_PASSWORD_FILE]).stdout.strip()
-    args = ["--gitlab", ctx.site.gitlab_url, "--mattermost", ctx.site.external_url,
+    args = ["--gitlab", ctx.site.gitlab_url, "--mattermost", ctx.site.public_url,
             "--user", sites.GITLAB_USER["user"], "--password", password]
     if expect_consent:
         args += ["--expect", "consent"]
@@ -81,7 +81,7 @@ def wrong_secret_is_named(ctx):
         ctx.wait_ready()
         password = ctx.container.run(["cat", sites.GITLAB_PASSWORD_FILE]).stdout.strip()
         attempt = ctx.client("oauth_login.py", "--gitlab", ctx.site.gitlab_url, "--mattermost",
-                             ctx.site.external_url, "--user", sites.GITLAB_USER["user"],
+                             ctx.site.public_url, "--user", sites.GITLAB_USER["user"],
                              "--password", password, check=False)
         expect(attempt.returncode != 0, f"sign-in with a wrong secret succeeded:\n{attempt.stdout}")
         doctor = ctx.container.run(["gitlab-mattermost", "doctor", CONFIG_IN_CONTAINER], check=False)
