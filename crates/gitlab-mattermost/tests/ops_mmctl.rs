@@ -97,7 +97,7 @@ fn mmctl(h: &Host, as_account: Option<(u32, u32)>, args: &[&str]) -> Output {
         .expect("runs")
 }
 
-/// Root, and the `nobody` account with group `nogroup` (Debian's), or the reason to skip.
+/// Root, and the `www-data` account and group (Debian's; `nobody` is refused as a service user), or the reason to skip.
 fn can_switch_users() -> Option<(u32, u32)> {
     if !is_root() {
         skip("mmctl tests switch users: run them as root");
@@ -115,10 +115,10 @@ fn can_switch_users() -> Option<(u32, u32)> {
             .parse()
             .ok()
     };
-    match (id(&["passwd", "nobody"]), id(&["group", "nogroup"])) {
+    match (id(&["passwd", "www-data"]), id(&["group", "www-data"])) {
         (Some(u), Some(g)) => Some((u, g)),
         _ => {
-            skip("no nobody/nogroup account on this host");
+            skip("no www-data account on this host (Debian's nginx packages make it)");
             None
         }
     }
@@ -129,7 +129,7 @@ fn as_root_it_becomes_the_service_user_and_execs_mmctl_local() {
     let Some((uid, gid)) = can_switch_users() else {
         return;
     };
-    let h = host("nobody", "nogroup", true);
+    let h = host("www-data", "www-data", true);
     let o = mmctl(&h, None, &["user", "list", "--all"]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(7), "mmctl's exit code:\n{out}\n{err}");
@@ -152,7 +152,7 @@ fn the_service_user_itself_runs_mmctl_without_switching() {
     let Some((uid, gid)) = can_switch_users() else {
         return;
     };
-    let h = host("nobody", "nogroup", true);
+    let h = host("www-data", "www-data", true);
     let o = mmctl(&h, Some((uid, gid)), &["team", "list"]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(7), "{out}\n{err}");
@@ -165,7 +165,7 @@ fn another_user_is_refused() {
     let Some(nobody) = can_switch_users() else {
         return;
     };
-    // The service user is `daemon`; nobody is neither it nor root.
+    // The service user is `daemon`; www-data is neither it nor root.
     let h = host("daemon", "daemon", true);
     let o = mmctl(&h, Some(nobody), &["user", "list"]);
     let (out, err) = text(&o);
@@ -179,7 +179,7 @@ fn a_missing_socket_says_mattermost_is_not_running() {
     if can_switch_users().is_none() {
         return;
     }
-    let h = host("nobody", "nogroup", false);
+    let h = host("www-data", "www-data", false);
     let o = mmctl(&h, None, &["user", "list"]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
@@ -194,7 +194,7 @@ fn a_missing_socket_says_mattermost_is_not_running() {
 
 #[test]
 fn a_missing_mmctl_names_where_it_looked() {
-    let h = host("nobody", "nogroup", true);
+    let h = host("www-data", "www-data", true);
     std::fs::remove_file(h.public.path().join("mmctl")).unwrap();
     let o = mmctl(&h, None, &["user", "list"]);
     let (_, err) = text(&o);
@@ -209,6 +209,6 @@ fn a_missing_mmctl_names_where_it_looked() {
             "{err}"
         );
     } else {
-        assert!(err.contains("run it as root or as nobody"), "{err}");
+        assert!(err.contains("run it as root or as www-data"), "{err}");
     }
 }
