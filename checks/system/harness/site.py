@@ -288,7 +288,6 @@ def serve_outer_proxy(container, site, certs_dir):
     public = urllib.parse.urlsplit(site.public_url)
     host, port = public.hostname, public.port or 443
     inner = site.server_names[0]
-    inner_host = inner if site.https_port == 443 else f"{inner}:{site.https_port}"
     container.write(f"/etc/system-test/outer/{host}.pem", (certs_dir / f"{host}.pem").read_text())
     container.write(f"/etc/system-test/outer/{host}.key", (certs_dir / f"{host}.key").read_text(), 0o600)
     container.write("/etc/nginx/conf.d/system-test-outer.conf", f"""\
@@ -302,7 +301,9 @@ server {{
         proxy_pass https://127.0.0.1:{site.https_port};
         proxy_ssl_server_name on;
         proxy_ssl_name {inner};
-        proxy_set_header Host {inner_host};
+        # As load balancers do, the public host name goes on: Mattermost builds the redirect
+        # URI of its OAuth token request from the request's host, and GitLab compares it.
+        proxy_set_header Host $host;
         proxy_http_version 1.1;
         proxy_set_header Upgrade $http_upgrade;
         proxy_set_header Connection $http_connection;

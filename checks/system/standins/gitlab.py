@@ -95,9 +95,9 @@ def make_handler(args, state, user):
         server_version = "gitlab-standin"
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, fmt, *a):
+        def log_request(self, code="-", size="-"):
             # Never the query string: it carries codes and states.
-            sys.stderr.write(f"{self.command} {self.path.split('?')[0]} {fmt % a}\n")
+            sys.stderr.write(f"{self.command} {self.path.split('?')[0]} {code}\n")
 
         # ---- plumbing -------------------------------------------------------------------
         def body(self):
