@@ -38,8 +38,12 @@ impl Scratch {
             "#!/bin/sh\n",
             0o755,
         );
-        std::fs::create_dir_all(root.join("usr/local/bin")).unwrap();
-        std::fs::copy(bin_path(), root.join("usr/local/bin/gitlab-mattermost")).unwrap();
+        // The unit's wrapper: it must exist; nothing starts it here.
+        write_file(
+            &root.join("usr/local/bin/gitlab-mattermost"),
+            "#!/bin/sh\n",
+            0o755,
+        );
         let config = dir.path().join("gitlab-mattermost.toml");
         write_file(
             &config,
@@ -61,19 +65,22 @@ impl Scratch {
             .expect("runs")
     }
 
-    fn tree(&self) -> BTreeMap<String, Vec<u8>> {
-        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+    /// Every path under the scratch directory: a link's target, a file's SHA-256.
+    fn tree(&self) -> BTreeMap<String, String> {
+        fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
             for e in std::fs::read_dir(dir).unwrap().flatten() {
                 let p = e.path();
                 let meta = std::fs::symlink_metadata(&p).unwrap();
                 let rel = p.strip_prefix(root).unwrap().display().to_string();
                 if meta.is_dir() {
+                    out.insert(format!("{rel}/"), String::new());
                     walk(root, &p, out);
                 } else if meta.file_type().is_symlink() {
                     let t = std::fs::read_link(&p).unwrap();
-                    out.insert(rel, t.display().to_string().into_bytes());
+                    out.insert(rel, format!("-> {}", t.display()));
                 } else {
-                    out.insert(rel, std::fs::read(&p).unwrap());
+                    let bytes = std::fs::read(&p).unwrap();
+                    out.insert(rel, gitlab_mattermost::render::manifest::sha256_hex(&bytes));
                 }
             }
         }
@@ -292,6 +299,27 @@ fn a_failing_nginx_test_leaves_the_previous_site_and_rendering() {
     assert_eq!(s.read(SITE), site);
     assert_eq!(s.read("etc/gitlab-mattermost/manifest.json"), manifest);
     assert!(!out.contains("not run under --root: systemctl"), "{out}");
+}
+
+#[test]
+fn only_one_apply_changes_the_host_at_a_time() {
+    let s = Scratch::new();
+    let lock = s.root.join("var/lib/gitlab-mattermost/apply.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let held = std::fs::File::create(&lock).unwrap();
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    let before = s.tree();
+    let o = s.apply(&[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(
+        err.contains("another gitlab-mattermost apply is running"),
+        "{err}"
+    );
+    assert_eq!(s.tree(), before);
+    // A dry run only reads: it plans while the lock is held.
+    let out = ok(&s.apply(&["--dry-run"]));
+    assert!(out.contains("dry run: nothing was changed"), "{out}");
 }
 
 #[test]

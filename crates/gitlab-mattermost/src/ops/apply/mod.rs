@@ -22,7 +22,7 @@ use std::time::Duration;
 use clap::Args;
 
 use self::execute::{commands, describe, Executor};
-use self::paths::{NginxLayout, Root, RENDER_DIR};
+use self::paths::{NginxLayout, Root, LOCK, RENDER_DIR};
 use self::plan::{ApplyPlan, Database, Inputs, OnDisk, Rendering, Step};
 use self::record::Record;
 use self::runner::SystemRunner;
@@ -118,8 +118,18 @@ pub fn run(config: &Plan, args: &ApplyArgs) -> Result<ExitCode, ApplyError> {
     // The service user reads the rendering (its ExecStart= loads mattermost.env) and nginx
     // and systemd read the installed files: a root umask of 077 must not make them private.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
-    let gathered = gather(config, &args.config.files, &root)?;
-    let plan = plan::plan(&gathered.inputs())?;
+    let mut gathered = gather(config, &args.config.files, &root)?;
+    let mut plan = plan::plan(&gathered.inputs())?;
+    // Planned without the lock, so a refusal leaves no trace; a plan that changes something
+    // is made again under the lock, from the host as it is then.
+    let _lock = if args.dry_run || plan.is_empty() {
+        None
+    } else {
+        let held = lock(&root)?;
+        gathered = gather(config, &args.config.files, &root)?;
+        plan = plan::plan(&gathered.inputs())?;
+        Some(held)
+    };
     let timeout = Duration::from_secs(args.start_timeout.max(1));
     if plan.is_empty() {
         println!(
@@ -185,6 +195,29 @@ pub fn run(config: &Plan, args: &ApplyArgs) -> Result<ExitCode, ApplyError> {
         doctor_summary(config, &args.config);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One apply at a time: a second one would plan from a host the first is changing. The lock
+/// goes with the process, however it ends.
+fn lock(root: &Root) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context;
+    let path = root.path(LOCK);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(rustix::io::Errno::WOULDBLOCK) => anyhow::bail!(
+            "another gitlab-mattermost apply is running (it holds {LOCK}): wait until it has finished"
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
 }
 
 /// Read the host: render, read the rendered directory, the record, the install paths.

@@ -9,6 +9,8 @@ use crate::diag::Diagnostic;
 pub const RENDER_DIR: &str = "/etc/gitlab-mattermost";
 /// What `apply` installed and last applied: the proof that a file is ours.
 pub const RECORD: &str = "/var/lib/gitlab-mattermost/apply.json";
+/// Held (flock) while an apply changes the host.
+pub const LOCK: &str = "/var/lib/gitlab-mattermost/apply.lock";
 pub const UNIT: &str = "/etc/systemd/system/mattermost.service";
 pub const SYSUSERS: &str = "/etc/sysusers.d/gitlab-mattermost.conf";
 pub const TMPFILES: &str = "/etc/tmpfiles.d/gitlab-mattermost.conf";
