@@ -107,7 +107,31 @@ in
     name = "minimal: the vhost includes the rendered locations (/, websocket), http has their upstream";
     ok =
       contains "include ${mm.rendered}/nginx/locations.conf;" vhost.extraConfig
-      && contains "include ${mm.rendered}/nginx/http.conf;" minimal.services.nginx.appendHttpConfig;
+      && contains "include ${mm.rendered}/nginx/http.conf;" minimal.services.nginx.commonHttpConfig;
+  }
+  {
+    # NixOS writes commonHttpConfig before the virtual hosts, appendHttpConfig after them; nginx
+    # only knows the map's variable once the map has been read.
+    name = "minimal: the upstream and map come before the virtual hosts, not after them";
+    ok = !contains "${mm.rendered}/nginx/http.conf" minimal.services.nginx.appendHttpConfig;
+  }
+  {
+    name = "minimal: nginx listens on IPv4 and IPv6 by default";
+    ok =
+      map (listen: listen.addr) vhost.listen == [
+        "0.0.0.0"
+        "[::]"
+      ];
+  }
+  {
+    name = "noIPv6: without networking.enableIPv6 nginx listens on IPv4 only";
+    ok = lib.all (
+      vhost: map (listen: listen.addr) vhost.listen == [ "0.0.0.0" ]
+    ) (lib.attrValues hosts.noIPv6.services.nginx.virtualHosts);
+  }
+  {
+    name = "custom: listenAddresses set by the host replace the default";
+    ok = lib.all (listen: listen.addr == "192.0.2.10") custom.services.nginx.virtualHosts."chat.example.org".listen;
   }
   {
     name = "minimal: PostgreSQL creates the database and its owner";

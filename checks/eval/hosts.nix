@@ -53,6 +53,7 @@ in
         # Elsewhere than the default, as an import from services.mattermost may put it.
         settings.ServiceSettings.LocalModeSocketLocation = "/var/lib/mattermost/local.sock";
         nginx.enableACME = true;
+        nginx.listenAddresses = [ "192.0.2.10" ];
         openFirewall = true;
         backup.enable = true;
       };
@@ -103,6 +104,21 @@ in
             enable = true;
             tokenFile = secretFile;
           };
+        };
+      };
+    };
+  };
+
+  # A host without IPv6, with the http to https redirect host as well.
+  noIPv6 = {
+    system = "x86_64-linux";
+    module = {
+      networking.enableIPv6 = false;
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.com";
+        nginx = certificates "chat.example.com" // {
+          redirectHttpToHttps = true;
         };
       };
     };
