@@ -42,6 +42,17 @@ let
 
   both = hosts.bothModules;
 
+  # mattermost.version is in the compiler's schema from one version on; its checks are skipped
+  # (saying why) with a schema without it.
+  hasVersion = options.services.gitlab-mattermost.mattermost ? version;
+  versionSkip =
+    if hasVersion then
+      null
+    else
+      "the compiler's schema has no mattermost.version (nixos-modules/options.nix predates it)";
+  versionOf = config: config.services.gitlab-mattermost.finalConfig.mattermost.version or null;
+  inherit (import ../../nixos-modules/lib.nix { inherit lib; }) catalogueVersion;
+
   # Every option the module declares, the NixOS-only ones too. NixOS names typed options in
   # camelCase; only the keys of free-form attribute sets (settings) keep the program's names.
   declared = lib.collect lib.isOption options.services.gitlab-mattermost;
@@ -293,6 +304,44 @@ in
   {
     name = "mattermost11: GitLab sign-in on Mattermost 11 warns about the license";
     ok = lib.any (contains "only with a license") hosts.mattermost11.warnings;
+  }
+
+  # mattermost.version
+  {
+    name = "mattermost.version: package versions map to the compiler's catalogues";
+    ok =
+      catalogueVersion "10.11.4" == "10.11"
+      && catalogueVersion "10.11.12" == "10.11"
+      && catalogueVersion "11.0.4" == "11.x"
+      && catalogueVersion "11.3.0" == "11.x"
+      && catalogueVersion "10.5.8" == null
+      && catalogueVersion "12.0.0" == null;
+  }
+  {
+    name = "mattermost.version: without the option the compiler gets no such key";
+    ok = hasVersion || !(mm.finalConfig.mattermost ? version);
+  }
+  {
+    name = "mattermost.version: the package's version reaches the compiler (10.11.4: 10.11, 11.0.4: 11.x)";
+    skip = versionSkip;
+    ok = versionOf minimal == "10.11" && versionOf hosts.mattermost11 == "11.x";
+  }
+  {
+    name = "mattermost.version: a version the host sets wins over the package's";
+    skip = versionSkip;
+    ok = versionOf hosts.versionPinned == "10.11";
+  }
+  {
+    name = "mattermost.version: a package without a catalogue is warned about and not guessed";
+    skip = versionSkip;
+    ok =
+      lib.any (contains "no settings catalogue") hosts.versionUnknown.warnings
+      && hosts.versionUnknown.services.gitlab-mattermost.mattermost.version
+        == (options.services.gitlab-mattermost.mattermost.version.default or null);
+  }
+  {
+    name = "versionUnknown: with the option absent, no warning about it";
+    ok = hasVersion || !lib.any (contains "no settings catalogue") hosts.versionUnknown.warnings;
   }
 
   # rejected

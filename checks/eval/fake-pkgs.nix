@@ -28,6 +28,8 @@ in
 
   mattermost = package "mattermost" "10.11.4";
   mattermostLatest = package "mattermost" "11.0.4";
+  # A release the compiler has no settings catalogue for.
+  mattermostOld = package "mattermost" "10.5.8";
   util-linux = package "util-linux" "2.41";
 
   # The compiler: nix/package.nix is not built here.

@@ -145,6 +145,43 @@ in
       };
   };
 
+  # mattermost.version set by the host (where the compiler's schema has it), against the
+  # package's 11.
+  versionPinned = {
+    system = "x86_64-linux";
+    module =
+      { options, pkgs, ... }:
+      {
+        services.gitlab-mattermost = {
+          enable = true;
+          package = pkgs.mattermostLatest;
+          externalUrl = "https://chat.example.com";
+          nginx = certificates "chat.example.com";
+        }
+        // (
+          if options.services.gitlab-mattermost.mattermost ? version then
+            { mattermost.version = "10.11"; }
+          else
+            { }
+        );
+      };
+  };
+
+  # A Mattermost the compiler has no settings catalogue for.
+  versionUnknown = {
+    system = "x86_64-linux";
+    module =
+      { pkgs, ... }:
+      {
+        services.gitlab-mattermost = {
+          enable = true;
+          package = pkgs.mattermostOld;
+          externalUrl = "https://chat.example.com";
+          nginx = certificates "chat.example.com";
+        };
+      };
+  };
+
   # Hosts that the assertions must reject.
 
   # nixpkgs' own services.mattermost next to this module (both define the unit and the user).
