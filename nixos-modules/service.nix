@@ -18,8 +18,11 @@ let
   # the package's. (Guarded: the option exists only with a compiler schema that has it.)
   hasVersionOption = options.services.gitlab-mattermost.mattermost ? version;
   packageCatalogue = helpers.catalogueVersion cfg.package.version;
+  # (Any definition beats the option's default, which has mkOptionDefault's priority.)
   versionSetByHost =
-    hasVersionOption && options.services.gitlab-mattermost.mattermost.version.definitions != [ ];
+    hasVersionOption
+    && options.services.gitlab-mattermost.mattermost.version.highestPrio
+      < (lib.mkOptionDefault null).priority;
 
   configFile = pkgs.writeText "gitlab-mattermost.json" (builtins.toJSON finalConfig);
 
