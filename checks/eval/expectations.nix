@@ -37,8 +37,10 @@ let
   local = hosts.gitlabLocal;
   localMm = local.services.gitlab-mattermost;
   oauth = local.systemd.services.gitlab-mattermost-oauth;
+  oauthScript = oauth.serviceConfig.ExecStart.text;
 
   remote = hosts.gitlabRemote;
+  remoteOauth = remote.systemd.services.gitlab-mattermost-oauth;
 
   both = hosts.bothModules;
 
@@ -288,10 +290,66 @@ in
       && has local.systemd.services.mattermost.wants "gitlab-mattermost-oauth.service";
   }
   {
+    name = "gitlabLocal: Mattermost never starts without the credentials the oneshot writes";
+    ok =
+      local.systemd.services.mattermost.unitConfig.AssertFileNotEmpty or null == [
+        "/var/lib/gitlab-mattermost-oauth/gitlab-id"
+        "/var/lib/gitlab-mattermost-oauth/gitlab-secret"
+      ]
+      # A failed re-registration must not stop a Mattermost that has credentials already.
+      && !has local.systemd.services.mattermost.requires "gitlab-mattermost-oauth.service"
+      && !has local.systemd.services.mattermost.bindsTo "gitlab-mattermost-oauth.service";
+  }
+  {
+    name = "gitlabLocal: the oneshot waits for GitLab to answer before it makes a token or registers";
+    ok =
+      let
+        text = oauthScript;
+        before = first: second: lib.hasInfix first text && lib.hasInfix second (lib.last (lib.splitString first text));
+      in
+      contains "https://git.example.org/users/sign_in" text
+      && contains "SECONDS + 3600" text
+      && before "/users/sign_in" "create-token.rb"
+      && before "/users/sign_in" "gitlab-mattermost gitlab register";
+  }
+  {
+    name = "gitlabLocal: a failed run is retried by systemd with growing delays, without a start limit";
+    ok =
+      oauth.serviceConfig.Restart == "on-failure"
+      && oauth.serviceConfig.RestartSec == "1min"
+      && oauth.serviceConfig.RestartSteps > 0
+      && oauth.serviceConfig.RestartMaxDelaySec == "30min"
+      && oauth.unitConfig.StartLimitIntervalSec or null == 0
+      && oauth.serviceConfig.TimeoutStartSec == "4500s";
+  }
+  {
+    name = "gitlabLocal: the run that succeeds after Mattermost was refused starts it";
+    ok =
+      contains "touch /var/lib/gitlab-mattermost-oauth/mattermost-waits" oauthScript
+      && contains "systemctl start --no-block mattermost.service" oauthScript
+      && contains "systemctl try-restart --no-block mattermost.service" oauthScript;
+  }
+  {
+    name = "gitlabLocal: a failure says what it means for Mattermost and how to retry";
+    ok =
+      contains "systemctl restart gitlab-mattermost-oauth.service" oauthScript
+      && contains "Mattermost keeps the OAuth id and secret of the last registration" oauthScript
+      && contains "systemctl status gitlab.service gitlab-db-config.service" oauthScript
+      && contains "raise gitlab.register.waitTimeout" oauthScript;
+  }
+  {
     name = "gitlabLocal: the oneshot makes a token and trusts the application";
     ok =
       contains "create-token.rb" oauth.serviceConfig.ExecStart.text
       && contains "GITLAB_MATTERMOST_TRUST=1" oauth.serviceConfig.ExecStart.text;
+  }
+  {
+    name = "gitlabRemote: waitTimeout sets the wait and the unit's start timeout";
+    ok =
+      contains "SECONDS + 7200" remoteOauth.serviceConfig.ExecStart.text
+      && remoteOauth.serviceConfig.TimeoutStartSec == "8100s"
+      && contains "https://gitlab.example.org/users/sign_in" remoteOauth.serviceConfig.ExecStart.text
+      && contains "gitlab.register.tokenFile that is wrong, expired" remoteOauth.serviceConfig.ExecStart.text;
   }
   {
     name = "gitlabRemote: the token file is used and nothing needs gitlab-rails";
@@ -378,6 +436,12 @@ in
   {
     name = "noCertificate: https without a certificate (or ACME) is rejected";
     ok = rejects hosts.noCertificate "nginx needs";
+  }
+  {
+    name = "registerAttempts: the removed gitlab.register.attempts is rejected, pointing to waitTimeout";
+    ok =
+      rejects hosts.registerAttempts "gitlab.register.attempts"
+      && rejects hosts.registerAttempts "gitlab.register.waitTimeout";
   }
   {
     name = "nixPathToken: a Nix path as GitLab token file is rejected";

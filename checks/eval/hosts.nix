@@ -103,6 +103,7 @@ in
           register = {
             enable = true;
             tokenFile = secretFile;
+            waitTimeout = 7200;
           };
         };
       };
@@ -242,6 +243,27 @@ in
       services.gitlab-mattermost = {
         enable = true;
         externalUrl = "https://chat.example.com";
+      };
+    };
+  };
+
+  # The option that counted attempts, 10 s apart, before the oneshot waited for GitLab.
+  registerAttempts = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+        gitlab = {
+          url = "https://gitlab.example.com";
+          register = {
+            enable = true;
+            tokenFile = "/run/secrets/gitlab-token";
+            trust = false;
+            attempts = 180;
+          };
+        };
       };
     };
   };
