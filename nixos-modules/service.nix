@@ -45,20 +45,18 @@ let
 in
 {
   config = lib.mkIf (helpers.active config) {
-    services.gitlab-mattermost = {
-      inherit finalConfig rendered;
-    }
-    // lib.optionalAttrs hasVersionOption {
-      mattermost.version = lib.mkIf (packageCatalogue != null) (lib.mkDefault packageCatalogue);
-    };
+    services.gitlab-mattermost = lib.mkMerge [
+      { inherit finalConfig rendered; }
+      (lib.optionalAttrs hasVersionOption {
+        mattermost.version = lib.mkIf (packageCatalogue != null) (lib.mkDefault packageCatalogue);
+      })
+    ];
 
-    warnings =
-      lib.optional (hasVersionOption && packageCatalogue == null && !versionSetByHost)
-        ''
-          services.gitlab-mattermost.package is Mattermost ${cfg.package.version}, for which the
-          compiler has no settings catalogue (it knows 10.11 and 11.x), so mattermost.version is
-          left at its default. Use a 10.11 or 11 package, or set mattermost.version yourself.
-        '';
+    warnings = lib.optional (hasVersionOption && packageCatalogue == null && !versionSetByHost) ''
+      services.gitlab-mattermost.package is Mattermost ${cfg.package.version}, for which the
+      compiler has no settings catalogue (it knows 10.11 and 11.x), so mattermost.version is
+      left at its default. Use a 10.11 or 11 package, or set mattermost.version yourself.
+    '';
 
     users.users.${cfg.account.user} = {
       isSystemUser = true;

@@ -41,6 +41,7 @@ let
 
   remote = hosts.gitlabRemote;
   remoteOauth = remote.systemd.services.gitlab-mattermost-oauth;
+  remoteScript = remoteOauth.serviceConfig.ExecStart.text;
 
   both = hosts.bothModules;
 
@@ -144,7 +145,9 @@ in
   }
   {
     name = "custom: listenAddresses set by the host replace the default";
-    ok = lib.all (listen: listen.addr == "192.0.2.10") custom.services.nginx.virtualHosts."chat.example.org".listen;
+    ok = lib.all (
+      listen: listen.addr == "192.0.2.10"
+    ) custom.services.nginx.virtualHosts."chat.example.org".listen;
   }
   {
     name = "minimal: PostgreSQL creates the database and its owner";
@@ -305,7 +308,9 @@ in
     ok =
       let
         text = oauthScript;
-        before = first: second: lib.hasInfix first text && lib.hasInfix second (lib.last (lib.splitString first text));
+        before =
+          first: second:
+          lib.hasInfix first text && lib.hasInfix second (lib.last (lib.splitString first text));
       in
       contains "https://git.example.org/users/sign_in" text
       && contains "SECONDS + 3600" text
@@ -346,10 +351,10 @@ in
   {
     name = "gitlabRemote: waitTimeout sets the wait and the unit's start timeout";
     ok =
-      contains "SECONDS + 7200" remoteOauth.serviceConfig.ExecStart.text
+      contains "SECONDS + 7200" remoteScript
       && remoteOauth.serviceConfig.TimeoutStartSec == "8100s"
-      && contains "https://gitlab.example.org/users/sign_in" remoteOauth.serviceConfig.ExecStart.text
-      && contains "gitlab.register.tokenFile that is wrong, expired" remoteOauth.serviceConfig.ExecStart.text;
+      && contains "https://gitlab.example.org/users/sign_in" remoteScript
+      && contains "gitlab.register.tokenFile that is wrong, expired" remoteScript;
   }
   {
     name = "gitlabRemote: the token file is used and nothing needs gitlab-rails";
