@@ -31,14 +31,88 @@ let
   createToken = reg.tokenFile == null;
   configFile = cfg.rendered.configFile;
   stateDir = "/var/lib/gitlab-mattermost-oauth";
-  credentialFiles = lib.escapeShellArgs [
+  # What Mattermost loads (LoadCredential=) from a registration.
+  credentialPaths = lib.filter (path: path != null) [
     cfg.gitlab.idFile
     cfg.gitlab.secretFile
   ];
+  credentialFiles = lib.escapeShellArgs credentialPaths;
+  url = lib.escapeShellArg cfg.gitlab.url;
+  # Registration attempts once GitLab answers: a GitLab that has just come up may still fail a
+  # request or two; a refused token fails every time, and its message should come soon.
+  registerAttempts = 3;
+
+  # When GitLab is ready. On this host the unit is ordered after gitlab.service, which is
+  # Type=notify (puma reports ready once it serves) and starts after gitlab-db-config.service,
+  # the oneshot that migrates the database. That ordering alone does not do: After= waits
+  # only for a start job, so when gitlab-db-config or gitlab.service fails and is restarted
+  # (both are Restart=on-failure), this unit runs while GitLab is still down, and
+  # gitlab-workhorse (Type=simple) answers 502 until puma is up. So the script waits until
+  # GitLab answers at the URL it registers with: GET /users/sign_in, the page nixpkgs' own
+  # GitLab test waits for, which needs no token and works for a GitLab on another host too.
+  # (/-/readiness would also check the database, Redis and Gitaly, but GitLab answers it only
+  # to monitoring.ip_whitelist, loopback, which a request through the public URL or from
+  # another host is not.) A 5xx or no connection means "still starting"; any other answer
+  # means GitLab serves, and the registration's own error then says what is wrong.
+  waitForGitlab = ''
+    deadline=$((SECONDS + ${toString reg.waitTimeout}))
+    delay=5
+    while :; do
+      status="$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time 30 \
+        --cacert /etc/ssl/certs/ca-certificates.crt ${url}/users/sign_in || true)"
+      case "$status" in
+        [234]??) break ;;
+      esac
+      if [ "$status" = 000 ]; then
+        status="no answer"
+      fi
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        fail "GitLab at ${cfg.gitlab.url} did not answer within ${toString reg.waitTimeout} s (last: $status).${
+          lib.optionalString local " See systemctl status gitlab.service gitlab-db-config.service: on its first start GitLab migrates its database, which can take longer on a small host (raise gitlab.register.waitTimeout)."
+        }"
+      fi
+      echo "waiting for GitLab at ${cfg.gitlab.url} ($status); next check in $delay s" >&2
+      sleep "$delay"
+      delay=$((delay * 2 > 60 ? 60 : delay * 2))
+    done
+  '';
 
   register = pkgs.writeShellScript "gitlab-mattermost-oauth" ''
     set -euo pipefail
     umask 077
+
+    have_credentials() {
+      for file in ${credentialFiles}; do
+        [ -s "$file" ] || return 1
+      done
+    }
+
+    # Every failure ends here: what went wrong, what it means for Mattermost, what to do.
+    fail() {
+      {
+        echo "gitlab-mattermost-oauth: $1"
+        if have_credentials; then
+          echo "Mattermost keeps the OAuth id and secret of the last registration."
+        else
+          echo "Mattermost needs the OAuth application's id and secret from this registration:"
+          echo "it does not start before it succeeds, and is started then."
+        fi
+        echo "systemd runs this unit again with growing delays (1 to 30 min). To retry now:"
+        echo "systemctl restart gitlab-mattermost-oauth.service"
+      } >&2
+      exit 1
+    }
+
+    # Without credentials Mattermost's start is refused (AssertFileNotEmpty=); whichever later
+    # run succeeds starts it. The mark is made first, so a run that is killed keeps it.
+    have_credentials || touch ${stateDir}/mattermost-waits
+
+    credentials() {
+      { cat ${credentialFiles} 2>/dev/null || true; } | sha256sum
+    }
+    before="$(credentials)"
+
+    ${waitForGitlab}
 
     ${
       if createToken then
@@ -47,39 +121,43 @@ let
           token_file=${stateDir}/admin-token
           head -c 15 /dev/urandom | base64 | tr '+/' '-_' > "$token_file"
           GITLAB_MATTERMOST_TOKEN="$(cat "$token_file")" runuser -u ${gitlab.user} -- \
-            gitlab-rails runner ${./gitlab/create-token.rb} ${lib.escapeShellArg reg.adminUser}
+            gitlab-rails runner ${./gitlab/create-token.rb} ${lib.escapeShellArg reg.adminUser} \
+            || fail "gitlab-rails could not make a token for GitLab user ${reg.adminUser} (gitlab.register.adminUser; the message above says why)."
         ''
       else
         "token_file=${lib.escapeShellArg reg.tokenFile}"
     }
 
-    credentials() {
-      { cat ${credentialFiles} 2>/dev/null || true; } | sha256sum
-    }
-    before="$(credentials)"
-
     attempt=1
     until gitlab-mattermost gitlab register ${configFile} --token-file "$token_file"; do
-      if [ "$attempt" -ge ${toString reg.attempts} ]; then
-        echo "GitLab at ${cfg.gitlab.url} did not take the registration after $attempt attempts" >&2
-        exit 1
+      if [ "$attempt" -ge ${toString registerAttempts} ]; then
+        ${lib.optionalString createToken ''rm -f "$token_file"''}
+        fail "GitLab at ${cfg.gitlab.url} answers but did not take the registration ${toString registerAttempts} times; the message above says why${
+          lib.optionalString (!createToken) " (a token in gitlab.register.tokenFile that is wrong, expired, lacks scope api or is not an administrator's is the usual cause)"
+        }."
       fi
-      echo "registration attempt $attempt failed; GitLab may still be starting, retrying in 10 s" >&2
+      echo "registration attempt $attempt failed; retrying in $((attempt * 15)) s" >&2
+      sleep $((attempt * 15))
       attempt=$((attempt + 1))
-      sleep 10
     done
 
     ${lib.optionalString (reg.trust || createToken) ''
       GITLAB_MATTERMOST_APP_ID="$(cat ${lib.escapeShellArg cfg.gitlab.idFile})" \
       GITLAB_MATTERMOST_TRUST=${if reg.trust then "1" else "0"} \
       GITLAB_MATTERMOST_REVOKE_FOR=${lib.optionalString createToken (lib.escapeShellArg reg.adminUser)} \
-        runuser -u ${gitlab.user} -- gitlab-rails runner ${./gitlab/finish.rb}
+        runuser -u ${gitlab.user} -- gitlab-rails runner ${./gitlab/finish.rb} \
+        || fail "the application is registered, but gitlab-rails could not ${
+          if reg.trust then "mark it trusted" else "revoke the temporary token"
+        } (the message above says why)."
     ''}
     ${lib.optionalString createToken ''rm -f "$token_file"''}
 
-    # At boot Mattermost waits for this unit; later (a re-run on switch) it needs a restart
-    # to load changed credentials.
-    if [ "$(credentials)" != "$before" ]; then
+    if [ -e ${stateDir}/mattermost-waits ]; then
+      # Mattermost's start was (or would have been) refused for want of credentials.
+      rm -f ${stateDir}/mattermost-waits
+      systemctl start --no-block mattermost.service
+    elif [ "$(credentials)" != "$before" ]; then
+      # A re-run (on switch, or by hand) changed them: Mattermost loads them at start.
       systemctl try-restart --no-block mattermost.service
     fi
   '';
@@ -114,26 +192,43 @@ in
           # (NixOS adds coreutils and systemctl to every unit's PATH.)
           path = [
             cfg.compilerPackage
+            pkgs.curl
             pkgs.util-linux
           ]
           ++ lib.optional local gitlabRails;
-          # The compiler's HTTP client and Mattermost trust what the host trusts
+          # The compiler's HTTP client, curl and Mattermost trust what the host trusts
           # (security.pki), e.g. a GitLab with a private CA.
           environment.SSL_CERT_FILE = "/etc/ssl/certs/ca-certificates.crt";
           restartTriggers = [ configFile ];
+          # systemd retries a failed run for as long as it takes (no start limit).
+          unitConfig.StartLimitIntervalSec = 0;
           serviceConfig = {
             Type = "oneshot";
             RemainAfterExit = true;
             ExecStart = register;
             StateDirectory = "gitlab-mattermost-oauth";
             StateDirectoryMode = "0700";
-            TimeoutStartSec = "${toString (reg.attempts * 10 + 600)}s";
+            # The wait for GitLab, then the token, the registration attempts and finish.rb.
+            TimeoutStartSec = "${toString (reg.waitTimeout + 900)}s";
+            Restart = "on-failure";
+            RestartSec = "1min";
+            RestartSteps = 5;
+            RestartMaxDelaySec = "30min";
           };
         };
 
+        # Mattermost waits for the registration and starts only with credentials. Not
+        # Requires=: a run that fails on a switch or a reboot (GitLab away, an expired token)
+        # would then also stop a Mattermost that has the credentials of an earlier
+        # registration, and a unit whose start failed for a dependency is not started when
+        # the dependency later recovers (https://github.com/systemd/systemd/issues/18856): the
+        # script starts it instead.
+        # AssertFileNotEmpty= refuses a start without credentials with the file's name,
+        # instead of LoadCredential='s bare exit status 243.
         systemd.services.mattermost = {
           wants = [ "gitlab-mattermost-oauth.service" ];
           after = [ "gitlab-mattermost-oauth.service" ];
+          unitConfig.AssertFileNotEmpty = credentialPaths;
         };
       })
     ]

@@ -39,6 +39,18 @@ rec {
     else
       value;
 
+  # The compiler's `mattermost.version` (the settings catalogue it validates against) for a
+  # Mattermost package version: "10.11" for the 10.11 Extended Support Release, "11.x" for any
+  # 11 release; null for a version the compiler has no catalogue for.
+  catalogueVersion =
+    version:
+    if lib.versions.majorMinor version == "10.11" then
+      "10.11"
+    else if lib.versions.major version == "11" then
+      "11.x"
+    else
+      null;
+
   # { scheme, host, port } of a URL such as https://chat.example.com or http://[::1]:8065.
   parseUrl =
     url:

@@ -13,6 +13,14 @@ let
   helpers = import ./lib.nix { inherit lib; };
 in
 {
+  imports = [
+    (lib.mkRemovedOptionModule [ "services" "gitlab-mattermost" "gitlab" "register" "attempts" ] ''
+      The registration no longer makes a fixed number of attempts: it waits until GitLab answers
+      (up to gitlab.register.waitTimeout seconds) and systemd retries a failed run with growing
+      delays.
+    '')
+  ];
+
   options.services.gitlab-mattermost = {
     enable = lib.mkEnableOption "GitLab Mattermost, configured by the gitlab-mattermost compiler";
 
@@ -101,12 +109,16 @@ in
         description = "GitLab administrator whose token registers the application when `tokenFile` is unset.";
       };
 
-      attempts = mkOption {
+      waitTimeout = mkOption {
         type = types.ints.positive;
-        default = 90;
+        default = 3600;
+        example = 7200;
         description = ''
-          How often registration is tried, 10 seconds apart, while GitLab is still starting
-          (on its first boot GitLab migrates its database for several minutes).
+          Seconds one run of `gitlab-mattermost-oauth.service` waits for GitLab to answer at
+          `gitlab.url` before it fails (on its first start GitLab migrates its database, which
+          takes a long while on a small host). A failed run is started again by systemd, first
+          after a minute, then with growing delays up to 30 minutes, until registration
+          succeeds; Mattermost is then started (or restarted with the new credentials).
         '';
       };
     };

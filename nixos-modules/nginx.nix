@@ -27,8 +27,10 @@ in
         services.nginx = {
           enable = true;
 
-          # The upstream `gitlab_mattermost` and the map the locations use.
-          appendHttpConfig = "include ${cfg.rendered}/nginx/http.conf;";
+          # The upstream `gitlab_mattermost` and the map the locations use. nginx knows a map's
+          # variable only after the map, so this goes where NixOS writes http-level definitions
+          # before the virtual hosts (commonHttpConfig), not after them (appendHttpConfig).
+          commonHttpConfig = "include ${cfg.rendered}/nginx/http.conf;";
 
           virtualHosts.${url.host} = {
             serverName = url.host;
@@ -71,6 +73,14 @@ in
           certificateKey = lib.mkDefault "/var/lib/acme/${url.host}/key.pem";
         };
       })
+
+      # nginx listens where NixOS's own virtual hosts do by default: on IPv6 only when the
+      # host has it (a `[::]` listen fails where IPv6 is off). Setting the option replaces this.
+      {
+        services.gitlab-mattermost.nginx.listenAddresses = lib.mkDefault (
+          [ "0.0.0.0" ] ++ lib.optional config.networking.enableIPv6 "[::]"
+        );
+      }
     ]
   );
 }

@@ -2,6 +2,7 @@
 {
   config,
   lib,
+  options,
   pkgs,
   ...
 }:
@@ -12,6 +13,16 @@ let
   # The options the compiler reads, under its own names (generated with options.nix); the
   # NixOS-only options are not in it.
   finalConfig = helpers.project [ ] (import ./names.nix) cfg;
+
+  # `mattermost.version` tells the compiler which Mattermost it configures; by default it is
+  # the package's. (Guarded: the option exists only with a compiler schema that has it.)
+  hasVersionOption = options.services.gitlab-mattermost.mattermost ? version;
+  packageCatalogue = helpers.catalogueVersion cfg.package.version;
+  # (Any definition beats the option's default, which has mkOptionDefault's priority.)
+  versionSetByHost =
+    hasVersionOption
+    && options.services.gitlab-mattermost.mattermost.version.highestPrio
+      < (lib.mkOptionDefault null).priority;
 
   configFile = pkgs.writeText "gitlab-mattermost.json" (builtins.toJSON finalConfig);
 
@@ -34,9 +45,18 @@ let
 in
 {
   config = lib.mkIf (helpers.active config) {
-    services.gitlab-mattermost = {
-      inherit finalConfig rendered;
-    };
+    services.gitlab-mattermost = lib.mkMerge [
+      { inherit finalConfig rendered; }
+      (lib.optionalAttrs hasVersionOption {
+        mattermost.version = lib.mkIf (packageCatalogue != null) (lib.mkDefault packageCatalogue);
+      })
+    ];
+
+    warnings = lib.optional (hasVersionOption && packageCatalogue == null && !versionSetByHost) ''
+      services.gitlab-mattermost.package is Mattermost ${cfg.package.version}, for which the
+      compiler has no settings catalogue (it knows 10.11 and 11.x), so mattermost.version is
+      left at its default. Use a 10.11 or 11 package, or set mattermost.version yourself.
+    '';
 
     users.users.${cfg.account.user} = {
       isSystemUser = true;

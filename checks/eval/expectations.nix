@@ -37,10 +37,24 @@ let
   local = hosts.gitlabLocal;
   localMm = local.services.gitlab-mattermost;
   oauth = local.systemd.services.gitlab-mattermost-oauth;
+  oauthScript = oauth.serviceConfig.ExecStart.text;
 
   remote = hosts.gitlabRemote;
+  remoteOauth = remote.systemd.services.gitlab-mattermost-oauth;
+  remoteScript = remoteOauth.serviceConfig.ExecStart.text;
 
   both = hosts.bothModules;
+
+  # mattermost.version is in the compiler's schema from one version on; its checks are skipped
+  # (saying why) with a schema without it.
+  hasVersion = options.services.gitlab-mattermost.mattermost ? version;
+  versionSkip =
+    if hasVersion then
+      null
+    else
+      "the compiler's schema has no mattermost.version (nixos-modules/options.nix predates it)";
+  versionOf = config: config.services.gitlab-mattermost.finalConfig.mattermost.version or null;
+  inherit (import ../../nixos-modules/lib.nix { inherit lib; }) catalogueVersion;
 
   # Every option the module declares, the NixOS-only ones too. NixOS names typed options in
   # camelCase; only the keys of free-form attribute sets (settings) keep the program's names.
@@ -107,7 +121,33 @@ in
     name = "minimal: the vhost includes the rendered locations (/, websocket), http has their upstream";
     ok =
       contains "include ${mm.rendered}/nginx/locations.conf;" vhost.extraConfig
-      && contains "include ${mm.rendered}/nginx/http.conf;" minimal.services.nginx.appendHttpConfig;
+      && contains "include ${mm.rendered}/nginx/http.conf;" minimal.services.nginx.commonHttpConfig;
+  }
+  {
+    # NixOS writes commonHttpConfig before the virtual hosts, appendHttpConfig after them; nginx
+    # only knows the map's variable once the map has been read.
+    name = "minimal: the upstream and map come before the virtual hosts, not after them";
+    ok = !contains "${mm.rendered}/nginx/http.conf" minimal.services.nginx.appendHttpConfig;
+  }
+  {
+    name = "minimal: nginx listens on IPv4 and IPv6 by default";
+    ok =
+      map (listen: listen.addr) vhost.listen == [
+        "0.0.0.0"
+        "[::]"
+      ];
+  }
+  {
+    name = "noIPv6: without networking.enableIPv6 nginx listens on IPv4 only";
+    ok = lib.all (
+      vhost: map (listen: listen.addr) vhost.listen == [ "0.0.0.0" ]
+    ) (lib.attrValues hosts.noIPv6.services.nginx.virtualHosts);
+  }
+  {
+    name = "custom: listenAddresses set by the host replace the default";
+    ok = lib.all (
+      listen: listen.addr == "192.0.2.10"
+    ) custom.services.nginx.virtualHosts."chat.example.org".listen;
   }
   {
     name = "minimal: PostgreSQL creates the database and its owner";
@@ -253,10 +293,68 @@ in
       && has local.systemd.services.mattermost.wants "gitlab-mattermost-oauth.service";
   }
   {
+    name = "gitlabLocal: Mattermost never starts without the credentials the oneshot writes";
+    ok =
+      local.systemd.services.mattermost.unitConfig.AssertFileNotEmpty or null == [
+        "/var/lib/gitlab-mattermost-oauth/gitlab-id"
+        "/var/lib/gitlab-mattermost-oauth/gitlab-secret"
+      ]
+      # A failed re-registration must not stop a Mattermost that has credentials already.
+      && !has local.systemd.services.mattermost.requires "gitlab-mattermost-oauth.service"
+      && !has local.systemd.services.mattermost.bindsTo "gitlab-mattermost-oauth.service";
+  }
+  {
+    name = "gitlabLocal: the oneshot waits for GitLab to answer before it makes a token or registers";
+    ok =
+      let
+        text = oauthScript;
+        before =
+          first: second:
+          lib.hasInfix first text && lib.hasInfix second (lib.last (lib.splitString first text));
+      in
+      contains "https://git.example.org/users/sign_in" text
+      && contains "SECONDS + 3600" text
+      && before "/users/sign_in" "create-token.rb"
+      && before "/users/sign_in" "gitlab-mattermost gitlab register";
+  }
+  {
+    name = "gitlabLocal: a failed run is retried by systemd with growing delays, without a start limit";
+    ok =
+      oauth.serviceConfig.Restart == "on-failure"
+      && oauth.serviceConfig.RestartSec == "1min"
+      && oauth.serviceConfig.RestartSteps > 0
+      && oauth.serviceConfig.RestartMaxDelaySec == "30min"
+      && oauth.unitConfig.StartLimitIntervalSec or null == 0
+      && oauth.serviceConfig.TimeoutStartSec == "4500s";
+  }
+  {
+    name = "gitlabLocal: the run that succeeds after Mattermost was refused starts it";
+    ok =
+      contains "touch /var/lib/gitlab-mattermost-oauth/mattermost-waits" oauthScript
+      && contains "systemctl start --no-block mattermost.service" oauthScript
+      && contains "systemctl try-restart --no-block mattermost.service" oauthScript;
+  }
+  {
+    name = "gitlabLocal: a failure says what it means for Mattermost and how to retry";
+    ok =
+      contains "systemctl restart gitlab-mattermost-oauth.service" oauthScript
+      && contains "Mattermost keeps the OAuth id and secret of the last registration" oauthScript
+      && contains "systemctl status gitlab.service gitlab-db-config.service" oauthScript
+      && contains "raise gitlab.register.waitTimeout" oauthScript;
+  }
+  {
     name = "gitlabLocal: the oneshot makes a token and trusts the application";
     ok =
       contains "create-token.rb" oauth.serviceConfig.ExecStart.text
       && contains "GITLAB_MATTERMOST_TRUST=1" oauth.serviceConfig.ExecStart.text;
+  }
+  {
+    name = "gitlabRemote: waitTimeout sets the wait and the unit's start timeout";
+    ok =
+      contains "SECONDS + 7200" remoteScript
+      && remoteOauth.serviceConfig.TimeoutStartSec == "8100s"
+      && contains "https://gitlab.example.org/users/sign_in" remoteScript
+      && contains "gitlab.register.tokenFile that is wrong, expired" remoteScript;
   }
   {
     name = "gitlabRemote: the token file is used and nothing needs gitlab-rails";
@@ -269,6 +367,44 @@ in
   {
     name = "mattermost11: GitLab sign-in on Mattermost 11 warns about the license";
     ok = lib.any (contains "only with a license") hosts.mattermost11.warnings;
+  }
+
+  # mattermost.version
+  {
+    name = "mattermost.version: package versions map to the compiler's catalogues";
+    ok =
+      catalogueVersion "10.11.4" == "10.11"
+      && catalogueVersion "10.11.12" == "10.11"
+      && catalogueVersion "11.0.4" == "11.x"
+      && catalogueVersion "11.3.0" == "11.x"
+      && catalogueVersion "10.5.8" == null
+      && catalogueVersion "12.0.0" == null;
+  }
+  {
+    name = "mattermost.version: without the option the compiler gets no such key";
+    ok = hasVersion || !(mm.finalConfig.mattermost ? version);
+  }
+  {
+    name = "mattermost.version: the package's version reaches the compiler (10.11.4: 10.11, 11.0.4: 11.x)";
+    skip = versionSkip;
+    ok = versionOf minimal == "10.11" && versionOf hosts.mattermost11 == "11.x";
+  }
+  {
+    name = "mattermost.version: a version the host sets wins over the package's";
+    skip = versionSkip;
+    ok = versionOf hosts.versionPinned == "10.11";
+  }
+  {
+    name = "mattermost.version: a package without a catalogue is warned about and not guessed";
+    skip = versionSkip;
+    ok =
+      lib.any (contains "no settings catalogue") hosts.versionUnknown.warnings
+      && hosts.versionUnknown.services.gitlab-mattermost.mattermost.version
+        == (options.services.gitlab-mattermost.mattermost.version.default or null);
+  }
+  {
+    name = "versionUnknown: with the option absent, no warning about it";
+    ok = hasVersion || !lib.any (contains "no settings catalogue") hosts.versionUnknown.warnings;
   }
 
   # rejected
@@ -305,6 +441,12 @@ in
   {
     name = "noCertificate: https without a certificate (or ACME) is rejected";
     ok = rejects hosts.noCertificate "nginx needs";
+  }
+  {
+    name = "registerAttempts: the removed gitlab.register.attempts is rejected, pointing to waitTimeout";
+    ok =
+      rejects hosts.registerAttempts "gitlab.register.attempts"
+      && rejects hosts.registerAttempts "gitlab.register.waitTimeout";
   }
   {
     name = "nixPathToken: a Nix path as GitLab token file is rejected";

@@ -28,7 +28,10 @@ in
 
   mattermost = package "mattermost" "10.11.4";
   mattermostLatest = package "mattermost" "11.0.4";
+  # A release the compiler has no settings catalogue for.
+  mattermostOld = package "mattermost" "10.5.8";
   util-linux = package "util-linux" "2.41";
+  curl = package "curl" "8.16.0";
 
   # The compiler: nix/package.nix is not built here.
   callPackage = _: _: package "gitlab-mattermost" "0.1.0";

@@ -53,6 +53,7 @@ in
         # Elsewhere than the default, as an import from services.mattermost may put it.
         settings.ServiceSettings.LocalModeSocketLocation = "/var/lib/mattermost/local.sock";
         nginx.enableACME = true;
+        nginx.listenAddresses = [ "192.0.2.10" ];
         openFirewall = true;
         backup.enable = true;
       };
@@ -102,7 +103,23 @@ in
           register = {
             enable = true;
             tokenFile = secretFile;
+            waitTimeout = 7200;
           };
+        };
+      };
+    };
+  };
+
+  # A host without IPv6, with the http to https redirect host as well.
+  noIPv6 = {
+    system = "x86_64-linux";
+    module = {
+      networking.enableIPv6 = false;
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.com";
+        nginx = certificates "chat.example.com" // {
+          redirectHttpToHttps = true;
         };
       };
     };
@@ -125,6 +142,43 @@ in
             id = "0123456789abcdef";
             secretFile = "/run/secrets/gitlab-oauth-secret";
           };
+        };
+      };
+  };
+
+  # mattermost.version set by the host (where the compiler's schema has it), against the
+  # package's 11.
+  versionPinned = {
+    system = "x86_64-linux";
+    module =
+      { options, pkgs, ... }:
+      {
+        services.gitlab-mattermost = {
+          enable = true;
+          package = pkgs.mattermostLatest;
+          externalUrl = "https://chat.example.com";
+          nginx = certificates "chat.example.com";
+        }
+        // (
+          if options.services.gitlab-mattermost.mattermost ? version then
+            { mattermost.version = "10.11"; }
+          else
+            { }
+        );
+      };
+  };
+
+  # A Mattermost the compiler has no settings catalogue for.
+  versionUnknown = {
+    system = "x86_64-linux";
+    module =
+      { pkgs, ... }:
+      {
+        services.gitlab-mattermost = {
+          enable = true;
+          package = pkgs.mattermostOld;
+          externalUrl = "https://chat.example.com";
+          nginx = certificates "chat.example.com";
         };
       };
   };
@@ -189,6 +243,27 @@ in
       services.gitlab-mattermost = {
         enable = true;
         externalUrl = "https://chat.example.com";
+      };
+    };
+  };
+
+  # The option that counted attempts, 10 s apart, before the oneshot waited for GitLab.
+  registerAttempts = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+        gitlab = {
+          url = "https://gitlab.example.com";
+          register = {
+            enable = true;
+            tokenFile = "/run/secrets/gitlab-token";
+            trust = false;
+            attempts = 180;
+          };
+        };
       };
     };
   };

@@ -69,6 +69,7 @@ in
     environment.systemPackages = option (types.listOf types.package) [ ];
 
     networking.firewall.allowedTCPPorts = option (types.listOf types.port) [ ];
+    networking.enableIPv6 = option types.bool true;
 
     users.users = option (types.attrsOf (
       types.submodule {
@@ -91,6 +92,7 @@ in
 
     services.nginx = {
       enable = flag;
+      commonHttpConfig = lines;
       appendHttpConfig = lines;
       virtualHosts = option (types.attrsOf vhost) { };
     };

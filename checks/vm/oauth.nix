@@ -3,6 +3,12 @@
 # signs in to GitLab, goes through Mattermost's GitLab login (the consent page first, then,
 # with the application trusted, without it), and the Mattermost user then exists with the
 # GitLab username and email.
+#
+# First boot, the way it goes wrong on a real host: the token does not exist in GitLab yet
+# when GitLab comes up, so the oneshot's first run fails. Mattermost must not start without
+# credentials, the failure must say what to do, and systemd's retry must register and start
+# Mattermost without anyone's help. Last, a re-registration that fails (the token revoked)
+# must leave the running Mattermost alone.
 {
   pkgs,
   lib,
@@ -101,7 +107,8 @@ in
         register = {
           enable = true;
           tokenFile = helpers.secretPath "gitlab-token";
-          attempts = 180;
+          # The GitLab VM takes up to half an hour to answer.
+          waitTimeout = 3600;
         };
       };
       # GitLab users may sign up on their first login.
@@ -153,6 +160,22 @@ in
         gitlab.wait_for_file("/var/gitlab/state/tmp/sockets/gitlab.socket")
         gitlab.wait_until_succeeds("curl -sSf https://gitlab.test/users/sign_in", timeout=900)
 
+    with subtest("before the token exists, the oneshot fails saying what to do, and Mattermost waits"):
+        oauth_log = "journalctl -b -u gitlab-mattermost-oauth.service --no-pager"
+        mattermost.wait_until_succeeds(f"{oauth_log} --grep 'did not take the registration'", timeout=900)
+        log = mattermost.succeed(oauth_log)
+        assert "GitLab rejected the token" in log, log
+        assert "systemctl restart gitlab-mattermost-oauth.service" in log, log
+        assert "it does not start before it succeeds" in log, log
+        mattermost.fail("systemctl is-active mattermost.service")
+        # Refused by its assertion (no credentials), not started into LoadCredential='s failure.
+        # (Its start job ran once the oneshot's failed, or is still queued behind the retry.)
+        mattermost.succeed(
+            "test \"$(systemctl show -P AssertResult mattermost.service)\" = no"
+            + " || systemctl list-jobs --no-legend mattermost.service | grep -q start"
+        )
+        mattermost.fail("journalctl -b -u mattermost.service --no-pager --grep '243/CREDENTIALS'")
+
     with subtest("an administrator token, made with the module's own script"):
         gitlab.succeed(
             f"GITLAB_MATTERMOST_TOKEN={TOKEN} runuser -u gitlab -- gitlab-rails runner ${createToken} root"
@@ -168,12 +191,17 @@ in
                 "skip_confirmation": True,
             })
 
-    with subtest("the oneshot registers the OAuth application before Mattermost starts"):
-        mattermost.wait_for_unit("gitlab-mattermost-oauth.service", timeout=1800)
+    with subtest("systemd runs the oneshot again: it registers the application and starts Mattermost"):
+        # The first retry comes a minute after the failure, the next ones later.
+        mattermost.wait_until_succeeds("systemctl is-active gitlab-mattermost-oauth.service", timeout=1200)
+        restarts = int(mattermost.succeed("systemctl show -P NRestarts gitlab-mattermost-oauth.service"))
+        assert restarts >= 1, restarts
         [app] = registered_apps()
         assert "https://mattermost.test/signup/gitlab/complete" in app["callback_url"], app
         app_id = mattermost.succeed(f"cat {ID_FILE}").strip()
         assert app["application_id"] == app_id, (app, app_id)
+        # Nobody starts Mattermost here: the oneshot does.
+        mattermost.wait_until_succeeds("systemctl is-active mattermost.service", timeout=300)
 
     wait_for_mattermost(mattermost)
     create_user(mattermost, "mmadmin", "mmadmin@example.org", PASSWORD, admin=True)
@@ -193,5 +221,20 @@ in
         [app] = registered_apps()
         assert app["application_id"] == app_id, app
         assert mattermost.succeed(f"cat {ID_FILE}").strip() == app_id
+        wait_for_mattermost(mattermost)
+
+    with subtest("a re-registration that fails leaves Mattermost running on its credentials"):
+        main_pid = mattermost.succeed("systemctl show -P MainPID mattermost.service").strip()
+        # The module's finish.rb revokes the tokens create-token.rb made: the test's token.
+        gitlab.succeed(
+            f"GITLAB_MATTERMOST_APP_ID={app_id} GITLAB_MATTERMOST_REVOKE_FOR=root"
+            + " runuser -u gitlab -- gitlab-rails runner ${finish}"
+        )
+        mattermost.fail("systemctl restart gitlab-mattermost-oauth.service")
+        log = mattermost.succeed(oauth_log)
+        assert "Mattermost keeps the OAuth id and secret of the last registration" in log, log
+        mattermost.succeed("systemctl is-active mattermost.service")
+        assert mattermost.succeed("systemctl show -P MainPID mattermost.service").strip() == main_pid
+        mattermost.succeed("curl -sSf https://mattermost.test/api/v4/system/ping")
   '';
 }
