@@ -33,6 +33,7 @@ const NIXPKGS_OPTIONS: &[&str] = &[
     "mutableConfig",
     "preferNixConfig",
     "plugins",
+    "pluginsBundle",
     "telemetry.enableSecurityAlerts",
     "telemetry.enableDiagnostics",
     "environment",
@@ -52,6 +53,14 @@ const NIXPKGS_OPTIONS: &[&str] = &[
     "matterircd.enable",
     "matterircd.package",
     "matterircd.parameters",
+    // Renamed options: `nix eval --json` prints them with the new option's value.
+    "listenAddress",
+    "statePath",
+    "extraConfig",
+    "localDatabaseCreate",
+    "localDatabaseName",
+    "localDatabaseUser",
+    "localDatabasePassword",
 ];
 
 /// Secret values in the fixtures: none may appear in a config, a report or a rendered file.
@@ -165,7 +174,12 @@ fn leaves(value: &Value, prefix: &str, out: &mut Vec<String>) {
         } else {
             format!("{prefix}.{key}")
         };
-        let free_form = ["settings", "environment", "database.extraConnectionOptions"];
+        let free_form = [
+            "settings",
+            "extraConfig",
+            "environment",
+            "database.extraConnectionOptions",
+        ];
         match inner {
             Value::Object(m) if !m.is_empty() && !free_form.contains(&path.as_str()) => {
                 leaves(inner, &path, out)
@@ -183,6 +197,7 @@ fn every_nixpkgs_option_in_every_fixture_is_in_the_report() {
     for json in [
         fixture("peer-auth.json"),
         fixture("password-auth.json"),
+        fixture("early-rework.json"),
         env_json,
     ] {
         let run = import(&json, &[]);
@@ -229,9 +244,15 @@ fn peer_auth_takeover_keeps_ids_directories_and_database() {
         env["MM_FILESETTINGS_DIRECTORY"],
         "/var/lib/mattermost/data/"
     );
+    // nixpkgs unpacks plugins in <dataDir>/data/.plugins since 25.05 (its tarballs are in
+    // <dataDir>/data/plugins, which Mattermost finds below FileSettings.Directory).
     assert_eq!(
         env["MM_PLUGINSETTINGS_DIRECTORY"],
-        "/var/lib/mattermost/data/plugins/server"
+        "/var/lib/mattermost/data/.plugins/server"
+    );
+    assert_eq!(
+        env["MM_PLUGINSETTINGS_CLIENTDIRECTORY"],
+        "/var/lib/mattermost/data/.plugins/client"
     );
     assert_eq!(env["MM_LOGSETTINGS_FILELOCATION"], "/var/log/mattermost");
     assert_eq!(
@@ -285,6 +306,50 @@ fn peer_auth_takeover_keeps_ids_directories_and_database() {
         run.config
     );
     // nixpkgs' default database password is unused with peer authentication.
+    assert_no_canary("config", &run.config);
+    assert_no_canary("report", &run.report);
+    for (name, content) in &files {
+        assert_no_canary(name, &String::from_utf8_lossy(content));
+    }
+}
+
+#[test]
+fn the_rework_before_plugins_bundle_keeps_uploads_in_the_data_dir_and_its_socket() {
+    let run = import(&fixture("early-rework.json"), &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = render(dir.path(), &run.config);
+    let env = env_of(&files);
+    // That module set FileSettings.Directory to dataDir itself.
+    assert_eq!(env["MM_FILESETTINGS_DIRECTORY"], "/srv/mattermost/");
+    assert_eq!(
+        env["MM_PLUGINSETTINGS_DIRECTORY"],
+        "/srv/mattermost/data/plugins/server"
+    );
+    assert_eq!(
+        env["MM_PLUGINSETTINGS_CLIENTDIRECTORY"],
+        "/srv/mattermost/data/plugins/client"
+    );
+    // database.host a socket directory: the same database over that socket, no password.
+    let dsn = &env["MM_SQLSETTINGS_DATASOURCE"];
+    assert!(
+        dsn.starts_with("postgres://mattermost@/mattermost?host=/run/postgresql"),
+        "{dsn}"
+    );
+    assert!(
+        run.report
+            .contains("password authentication over the socket becomes peer authentication"),
+        "{}",
+        run.report
+    );
+    // mutableConfig without preferNixConfig: the System Console used to win; the report says
+    // that now the configuration does.
+    assert!(
+        run.report
+            .lines()
+            .any(|l| l.contains("services.mattermost.preferNixConfig:") && l.contains("a change")),
+        "{}",
+        run.report
+    );
     assert_no_canary("config", &run.config);
     assert_no_canary("report", &run.report);
     for (name, content) in &files {

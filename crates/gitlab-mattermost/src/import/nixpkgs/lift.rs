@@ -241,28 +241,47 @@ fn database_from_options(run: &mut Run, force_password: bool) {
     for (option, value) in [("database.name", &db.name), ("database.user", &db.user)] {
         run.report(Section::Carried, option, format!("{value:?}, see database"));
     }
+    // nixpkgs takes a `host` with a slash for a socket directory (password authentication
+    // over the socket); the new module reaches a socket with peer authentication only.
+    let host_is_socket = !db.peer_auth && db.host.contains('/');
+    let local = (db.peer_auth || host_is_socket) && !force_password;
     let text = if db.peer_auth && !force_password {
         "true: peer authentication over the unix socket"
     } else if db.peer_auth {
         "true, but the DataSource came from the environment, which was not read: password authentication is assumed until the import runs on the host"
+    } else if host_is_socket && !force_password {
+        "false, with database.host a socket directory: password authentication over the socket becomes peer authentication over it (the role must be the service user's name; the password is not carried)"
     } else {
         "false: password authentication over TCP"
     };
     run.report(Section::Carried, "database.peerAuth", text);
-    if db.peer_auth && !force_password {
-        local_database(run, &db.name, &db.user, &db.socket_path, origin);
+    if local {
+        let (socket_dir, option) = if db.peer_auth {
+            (&db.socket_path, "database.socketPath")
+        } else {
+            (&db.host, "database.host")
+        };
+        local_database(run, &db.name, &db.user, socket_dir, origin);
         run.report(
             Section::Carried,
-            "database.socketPath",
-            format!("database.socket_dir = {:?}", db.socket_path),
+            option,
+            format!("database.socket_dir = {socket_dir:?}"),
         );
-        for option in ["database.host", "database.port"] {
-            run.report(
-                Section::Dropped,
-                option,
-                "not used with peer authentication",
-            );
-        }
+        let unused = if db.peer_auth {
+            "database.host"
+        } else {
+            "database.socketPath"
+        };
+        run.report(
+            Section::Dropped,
+            unused,
+            "not used to reach the database over the socket",
+        );
+        run.report(
+            Section::Dropped,
+            "database.port",
+            "not used over the unix socket",
+        );
         let text = if db.password.is_some() {
             "not used with peer authentication: not carried (value not shown)"
         } else {
@@ -316,14 +335,13 @@ fn database_from_options(run: &mut Run, force_password: bool) {
     }
     if !db.extra_options.is_empty() {
         let names: Vec<&str> = db.extra_options.keys().map(String::as_str).collect();
-        let text = if db.peer_auth {
+        let text = if local {
             format!("{}: not used over the unix socket", names.join(", "))
         } else {
             format!("{}: sslmode is carried; the compiler builds the rest of the DSN itself (with connect_timeout=10)", names.join(", "))
         };
         run.report(Section::Dropped, "database.extraConnectionOptions", text);
     }
-    let local = db.peer_auth && !force_password;
     let text = match (db.create, local) {
         (true, true) => "true: the new module ensures the database and its owner for database.kind = \"local\"; they exist already and are kept",
         (false, true) => "false: the database exists already; with database.kind = \"local\" the new module still ensures it (and makes the role the owner when the names match)",

@@ -179,6 +179,8 @@ pub(super) struct Module {
 /// Options whose value is an attribute set of the user's own names (taken whole).
 const OPAQUE: &[&str] = &[
     "settings",
+    // The alias of `settings`, printed with its value.
+    "extraConfig",
     "environment",
     "database.extraConnectionOptions",
     "matterircd.parameters",
@@ -205,6 +207,22 @@ impl Module {
             node = node.get(key)?;
         }
         Some(node.clone()).filter(|v| !v.is_null())
+    }
+
+    /// Whether the JSON has the option at `path` at all (null included), without marking it
+    /// read: which options exist tells the module's version apart.
+    pub fn has(&self, path: &str) -> bool {
+        let mut keys = path.split('.');
+        let Some(mut node) = keys.next().and_then(|k| self.root.get(k)) else {
+            return false;
+        };
+        for key in keys {
+            match node.get(key) {
+                Some(inner) => node = inner,
+                None => return false,
+            }
+        }
+        true
     }
 
     /// A string option; another type is reported and treated as unset.

@@ -3,6 +3,24 @@
 //! them (`siteUrl` is `ServiceSettings.SiteURL`, `host` and `port` are `ListenAddress`, the
 //! directories under `dataDir`) are offered at the weakest layer; the rest is remembered in
 //! [`Facts`] for the typed sections, or reported with what to do instead.
+//!
+//! Checked against the module's source, not guessed. Versions read (NixOS/nixpkgs history, as
+//! held by public mirrors of it):
+//! - numinit's rework before `pluginsBundle` (no `socket`, `telemetry`, `environment` or
+//!   `database.driver`; uploads in `<dataDir>`, plugins in `<dataDir>/data/plugins/…`);
+//! - 59251bd5915d91d6f4b3da0c455a7db44adee88c (January–April 2025: `pluginsBundle`,
+//!   `telemetry`, `socket`, `database.driver`; still uploads in `<dataDir>`);
+//! - 3b20077cd82fd1f099e92e2792d73e3176d4869d and the `postgresql.target` revision after it
+//!   (nixos-25.05 and later, after nixpkgs PR 400221 of 2025-04-20: uploads in `<dataDir>/data`,
+//!   plugins unpacked in `<dataDir>/data/.plugins/{server,client}`);
+//! - 4aa6836a648ca76c68866decf0c8965e36ec2a3b (master: `database.driver` removed, PostgreSQL
+//!   only; evaluating a removed option throws, see docs/migrating-from-nixpkgs.md);
+//! - 0228f5ced99208eb883a9285ad9391cf1a1fb1e5, the module before the rework (nixos-24.11:
+//!   `listenAddress`, `database.name` only), for the old names;
+//! - nixos/modules/misc/ids.nix at 001d025fd4d70322f01b25021f074db9c359ae0a: uid and gid 254.
+//!
+//! `nix eval --json` prints every declared option, so the renamed ones (`statePath`,
+//! `listenAddress`, `extraConfig`, `localDatabase*`) appear too, holding the new option's value.
 
 use serde_json::Value;
 
@@ -23,6 +41,7 @@ const DEFAULT_DATA_DIR: &str = "/var/lib/mattermost";
 /// too, with the new option's value.
 const ALIASES: &[(&str, &str)] = &[
     ("statePath", "dataDir"),
+    ("listenAddress", "host"),
     ("extraConfig", "settings"),
     ("localDatabaseCreate", "database.create"),
     ("localDatabaseName", "database.name"),
@@ -88,6 +107,7 @@ pub fn read(run: &mut Run) -> Result<(), ImportError> {
     telemetry(run);
     config_mode(run);
     plugins(run);
+    plugins_bundle(run);
     matterircd(run);
     database(run)?;
     Ok(())
@@ -198,7 +218,19 @@ fn site(run: &mut Run) -> Result<(), ImportError> {
 
 /// `host` and `port` are `ServiceSettings.ListenAddress` (`[…]` around an IPv6 address).
 fn listen(run: &mut Run) {
-    let host = string_or(run, "host", "127.0.0.1");
+    // Before the rework, the address was `listenAddress`; since, that name is an alias of
+    // `host` (and read as such by `report_unknown`).
+    let host = if !run.module.has("host") && run.module.has("listenAddress") {
+        let old = string_or(run, "listenAddress", "127.0.0.1");
+        run.report(
+            Section::Carried,
+            "listenAddress",
+            format!("{old:?}: the address, as host is now (the module before the rework)"),
+        );
+        old
+    } else {
+        string_or(run, "host", "127.0.0.1")
+    };
     let port = match run.module.take("port") {
         Some(Value::Number(n)) => n.to_string(),
         Some(other) => {
@@ -267,7 +299,14 @@ fn directories(run: &mut Run) {
         "dataDir",
         format!("directories.data = {data:?}, the service's working directory, in place"),
     );
-    let logs = string_or(run, "logDir", "/var/log/mattermost");
+    let logs = match run.module.string("logDir", &mut run.ctx.report) {
+        Some(l) => l,
+        None => {
+            let guess = "/var/log/mattermost".to_string();
+            run.report(Section::Derived, "logDir", format!("not in the JSON: {guess:?} is assumed (nixpkgs' default from system.stateVersion 25.05; before it, {data}/logs)"));
+            guess
+        }
+    };
     offer(
         run,
         "LogSettings.FileLocation",
@@ -289,16 +328,17 @@ fn directories(run: &mut Run) {
         Value::String(config_dir.clone()),
     );
     run.report(Section::Carried, "configDir", format!("directories.config = {config_dir:?}: Mattermost goes on reading (and, with the System Console, writing) {config_dir}/config.json"));
-    let observed = observe_config_json(run, &config_dir);
+    let layout = Layout::of(&run.module, &data);
+    let observed = observe_config_json(run, &config_dir, &layout);
     let derived = [
-        ("FileSettings.Directory", format!("{data}/data")),
+        ("FileSettings.Directory", layout.uploads.clone()),
         (
             "PluginSettings.Directory",
-            format!("{data}/data/plugins/server"),
+            format!("{}/server", layout.plugins),
         ),
         (
             "PluginSettings.ClientDirectory",
-            format!("{data}/data/plugins/client"),
+            format!("{}/client", layout.plugins),
         ),
     ];
     for (setting, default) in derived {
@@ -321,6 +361,33 @@ fn directories(run: &mut Run) {
     run.facts.config_dir = config_dir;
 }
 
+/// Where the old module put uploads and unpacked plugins. nixpkgs moved them twice, and the
+/// options the JSON has tell the versions apart only partly (see the notes at the top).
+struct Layout {
+    uploads: String,
+    plugins: String,
+    /// What the report says of it.
+    why: &'static str,
+}
+
+impl Layout {
+    fn of(module: &Module, data: &str) -> Layout {
+        if module.has("pluginsBundle") {
+            Layout {
+                uploads: format!("{data}/data"),
+                plugins: format!("{data}/data/.plugins"),
+                why: "nixpkgs' layout since 25.05 (uploads in <dataDir>/data, plugins unpacked in <dataDir>/data/.plugins/server and client); a host that ran nixos-unstable between January and April 2025 had its uploads in <dataDir> itself and plugins in <dataDir>/data/plugins",
+            }
+        } else {
+            Layout {
+                uploads: data.to_string(),
+                plugins: format!("{data}/data/plugins"),
+                why: "the layout of the module's rework before pluginsBundle existed (uploads in <dataDir> itself, plugins unpacked in <dataDir>/data/plugins/server and client)",
+            }
+        }
+    }
+}
+
 fn lookup<'a>(config: &'a Value, setting: &str) -> Option<&'a Value> {
     let (category, field) = setting.split_once('.')?;
     config.get(category)?.get(field)
@@ -328,7 +395,7 @@ fn lookup<'a>(config: &'a Value, setting: &str) -> Option<&'a Value> {
 
 /// The config.json the old module wrote, when this host has it: the directories it names
 /// are the ones in use. Otherwise the report says what was assumed.
-fn observe_config_json(run: &mut Run, config_dir: &str) -> Option<Value> {
+fn observe_config_json(run: &mut Run, config_dir: &str, layout: &Layout) -> Option<Value> {
     let path = format!("{config_dir}/config.json");
     let origin = Origin::Nixos(path.clone());
     if let Ok(target) = std::fs::read_link(&path) {
@@ -345,7 +412,7 @@ fn observe_config_json(run: &mut Run, config_dir: &str) -> Option<Value> {
             Some(config)
         }
         Err(e) => {
-            run.ctx.report.add(Section::Derived, Some(origin), format!("not read here ({e}): the directories nixpkgs derives from dataDir are assumed (uploads in <dataDir>/data, plugins in <dataDir>/data/plugins/server and client); run the import on the host to have them confirmed"));
+            run.ctx.report.add(Section::Derived, Some(origin), format!("not read here ({e}): the directories nixpkgs derived from dataDir are assumed, {}; run the import as root on the host to have them read from config.json, or check its FileSettings.Directory and PluginSettings.Directory yourself", layout.why));
             None
         }
     }
@@ -408,9 +475,11 @@ fn config_mode(run: &mut Run) {
         "false: no switch needed. What the new config sets reaches Mattermost as MM_* variables and is locked in the System Console, as the regenerated config.json was; config.json itself is no longer rewritten at each start, so anything edited in the System Console now stays"
     };
     run.report(Section::Dropped, "mutableConfig", text);
-    let text = match run.module.bool("preferNixConfig", &mut run.ctx.report) {
-        Some(_) => "no switch needed: the configuration always wins over config.json (MM_* variables), as preferNixConfig = true did",
-        None => "not in the JSON; the configuration always wins over config.json (MM_* variables)",
+    let text = match (run.module.bool("preferNixConfig", &mut run.ctx.report), mutable) {
+        (Some(true), _) => "true: no switch needed; the configuration always wins over config.json (MM_* variables), as it did",
+        (Some(false), true) => "false, with mutableConfig: a change: what the System Console changed in config.json used to win over the Nix settings after the first start; now the configuration's settings win (MM_* variables). Move any value you changed in the System Console and want to keep into settings",
+        (Some(false), false) => "false: no effect without mutableConfig; the configuration always wins over config.json (MM_* variables)",
+        (None, _) => "not in the JSON (its default is true from system.stateVersion 25.05); the configuration always wins over config.json (MM_* variables)",
     };
     run.report(Section::Dropped, "preferNixConfig", text);
 }
@@ -439,6 +508,18 @@ fn plugins(run: &mut Run) {
         };
         run.report(Section::Dropped, "plugins", format!("{name}: no equivalent; the new module installs no plugins from Nix. The plugin stays unpacked in the plugin directory (kept in place) and enabled as before, but its bundle goes with the old system generation: upload it once after the switch with `mattermost-admin plugin add {name}` (needs settings.PluginSettings.EnableUploads = true while you do), or install it from the Marketplace"));
     }
+}
+
+/// `pluginsBundle`: a directory of plugin tarballs that nixpkgs linked at
+/// `<dataDir>/data/plugins` (by default the repacked `plugins`).
+fn plugins_bundle(run: &mut Run) {
+    let (data, user, group) = (&run.facts.data_dir, &run.facts.user, &run.facts.group);
+    let text = match run.module.take("pluginsBundle") {
+        None => "null: no bundle, nothing to carry".to_string(),
+        Some(Value::String(path)) => format!("{path}: no equivalent; the new module links no plugin tarballs from the store. The plugins it held stay unpacked and enabled, but the link {data}/data/plugins points into the old system generation: after the switch, replace it by a directory (rm {data}/data/plugins && install -d -o {user} -g {group} -m 0750 {data}/data/plugins) and upload each plugin once with `mattermost-admin plugin add FILE`, see plugins"),
+        Some(other) => format!("expected a store path or null, found {other}; not imported"),
+    };
+    run.report(Section::Dropped, "pluginsBundle", text);
 }
 
 fn matterircd(run: &mut Run) {
@@ -487,6 +568,8 @@ fn database(run: &mut Run) -> Result<(), ImportError> {
         ));
     }
     let create = bool_or(run, "database.create", true);
+    // nixpkgs' default is `stateVersion >= 25.05 && host == "localhost"`; `nix eval` always
+    // prints the value, so this only covers a hand-made JSON.
     let peer_auth = bool_or(run, "database.peerAuth", false);
     let socket_path = string_or(run, "database.socketPath", "/run/postgresql");
     let from_environment = bool_or(run, "database.fromEnvironment", false);
