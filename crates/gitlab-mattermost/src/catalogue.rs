@@ -243,7 +243,10 @@ mod tests {
             let c = Catalogue::of(version);
             assert_eq!(c.version(), version);
             assert_eq!(c.iter().count(), data_rows(tsv), "{version}");
-            assert!(tsv.contains(c.source()), "{version}: header names the source");
+            assert!(
+                tsv.contains(c.source()),
+                "{version}: header names the source"
+            );
             let sorted = c.settings.windows(2).all(|w| w[0].env_var < w[1].env_var);
             assert!(
                 sorted,

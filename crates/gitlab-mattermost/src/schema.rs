@@ -178,7 +178,18 @@ pub struct Installation {
 
 /// A supported Mattermost release line, each with its own settings catalogue.
 #[derive(
-    Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
 )]
 pub enum MattermostVersion {
     // The 10.11 Extended Support Release.

@@ -84,12 +84,20 @@ fn a_setting_11_removed_is_refused_there_and_accepted_for_10_11() {
     // A whole category 11.x dropped: each field is reported.
     let o = check(
         dir.path(),
-        &on_11("[settings.NotificationLogSettings]\nEnableConsole = true\nConsoleLevel = \"INFO\"\n"),
+        &on_11(
+            "[settings.NotificationLogSettings]\nEnableConsole = true\nConsoleLevel = \"INFO\"\n",
+        ),
     );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("site.toml:5:1: settings.NotificationLogSettings.EnableConsole:"), "{err}");
-    assert!(err.contains("site.toml:6:1: settings.NotificationLogSettings.ConsoleLevel:"), "{err}");
+    assert!(
+        err.contains("site.toml:5:1: settings.NotificationLogSettings.EnableConsole:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("site.toml:6:1: settings.NotificationLogSettings.ConsoleLevel:"),
+        "{err}"
+    );
     assert!(err.contains("2 errors found"), "{err}");
 }
 
@@ -111,7 +119,10 @@ fn a_rule_11_added_applies_to_11_only() {
 #[test]
 fn an_unknown_version_is_refused_with_the_supported_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let o = check(dir.path(), &format!("{HTTP}[mattermost]\nversion = \"9.11\"\n"));
+    let o = check(
+        dir.path(),
+        &format!("{HTTP}[mattermost]\nversion = \"9.11\"\n"),
+    );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("site.toml:3:1: mattermost.version:"), "{err}");
@@ -128,7 +139,9 @@ fn gitlab_sign_in_on_11_warns_about_the_licence() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(err.contains("WARN"), "{err}");
     assert!(
-        err.contains("gitlab.enable: Mattermost 11.x offers \"Sign in with GitLab\" only with a licence"),
+        err.contains(
+            "gitlab.enable: Mattermost 11.x offers \"Sign in with GitLab\" only with a licence"
+        ),
         "{err}"
     );
     // On 10.11, or with a licence, nothing to say.
@@ -152,7 +165,10 @@ fn explain(key: &str) -> String {
 #[test]
 fn explain_says_which_versions_have_a_setting() {
     let both = explain("ServiceSettings.SiteURL");
-    assert!(both.contains("  versions: Mattermost 10.11, 11.x\n"), "{both}");
+    assert!(
+        both.contains("  versions: Mattermost 10.11, 11.x\n"),
+        "{both}"
+    );
     let only_11 = explain("MM_SERVICESETTINGS_EXPERIMENTALSTRICTCSRFENFORCEMENT");
     assert!(
         only_11.contains("  versions: Mattermost 11.x only (not in 10.11"),
@@ -170,13 +186,21 @@ fn explain_says_which_versions_have_a_setting() {
     // Where the default changed between versions, both are shown.
     let conns = explain("SqlSettings.MaxOpenConns");
     assert!(conns.contains("  default: 300\n"), "{conns}");
-    assert!(conns.contains("  in 11.x: type *int, default 100\n"), "{conns}");
+    assert!(
+        conns.contains("  in 11.x: type *int, default 100\n"),
+        "{conns}"
+    );
 }
 
 fn import_rb(args: &[&str]) -> (String, String) {
     let rb = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/gitlab-rb/good/colocated-auto-oauth.rb");
-    let o = bin().arg("import").arg(rb).args(args).output().expect("runs");
+    let o = bin()
+        .arg("import")
+        .arg(rb)
+        .args(args)
+        .output()
+        .expect("runs");
     assert!(o.status.success(), "{}", stderr(&o));
     (String::from_utf8_lossy(&o.stdout).into_owned(), stderr(&o))
 }
@@ -184,7 +208,10 @@ fn import_rb(args: &[&str]) -> (String, String) {
 #[test]
 fn import_maps_the_gitlab_version_to_the_mattermost_it_bundled() {
     let (config, report) = import_rb(&["--gitlab-version", "18.2.1"]);
-    assert!(config.contains("[mattermost]\nversion = \"10.11\"\n"), "{config}");
+    assert!(
+        config.contains("[mattermost]\nversion = \"10.11\"\n"),
+        "{config}"
+    );
     assert!(
         report.contains("GitLab 18.2 bundled Mattermost 10.9: mattermost.version = \"10.11\""),
         "{report}"
@@ -242,10 +269,14 @@ fn committed_catalogues_match_the_generator() {
             );
             return;
         }
-        let run = Command::new(&exe).arg(version).output().expect("generator runs");
+        let run = Command::new(&exe)
+            .arg(version)
+            .output()
+            .expect("generator runs");
         assert!(run.status.success(), "{}", stderr(&run));
-        let committed = std::fs::read_to_string(data.join(format!("mattermost-settings-{version}.tsv")))
-            .expect("committed catalogue");
+        let committed =
+            std::fs::read_to_string(data.join(format!("mattermost-settings-{version}.tsv")))
+                .expect("committed catalogue");
         assert!(
             String::from_utf8_lossy(&run.stdout) == committed,
             "data/mattermost-settings-{version}.tsv is stale: run tools/catalogue-gen/regenerate.sh"

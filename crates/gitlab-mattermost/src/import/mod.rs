@@ -265,9 +265,8 @@ fn target_version(ctx: &mut Ctx, gitlab_version: Option<&str>) -> Result<(), Imp
         );
         return Ok(());
     };
-    let target = versions::target_for(text).map_err(|msg| {
-        ImportError::Invalid(Diagnostic::new("--gitlab-version", msg).into())
-    })?;
+    let target = versions::target_for(text)
+        .map_err(|msg| ImportError::Invalid(Diagnostic::new("--gitlab-version", msg).into()))?;
     ctx.set_out(
         &["mattermost", "version"],
         Value::String(target.version.as_str().to_string()),

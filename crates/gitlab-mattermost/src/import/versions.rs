@@ -3,12 +3,15 @@
 
 use crate::schema::MattermostVersion;
 
+/// A (major, minor) release.
+type Release = (u32, u32);
+
 /// GitLab minor release → the Mattermost minor release its Linux package bundled, for GitLab
 /// 15.0 and later ("GitLab Mattermost versions and edition shipped with the Linux package" in
 /// GitLab's doc/integration/mattermost; a release not listed kept the previous one). 18.4 is
 /// the first GitLab release after Mattermost 10.11 (August 2025), and the last package with a
 /// bundled Mattermost, 18.11, ships 10.11.13 (omnibus-gitlab config/software/mattermost.rb).
-const BUNDLED: &[((u32, u32), (u32, u32))] = &[
+const BUNDLED: &[(Release, Release)] = &[
     ((15, 0), (6, 6)),
     ((15, 1), (6, 7)),
     ((15, 2), (7, 0)),
@@ -133,7 +136,10 @@ mod tests {
         let t = target_for("18.2.1").expect("valid");
         assert_eq!(t.version, MattermostVersion::V10_11);
         assert!(t.note.contains("bundled Mattermost 10.9"), "{}", t.note);
-        assert!(target_for("19.1").expect("valid").note.contains("bundles no Mattermost"));
+        assert!(target_for("19.1")
+            .expect("valid")
+            .note
+            .contains("bundles no Mattermost"));
         assert!(target_for("x").is_err());
     }
 }
