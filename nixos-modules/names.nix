@@ -39,6 +39,7 @@
       installDir = "install_dir";
       wrapper = "wrapper";
       mmctl = "mmctl";
+      version = "version";
     };
   };
   gitlab = {

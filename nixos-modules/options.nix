@@ -145,6 +145,20 @@ in
           `<installDir>/bin/mmctl` (where a release tarball has it).
         '';
       };
+
+      version = mkOption {
+        type = types.enum [
+          "10.11"
+          "11.x"
+        ];
+        default = "10.11";
+        description = ''
+          The Mattermost release line the server runs: `"10.11"` (the Extended Support Release,
+          nixpkgs' `mattermost`) or `"11.x"` (the current 11 line, nixpkgs' `mattermostLatest`).
+          Settings are checked against that version's catalogue: one it lacks is refused, since
+          Mattermost would silently ignore it.
+        '';
+      };
     };
 
     # Sign-in with GitLab (OAuth 2).

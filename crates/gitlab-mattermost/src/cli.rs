@@ -121,6 +121,8 @@ pub enum Command {
         gitlab-mattermost import /etc/gitlab/gitlab.rb > mattermost.toml\n  \
         gitlab-mattermost import /etc/gitlab/gitlab.rb --config-json /var/opt/gitlab/mattermost/config.json \\\n    \
         --secrets-dir /root/mattermost-secrets --format nix --out mattermost.nix\n  \
+        gitlab-mattermost import /etc/gitlab/gitlab.rb \\\n    \
+        --gitlab-version \"$(cat /opt/gitlab/embedded/service/gitlab-rails/VERSION)\" > mattermost.toml\n  \
         nix eval --json .#nixosConfigurations.chat.config.services.mattermost > mattermost.json\n  \
         sudo gitlab-mattermost import --nixpkgs-module mattermost.json --format nixos \\\n    \
         --secrets-dir /var/lib/gitlab-mattermost-secrets --out gitlab-mattermost.nix\n\n\

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::catalogue::{best_match, Catalogue, Setting};
+use crate::catalogue::{best_match, Catalogue, MattermostVersion, Setting};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::import::legacy::{self, Resolution};
 use crate::import::mapping::{self, MmKey, OmnibusKey};
@@ -18,15 +18,22 @@ pub struct ExplainArgs {
     pub key: String,
 }
 
-const CATALOGUE_SOURCE: &str = "Mattermost settings catalogue (data/mattermost-settings.tsv, from server/public/model/config.go)";
+const CATALOGUE_SOURCE: &str =
+    "Mattermost settings catalogue (data/mattermost-settings-<version>.tsv, generated from Mattermost's model)";
 const OMNIBUS_SOURCE: &str =
     "Omnibus key table (data/omnibus-gitlab-rb-keys.tsv, from gitlabhq/omnibus-gitlab before 19.0)";
 
 /// Explain `key`, or say it is unknown with the closest names.
 pub fn explain(key: &str) -> Result<String, Diagnostics> {
     let key = key.trim();
-    let catalogue = Catalogue::get();
-    if let Some(s) = catalogue.lookup(key) {
+    // The default version's entry first; a setting only another version has is explained too.
+    let found = MattermostVersion::ALL
+        .into_iter()
+        .rev()
+        .chain([MattermostVersion::default()])
+        .rev()
+        .find_map(|v| Catalogue::of(v).lookup(key));
+    if let Some(s) = found {
         return Ok(setting_text(s));
     }
     if crate::catalogue::is_env_style(key) {
@@ -173,6 +180,7 @@ fn setting_text(s: &Setting) -> String {
     let _ = writeln!(out, "{}  ({})", s.path(), s.env_var);
     let _ = writeln!(out, "  type: {} ({})", s.go_type, s.ty.describe());
     let _ = writeln!(out, "  default: {}", s.default);
+    versions_text(&mut out, s);
     let place = match mapping::typed_owner(&s.path()) {
         Some(owner) => format!("{owner} (typed section)"),
         None if s.is_secret() => format!(
@@ -196,6 +204,44 @@ fn setting_text(s: &Setting) -> String {
     }
     let _ = writeln!(out, "  source: {CATALOGUE_SOURCE}");
     out
+}
+
+/// In which supported Mattermost versions the setting exists (`mattermost.version`), and
+/// where its type or default differs from the one shown.
+fn versions_text(out: &mut String, s: &Setting) {
+    let name = s.env_var;
+    let has: Vec<MattermostVersion> = Catalogue::versions_with(name);
+    let lacks: Vec<&str> = MattermostVersion::ALL
+        .into_iter()
+        .filter(|v| !has.contains(v))
+        .map(MattermostVersion::as_str)
+        .collect();
+    let list: Vec<&str> = has.iter().map(|v| v.as_str()).collect();
+    let _ = if lacks.is_empty() {
+        writeln!(out, "  versions: Mattermost {}", list.join(", "))
+    } else {
+        writeln!(
+            out,
+            "  versions: Mattermost {} only (not in {}: checked configs with that mattermost.version refuse it)",
+            list.join(", "),
+            lacks.join(", ")
+        )
+    };
+    for v in has {
+        let Some(other) = Catalogue::of(v).by_env(name) else {
+            continue;
+        };
+        if other.default != s.default || other.go_type != s.go_type {
+            let _ = writeln!(
+                out,
+                "  in {v}: type {}, default {}",
+                other.go_type, other.default
+            );
+        }
+    }
+    for v in Catalogue::versions_with(name) {
+        let _ = writeln!(out, "  catalogue {v}: {}", Catalogue::of(v).source());
+    }
 }
 
 fn omnibus_keys_for(s: &Setting) -> Vec<String> {

@@ -168,6 +168,56 @@ pub struct Installation {
     /// `<install_dir>/bin/mmctl` (where a release tarball has it).
     #[serde(default)]
     pub mmctl: Option<String>,
+    /// The Mattermost release line the server runs: `"10.11"` (the Extended Support Release,
+    /// nixpkgs' `mattermost`) or `"11.x"` (the current 11 line, nixpkgs' `mattermostLatest`).
+    /// Settings are checked against that version's catalogue: one it lacks is refused, since
+    /// Mattermost would silently ignore it.
+    #[serde(default)]
+    pub version: MattermostVersion,
+}
+
+/// A supported Mattermost release line, each with its own settings catalogue.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+)]
+pub enum MattermostVersion {
+    // The 10.11 Extended Support Release.
+    #[default]
+    #[serde(rename = "10.11")]
+    V10_11,
+    // The current 11.x line.
+    #[serde(rename = "11.x")]
+    V11,
+}
+
+impl MattermostVersion {
+    /// Every supported version, oldest first.
+    pub const ALL: [MattermostVersion; 2] = [MattermostVersion::V10_11, MattermostVersion::V11];
+
+    /// As written in a config: `10.11`, `11.x`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MattermostVersion::V10_11 => "10.11",
+            MattermostVersion::V11 => "11.x",
+        }
+    }
+}
+
+impl std::fmt::Display for MattermostVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Installation {

@@ -21,6 +21,7 @@ pub mod rb;
 pub mod report;
 pub mod secrets;
 pub mod typed;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -67,6 +68,11 @@ pub struct ImportArgs {
     /// put there.
     #[arg(long, value_name = "DIR")]
     pub secrets_dir: Option<PathBuf>,
+    /// The GitLab version the Omnibus package had (e.g. the content of
+    /// /opt/gitlab/embedded/service/gitlab-rails/VERSION): the Mattermost it bundled decides
+    /// `mattermost.version`. Without it the config targets the default, 10.11.
+    #[arg(long, value_name = "X.Y[.Z]", conflicts_with = "nixpkgs_module")]
+    pub gitlab_version: Option<String>,
     /// Write the config here (atomically) instead of printing it. Never over an input or an
     /// existing file with other content.
     #[arg(long, value_name = "FILE")]
@@ -207,6 +213,7 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
         let origin = Origin::rb(&ctx.file, pos, "call");
         ctx.report.add(Section::Dropped, Some(origin), msg);
     }
+    target_version(&mut ctx, args.gitlab_version.as_deref())?;
     ctx.collect(&entries);
     ctx.overridden_dynamically(&entries);
     ctx.offer_omnibus_defaults();
@@ -240,6 +247,32 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
         config: ctx.out,
         report: ctx.report,
     })
+}
+
+/// `mattermost.version` from `--gitlab-version` (the Mattermost that GitLab bundled), or the
+/// default with a note that gitlab.rb does not tell.
+fn target_version(ctx: &mut Ctx, gitlab_version: Option<&str>) -> Result<(), ImportError> {
+    let Some(text) = gitlab_version else {
+        ctx.report.add(
+            Section::Derived,
+            None,
+            format!(
+                "Mattermost version: gitlab.rb does not say which GitLab (and so which bundled Mattermost) ran; \
+                 the config targets the default mattermost.version = \"{}\" (GitLab 18.4 to 18.11 bundled 10.11). \
+                 Give --gitlab-version \"$(cat /opt/gitlab/embedded/service/gitlab-rails/VERSION)\" to map it",
+                crate::schema::MattermostVersion::default()
+            ),
+        );
+        return Ok(());
+    };
+    let target = versions::target_for(text)
+        .map_err(|msg| ImportError::Invalid(Diagnostic::new("--gitlab-version", msg).into()))?;
+    ctx.set_out(
+        &["mattermost", "version"],
+        Value::String(target.version.as_str().to_string()),
+    );
+    ctx.report.add(Section::Derived, None, target.note);
+    Ok(())
 }
 
 /// config.json and the name it is reported under (the path as given).

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::schema::{Config, FileDriver};
+use crate::schema::{Config, FileDriver, MattermostVersion};
 use crate::sources::{KeyPath, Layered};
 use crate::syntax::env_file;
 
@@ -238,7 +238,8 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
     // Unknown when external_url is broken and nginx.https unset: the https checks wait.
     let https = config.nginx.https.or(site.as_ref().map(|s| s.https));
     checks::all(&config, report);
-    let mut b = settings::Builder::new(report);
+    let catalogue = crate::catalogue::Catalogue::of(config.mattermost.version);
+    let mut b = settings::Builder::new(report, catalogue);
     settings::derive(
         &config,
         site_url.as_ref().unwrap_or(&placeholder_site()),
@@ -248,14 +249,16 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
     settings::environment_files(&config, &mut b);
     let local_mode = settings::local_mode(&config, &mut b);
     sections::check(&config, https, ctx, b.report);
-    rules::check(&b.values, ctx.input == Input::Complete, b.report);
+    rules::check(&b.values, catalogue, ctx.input == Input::Complete, b.report);
 
     let settings::Builder {
         values,
         credentials,
-        warnings,
+        mut warnings,
         report,
+        catalogue: _,
     } = b;
+    warnings.extend(gitlab_licence_warning(&config, &values));
     let env = environment(&config, &values, report);
     Some(Plan {
         https: https.unwrap_or(false),
@@ -267,6 +270,25 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
         credentials: credentials.into_values().collect(),
         warnings,
     })
+}
+
+/// Mattermost 11.0 moved GitLab sign-in behind a licence: Team Edition (and an unlicensed
+/// Enterprise Edition) no longer offer it, silently. Without a licence file in the config the
+/// button would be gone after an upgrade, so say so.
+fn gitlab_licence_warning(
+    config: &Config,
+    values: &BTreeMap<String, settings::SettingValue>,
+) -> Option<String> {
+    let licensed = values.contains_key("MM_SERVICESETTINGS_LICENSEFILELOCATION");
+    (config.mattermost.version >= MattermostVersion::V11 && config.gitlab.enable && !licensed)
+        .then(|| {
+            format!(
+                "gitlab.enable: Mattermost {} offers \"Sign in with GitLab\" only with a licence (11.0 moved GitLab SSO out of Team Edition); \
+                 on Team Edition or without a licence the button is missing. Keep mattermost.version = \"10.11\" (the ESR), \
+                 or set ServiceSettings.LicenseFileLocation to your licence file",
+                config.mattermost.version
+            )
+        })
 }
 
 /// The directories the unit may write to (`ReadWritePaths=`, besides its runtime directory

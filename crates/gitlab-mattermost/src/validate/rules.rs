@@ -1,6 +1,8 @@
 //! Mattermost's own validation rules (`Config.IsValid` in `server/public/model/config.go`)
 //! for the settings we render. A config Mattermost would refuse at start is refused here,
-//! before anything is written. Each rule names its upstream error id.
+//! before anything is written. Each rule names its upstream error id; rules Mattermost added
+//! in a later version apply from that version on (checked against `isValid` in the model of
+//! each supported version, the one its catalogue comes from).
 
 use std::collections::BTreeMap;
 
@@ -8,17 +10,18 @@ use serde_json::Value;
 
 use super::settings::SettingValue;
 use super::{key, Report};
-use crate::catalogue::Catalogue;
+use crate::catalogue::{Catalogue, MattermostVersion};
 use crate::diag::Diagnostic;
 
 /// Read access to the final settings, falling back to Mattermost's defaults.
 struct View<'a> {
     values: &'a BTreeMap<String, SettingValue>,
+    catalogue: &'static Catalogue,
 }
 
 impl View<'_> {
     fn raw(&self, path: &str) -> Option<Value> {
-        let setting = Catalogue::get().by_path(path)?;
+        let setting = self.catalogue.by_path(path)?;
         if let Some(v) = self.values.get(setting.env_var) {
             // Secrets read from files are unknown here: no rule can judge them.
             return (!v.value.is_null()).then(|| v.value.clone());
@@ -32,7 +35,7 @@ impl View<'_> {
 
     /// Whether the user (or a typed section) set it, as opposed to Mattermost's default.
     fn is_set(&self, path: &str) -> bool {
-        Catalogue::get()
+        self.catalogue
             .by_path(path)
             .is_some_and(|s| self.values.contains_key(s.env_var))
     }
@@ -62,7 +65,7 @@ impl View<'_> {
     }
 
     fn origin(&self, path: &str) -> Vec<String> {
-        Catalogue::get()
+        self.catalogue
             .by_path(path)
             .and_then(|s| self.values.get(s.env_var))
             .map(|v| v.origin.clone())
@@ -271,8 +274,13 @@ const RULES: &[Rule] = &[
 
 /// Apply every rule; report each violation at the key that set the value. The rules that
 /// combine settings run only on `complete` input (see [`super::Input`]).
-pub(super) fn check(values: &BTreeMap<String, SettingValue>, complete: bool, report: &mut Report) {
-    let view = View { values };
+pub(super) fn check(
+    values: &BTreeMap<String, SettingValue>,
+    catalogue: &'static Catalogue,
+    complete: bool,
+    report: &mut Report,
+) {
+    let view = View { values, catalogue };
     let mut fail = |path: &str, msg: String, id: &str| {
         report(
             Diagnostic::new(path, msg)
@@ -350,7 +358,9 @@ fn cross_field(view: &View, fail: &mut dyn FnMut(&str, String, &str)) {
             "model.config.is_valid.sitename_length.app_error",
         );
     }
-    if view.is_set("TeamSettings.ExperimentalViewArchivedChannels")
+    // 11.0 made archived channels always visible; 10.11 still allows hiding them.
+    if view.catalogue.version() >= MattermostVersion::V11
+        && view.is_set("TeamSettings.ExperimentalViewArchivedChannels")
         && !view.bool("TeamSettings.ExperimentalViewArchivedChannels")
     {
         fail(
@@ -359,7 +369,10 @@ fn cross_field(view: &View, fail: &mut dyn FnMut(&str, String, &str)) {
             "model.config.is_valid.experimental_view_archived_channels.app_error",
         );
     }
-    if view.bool("ExperimentalSettings.ClientSideCertEnable") {
+    // 11.0 removed certificate-based sign-in; 10.11 still offers it.
+    if view.catalogue.version() >= MattermostVersion::V11
+        && view.bool("ExperimentalSettings.ClientSideCertEnable")
+    {
         fail(
             "ExperimentalSettings.ClientSideCertEnable",
             "certificate-based authentication was removed; expected false".into(),

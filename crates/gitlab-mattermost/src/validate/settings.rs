@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{key, writable_dirs, Credential, LocalMode, Report, SecretUse, Site};
-use crate::catalogue::{is_secret_env_name, Catalogue, Setting, SettingType};
+use crate::catalogue::{is_secret_env_name, Catalogue, MattermostVersion, Setting, SettingType};
 use crate::diag::Diagnostic;
 use crate::schema::{Config, DatabaseKind, FileDriver};
 use crate::sources::KeyPath;
@@ -33,6 +33,8 @@ pub(super) struct SettingValue {
 
 pub(super) struct Builder<'r, 'a> {
     pub report: &'r mut Report<'a>,
+    /// The catalogue of the Mattermost version the config targets.
+    pub catalogue: &'static Catalogue,
     /// By environment variable name.
     pub values: BTreeMap<String, SettingValue>,
     pub credentials: BTreeMap<String, Credential>,
@@ -40,9 +42,10 @@ pub(super) struct Builder<'r, 'a> {
 }
 
 impl<'r, 'a> Builder<'r, 'a> {
-    pub fn new(report: &'r mut Report<'a>) -> Self {
+    pub fn new(report: &'r mut Report<'a>, catalogue: &'static Catalogue) -> Self {
         Builder {
             report,
+            catalogue,
             values: BTreeMap::new(),
             credentials: BTreeMap::new(),
             warnings: Vec::new(),
@@ -51,7 +54,7 @@ impl<'r, 'a> Builder<'r, 'a> {
 
     /// Set a setting from a typed section (`from` is the config key it comes from).
     fn typed(&mut self, path: &str, value: Value, from: &str) {
-        let Some(setting) = Catalogue::get().by_path(path) else {
+        let Some(setting) = self.catalogue.by_path(path) else {
             (self.report)(
                 Diagnostic::new(
                     from,
@@ -93,7 +96,7 @@ impl<'r, 'a> Builder<'r, 'a> {
         how: fn(String) -> SecretUse,
         owner: Owner,
     ) {
-        let Some(setting) = Catalogue::get().by_path(path) else {
+        let Some(setting) = self.catalogue.by_path(path) else {
             return;
         };
         self.values.insert(
@@ -593,19 +596,19 @@ enum Resolved<'s> {
     Unknown,
 }
 
-fn resolve_name(name: &str) -> Resolved<'static> {
-    match Catalogue::get().lookup(name) {
+fn resolve_name(catalogue: &'static Catalogue, name: &str) -> Resolved<'static> {
+    match catalogue.lookup(name) {
         Some(s) if s.ty == SettingType::Nested => Resolved::Section,
         Some(s) => Resolved::Leaf(s),
-        None => nested_field(name).map_or(Resolved::Unknown, Resolved::Leaf),
+        None => nested_field(catalogue, name).map_or(Resolved::Unknown, Resolved::Leaf),
     }
 }
 
 /// A field of a nested section (`MessageExportSettings.GlobalRelaySettings.CustomerType`):
 /// the catalogue lists the section, not each field, so the field is taken as a string.
-fn nested_field(name: &str) -> Option<&'static Setting> {
+fn nested_field(catalogue: &'static Catalogue, name: &str) -> Option<&'static Setting> {
     let (parent, field) = name.rsplit_once('.')?;
-    let section = Catalogue::get()
+    let section = catalogue
         .by_path(parent)
         .filter(|s| s.ty == SettingType::Nested)?;
     if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -641,7 +644,7 @@ pub(super) fn free_form(config: &Config, b: &mut Builder) {
     }
     for (name, file) in &config.setting_files {
         let path = vec!["setting_files".to_string(), name.clone()];
-        match Catalogue::get().lookup(name) {
+        match b.catalogue.lookup(name) {
             Some(s) if s.ty != SettingType::Nested => {
                 if conflicts(b, s, &path) {
                     continue;
@@ -661,15 +664,19 @@ pub(super) fn free_form(config: &Config, b: &mut Builder) {
 }
 
 fn walk(name: &str, value: &Value, path: &KeyPath, b: &mut Builder) {
-    match resolve_name(name) {
+    match resolve_name(b.catalogue, name) {
         Resolved::Leaf(setting) => free_leaf(setting, value, path, b),
         Resolved::Section | Resolved::Unknown
             if value.is_object() && !name.to_ascii_uppercase().starts_with("MM_") =>
         {
-            let is_category = Catalogue::get()
-                .iter()
-                .any(|s| s.category.eq_ignore_ascii_case(name));
-            let is_section = matches!(resolve_name(name), Resolved::Section);
+            // A category of any supported version: its fields are then each reported with
+            // the version that has them.
+            let is_category = MattermostVersion::ALL.into_iter().any(|v| {
+                Catalogue::of(v)
+                    .iter()
+                    .any(|s| s.category.eq_ignore_ascii_case(name))
+            });
+            let is_section = matches!(resolve_name(b.catalogue, name), Resolved::Section);
             if !is_category && !is_section {
                 return unknown(b, name, path);
             }
@@ -686,16 +693,45 @@ fn walk(name: &str, value: &Value, path: &KeyPath, b: &mut Builder) {
 }
 
 fn unknown(b: &mut Builder, name: &str, path: &KeyPath) {
+    if let Some(d) = not_in_version(b.catalogue, name, path) {
+        return (b.report)(d, path);
+    }
     let mut d = Diagnostic::new(
         path.join("."),
         format!("`{name}` is not a Mattermost setting (Mattermost would silently ignore it)"),
     );
-    if let Some(s) = Catalogue::get().suggest(name) {
+    if let Some(s) = b.catalogue.suggest(name) {
         d = d.with_hint(format!("did you mean `{s}`?"));
     } else {
         d = d.with_hint("`gitlab-mattermost explain NAME` looks names up; settings are `Category.Field` or `MM_CATEGORY_FIELD`");
     }
     (b.report)(d, path);
+}
+
+/// A setting (or category) that other supported versions have but the targeted one lacks:
+/// say which version added or removed it.
+fn not_in_version(catalogue: &Catalogue, name: &str, path: &KeyPath) -> Option<Diagnostic> {
+    let target = catalogue.version();
+    let known_in = Catalogue::versions_with(name);
+    let other = *known_in.first()?;
+    let change = if other > target {
+        format!("added in Mattermost {other}")
+    } else {
+        format!("removed in Mattermost {target}; it exists in {other}")
+    };
+    let versions: Vec<&str> = known_in.iter().map(|v| v.as_str()).collect();
+    Some(
+        Diagnostic::new(
+            path.join("."),
+            format!(
+                "`{name}` does not exist in Mattermost {target} ({change}): Mattermost {target} would silently ignore it"
+            ),
+        )
+        .with_hint(format!(
+            "it exists in {}; set `mattermost.version` to the version your server runs, or remove it",
+            versions.join(", ")
+        )),
+    )
 }
 
 /// A typed section already sets this: say where to set it instead.
