@@ -534,7 +534,9 @@ pub struct GitLabProject {
 }
 
 /// The events of GitLab's Mattermost notifications.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GitLabEvent {
     Push,

@@ -16,10 +16,7 @@ fn at(parts: &[&str]) -> KeyPath {
 }
 
 fn refuse(report: &mut Report, path: KeyPath, msg: String, hint: &str) {
-    report(
-        Diagnostic::new(path.join("."), msg).with_hint(hint),
-        &path,
-    );
+    report(Diagnostic::new(path.join("."), msg).with_hint(hint), &path);
 }
 
 /// Mattermost's team and channel URL names: lower-case letters, digits, `-` and `_`
@@ -50,7 +47,9 @@ pub fn trigger_problem(trigger: &str) -> Option<String> {
         && !trigger.starts_with('/')
         && !trigger.chars().any(|c| c.is_whitespace() || c.is_control());
     (!ok).then(|| {
-        format!("expected a command word without `/` or spaces (1-128 characters), found {trigger:?}")
+        format!(
+            "expected a command word without `/` or spaces (1-128 characters), found {trigger:?}"
+        )
     })
 }
 
@@ -63,9 +62,7 @@ pub fn project_path_problem(path: &str) -> Option<String> {
                 && p.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         });
-    (!ok).then(|| {
-        format!("expected a GitLab project path like `group/project`, found {path:?}")
-    })
+    (!ok).then(|| format!("expected a GitLab project path like `group/project`, found {path:?}"))
 }
 
 /// The trigger word of a project's slash command: as set, else the project's name.
@@ -83,7 +80,12 @@ pub fn trigger_of(project_path: &str, set: Option<&str>) -> String {
 pub(super) fn check_values(config: &Config, report: &mut Report) {
     let i = &config.integrations;
     if let Some(p) = paths::problem(&i.state_directory) {
-        refuse(report, at(&["integrations", "state_directory"]), p, "e.g. /var/lib/gitlab-mattermost/integrations");
+        refuse(
+            report,
+            at(&["integrations", "state_directory"]),
+            p,
+            "e.g. /var/lib/gitlab-mattermost/integrations",
+        );
     }
     for (name, w) in &i.incoming_webhooks {
         let base = ["integrations", "incoming_webhooks", name.as_str()];
@@ -93,7 +95,12 @@ pub(super) fn check_values(config: &Config, report: &mut Report) {
             p
         };
         if let Some(p) = webhook_name_problem(name) {
-            refuse(report, at(&base), format!("webhook name: {p}"), "projects refer to it by this name; e.g. `ci`");
+            refuse(
+                report,
+                at(&base),
+                format!("webhook name: {p}"),
+                "projects refer to it by this name; e.g. `ci`",
+            );
         }
         for (f, v) in [("team", &w.team), ("channel", &w.channel)] {
             if let Some(p) = url_name_problem(v) {
@@ -102,12 +109,22 @@ pub(super) fn check_values(config: &Config, report: &mut Report) {
         }
         if let Some(url_file) = &w.url_file {
             if let Some(p) = paths::problem(url_file) {
-                refuse(report, field("url_file"), p, "e.g. /var/lib/gitlab-mattermost/integrations/ci.url");
+                refuse(
+                    report,
+                    field("url_file"),
+                    p,
+                    "e.g. /var/lib/gitlab-mattermost/integrations/ci.url",
+                );
             }
         }
         if let Some(icon) = &w.icon_url {
             if !url::Url::parse(icon).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
-                refuse(report, field("icon_url"), format!("expected an http or https URL, found {icon:?}"), "e.g. https://gitlab.example.com/assets/gitlab_logo.png");
+                refuse(
+                    report,
+                    field("icon_url"),
+                    format!("expected an http or https URL, found {icon:?}"),
+                    "e.g. https://gitlab.example.com/assets/gitlab_logo.png",
+                );
             }
         }
     }
@@ -119,23 +136,43 @@ pub(super) fn check_values(config: &Config, report: &mut Report) {
             k
         };
         if let Some(problem) = project_path_problem(path) {
-            refuse(report, at(&base), problem, "the path in the project's URL, e.g. `group/project`");
+            refuse(
+                report,
+                at(&base),
+                problem,
+                "the path in the project's URL, e.g. `group/project`",
+            );
         }
         if let Some(c) = &p.channel {
             if let Some(problem) = url_name_problem(c) {
-                refuse(report, field("channel"), problem, "a channel's URL name in the webhook's team");
+                refuse(
+                    report,
+                    field("channel"),
+                    problem,
+                    "a channel's URL name in the webhook's team",
+                );
             }
         }
         let s = &p.slash_commands;
         if let Some(team) = &s.team {
             if let Some(problem) = url_name_problem(team) {
-                refuse(report, field("slash_commands.team"), problem, "a team's URL name");
+                refuse(
+                    report,
+                    field("slash_commands.team"),
+                    problem,
+                    "a team's URL name",
+                );
             }
         }
         if s.enable {
             let trigger = trigger_of(path, s.trigger.as_deref());
             if let Some(problem) = trigger_problem(&trigger) {
-                refuse(report, field("slash_commands.trigger"), problem, "e.g. `project` for /project");
+                refuse(
+                    report,
+                    field("slash_commands.trigger"),
+                    problem,
+                    "e.g. `project` for /project",
+                );
             }
         }
     }
@@ -172,18 +209,36 @@ pub(super) fn check_section(config: &Config, ctx: &Context, report: &mut Report)
             refuse(
                 report,
                 at(&base),
-                format!("no incoming webhook {:?} is declared (declared: {})", p.webhook, if known.is_empty() { "none".to_string() } else { known.join(", ") }),
+                format!(
+                    "no incoming webhook {:?} is declared (declared: {})",
+                    p.webhook,
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
                 "declare it under integrations.incoming_webhooks, or name one that is",
             );
             continue;
         };
         if p.slash_commands.enable {
-            let team = p.slash_commands.team.clone().unwrap_or_else(|| hook.team.clone());
+            let team = p
+                .slash_commands
+                .team
+                .clone()
+                .unwrap_or_else(|| hook.team.clone());
             let trigger = trigger_of(path, p.slash_commands.trigger.as_deref());
             if let Some(other) = triggers.insert((team.clone(), trigger.clone()), path) {
                 refuse(
                     report,
-                    at(&["integrations", "gitlab_projects", path.as_str(), "slash_commands", "trigger"]),
+                    at(&[
+                        "integrations",
+                        "gitlab_projects",
+                        path.as_str(),
+                        "slash_commands",
+                        "trigger",
+                    ]),
                     format!("/{trigger} in team {team} is also the slash command of {other}"),
                     "give one of them another slash_commands.trigger",
                 );
