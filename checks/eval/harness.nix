@@ -60,6 +60,7 @@ let
     "custom"
     "gitlabLocal"
     "gitlabRemote"
+    "integrations"
     "mattermost11"
   ];
 in

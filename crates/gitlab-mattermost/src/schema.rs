@@ -500,7 +500,7 @@ pub struct IncomingWebhook {
     #[serde(default)]
     pub lock_to_channel: bool,
     /// Where `sync` writes the webhook URL (mode 0600); default
-    /// `<state_directory>/webhook-<name>.url`.
+    /// `webhook-<name>.url` in `integrations.state_directory`.
     #[serde(default)]
     pub url_file: Option<SecretFile>,
 }
@@ -509,7 +509,7 @@ pub struct IncomingWebhook {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct GitLabProject {
-    /// The incoming webhook (its name in `incoming_webhooks`) GitLab posts to.
+    /// The incoming webhook (its name in `integrations.incoming_webhooks`) GitLab posts to.
     pub webhook: String,
     /// Channel for every event instead of the webhook's (GitLab's `channel` and
     /// `<event>_channel` fields); ignored by a webhook locked to its channel.
