@@ -149,7 +149,9 @@ fn rename_object(schema: &Value, root: &Value, config: &Map<String, Value>) -> M
                     .iter()
                     .map(|(k, v)| {
                         let v = match v {
-                            Value::Object(inner) => Value::Object(rename_object(element, root, inner)),
+                            Value::Object(inner) => {
+                                Value::Object(rename_object(element, root, inner))
+                            }
                             other => other.clone(),
                         };
                         (k.clone(), v)
@@ -166,7 +168,9 @@ fn rename_object(schema: &Value, root: &Value, config: &Map<String, Value>) -> M
 /// The section every value of a map of sections has (`incoming_webhooks.<name>`): a NixOS
 /// `attrsOf (submodule …)`.
 fn submodule_of<'a>(schema: &'a Value, root: &'a Value) -> Option<&'a Value> {
-    let element = schema.get("additionalProperties").filter(|v| v.is_object())?;
+    let element = schema
+        .get("additionalProperties")
+        .filter(|v| v.is_object())?;
     let resolved = crate::schema::resolve_ref(root, element);
     resolved.get("properties").is_some().then_some(resolved)
 }
@@ -329,7 +333,16 @@ fn emit_properties(
             let description = description_of(property, &resolved)
                 .map(|d| names.describe(&d, path, &siblings))
                 .unwrap_or_default();
-            emit_submodule_option(&nix_name, element, root, names, path, description, depth, out);
+            emit_submodule_option(
+                &nix_name,
+                element,
+                root,
+                names,
+                path,
+                description,
+                depth,
+                out,
+            );
         } else {
             let description = description_of(property, &resolved)
                 .map(|d| names.describe(&d, path, &siblings))
