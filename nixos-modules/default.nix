@@ -16,5 +16,6 @@
     ./postgresql.nix
     ./gitlab.nix
     ./admin-cli.nix
+    ./integrations.nix
   ];
 }

@@ -11,7 +11,8 @@ rec {
 
   # The compiler's configuration: the value of every option that `names` (names.nix,
   # generated with options.nix) lists, under the compiler's snake_case name, and nothing
-  # NixOS-only, since the compiler rejects unknown keys. `loc` is the options' path so far.
+  # NixOS-only, since the compiler rejects unknown keys.
+  # `loc` is the options' path so far.
   project =
     loc: names: values:
     lib.mapAttrs' (
@@ -21,6 +22,11 @@ rec {
       in
       if builtins.isString compiler then
         lib.nameValuePair compiler (noNixPaths here values.${name})
+      else if compiler ? attrsOf then
+        # A map of sections: the keys are the user's names, each value a section.
+        lib.nameValuePair compiler.name (
+          lib.mapAttrs (key: project (here ++ [ key ]) compiler.attrsOf) values.${name}
+        )
       else
         lib.nameValuePair compiler.name (project here compiler.options values.${name})
     ) names;

@@ -130,4 +130,45 @@
   environmentFiles = "environment_files";
   settings = "settings";
   settingFiles = "setting_files";
+  integrations = {
+    name = "integrations";
+    options = {
+      owner = "owner";
+      stateDirectory = "state_directory";
+      incomingWebhooks = {
+        name = "incoming_webhooks";
+        attrsOf = {
+          team = "team";
+          channel = "channel";
+          displayName = "display_name";
+          description = "description";
+          username = "username";
+          iconUrl = "icon_url";
+          lockToChannel = "lock_to_channel";
+          urlFile = "url_file";
+        };
+      };
+      gitlabProjects = {
+        name = "gitlab_projects";
+        attrsOf = {
+          webhook = "webhook";
+          channel = "channel";
+          username = "username";
+          events = "events";
+          notifyOnlyBrokenPipelines = "notify_only_broken_pipelines";
+          branchesToBeNotified = "branches_to_be_notified";
+          slashCommands = {
+            name = "slash_commands";
+            options = {
+              enable = "enable";
+              team = "team";
+              trigger = "trigger";
+              username = "username";
+              autoComplete = "auto_complete";
+            };
+          };
+        };
+      };
+    };
+  };
 }

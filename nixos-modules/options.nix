@@ -592,5 +592,223 @@ in
         "SqlSettings.AtRestEncryptKey" = "/run/secrets/mattermost-at-rest-key";
       };
     };
+
+    # GitLab notifications and slash commands in Mattermost: incoming webhooks and the GitLab
+    # projects posting to them, made real by `gitlab-mattermost integrations sync`. The Mattermost
+    # settings they need (`ServiceSettings.EnableIncomingWebhooks`, `EnableCommands`,
+    # `EnablePostUsernameOverride`, `EnablePostIconOverride`, `AllowedUntrustedInternalConnections`)
+    # follow; `settings` overrides them.
+    integrations = {
+      owner = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = ''
+          The Mattermost user (user name) who owns the webhooks and slash commands `sync` creates;
+          Mattermost's local mode has no user of its own. Required when any webhook is declared.
+        '';
+        example = "gitlab-integrations";
+      };
+
+      stateDirectory = mkOption {
+        type = types.str;
+        default = "/var/lib/gitlab-mattermost/integrations";
+        description = ''
+          Root-only directory where `sync` writes each webhook's URL (it embeds the webhook's secret
+          key) and what it manages (`state.json`), so that reruns update rather than duplicate, and
+          only what it created is ever pruned.
+        '';
+      };
+
+      incomingWebhooks = mkOption {
+        type = types.attrsOf (
+          types.submodule {
+            options = {
+              team = mkOption {
+                type = types.str;
+                description = "Team name (the URL name, e.g. `engineering`).";
+              };
+
+              channel = mkOption {
+                type = types.str;
+                description = ''
+                  Channel name in the team (the URL name, e.g. `town-square`): where posts go.
+                '';
+              };
+
+              displayName = mkOption {
+                type = types.nullOr types.str;
+                default = null;
+                description = ''
+                  Name shown in Integrations > Incoming Webhooks; default: the webhook's name.
+                '';
+              };
+
+              description = mkOption {
+                type = types.str;
+                default = "";
+                description = "Description shown in Integrations > Incoming Webhooks.";
+              };
+
+              username = mkOption {
+                type = types.nullOr types.str;
+                default = null;
+                description = ''
+                  User name posts appear under (needs `ServiceSettings.EnablePostUsernameOverride`,
+                  which is then set).
+                '';
+              };
+
+              iconUrl = mkOption {
+                type = types.nullOr types.str;
+                default = null;
+                description = ''
+                  Profile picture URL of posts (needs `ServiceSettings.EnablePostIconOverride`,
+                  which is then set).
+                '';
+              };
+
+              lockToChannel = mkOption {
+                type = types.bool;
+                default = false;
+                description = ''
+                  Post only to `channel`, whatever channel a payload names (GitLab's channel fields
+                  are then ignored).
+                '';
+              };
+
+              urlFile = mkOption {
+                type = types.nullOr secretFile;
+                default = null;
+                description = ''
+                  Where `sync` writes the webhook URL (mode 0600); default `webhook-<name>.url` in
+                  `integrations.stateDirectory`.
+                '';
+              };
+            };
+          }
+        );
+        default = { };
+        description = "Incoming webhooks by name (the name GitLab projects refer to).";
+      };
+
+      gitlabProjects = mkOption {
+        type = types.attrsOf (
+          types.submodule {
+            options = {
+              webhook = mkOption {
+                type = types.str;
+                description = ''
+                  The incoming webhook (its name in `integrations.incomingWebhooks`) GitLab posts
+                  to.
+                '';
+              };
+
+              channel = mkOption {
+                type = types.nullOr types.str;
+                default = null;
+                description = ''
+                  Channel for every event instead of the webhook's (GitLab's `channel` and
+                  `<event>_channel` fields); ignored by a webhook locked to its channel.
+                '';
+              };
+
+              username = mkOption {
+                type = types.nullOr types.str;
+                default = null;
+                description = ''
+                  User name of GitLab's posts (needs `ServiceSettings.EnablePostUsernameOverride`,
+                  which is then set).
+                '';
+              };
+
+              events = mkOption {
+                type = types.listOf (
+                  types.enum [
+                    "push"
+                    "tag_push"
+                    "issue"
+                    "confidential_issue"
+                    "merge_request"
+                    "note"
+                    "confidential_note"
+                    "pipeline"
+                    "wiki_page"
+                    "deployment"
+                    "alert"
+                  ]
+                );
+                default = [
+                  "push"
+                  "tag_push"
+                  "issue"
+                  "merge_request"
+                  "note"
+                  "pipeline"
+                  "wiki_page"
+                ];
+                description = "The events GitLab notifies (GitLab's trigger names).";
+              };
+
+              notifyOnlyBrokenPipelines = mkOption {
+                type = types.bool;
+                default = true;
+                description = "Notify only failed pipelines.";
+              };
+
+              branchesToBeNotified = mkOption {
+                type = types.enum [
+                  "all"
+                  "default"
+                  "protected"
+                  "default_and_protected"
+                ];
+                default = "default";
+                description = "Branches whose push and pipeline events are notified.";
+              };
+
+              # A Mattermost slash command for this project (GitLab's "Mattermost slash commands").
+              slashCommands = {
+                enable = mkOption {
+                  type = types.bool;
+                  default = false;
+                  description = "Create the slash command and GitLab's integration.";
+                };
+
+                team = mkOption {
+                  type = types.nullOr types.str;
+                  default = null;
+                  description = "Team the command is in; default: the webhook's team.";
+                };
+
+                trigger = mkOption {
+                  type = types.nullOr types.str;
+                  default = null;
+                  description = ''
+                    The command word (`/<trigger>`); default: the project's name (last path part).
+                  '';
+                };
+
+                username = mkOption {
+                  type = types.str;
+                  default = "GitLab";
+                  description = "User name of the command's answers.";
+                };
+
+                autoComplete = mkOption {
+                  type = types.bool;
+                  default = true;
+                  description = "Offer the command in autocomplete.";
+                };
+              };
+            };
+          }
+        );
+        default = { };
+        description = ''
+          GitLab projects by path (`group/project`) with GitLab's "Mattermost notifications"
+          integration, and optionally its "Mattermost slash commands".
+        '';
+      };
+    };
   };
 }

@@ -43,6 +43,10 @@ let
   remoteOauth = remote.systemd.services.gitlab-mattermost-oauth;
   remoteScript = remoteOauth.serviceConfig.ExecStart.text;
 
+  integrations = hosts.integrations;
+  integrationsUnit = integrations.systemd.services.gitlab-mattermost-integrations;
+  integrationsConfig = integrations.services.gitlab-mattermost.finalConfig.integrations;
+
   both = hosts.bothModules;
 
   # mattermost.version is in the compiler's schema from one version on; its checks are skipped
@@ -363,6 +367,21 @@ in
       && remote.systemd.services ? gitlab-mattermost-oauth
       && !(has remote.systemd.services.gitlab-mattermost-oauth.after "gitlab.service")
       && !contains "gitlab-rails" remote.systemd.services.gitlab-mattermost-oauth.serviceConfig.ExecStart.text;
+  }
+  {
+    name = "integrations: the compiler gets its names, and a oneshot syncs after Mattermost and GitLab";
+    ok =
+      failed integrations == [ ]
+      && integrationsConfig.incoming_webhooks.ci.lock_to_channel
+      && integrationsConfig.gitlab_projects."group/project".slash_commands.enable
+      && integrationsConfig.gitlab_projects."group/project".events == [
+        "push"
+        "merge_request"
+      ]
+      && has integrationsUnit.after "mattermost.service"
+      && has integrationsUnit.after "gitlab.service"
+      && contains "integrations sync" integrationsUnit.serviceConfig.ExecStart.text
+      && contains "gitlab-rails runner" integrationsUnit.serviceConfig.ExecStart.text;
   }
   {
     name = "mattermost11: GitLab sign-in on Mattermost 11 warns about the license";

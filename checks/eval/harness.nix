@@ -66,6 +66,7 @@ let
     "custom"
     "gitlabLocal"
     "gitlabRemote"
+    "integrations"
     "mattermost11"
   ];
 in

@@ -90,6 +90,52 @@ in
     };
   };
 
+  # GitLab notifications and slash commands, GitLab on the same host: the sync's token is made
+  # with gitlab-rails.
+  integrations = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab = {
+        enable = true;
+        host = "git.example.org";
+        https = true;
+        port = 443;
+        initialRootPasswordFile = "/run/secrets/gitlab/root-password";
+        secrets = {
+          secretFile = "/run/secrets/gitlab/secret";
+          otpFile = "/run/secrets/gitlab/otp";
+          dbFile = "/run/secrets/gitlab/db";
+          jwsFile = "/run/secrets/gitlab/jws";
+          activeRecordPrimaryKeyFile = "/run/secrets/gitlab/ar-primary";
+          activeRecordDeterministicKeyFile = "/run/secrets/gitlab/ar-deterministic";
+          activeRecordSaltFile = "/run/secrets/gitlab/ar-salt";
+        };
+      };
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.org";
+        nginx = certificates "chat.example.org";
+        integrations = {
+          owner = "gitlab-bot";
+          incomingWebhooks.ci = {
+            team = "engineering";
+            channel = "ci";
+            lockToChannel = true;
+          };
+          gitlabProjects."group/project" = {
+            webhook = "ci";
+            username = "GitLab";
+            events = [
+              "push"
+              "merge_request"
+            ];
+            slashCommands.enable = true;
+          };
+        };
+      };
+    };
+  };
+
   # GitLab elsewhere: the token comes from a file, nothing is marked trusted.
   gitlabRemote = {
     system = "x86_64-linux";

@@ -2,7 +2,9 @@
 # OAuth application in GitLab (another host) with an administrator's token; a scripted client
 # signs in to GitLab, goes through Mattermost's GitLab login (the consent page first, then,
 # with the application trusted, without it), and the Mattermost user then exists with the
-# GitLab username and email.
+# GitLab username and email. Then GitLab's Mattermost notifications, declared in
+# services.gitlab-mattermost.integrations: the module's sync oneshot creates the webhook and
+# sets up a GitLab project's integration, and a push to that project appears in the channel.
 #
 # First boot, the way it goes wrong on a real host: the token does not exist in GitLab yet
 # when GitLab comes up, so the oneshot's first run fails. Mattermost must not start without
@@ -113,6 +115,30 @@ in
       };
       # GitLab users may sign up on their first login.
       settings.TeamSettings.EnableOpenServer = true;
+      # GitLab's notifications of root/project go to town-square of team "engineering".
+      # The team and the owner are made by the test, so the boot-time sync fails (and is
+      # run again by the test once they exist).
+      integrations = {
+        owner = "mmadmin";
+        incomingWebhooks.gitlab = {
+          team = "engineering";
+          channel = "town-square";
+          description = "GitLab notifications";
+        };
+        gitlabProjects."root/project" = {
+          webhook = "gitlab";
+          username = "GitLab";
+          events = [
+            "push"
+            "merge_request"
+          ];
+          branchesToBeNotified = "all";
+        };
+        sync = {
+          tokenFile = helpers.secretPath "gitlab-token";
+          attempts = 1;
+        };
+      };
     };
   };
 
@@ -222,6 +248,53 @@ in
         assert app["application_id"] == app_id, app
         assert mattermost.succeed(f"cat {ID_FILE}").strip() == app_id
         wait_for_mattermost(mattermost)
+
+    with subtest("integrations: the sync creates the webhook and GitLab's integration"):
+        team = api(mattermost, "POST", "/api/v4/teams", login=MM_ADMIN,
+                   body={"name": "engineering", "display_name": "Engineering", "type": "O"})
+        channel = api(mattermost, "GET", f"/api/v4/teams/{team['id']}/channels/name/town-square",
+                      login=MM_ADMIN)
+        project = gitlab_api("POST", "/projects", {"name": "project", "path": "project",
+                                                   "initialize_with_readme": True})
+        # GitLab refuses webhooks to private addresses (these VMs') unless allowed.
+        gitlab_api("PUT", "/application/settings?allow_local_requests_from_web_hooks_and_services=true")
+        mattermost.succeed("systemctl restart gitlab-mattermost-integrations.service")
+        url = mattermost.succeed("cat /var/lib/gitlab-mattermost/integrations/webhook-gitlab.url").strip()
+        assert url.startswith("https://mattermost.test/hooks/"), url
+        assert mattermost.succeed(
+            "stat -c %a /var/lib/gitlab-mattermost/integrations/webhook-gitlab.url"
+        ).strip() == "600"
+        hook = api(mattermost, "GET", "/api/v4/hooks/incoming/" + url.rsplit("/", 1)[1], login=MM_ADMIN)
+        assert hook["channel_id"] == channel["id"], hook
+        integration = gitlab_api("GET", f"/projects/{project['id']}/integrations/mattermost")
+        assert integration["active"] and integration["push_events"], integration
+        assert not integration["issues_events"], integration
+
+    with subtest("integrations: a push to the project appears in the channel"):
+        marker = "vm-test push to root/project"
+        gitlab_api("POST", f"/projects/{project['id']}/repository/commits", {
+            "branch": project.get("default_branch") or "main",
+            "commit_message": marker,
+            "actions": [{"action": "create", "file_path": "pushed.txt", "content": "pushed\n"}],
+        })
+
+        def pushed(_):
+            posts = api(mattermost, "GET", f"/api/v4/channels/{channel['id']}/posts", login=MM_ADMIN)
+            return any(
+                marker in json.dumps(post) and post["props"].get("from_webhook") == "true"
+                for post in posts["posts"].values()
+            )
+
+        # GitLab sends the notification from Sidekiq, asynchronously.
+        retry(pushed, timeout=300)
+
+    with subtest("integrations: a second sync changes nothing"):
+        since = mattermost.succeed("date +%s").strip()
+        mattermost.succeed("systemctl restart gitlab-mattermost-integrations.service")
+        said = mattermost.succeed(
+            f"journalctl -u gitlab-mattermost-integrations.service --since @{since} --no-pager -o cat"
+        )
+        assert "no changes" in said, said
 
     with subtest("a re-registration that fails leaves Mattermost running on its credentials"):
         main_pid = mattermost.succeed("systemctl show -P MainPID mattermost.service").strip()

@@ -24,6 +24,8 @@ GITLAB_STATE = "/var/lib/system-test/gitlab-state.json"
 ADMIN_TOKEN_FILE = "/root/gitlab-admin-token"
 USER_TOKEN_FILE = "/root/gitlab-user-token"
 GITLAB_PASSWORD_FILE = "/root/gitlab-user-password"
+# The project the stand-in serves for the integrations scenario (path, numeric id).
+GITLAB_PROJECT = {"path": "group/project", "id": 7}
 GITLAB_USER = {"user": "gitlab-alice", "email": "alice@gitlab-users.test", "name": "Alice Liddell", "id": 4242}
 
 
@@ -278,6 +280,7 @@ server {{
         "--user-token-file", USER_TOKEN_FILE, "--user", GITLAB_USER["user"],
         "--password-file", GITLAB_PASSWORD_FILE, "--email", GITLAB_USER["email"],
         "--name", GITLAB_USER["name"], "--user-id", str(GITLAB_USER["id"]),
+        "--project", f"{GITLAB_PROJECT['path']}={GITLAB_PROJECT['id']}",
     ])
     wait_for_port(container, GITLAB_STANDIN_PORT)
 

@@ -3,7 +3,7 @@ earlier ones leave: users, posts, the registered GitLab application). Each takes
 harness's Context and returns a one-paragraph summary of what it proved, or raises
 ScenarioFailed saying what did not hold."""
 
-from . import apply, basic, env, lifecycle, oauth, smtp
+from . import apply, basic, env, integrations, lifecycle, oauth, smtp
 
 SCENARIOS = {
     "basic": basic.run,
@@ -12,4 +12,5 @@ SCENARIOS = {
     "smtp": smtp.run,
     "lifecycle": lifecycle.run,
     "apply": apply.run,
+    "integrations": integrations.run,
 }

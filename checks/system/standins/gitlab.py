@@ -12,13 +12,23 @@ does:
 - the sign-in form and the consent form carry a CSRF token bound to the session cookie;
 - `/oauth/token` checks the client id and secret (form fields or HTTP Basic), and the code:
   issued to this client for this redirect URI, not expired, and usable once;
-- `/api/v4/user` answers only a valid Bearer token, with GitLab's user JSON.
+- `/api/v4/user` answers only a valid Bearer token, with GitLab's user JSON;
+- the project integrations API, as GitLab documents it: `GET /api/v4/projects/:id` (a
+  numeric id or the URL-encoded path), and `GET`/`PUT`/`DELETE
+  /api/v4/projects/:id/integrations/mattermost` and `/mattermost-slash-commands` with
+  GitLab's field names. 401 without a valid token, 404 for a project the token's user cannot
+  see, 403 for one it may see but not administer (the user token is a Developer of every
+  project, the admin token administers all). GET never shows the webhook or the token, as
+  GitLab hides secret fields. `POST /api/v4/projects/:id/integrations/
+  mattermost_slash_commands/trigger` checks the form's `token` against the one stored and
+  answers like GitLab (`response_type`, `text`); every trigger is logged.
 
 State (applications, tokens) is kept in a JSON file so that a restart keeps it.
 
 Usage: gitlab.py --listen 127.0.0.1:8181 --state FILE --external-url https://gitlab.test
                  --admin-token-file F --user-token-file F
                  --user NAME --password-file F --email E --name "Full Name"
+                 [--project group/project=7]...
 """
 
 import argparse
@@ -35,6 +45,16 @@ import urllib.parse
 from http import cookies
 
 CODE_LIFETIME_S = 600
+
+# GitLab's Mattermost notifications: the event switches and per-event channels it accepts.
+EVENTS = ["push", "tag_push", "issues", "confidential_issues", "merge_requests", "note",
+          "confidential_note", "pipeline", "wiki_page", "deployment", "alert"]
+CHANNELS = ["push", "tag_push", "issue", "confidential_issue", "merge_request", "note",
+            "confidential_note", "pipeline", "wiki_page", "deployment", "alert"]
+BRANCHES = ("all", "default", "protected", "default_and_protected")
+# Fields GitLab never returns (`secret: true` in its integration definitions).
+SECRET_FIELDS = {"mattermost": ["webhook"], "mattermost-slash-commands": ["token"]}
+TITLES = {"mattermost": "Mattermost notifications", "mattermost-slash-commands": "Mattermost slash commands"}
 
 
 class State:
@@ -54,6 +74,7 @@ class State:
         self.tokens = data.get("tokens", {})
         self.sessions = data.get("sessions", {})
         self.log = data.get("log", [])
+        self.projects = data.get("projects", {})
 
     def save(self):
         with open(self.path + ".tmp", "w") as f:
@@ -65,6 +86,7 @@ class State:
                     "tokens": self.tokens,
                     "sessions": self.sessions,
                     "log": self.log[-500:],
+                    "projects": self.projects,
                 },
                 f,
                 indent=1,
@@ -189,6 +211,8 @@ def make_handler(args, state, user):
                     return self.current_user()
                 if path.startswith("/api/v4/applications"):
                     return self.applications(method, path)
+                if path.startswith("/api/v4/projects/"):
+                    return self.projects(method, path)
                 if path == "/-/readiness":
                     return self.send(200, {"status": "ok"})
                 if path == "/":
@@ -388,6 +412,109 @@ def make_handler(args, state, user):
                 return self.send(201, {**public_application(app), "secret": app["secret"]})
             self.send(404, {"message": "404 Not Found"})
 
+        # -- Projects and their Mattermost integrations
+        def find_project(self, ref):
+            ref = urllib.parse.unquote(ref)
+            return next((p for p in state.projects.values()
+                         if str(p["id"]) == ref or p["path_with_namespace"] == ref), None)
+
+        def projects(self, method, path):
+            # /api/v4/projects/:id[/integrations/:slug[/trigger]]; the path is split on the raw
+            # (still encoded) URL, so `group%2Fproject` stays one segment.
+            parts = path.split("/")[4:]
+            if len(parts) >= 4 and parts[1:3] == ["integrations", "mattermost_slash_commands"] \
+                    and parts[3:] == ["trigger"] and method == "POST":
+                return self.trigger(parts[0])
+            token = self.api_token()
+            if not token or token not in (admin_token, user_token):
+                return self.send(401, {"message": "401 Unauthorized"})
+            project = self.find_project(parts[0]) if parts else None
+            if project is None:
+                return self.send(404, {"message": "404 Project Not Found"})
+            if len(parts) == 1 and method == "GET":
+                return self.send(200, {"id": project["id"], "name": project["path_with_namespace"].rsplit("/", 1)[-1],
+                                       "path_with_namespace": project["path_with_namespace"],
+                                       "web_url": f"{args.external_url}/{project['path_with_namespace']}"})
+            if len(parts) == 3 and parts[1] == "integrations" and parts[2] in SECRET_FIELDS:
+                if token != admin_token:
+                    # A Developer sees the project but may not administer its integrations.
+                    return self.send(403, {"message": "403 Forbidden"})
+                return self.integration(method, project, parts[2])
+            self.send(404, {"message": "404 Not Found"})
+
+        def integration(self, method, project, slug):
+            # Reading never changes the state: the scenario compares it around a dry run.
+            integrations = project.get("integrations", {})
+            if method == "GET":
+                found = integrations.get(slug)
+                if found is None:
+                    return self.send(404, {"message": "404 Integration Not Found"})
+                return self.send(200, self.public_integration(slug, found))
+            if method == "DELETE":
+                project.get("integrations", {}).pop(slug, None)
+                self.record("integration-deleted", project=project["id"], slug=slug)
+                return self.send(204)
+            if method != "PUT":
+                return self.send(405, {"message": "405 Method Not Allowed"})
+            form = self.form()
+            if form is None:
+                return self.send(400, {"message": "invalid JSON"})
+            stored, problem = (self.mattermost_fields(form) if slug == "mattermost"
+                               else self.slash_fields(form))
+            if problem:
+                return self.send(400, {"message": problem})
+            project.setdefault("integrations", {})[slug] = stored
+            self.record("integration-set", project=project["id"], slug=slug)
+            self.send(200, self.public_integration(slug, stored))
+
+        def mattermost_fields(self, form):
+            webhook = form.get("webhook", "")
+            parsed = urllib.parse.urlsplit(webhook)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                return None, "400 Bad request - webhook is missing or not a URL"
+            branches = form.get("branches_to_be_notified", "default")
+            if branches not in BRANCHES:
+                return None, "400 Bad request - branches_to_be_notified does not have a valid value"
+            flag = lambda v: str(v).lower() in ("true", "1")  # noqa: E731
+            stored = {"active": True, "webhook": webhook,
+                      "properties": {"username": form.get("username") or None,
+                                     "channel": form.get("channel") or None,
+                                     "notify_only_broken_pipelines": flag(form.get("notify_only_broken_pipelines", True)),
+                                     "branches_to_be_notified": branches}}
+            for event in EVENTS:
+                # GitLab switches on every event a PUT does not mention.
+                stored[f"{event}_events"] = flag(form.get(f"{event}_events", True))
+            for channel in CHANNELS:
+                stored["properties"][f"{channel}_channel"] = form.get(f"{channel}_channel") or None
+            return stored, None
+
+        def slash_fields(self, form):
+            token = form.get("token", "")
+            if not token:
+                return None, "400 Bad request - token is missing"
+            return {"active": True, "token": token, "properties": {}}, None
+
+        def public_integration(self, slug, stored):
+            shown = {k: v for k, v in stored.items() if k not in SECRET_FIELDS[slug]}
+            return {"id": 1, "title": TITLES[slug], "slug": slug, **shown}
+
+        def trigger(self, ref):
+            project = self.find_project(ref)
+            form = self.form() or {}
+            configured = (project or {}).get("integrations", {}).get("mattermost-slash-commands")
+            if project is None or configured is None:
+                return self.send(404, {"message": "404 Not Found"})
+            if not secrets.compare_digest(form.get("token", ""), configured["token"]):
+                self.record("slash-command-refused", project=project["id"])
+                # GitLab answers a wrong token with 401 and no JSON for Mattermost to show.
+                return self.send(401, {"message": "401 Unauthorized"})
+            self.record("slash-command-triggered", project=project["id"], command=form.get("command"),
+                        text=form.get("text"), user_name=form.get("user_name"),
+                        channel_id=form.get("channel_id"))
+            self.send(200, {"response_type": "ephemeral",
+                            "text": f"Available commands for {project['path_with_namespace']}: "
+                                    "issue new, issue show, issue search, deploy"})
+
         def create_application(self):
             form = self.form()
             if form is None:
@@ -436,9 +563,17 @@ def main():
     parser.add_argument("--email", required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--user-id", type=int, default=42)
+    parser.add_argument("--project", action="append", default=[], metavar="PATH=ID",
+                        help="a project to serve (repeatable), e.g. group/project=7")
     args = parser.parse_args()
     user = {"id": args.user_id, "username": args.user, "email": args.email, "name": args.name}
     state = State(args.state)
+    for spec in args.project:
+        path, _, number = spec.rpartition("=")
+        if not path or not number.isdigit():
+            parser.error(f"--project {spec!r}: expected PATH=ID")
+        state.projects.setdefault(path, {"id": int(number), "path_with_namespace": path})
+    state.save()
     host, _, port = args.listen.rpartition(":")
     server = http.server.ThreadingHTTPServer((host, int(port)), make_handler(args, state, user))
     print(f"gitlab stand-in listening on {args.listen}", flush=True)

@@ -41,6 +41,22 @@ pub struct ConfigArgs {
     pub sets: Vec<String>,
 }
 
+/// `integrations …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum IntegrationsCommand {
+    /// Create or update the webhooks and slash commands in Mattermost and GitLab's project
+    /// integrations; report (or, with --prune, remove) what is no longer declared.
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml --token-file /root/gitlab-token --dry-run\n  \
+        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml --token-file /root/gitlab-token\n\n\
+        Talks to Mattermost over its local-mode socket (settings.ServiceSettings.EnableLocalMode = true;\n\
+        run it as root), then to GitLab with the token (scope api; Maintainer of the projects or an\n\
+        administrator). Writes each webhook's URL to its url_file (mode 0600) and what it created to\n\
+        <integrations.state_directory>/state.json. A second run changes nothing. Exit 1 when\n\
+        anything failed; the rest is still applied and every change is listed.")]
+    Sync(crate::ops::integrations::SyncArgs),
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate and render all files into a directory, atomically.
@@ -172,6 +188,13 @@ pub enum Command {
     Gitlab {
         #[command(subcommand)]
         command: crate::ops::args::GitlabCommand,
+    },
+    /// GitLab notifications and slash commands in Mattermost, as `integrations` declares.
+    #[command(after_help = "Example:\n  \
+        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml --token-file /root/gitlab-token --dry-run")]
+    Integrations {
+        #[command(subcommand)]
+        command: IntegrationsCommand,
     },
     /// Check SMTP, certificates, GitLab OAuth, the database, secret files and the host.
     #[command(after_help = "Examples:\n  \

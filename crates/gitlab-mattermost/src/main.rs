@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use gitlab_mattermost::cli::{Cli, Command, ConfigArgs};
+use gitlab_mattermost::cli::{Cli, Command, ConfigArgs, IntegrationsCommand};
 use gitlab_mattermost::diag::Diagnostics;
 use gitlab_mattermost::ops::args::GitlabCommand;
 use gitlab_mattermost::render::{self, Target};
@@ -194,6 +194,12 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             ops::gitlab::check_config(&plan)?;
             ops::gitlab::register(&plan, &args)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Integrations {
+            command: IntegrationsCommand::Sync(args),
+        } => {
+            let plan = load(&args.config)?;
+            Ok(ops::integrations::run(&plan, &args)?)
         }
         Command::Doctor(args) => {
             let plan = load(&args.config)?;

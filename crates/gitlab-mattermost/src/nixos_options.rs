@@ -138,15 +138,41 @@ fn rename_object(schema: &Value, root: &Value, config: &Map<String, Value>) -> M
             continue;
         };
         let resolved = crate::schema::resolve_ref(root, property);
-        let value = match value {
-            Value::Object(inner) if resolved.get("properties").is_some() => {
+        let value = match (value, submodule_of(resolved, root)) {
+            (Value::Object(inner), _) if resolved.get("properties").is_some() => {
                 Value::Object(rename_object(resolved, root, inner))
             }
-            other => other.clone(),
+            // A map of sections (`integrations.incoming_webhooks`): its keys are names the
+            // user chose, each value a section.
+            (Value::Object(entries), Some(element)) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            Value::Object(inner) => {
+                                Value::Object(rename_object(element, root, inner))
+                            }
+                            other => other.clone(),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            ),
+            (other, _) => other.clone(),
         };
         out.insert(camel_case(key), value);
     }
     out
+}
+
+/// The section every value of a map of sections has (`incoming_webhooks.<name>`): a NixOS
+/// `attrsOf (submodule …)`.
+fn submodule_of<'a>(schema: &'a Value, root: &'a Value) -> Option<&'a Value> {
+    let element = schema
+        .get("additionalProperties")
+        .filter(|v| v.is_object())?;
+    let resolved = crate::schema::resolve_ref(root, element);
+    resolved.get("properties").is_some().then_some(resolved)
 }
 
 /// Every option and section path in the compiler's names (`external_url`,
@@ -256,6 +282,14 @@ fn emit_names(object: &Value, root: &Value, depth: usize, out: &mut String) {
             emit_names(resolved, root, depth + 2, out);
             out.push_str(";\n");
             let _ = writeln!(out, "{indent}}};");
+        } else if let Some(element) = submodule_of(resolved, root) {
+            let inner = "  ".repeat(depth + 2);
+            let _ = writeln!(out, "{indent}{nix_name} = {{");
+            let _ = writeln!(out, "{inner}name = {compiler};");
+            let _ = write!(out, "{inner}attrsOf = ");
+            emit_names(element, root, depth + 2, out);
+            out.push_str(";\n");
+            let _ = writeln!(out, "{indent}}};");
         } else {
             let _ = writeln!(out, "{indent}{nix_name} = {compiler};");
         }
@@ -295,6 +329,20 @@ fn emit_properties(
             let _ = writeln!(out, "{indent}{nix_name} = {{");
             emit_properties(&resolved, root, names, path, depth + 1, out);
             let _ = writeln!(out, "{indent}}};");
+        } else if let Some(element) = submodule_of(&resolved, root) {
+            let description = description_of(property, &resolved)
+                .map(|d| names.describe(&d, path, &siblings))
+                .unwrap_or_default();
+            emit_submodule_option(
+                &nix_name,
+                element,
+                root,
+                names,
+                path,
+                description,
+                depth,
+                out,
+            );
         } else {
             let description = description_of(property, &resolved)
                 .map(|d| names.describe(&d, path, &siblings))
@@ -313,6 +361,36 @@ fn emit_properties(
     }
 }
 
+/// A map of sections: `types.attrsOf (types.submodule { options = …; })`, formatted as
+/// nixfmt formats it.
+#[allow(clippy::too_many_arguments)]
+fn emit_submodule_option(
+    nix_name: &str,
+    element: &Value,
+    root: &Value,
+    names: &Names,
+    path: &mut Vec<String>,
+    description: String,
+    depth: usize,
+    out: &mut String,
+) {
+    let indent = "  ".repeat(depth);
+    let inner = "  ".repeat(depth + 1);
+    let _ = writeln!(out, "{indent}{nix_name} = mkOption {{");
+    let _ = writeln!(out, "{inner}type = types.attrsOf (");
+    let _ = writeln!(out, "{inner}  types.submodule {{");
+    let _ = writeln!(out, "{inner}    options = {{");
+    path.push("<name>".to_owned());
+    emit_properties(element, root, names, path, depth + 4, out);
+    path.pop();
+    let _ = writeln!(out, "{inner}    }};");
+    let _ = writeln!(out, "{inner}  }}");
+    let _ = writeln!(out, "{inner});");
+    let _ = writeln!(out, "{inner}default = {{ }};");
+    emit_description(&inner, &description, out);
+    let _ = writeln!(out, "{indent}}};");
+}
+
 fn emit_option(
     nix_name: &str,
     property: &Value,
@@ -325,8 +403,23 @@ fn emit_option(
     let indent = "  ".repeat(depth);
     let inner = "  ".repeat(depth + 1);
     let _ = writeln!(out, "{indent}{nix_name} = mkOption {{");
-    let ty = nix_type(resolved, path).replace(ENUM_BREAK, &format!("\n{inner}  "));
-    let ty = ty.replace(ENUM_END, &format!("\n{inner}]"));
+    let ty = nix_type(resolved, path);
+    let ty = match ty
+        .strip_prefix("types.listOf (")
+        .and_then(|r| r.strip_suffix(')'))
+        .filter(|r| r.contains(ENUM_BREAK))
+    {
+        // A list of a multi-line enum: nixfmt breaks the parentheses too.
+        Some(element) => {
+            let element = element
+                .replace(ENUM_BREAK, &format!("\n{inner}    "))
+                .replace(ENUM_END, &format!("\n{inner}  ]"));
+            format!("types.listOf (\n{inner}  {element}\n{inner})")
+        }
+        None => ty
+            .replace(ENUM_BREAK, &format!("\n{inner}  "))
+            .replace(ENUM_END, &format!("\n{inner}]")),
+    };
     let _ = writeln!(out, "{inner}type = {ty};");
     let dotted = path.join(".");
     if let Some((_, expression)) = NIX_DEFAULTS.iter().find(|(p, _)| *p == dotted) {
@@ -442,6 +535,9 @@ fn nix_type(schema: &Value, path: &[String]) -> String {
             [name] if name == "integer" => integer_type(schema, path),
             [name] if name == "array" => {
                 let items = schema.get("items").cloned().unwrap_or(Value::Bool(true));
+                // An enum's items refer to its definition (`events`).
+                let root = schema_root();
+                let items = crate::schema::resolve_ref(&root, &items).clone();
                 format!("types.listOf {}", parenthesize(nix_type(&items, path)))
             }
             [name] if name == "object" => match schema.get("additionalProperties") {

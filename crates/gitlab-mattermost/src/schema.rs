@@ -96,6 +96,14 @@ pub struct Config {
     #[serde(default)]
     #[schemars(example = "example_setting_files")]
     pub setting_files: BTreeMap<String, SecretFile>,
+
+    /// GitLab notifications and slash commands in Mattermost: incoming webhooks and the
+    /// GitLab projects posting to them, made real by `gitlab-mattermost integrations sync`.
+    /// The Mattermost settings they need (`ServiceSettings.EnableIncomingWebhooks`,
+    /// `EnableCommands`, `EnablePostUsernameOverride`, `EnablePostIconOverride`,
+    /// `AllowedUntrustedInternalConnections`) follow; `settings` overrides them.
+    #[serde(default)]
+    pub integrations: Integrations,
 }
 
 /// Where Mattermost listens (`ServiceSettings.ListenAddress`).
@@ -491,6 +499,205 @@ pub struct Nginx {
     pub server_config: String,
 }
 
+/// GitLab's Mattermost integrations, declared.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct Integrations {
+    /// The Mattermost user (user name) who owns the webhooks and slash commands `sync`
+    /// creates; Mattermost's local mode has no user of its own. Required when any webhook is
+    /// declared.
+    #[serde(default)]
+    #[schemars(example = "example_integrations_owner")]
+    pub owner: Option<String>,
+    /// Root-only directory where `sync` writes each webhook's URL (it embeds the webhook's
+    /// secret key) and what it manages (`state.json`), so that reruns update rather than
+    /// duplicate, and only what it created is ever pruned.
+    #[serde(default = "default_integrations_dir")]
+    pub state_directory: String,
+    /// Incoming webhooks by name (the name GitLab projects refer to).
+    #[serde(default)]
+    pub incoming_webhooks: BTreeMap<String, IncomingWebhook>,
+    /// GitLab projects by path (`group/project`) with GitLab's "Mattermost notifications"
+    /// integration, and optionally its "Mattermost slash commands".
+    #[serde(default)]
+    pub gitlab_projects: BTreeMap<String, GitLabProject>,
+}
+
+/// A Mattermost incoming webhook.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct IncomingWebhook {
+    /// Team name (the URL name, e.g. `engineering`).
+    pub team: String,
+    /// Channel name in the team (the URL name, e.g. `town-square`): where posts go.
+    pub channel: String,
+    /// Name shown in Integrations > Incoming Webhooks; default: the webhook's name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Description shown in Integrations > Incoming Webhooks.
+    #[serde(default)]
+    pub description: String,
+    /// User name posts appear under (needs `ServiceSettings.EnablePostUsernameOverride`,
+    /// which is then set).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Profile picture URL of posts (needs `ServiceSettings.EnablePostIconOverride`, which is
+    /// then set).
+    #[serde(default)]
+    pub icon_url: Option<String>,
+    /// Post only to `channel`, whatever channel a payload names (GitLab's channel fields
+    /// are then ignored).
+    #[serde(default)]
+    pub lock_to_channel: bool,
+    /// Where `sync` writes the webhook URL (mode 0600); default
+    /// `webhook-<name>.url` in `integrations.state_directory`.
+    #[serde(default)]
+    pub url_file: Option<SecretFile>,
+}
+
+/// One GitLab project's Mattermost integrations.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct GitLabProject {
+    /// The incoming webhook (its name in `integrations.incoming_webhooks`) GitLab posts to.
+    pub webhook: String,
+    /// Channel for every event instead of the webhook's (GitLab's `channel` and
+    /// `<event>_channel` fields); ignored by a webhook locked to its channel.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// User name of GitLab's posts (needs `ServiceSettings.EnablePostUsernameOverride`,
+    /// which is then set).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The events GitLab notifies (GitLab's trigger names).
+    #[serde(default = "default_gitlab_events")]
+    pub events: Vec<GitLabEvent>,
+    /// Notify only failed pipelines.
+    #[serde(default = "default_true")]
+    pub notify_only_broken_pipelines: bool,
+    /// Branches whose push and pipeline events are notified.
+    #[serde(default)]
+    pub branches_to_be_notified: BranchesToBeNotified,
+    /// A Mattermost slash command for this project (GitLab's "Mattermost slash commands").
+    #[serde(default)]
+    pub slash_commands: SlashCommands,
+}
+
+/// The events of GitLab's Mattermost notifications.
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum GitLabEvent {
+    Push,
+    TagPush,
+    Issue,
+    ConfidentialIssue,
+    MergeRequest,
+    Note,
+    ConfidentialNote,
+    Pipeline,
+    WikiPage,
+    Deployment,
+    Alert,
+}
+
+impl GitLabEvent {
+    pub const ALL: [GitLabEvent; 11] = [
+        GitLabEvent::Push,
+        GitLabEvent::TagPush,
+        GitLabEvent::Issue,
+        GitLabEvent::ConfidentialIssue,
+        GitLabEvent::MergeRequest,
+        GitLabEvent::Note,
+        GitLabEvent::ConfidentialNote,
+        GitLabEvent::Pipeline,
+        GitLabEvent::WikiPage,
+        GitLabEvent::Deployment,
+        GitLabEvent::Alert,
+    ];
+
+    /// GitLab's API field switching the event on (`push_events`, `issues_events`, …).
+    pub fn events_field(self) -> &'static str {
+        match self {
+            GitLabEvent::Push => "push_events",
+            GitLabEvent::TagPush => "tag_push_events",
+            GitLabEvent::Issue => "issues_events",
+            GitLabEvent::ConfidentialIssue => "confidential_issues_events",
+            GitLabEvent::MergeRequest => "merge_requests_events",
+            GitLabEvent::Note => "note_events",
+            GitLabEvent::ConfidentialNote => "confidential_note_events",
+            GitLabEvent::Pipeline => "pipeline_events",
+            GitLabEvent::WikiPage => "wiki_page_events",
+            GitLabEvent::Deployment => "deployment_events",
+            GitLabEvent::Alert => "alert_events",
+        }
+    }
+
+    /// GitLab's API field of the event's channel (`push_channel`, `issue_channel`, …).
+    pub fn channel_field(self) -> &'static str {
+        match self {
+            GitLabEvent::Push => "push_channel",
+            GitLabEvent::TagPush => "tag_push_channel",
+            GitLabEvent::Issue => "issue_channel",
+            GitLabEvent::ConfidentialIssue => "confidential_issue_channel",
+            GitLabEvent::MergeRequest => "merge_request_channel",
+            GitLabEvent::Note => "note_channel",
+            GitLabEvent::ConfidentialNote => "confidential_note_channel",
+            GitLabEvent::Pipeline => "pipeline_channel",
+            GitLabEvent::WikiPage => "wiki_page_channel",
+            GitLabEvent::Deployment => "deployment_channel",
+            GitLabEvent::Alert => "alert_channel",
+        }
+    }
+}
+
+/// GitLab's `branches_to_be_notified`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BranchesToBeNotified {
+    All,
+    #[default]
+    Default,
+    Protected,
+    DefaultAndProtected,
+}
+
+impl BranchesToBeNotified {
+    /// The value GitLab expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BranchesToBeNotified::All => "all",
+            BranchesToBeNotified::Default => "default",
+            BranchesToBeNotified::Protected => "protected",
+            BranchesToBeNotified::DefaultAndProtected => "default_and_protected",
+        }
+    }
+}
+
+/// A Mattermost slash command that GitLab answers (GitLab's "Mattermost slash commands"
+/// integration): Mattermost's command token goes into GitLab, GitLab's trigger URL into
+/// Mattermost.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct SlashCommands {
+    /// Create the slash command and GitLab's integration.
+    #[serde(default)]
+    pub enable: bool,
+    /// Team the command is in; default: the webhook's team.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// The command word (`/<trigger>`); default: the project's name (last path part).
+    #[serde(default)]
+    pub trigger: Option<String>,
+    /// User name of the command's answers.
+    #[serde(default = "default_slash_username")]
+    pub username: String,
+    /// Offer the command in autocomplete.
+    #[serde(default = "default_true")]
+    pub auto_complete: bool,
+}
+
 macro_rules! default_fn {
     ($($name:ident: $ty:ty = $value:expr;)*) => {
         $(fn $name() -> $ty { $value.into() })*
@@ -521,6 +728,24 @@ default_fn! {
     default_http_port: u16 = 80u16;
     default_body_size: String = "100m";
     default_read_timeout: u32 = 3600u32;
+    default_integrations_dir: String = "/var/lib/gitlab-mattermost/integrations";
+    default_slash_username: String = "GitLab";
+}
+
+fn default_gitlab_events() -> Vec<GitLabEvent> {
+    vec![
+        GitLabEvent::Push,
+        GitLabEvent::TagPush,
+        GitLabEvent::Issue,
+        GitLabEvent::MergeRequest,
+        GitLabEvent::Note,
+        GitLabEvent::Pipeline,
+        GitLabEvent::WikiPage,
+    ]
+}
+
+fn example_integrations_owner() -> &'static str {
+    "gitlab-integrations"
 }
 
 fn default_listen_addresses() -> Vec<String> {
@@ -573,7 +798,9 @@ default_from_empty!(
     EmailBatching,
     Database,
     FileStorage,
-    Nginx
+    Nginx,
+    Integrations,
+    SlashCommands
 );
 
 /// The JSON Schema of the configuration.

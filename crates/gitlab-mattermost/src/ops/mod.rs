@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod files;
 pub mod gitlab;
 pub mod http;
+pub mod integrations;
 pub mod mmctl;
 pub mod tls;
 pub mod users;

@@ -8,6 +8,7 @@
 //! the checks that do not depend on it; nothing is written unless all of this passes.
 
 mod checks;
+pub mod integrations;
 mod reading;
 mod rules;
 mod sections;
@@ -238,6 +239,7 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
     // Unknown when external_url is broken and nginx.https unset: the https checks wait.
     let https = config.nginx.https.or(site.as_ref().map(|s| s.https));
     checks::all(&config, report);
+    integrations::check_values(&config, report);
     let catalogue = crate::catalogue::Catalogue::of(config.mattermost.version);
     let mut b = settings::Builder::new(report, catalogue);
     settings::derive(
@@ -246,9 +248,11 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
         &mut b,
     );
     settings::free_form(&config, &mut b);
+    settings::untrusted_connections_warning(&config, &mut b);
     settings::environment_files(&config, &mut b);
     let local_mode = settings::local_mode(&config, &mut b);
     sections::check(&config, https, ctx, b.report);
+    integrations::check_section(&config, ctx, b.report);
     rules::check(&b.values, catalogue, ctx.input == Input::Complete, b.report);
 
     let settings::Builder {

@@ -17,6 +17,9 @@ use crate::syntax::{dsn, paths};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Owner {
     Typed(String),
+    /// Implied by a typed section (the integrations need it) but the free-form table may
+    /// override it: the integration then fails in Mattermost as the admin chose.
+    Implied(String),
     FreeForm,
 }
 
@@ -77,6 +80,16 @@ impl<'r, 'a> Builder<'r, 'a> {
                 );
             }
             Err(msg) => (self.report)(Diagnostic::new(from, msg), &key(from)),
+        }
+    }
+
+    /// A setting a typed section needs, which `settings` may override.
+    fn implied(&mut self, path: &str, value: Value, from: &str) {
+        self.typed(path, value, from);
+        if let Some(setting) = Catalogue::get().by_path(path) {
+            if let Some(v) = self.values.get_mut(setting.env_var) {
+                v.owner = Owner::Implied(from.to_string());
+            }
         }
     }
 
@@ -227,6 +240,88 @@ pub(super) fn derive(config: &Config, site_url: &Site, b: &mut Builder) {
     derive_files(config, b);
     derive_gitlab(config, b);
     derive_smtp(config, b);
+    derive_integrations(config, b);
+}
+
+/// What the declared integrations need from Mattermost: incoming webhooks, slash commands,
+/// the overrides the webhooks and projects use, and GitLab's host reachable for the commands
+/// (Mattermost refuses to call private addresses unless they are listed).
+fn derive_integrations(config: &Config, b: &mut Builder) {
+    use serde_json::json;
+    let i = &config.integrations;
+    if !i.incoming_webhooks.is_empty() {
+        b.implied(
+            "ServiceSettings.EnableIncomingWebhooks",
+            json!(true),
+            "integrations.incoming_webhooks",
+        );
+    }
+    let names_user = i.incoming_webhooks.values().any(|w| w.username.is_some())
+        || i.gitlab_projects.values().any(|p| p.username.is_some());
+    if names_user {
+        b.implied(
+            "ServiceSettings.EnablePostUsernameOverride",
+            json!(true),
+            "integrations",
+        );
+    }
+    if i.incoming_webhooks.values().any(|w| w.icon_url.is_some()) {
+        b.implied(
+            "ServiceSettings.EnablePostIconOverride",
+            json!(true),
+            "integrations.incoming_webhooks",
+        );
+    }
+    if i.gitlab_projects.values().any(|p| p.slash_commands.enable) {
+        b.implied(
+            "ServiceSettings.EnableCommands",
+            json!(true),
+            "integrations.gitlab_projects",
+        );
+        if let Some(host) = gitlab_host(config) {
+            b.implied(
+                "ServiceSettings.AllowedUntrustedInternalConnections",
+                json!(host),
+                "gitlab.url",
+            );
+        }
+    }
+}
+
+/// The host name of `gitlab.url`, when it is a URL with one.
+pub(crate) fn gitlab_host(config: &Config) -> Option<String> {
+    let url = url::Url::parse(config.gitlab.url.as_deref()?).ok()?;
+    url.host_str().map(str::to_string)
+}
+
+/// A free-form `AllowedUntrustedInternalConnections` that leaves out GitLab's host, while
+/// slash commands need Mattermost to call GitLab: said, not refused (GitLab may have a public
+/// address, which needs no entry).
+pub(super) fn untrusted_connections_warning(config: &Config, b: &mut Builder) {
+    let needs = config
+        .integrations
+        .gitlab_projects
+        .values()
+        .any(|p| p.slash_commands.enable);
+    let (Some(host), true) = (gitlab_host(config), needs) else {
+        return;
+    };
+    let Some(v) = b
+        .values
+        .get("MM_SERVICESETTINGS_ALLOWEDUNTRUSTEDINTERNALCONNECTIONS")
+    else {
+        return;
+    };
+    let listed = v.rendered.as_deref().unwrap_or_default();
+    if v.owner == Owner::FreeForm
+        && !listed
+            .split([' ', ','])
+            .any(|h| h.eq_ignore_ascii_case(&host))
+    {
+        b.warnings.push(format!(
+            "settings: ServiceSettings.AllowedUntrustedInternalConnections ({listed:?}) does not list {host}: if GitLab's address is private, Mattermost refuses to call its slash command trigger"
+        ));
+    }
 }
 
 fn derive_database(config: &Config, b: &mut Builder) {
@@ -737,6 +832,8 @@ fn not_in_version(catalogue: &Catalogue, name: &str, path: &KeyPath) -> Option<D
 /// A typed section already sets this: say where to set it instead.
 fn conflicts(b: &mut Builder, setting: &Setting, path: &KeyPath) -> bool {
     match b.values.get(setting.env_var).map(|v| v.owner.clone()) {
+        // What the integrations imply gives way to the admin's own value.
+        Some(Owner::Implied(_)) => false,
         Some(Owner::Typed(from)) => {
             (b.report)(
                 Diagnostic::new(

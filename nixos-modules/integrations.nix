@@ -1,0 +1,143 @@
+# GitLab notifications and slash commands (services.gitlab-mattermost.integrations, generated
+# from the schema): a oneshot runs `gitlab-mattermost integrations sync` after Mattermost (and
+# after GitLab on the same host) whenever the configuration changes. The sync is idempotent,
+# so a run at every boot or switch changes nothing unless the declaration did.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib) mkOption types;
+  inherit (import ./types.nix { inherit lib; }) secretFile;
+  cfg = config.services.gitlab-mattermost;
+  helpers = import ./lib.nix { inherit lib; };
+  icfg = cfg.integrations;
+  sync = icfg.sync;
+  gitlab = config.services.gitlab;
+  local = gitlab.enable;
+  configFile = cfg.rendered.configFile;
+
+  declared = icfg.incomingWebhooks != { } || icfg.gitlabProjects != { };
+  needsGitlab = icfg.gitlabProjects != { };
+  createToken = needsGitlab && sync.tokenFile == null;
+
+  gitlabRails =
+    lib.findFirst (package: lib.getName package == "gitlab-rails")
+      (throw "services.gitlab-mattermost: no gitlab-rails in environment.systemPackages")
+      config.environment.systemPackages;
+  tokenScript = ./gitlab/integrations-token.rb;
+
+  script = pkgs.writeShellScript "gitlab-mattermost-integrations" ''
+    set -euo pipefail
+    umask 077
+
+    ${
+      if createToken then
+        ''
+          # No token given: a short-lived one for the administrator, revoked when done.
+          token_file="$RUNTIME_DIRECTORY/gitlab-token"
+          head -c 15 /dev/urandom | base64 | tr '+/' '-_' > "$token_file"
+          trap 'runuser -u ${gitlab.user} -- gitlab-rails runner ${tokenScript} revoke ${lib.escapeShellArg sync.adminUser} || true' EXIT
+          GITLAB_MATTERMOST_TOKEN="$(cat "$token_file")" runuser -u ${gitlab.user} -- \
+            gitlab-rails runner ${tokenScript} create ${lib.escapeShellArg sync.adminUser}
+        ''
+      else if needsGitlab then
+        "token_file=${lib.escapeShellArg sync.tokenFile}"
+      else
+        ""
+    }
+
+    attempt=1
+    until gitlab-mattermost integrations sync ${configFile} ${
+      lib.optionalString needsGitlab ''--token-file "$token_file"''
+    } ${lib.optionalString sync.prune "--prune"}; do
+      if [ "$attempt" -ge ${toString sync.attempts} ]; then
+        echo "integrations sync failed $attempt times; see the errors above" >&2
+        exit 1
+      fi
+      echo "integrations sync attempt $attempt failed; Mattermost or GitLab may still be starting, retrying in 10 s" >&2
+      attempt=$((attempt + 1))
+      sleep 10
+    done
+  '';
+in
+{
+  options.services.gitlab-mattermost.integrations.sync = {
+    tokenFile = mkOption {
+      type = types.nullOr secretFile;
+      default = null;
+      example = "/run/secrets/gitlab-integrations-token";
+      description = ''
+        File holding a GitLab personal access token (scope `api`) of a Maintainer of every
+        project in `integrations.gitlabProjects`, or of an administrator. Leave it unset when
+        GitLab runs on this host (`services.gitlab`): a token of `adminUser` valid for one day
+        is then made with `gitlab-rails` for each sync and revoked after it.
+      '';
+    };
+
+    adminUser = mkOption {
+      type = types.str;
+      default = "root";
+      description = "GitLab administrator whose token is made for the sync when `tokenFile` is unset.";
+    };
+
+    prune = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Remove the webhooks, slash commands and GitLab integrations an earlier sync created
+        that the configuration no longer declares (without it they are only reported in the
+        unit's log).
+      '';
+    };
+
+    attempts = mkOption {
+      type = types.ints.positive;
+      default = 60;
+      description = "How often the sync is tried, 10 seconds apart, while Mattermost or GitLab is starting.";
+    };
+  };
+
+  config = lib.mkIf (helpers.active config && declared) {
+    assertions = [
+      {
+        assertion = !createToken || local;
+        message = "services.gitlab-mattermost.integrations.gitlabProjects needs integrations.sync.tokenFile (a GitLab token with scope api) unless GitLab runs on this host (services.gitlab.enable).";
+      }
+    ];
+
+    systemd.services.gitlab-mattermost-integrations = {
+      description = "GitLab notifications and slash commands in Mattermost";
+      wantedBy = [ "multi-user.target" ];
+      requires = [ "mattermost.service" ];
+      wants = [ "network-online.target" ] ++ lib.optional local "gitlab.service";
+      after = [
+        "network-online.target"
+        "mattermost.service"
+        "nginx.service"
+      ]
+      ++ lib.optional local "gitlab.service";
+      # (NixOS adds coreutils and systemctl to every unit's PATH.)
+      path = [
+        cfg.compilerPackage
+        pkgs.util-linux
+      ]
+      ++ lib.optional createToken gitlabRails;
+      environment.SSL_CERT_FILE = "/etc/ssl/certs/ca-certificates.crt";
+      # A changed declaration (it is part of the configuration) runs the sync again on switch.
+      restartTriggers = [ configFile ];
+      serviceConfig = {
+        Type = "oneshot";
+        RemainAfterExit = true;
+        ExecStart = script;
+        # Root: the local-mode socket is the service user's, and the webhook URL files and
+        # the state are root-only.
+        RuntimeDirectory = "gitlab-mattermost-integrations";
+        RuntimeDirectoryMode = "0700";
+        TimeoutStartSec = "${toString (sync.attempts * 10 + 600)}s";
+      };
+    };
+  };
+}
