@@ -167,10 +167,10 @@ in
     lib.mkMerge [
       (lib.mkIf local {
         # GitLab's own Mattermost link (gitlab.yml `production.mattermost`; extraConfig is
-        # already under `production`).
+        # already under `production`): where users reach Mattermost, its site URL.
         services.gitlab.extraConfig.mattermost = {
           enabled = true;
-          host = cfg.externalUrl;
+          host = if cfg.siteUrl != null then cfg.siteUrl else cfg.externalUrl;
         };
 
         services.gitlab-mattermost.gitlab.url = lib.mkDefault gitlabUrl;

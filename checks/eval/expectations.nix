@@ -281,6 +281,12 @@ in
       };
   }
   {
+    name = "gitlabLocalSiteUrl: GitLab links to the site URL, not the vhost";
+    ok =
+      hosts.gitlabLocalSiteUrl.services.gitlab.extraConfig.mattermost.host
+      == "https://chat.example.net";
+  }
+  {
     name = "gitlabLocal: gitlab.url, idFile and secretFile default for registration";
     ok =
       localMm.finalConfig.gitlab.enable

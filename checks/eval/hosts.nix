@@ -8,7 +8,7 @@ let
     certificateKey = "/var/lib/certs/${host}/key.pem";
   };
 in
-{
+rec {
   # Everything at its default: local PostgreSQL, nginx with https.
   minimal = {
     system = "x86_64-linux";
@@ -227,6 +227,15 @@ in
           nginx = certificates "chat.example.com";
         };
       };
+  };
+
+  # The same, with a site URL of its own: GitLab links to where users reach Mattermost.
+  gitlabLocalSiteUrl = {
+    system = "x86_64-linux";
+    module = {
+      imports = [ gitlabLocal.module ];
+      services.gitlab-mattermost.siteUrl = "https://chat.example.net";
+    };
   };
 
   # Hosts that the assertions must reject.
