@@ -929,6 +929,37 @@ fn gitlab_credentials(ctx: &mut Ctx, r: &mut Resolved, origin: &Origin) {
 
 // ---- SMTP ----
 
+/// Every Mattermost mail setting and its key in the `smtp` section: both importers write all of
+/// them out once a mail server is set, so that nothing falls back to another default.
+pub(crate) const SMTP_FIELDS: [(&str, &str); 14] = [
+    ("EmailSettings.SMTPServer", "server"),
+    ("EmailSettings.SMTPPort", "port"),
+    ("EmailSettings.EnableSMTPAuth", "auth"),
+    ("EmailSettings.SMTPUsername", "username"),
+    ("EmailSettings.ConnectionSecurity", "connection_security"),
+    (
+        "EmailSettings.SkipServerCertificateVerification",
+        "skip_server_certificate_verification",
+    ),
+    ("EmailSettings.FeedbackName", "feedback_name"),
+    ("EmailSettings.FeedbackEmail", "feedback_email"),
+    ("EmailSettings.SendEmailNotifications", "send_notifications"),
+    (
+        "EmailSettings.EnableSignInWithEmail",
+        "enable_sign_in_with_email",
+    ),
+    (
+        "EmailSettings.EnableSignUpWithEmail",
+        "enable_sign_up_with_email",
+    ),
+    ("EmailSettings.EnableEmailBatching", "batching.enable"),
+    ("EmailSettings.EmailBatchingInterval", "batching.interval"),
+    (
+        "EmailSettings.EmailBatchingBufferSize",
+        "batching.buffer_size",
+    ),
+];
+
 /// Lift EmailSettings into `smtp` when they describe a complete mail setup; otherwise they
 /// stay free-form settings, which express the same thing without the typed checks.
 fn smtp(ctx: &mut Ctx, r: &mut Resolved) {
@@ -987,35 +1018,7 @@ fn smtp(ctx: &mut Ctx, r: &mut Resolved) {
     }
     ctx.set_out(&["smtp", "enable"], Value::Bool(true));
     derived(ctx, "EmailSettings", format!("smtp.enable = true: SMTPServer {server:?} is set; every smtp field is written out so nothing falls back to a different default"));
-    let fields: [(&str, &str); 14] = [
-        ("EmailSettings.SMTPServer", "server"),
-        ("EmailSettings.SMTPPort", "port"),
-        ("EmailSettings.EnableSMTPAuth", "auth"),
-        ("EmailSettings.SMTPUsername", "username"),
-        ("EmailSettings.ConnectionSecurity", "connection_security"),
-        (
-            "EmailSettings.SkipServerCertificateVerification",
-            "skip_server_certificate_verification",
-        ),
-        ("EmailSettings.FeedbackName", "feedback_name"),
-        ("EmailSettings.FeedbackEmail", "feedback_email"),
-        ("EmailSettings.SendEmailNotifications", "send_notifications"),
-        (
-            "EmailSettings.EnableSignInWithEmail",
-            "enable_sign_in_with_email",
-        ),
-        (
-            "EmailSettings.EnableSignUpWithEmail",
-            "enable_sign_up_with_email",
-        ),
-        ("EmailSettings.EnableEmailBatching", "batching.enable"),
-        ("EmailSettings.EmailBatchingInterval", "batching.interval"),
-        (
-            "EmailSettings.EmailBatchingBufferSize",
-            "batching.buffer_size",
-        ),
-    ];
-    for (path, key) in fields {
+    for (path, key) in SMTP_FIELDS {
         let c = take(r, path);
         let v = c
             .as_ref()

@@ -790,35 +790,7 @@ fn smtp(run: &mut Run, r: &mut Resolved) {
     }
     run.ctx.set_out(&["smtp", "enable"], Value::Bool(true));
     derived(run, origin.clone(), format!("smtp.enable = true: SMTPServer {server:?} is set; every smtp field is written out so that nothing falls back to another default"));
-    let fields: [(&str, &str); 14] = [
-        ("EmailSettings.SMTPServer", "server"),
-        ("EmailSettings.SMTPPort", "port"),
-        ("EmailSettings.EnableSMTPAuth", "auth"),
-        ("EmailSettings.SMTPUsername", "username"),
-        ("EmailSettings.ConnectionSecurity", "connection_security"),
-        (
-            "EmailSettings.SkipServerCertificateVerification",
-            "skip_server_certificate_verification",
-        ),
-        ("EmailSettings.FeedbackName", "feedback_name"),
-        ("EmailSettings.FeedbackEmail", "feedback_email"),
-        ("EmailSettings.SendEmailNotifications", "send_notifications"),
-        (
-            "EmailSettings.EnableSignInWithEmail",
-            "enable_sign_in_with_email",
-        ),
-        (
-            "EmailSettings.EnableSignUpWithEmail",
-            "enable_sign_up_with_email",
-        ),
-        ("EmailSettings.EnableEmailBatching", "batching.enable"),
-        ("EmailSettings.EmailBatchingInterval", "batching.interval"),
-        (
-            "EmailSettings.EmailBatchingBufferSize",
-            "batching.buffer_size",
-        ),
-    ];
-    for (path, key) in fields {
+    for (path, key) in crate::import::typed::SMTP_FIELDS {
         let c = take(r, path);
         let v = c
             .as_ref()
