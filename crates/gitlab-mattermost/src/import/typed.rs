@@ -810,24 +810,7 @@ fn gitlab(ctx: &mut Ctx, r: &mut Resolved, site: &url::Url) {
         }
     };
     ctx.set_out(&["gitlab", "enable"], Value::Bool(true));
-    let endpoints = [
-        (
-            "GitLabSettings.AuthEndpoint",
-            "auth_endpoint",
-            "/oauth/authorize",
-        ),
-        (
-            "GitLabSettings.TokenEndpoint",
-            "token_endpoint",
-            "/oauth/token",
-        ),
-        (
-            "GitLabSettings.UserAPIEndpoint",
-            "user_api_endpoint",
-            "/api/v4/user",
-        ),
-    ];
-    let given: Vec<(Option<Candidate>, &str, &str)> = endpoints
+    let given: Vec<(Option<Candidate>, &str, &str)> = GITLAB_ENDPOINTS
         .iter()
         .map(|(p, k, s)| (take(r, p), *k, *s))
         .collect();
@@ -926,6 +909,26 @@ fn gitlab_credentials(ctx: &mut Ctx, r: &mut Resolved, origin: &Origin) {
         }
     }
 }
+
+/// GitLab's OAuth endpoints as Mattermost settings, their key in the `gitlab` section, and the
+/// path each has under GitLab's URL: both importers fold them into `gitlab.url` when they agree.
+pub(crate) const GITLAB_ENDPOINTS: [(&str, &str, &str); 3] = [
+    (
+        "GitLabSettings.AuthEndpoint",
+        "auth_endpoint",
+        "/oauth/authorize",
+    ),
+    (
+        "GitLabSettings.TokenEndpoint",
+        "token_endpoint",
+        "/oauth/token",
+    ),
+    (
+        "GitLabSettings.UserAPIEndpoint",
+        "user_api_endpoint",
+        "/api/v4/user",
+    ),
+];
 
 // ---- SMTP ----
 

@@ -612,24 +612,7 @@ fn gitlab(run: &mut Run, r: &mut Resolved) {
         enable.origin.clone(),
         "gitlab.enable = true (GitLabSettings.Enable)".into(),
     );
-    let endpoints = [
-        (
-            "GitLabSettings.AuthEndpoint",
-            "auth_endpoint",
-            "/oauth/authorize",
-        ),
-        (
-            "GitLabSettings.TokenEndpoint",
-            "token_endpoint",
-            "/oauth/token",
-        ),
-        (
-            "GitLabSettings.UserAPIEndpoint",
-            "user_api_endpoint",
-            "/api/v4/user",
-        ),
-    ];
-    let given: Vec<(Option<Candidate>, &str, &str)> = endpoints
+    let given: Vec<(Option<Candidate>, &str, &str)> = crate::import::typed::GITLAB_ENDPOINTS
         .iter()
         .map(|(p, k, s)| (take(r, p), *k, *s))
         .collect();
