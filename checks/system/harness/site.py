@@ -230,15 +230,11 @@ def serve_smtp(container, site, certs_dir, state):
     container.write(f"/etc/system-test/smtp/{host}.pem", (certs_dir / f"{host}.pem").read_text())
     container.write(f"/etc/system-test/smtp/{host}.key", (certs_dir / f"{host}.key").read_text(), 0o600)
     container.run(["mkdir", "-p", str(Path(MAILBOX).parent)])
-    container.run(["systemctl", "stop", "system-test-smtp"], check=False)
-    container.run(["systemctl", "reset-failed", "system-test-smtp"], check=False)
-    container.run([
-        "systemd-run", "--unit=system-test-smtp", "--property=Restart=on-failure",
+    run_standin(container, "system-test-smtp", smtp["port"], [
         "python3", SMTP_IN_CONTAINER, mode, str(smtp["port"]),
         f"/etc/system-test/smtp/{host}.pem", f"/etc/system-test/smtp/{host}.key",
         smtp["username"] or "unused", password, MAILBOX,
     ])
-    wait_for_port(container, smtp["port"])
 
 
 def serve_gitlab(container, site, certs_dir, state):
@@ -270,10 +266,7 @@ server {{
 }}
 """)
     container.run(["mkdir", "-p", str(Path(GITLAB_STATE).parent)])
-    container.run(["systemctl", "stop", "system-test-gitlab"], check=False)
-    container.run(["systemctl", "reset-failed", "system-test-gitlab"], check=False)
-    container.run([
-        "systemd-run", "--unit=system-test-gitlab", "--property=Restart=on-failure",
+    run_standin(container, "system-test-gitlab", GITLAB_STANDIN_PORT, [
         "python3", f"{CHECKS_IN_CONTAINER}/system/standins/gitlab.py",
         "--listen", f"127.0.0.1:{GITLAB_STANDIN_PORT}", "--state", GITLAB_STATE,
         "--external-url", site.gitlab_url, "--admin-token-file", ADMIN_TOKEN_FILE,
@@ -282,7 +275,6 @@ server {{
         "--name", GITLAB_USER["name"], "--user-id", str(GITLAB_USER["id"]),
         "--project", f"{GITLAB_PROJECT['path']}={GITLAB_PROJECT['id']}",
     ])
-    wait_for_port(container, GITLAB_STANDIN_PORT)
 
 
 def serve_outer_proxy(container, site, certs_dir):
@@ -315,6 +307,15 @@ server {{
     }}
 }}
 """)
+
+
+def run_standin(container, unit, port, argv):
+    """(Re)starts a stand-in as a transient unit of the container's systemd (its log in the
+    journal, restarted if it dies) and waits until it listens on `port`."""
+    container.run(["systemctl", "stop", unit], check=False)
+    container.run(["systemctl", "reset-failed", unit], check=False)
+    container.run(["systemd-run", f"--unit={unit}", "--property=Restart=on-failure", *argv])
+    wait_for_port(container, port)
 
 
 def wait_for_port(container, port, timeout=30):
