@@ -42,6 +42,7 @@ struct Input {
 fn db_name() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => "[a-z_][a-z0-9_]{0,20}",
+        1 => prop::sample::select(vec![".", "..", "...", ".mm", "mm."]).prop_map(String::from),
         4 => printable_string(20),
         1 => any_string(70),
     ]
@@ -105,7 +106,7 @@ struct Expected {
 
 fn allowed_refusals(i: &Input) -> Vec<String> {
     let mut allowed = Vec::new();
-    if dsn::name_problem(&i.name).is_some() {
+    if dsn::database_name_problem(&i.name).is_some() {
         allowed.push("database.name".to_string());
     }
     if dsn::name_problem(&i.user).is_some() {

@@ -20,10 +20,15 @@ use readback::{any_string, clean_path, compile, file, keys, printable_char};
 use serde_json::json;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct free ports: every listener is held until all are picked.
+fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("bound").port())
 }
 
 /// nginx in the foreground, one process, on a generated vhost; stopped on drop.
@@ -145,7 +150,7 @@ fn site() -> impl Strategy<Value = Site> {
 fn check_site(s: Site, scratch: &Path, cert: &Path, key: &Path) -> Result<bool, TestCaseError> {
     let case = tempfile::tempdir_in(scratch).expect("tempdir");
     let cert_dir = format!("{}{}", case.path().display(), s.cert_dir);
-    let (https_port, http_port) = (free_port(), free_port());
+    let [https_port, http_port] = free_ports();
     let external_url = format!("https://{}", s.host);
     let config = json!({
         "external_url": external_url,

@@ -58,6 +58,18 @@ pub fn name_problem(name: &str) -> Option<String> {
     })
 }
 
+/// Why `name` cannot be a database name, if it cannot: a role name's rules, and not `.` or
+/// `..`, which are the URL's whole path and a dot segment there (URL parsers that resolve
+/// dot segments read `/.` as the empty path, Go's `net/url` keeps it).
+pub fn database_name_problem(name: &str) -> Option<String> {
+    if name == "." || name == ".." {
+        return Some(
+            "a database name cannot be `.` or `..`: URL parsers disagree on a dot segment".into(),
+        );
+    }
+    name_problem(name)
+}
+
 /// Put `password` into the user part of `url`, percent-encoded (the `url` crate's own setter
 /// leaves `%` as it is, which PostgreSQL's parsers then refuse). Whether the URL can hold
 /// one.
@@ -90,6 +102,15 @@ pub fn socket(user: &str, socket_dir: &str, port: u16, database: &str) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_segments_are_no_database_names() {
+        assert!(database_name_problem(".").is_some());
+        assert!(database_name_problem("..").is_some());
+        assert_eq!(database_name_problem("..."), None);
+        assert_eq!(database_name_problem(".mm"), None);
+        assert_eq!(name_problem("."), None, "a role name is in the user part");
+    }
 
     #[test]
     fn components_are_encoded() {

@@ -271,8 +271,16 @@ fn check_hosts(config: &Config, report: &mut Report) {
 /// The database's names, hosts and TLS mode, each of which goes into a DSN.
 fn check_database(config: &Config, report: &mut Report) {
     let db = &config.database;
-    for (k, v) in [("database.name", &db.name), ("database.user", &db.user)] {
-        if let Some(problem) = dsn::name_problem(v) {
+    let problems = [
+        (
+            "database.name",
+            &db.name,
+            dsn::database_name_problem(&db.name),
+        ),
+        ("database.user", &db.user, dsn::name_problem(&db.user)),
+    ];
+    for (k, v, problem) in problems {
+        if let Some(problem) = problem {
             report(
                 Diagnostic::new(k, format!("{problem}, found {v:?}")),
                 &key(k),

@@ -36,11 +36,32 @@ pub(super) fn check(config: &Config, https: Option<bool>, ctx: &Context, report:
     }
 }
 
-/// https needs a certificate and a key.
+/// https needs a certificate and a key, and the http redirect a port of its own.
 fn nginx(config: &Config, https: Option<bool>, report: &mut Report) {
     let n = &config.nginx;
     if !n.enable || https != Some(true) {
         return;
+    }
+    let https_port = n.listen_port.or_else(|| {
+        url::Url::parse(&config.external_url)
+            .ok()
+            .and_then(|u| u.port_or_known_default())
+    });
+    if n.redirect_http_to_https && https_port == Some(n.redirect_http_port) {
+        // nginx merges both servers into one TLS socket: plain http there gets a 400.
+        report(
+            Diagnostic::new(
+                "nginx.redirect_http_port",
+                format!(
+                    "the http redirect cannot listen on the https port {}",
+                    n.redirect_http_port
+                ),
+            )
+            .with_hint(
+                "pick another port (usually 80), or set nginx.redirect_http_to_https = false",
+            ),
+            &key("nginx.redirect_http_port"),
+        );
     }
     for (k, v) in [
         ("nginx.certificate", &n.certificate),

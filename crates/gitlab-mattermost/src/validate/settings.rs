@@ -330,7 +330,7 @@ fn derive_database(config: &Config, b: &mut Builder) {
     b.typed("SqlSettings.DriverName", json!("postgres"), "database.kind");
     // Names, hosts and paths that cannot be written into a DSN were reported by the value
     // checks; no DSN is derived from them.
-    if dsn::name_problem(&db.name).is_some() || dsn::name_problem(&db.user).is_some() {
+    if dsn::database_name_problem(&db.name).is_some() || dsn::name_problem(&db.user).is_some() {
         return;
     }
     match db.kind {
