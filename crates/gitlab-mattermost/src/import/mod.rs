@@ -13,6 +13,7 @@ pub mod bag;
 pub mod config_json;
 pub mod dsn;
 pub mod emit;
+pub mod gitlab_sso;
 pub mod legacy;
 pub mod mapping;
 pub mod nginx;

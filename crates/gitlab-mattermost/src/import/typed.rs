@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::bag::{show, Candidate, Resolved};
 use super::dsn::{self, Dsn};
+use super::gitlab_sso;
 use super::mapping::is_omnibus_path;
 use super::report::{Origin, Section};
 use super::secrets::Secret;
@@ -810,18 +811,12 @@ fn gitlab(ctx: &mut Ctx, r: &mut Resolved, site: &url::Url) {
         }
     };
     ctx.set_out(&["gitlab", "enable"], Value::Bool(true));
-    let given: Vec<(Option<Candidate>, &str, &str)> = GITLAB_ENDPOINTS
-        .iter()
-        .map(|(p, k, s)| (take(r, p), *k, *s))
-        .collect();
+    let endpoints =
+        gitlab_sso::take_endpoints(|p| take(r, p).map(|c| (as_str(&c.value), c.origin)));
     let base = gitlab_url
         .as_ref()
         .map(|(u, _)| u.trim_end_matches('/').to_string())
-        .or_else(|| {
-            given
-                .iter()
-                .find_map(|(c, _, _)| c.as_ref().and_then(|c| url_origin(&as_str(&c.value))))
-        });
+        .or_else(|| gitlab_sso::url_from_endpoints(&endpoints));
     match &base {
         Some(b) => {
             ctx.set_out(&["gitlab", "url"], Value::String(b.clone()));
@@ -836,51 +831,18 @@ fn gitlab(ctx: &mut Ctx, r: &mut Resolved, site: &url::Url) {
             "GitLab sign-in needs GitLab's URL: set gitlab.url by hand",
         ),
     }
-    for (c, key, suffix) in given {
-        let Some(c) = c else { continue };
-        let v = as_str(&c.value);
-        if base.as_ref().is_some_and(|b| format!("{b}{suffix}") == v) {
-            carried(
-                ctx,
-                c.origin,
-                format!("gitlab.{key}: {v:?} is what gitlab.url derives"),
-            );
-        } else {
-            ctx.set_out(&["gitlab", key], Value::String(v.clone()));
-            carried(ctx, c.origin, format!("gitlab.{key} = {v:?}"));
-        }
-    }
+    gitlab_sso::carry_endpoints(ctx, base.as_deref(), endpoints);
     gitlab_credentials(ctx, r, &origin);
 }
 
-/// `https://gitlab.example.com/oauth/authorize` → `https://gitlab.example.com`.
-fn url_origin(u: &str) -> Option<String> {
-    let url = url::Url::parse(u).ok()?;
-    Some(url.origin().ascii_serialization()).filter(|o| o != "null")
-}
-
 fn gitlab_credentials(ctx: &mut Ctx, r: &mut Resolved, origin: &Origin) {
-    match take(r, "GitLabSettings.Id") {
-        Some(c) => {
-            let id = as_str(&c.value);
-            ctx.set_out(&["gitlab", "id"], Value::String(id.clone()));
-            carried(
-                ctx,
-                c.origin,
-                format!("gitlab.id = {id:?} (the application id is not a secret)"),
-            );
-        }
-        None => {
-            let p = ctx.secrets.add(Secret {
-                file: "gitlab-id".into(),
-                what: "the GitLab OAuth application id".into(),
-                origin: Some(origin.clone()),
-                value: None,
-                how_to_get: Some("sudo jq -r .mattermost.gitlab_id /etc/gitlab/gitlab-secrets.json (Omnibus generated and registered it)".into()),
-            });
-            ctx.set_out(&["gitlab", "id_file"], Value::String(p));
-        }
-    }
+    let id = take(r, "GitLabSettings.Id").map(|c| (as_str(&c.value), c.origin));
+    gitlab_sso::carry_application_id(
+        ctx,
+        id,
+        origin,
+        "sudo jq -r .mattermost.gitlab_id /etc/gitlab/gitlab-secrets.json (Omnibus generated and registered it)".into(),
+    );
     let secret = take(r, "GitLabSettings.Secret");
     let p = ctx.secrets.add(Secret {
         file: "gitlab-secret".into(),
@@ -909,26 +871,6 @@ fn gitlab_credentials(ctx: &mut Ctx, r: &mut Resolved, origin: &Origin) {
         }
     }
 }
-
-/// GitLab's OAuth endpoints as Mattermost settings, their key in the `gitlab` section, and the
-/// path each has under GitLab's URL: both importers fold them into `gitlab.url` when they agree.
-pub(crate) const GITLAB_ENDPOINTS: [(&str, &str, &str); 3] = [
-    (
-        "GitLabSettings.AuthEndpoint",
-        "auth_endpoint",
-        "/oauth/authorize",
-    ),
-    (
-        "GitLabSettings.TokenEndpoint",
-        "token_endpoint",
-        "/oauth/token",
-    ),
-    (
-        "GitLabSettings.UserAPIEndpoint",
-        "user_api_endpoint",
-        "/api/v4/user",
-    ),
-];
 
 // ---- SMTP ----
 

@@ -10,6 +10,7 @@ use crate::catalogue::{Catalogue, Setting};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::import::bag::show;
 use crate::import::dsn::{self, Dsn};
+use crate::import::gitlab_sso;
 use crate::import::report::{Origin, Section};
 use crate::import::secrets::Secret;
 use crate::import::ImportError;
@@ -612,13 +613,9 @@ fn gitlab(run: &mut Run, r: &mut Resolved) {
         enable.origin.clone(),
         "gitlab.enable = true (GitLabSettings.Enable)".into(),
     );
-    let given: Vec<(Option<Candidate>, &str, &str)> = crate::import::typed::GITLAB_ENDPOINTS
-        .iter()
-        .map(|(p, k, s)| (take(r, p), *k, *s))
-        .collect();
-    let base = given
-        .iter()
-        .find_map(|(c, _, _)| c.as_ref().and_then(|c| url_origin(&as_str(&c.value))));
+    let endpoints =
+        gitlab_sso::take_endpoints(|p| take(r, p).map(|c| (as_str(&c.value), c.origin)));
+    let base = gitlab_sso::url_from_endpoints(&endpoints);
     match &base {
         Some(b) => {
             run.ctx
@@ -635,43 +632,15 @@ fn gitlab(run: &mut Run, r: &mut Resolved) {
             "GitLab sign-in needs GitLab's URL, and no endpoint names it: set gitlab.url by hand",
         ),
     }
-    for (c, key, suffix) in given {
-        let Some(c) = c else { continue };
-        let v = as_str(&c.value);
-        if base.as_ref().is_some_and(|b| format!("{b}{suffix}") == v) {
-            carried(
-                run,
-                c.origin,
-                format!("gitlab.{key}: {v:?} is what gitlab.url derives"),
-            );
-        } else {
-            run.ctx.set_out(&["gitlab", key], Value::String(v.clone()));
-            carried(run, c.origin, format!("gitlab.{key} = {v:?}"));
-        }
-    }
-    match take(r, "GitLabSettings.Id") {
-        Some(c) => {
-            let id = as_str(&c.value);
-            run.ctx
-                .set_out(&["gitlab", "id"], Value::String(id.clone()));
-            carried(
-                run,
-                c.origin,
-                format!("gitlab.id = {id:?} (the application id is not a secret)"),
-            );
-        }
-        None => {
-            let how = how_to_get(run, "MM_GITLABSETTINGS_ID");
-            let p = run.ctx.secrets.add(Secret {
-                file: "gitlab-id".into(),
-                what: "the GitLab OAuth application id".into(),
-                origin: Some(enable.origin.clone()),
-                value: None,
-                how_to_get: Some(format!("{how}; GitLab shows it under Admin > Applications")),
-            });
-            run.ctx.set_out(&["gitlab", "id_file"], Value::String(p));
-        }
-    }
+    gitlab_sso::carry_endpoints(&mut run.ctx, base.as_deref(), endpoints);
+    let id = take(r, "GitLabSettings.Id").map(|c| (as_str(&c.value), c.origin));
+    let how = how_to_get(run, "MM_GITLABSETTINGS_ID");
+    gitlab_sso::carry_application_id(
+        &mut run.ctx,
+        id,
+        &enable.origin,
+        format!("{how}; GitLab shows it under Admin > Applications"),
+    );
     let c = take(r, "GitLabSettings.Secret");
     let p = secret(
         run,
@@ -704,12 +673,6 @@ fn gitlab(run: &mut Run, r: &mut Resolved) {
     }) {
         derived(run, enable.origin, "GitLab sign-in on Mattermost 11 or later: the Team Edition offers it only with a license that includes OpenID (10.11, the Extended Support Release, does without)".into());
     }
-}
-
-/// `https://gitlab.example.com/oauth/authorize` → `https://gitlab.example.com`.
-fn url_origin(u: &str) -> Option<String> {
-    let url = url::Url::parse(u).ok()?;
-    Some(url.origin().ascii_serialization()).filter(|o| o != "null")
 }
 
 // ---- SMTP ----
