@@ -13,7 +13,13 @@ use super::report::{Origin, Report, Section};
 use crate::catalogue::{Catalogue, Setting, SettingType};
 use crate::validate::setting_env_value;
 
-/// Where a candidate value comes from, weakest first.
+/// How strong a source of values is: the importers' layers, weakest first.
+pub trait Precedence: Copy + Ord + std::fmt::Debug {
+    /// The source, as the report names it when it overrides another.
+    fn describe(self) -> &'static str;
+}
+
+/// Where a candidate value comes from in an Omnibus installation, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Layer {
     /// A pre-11.0 `mattermost['<section>_<key>']`.
@@ -26,7 +32,7 @@ pub enum Layer {
     Env,
 }
 
-impl Layer {
+impl Precedence for Layer {
     fn describe(self) -> &'static str {
         match self {
             Layer::Legacy => "a pre-11.0 key",
@@ -39,29 +45,41 @@ impl Layer {
 
 /// One value for one setting.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub struct Candidate<L = Layer> {
     pub value: Value,
     pub origin: Origin,
-    pub layer: Layer,
-    /// An Omnibus default rather than something the user wrote: not reported when overridden.
+    pub layer: L,
+    /// A default the source chose by itself rather than something the user wrote: not
+    /// reported when overridden.
     pub implicit: bool,
-    /// How the gitlab.rb key became this setting (e.g. the pre-11.0 rule), for the report.
+    /// How the input's key became this setting (e.g. the pre-11.0 rule), for the report.
     pub via: Option<String>,
+    /// Whether the value sat in the world-readable Nix store: a secret there is reported as
+    /// exposed.
+    pub in_store: bool,
 }
 
 /// Candidates per setting, by environment variable name.
-#[derive(Debug, Default)]
-pub struct Bag {
-    by_env: BTreeMap<String, Vec<Candidate>>,
+#[derive(Debug)]
+pub struct Bag<L = Layer> {
+    by_env: BTreeMap<String, Vec<Candidate<L>>>,
 }
 
-/// The winning value of each setting.
-pub type Resolved = BTreeMap<String, Candidate>;
+impl<L> Default for Bag<L> {
+    fn default() -> Self {
+        Bag {
+            by_env: BTreeMap::new(),
+        }
+    }
+}
 
-impl Bag {
+/// The winning value of each setting, by environment variable name.
+pub type Resolved<L = Layer> = BTreeMap<String, Candidate<L>>;
+
+impl<L: Precedence> Bag<L> {
     /// Offer a value for `setting`; it is type-checked first, and a value Mattermost could
     /// not parse is reported (with where it came from) instead of kept.
-    pub fn offer(&mut self, setting: &Setting, candidate: Candidate, report: &mut Report) {
+    pub fn offer(&mut self, setting: &Setting, candidate: Candidate<L>, report: &mut Report) {
         match normalize(setting, &candidate.value) {
             Ok(value) => {
                 self.by_env
@@ -81,17 +99,25 @@ impl Bag {
         }
     }
 
-    /// The strongest candidate of each setting (the later one within a layer, as Ruby's last
-    /// assignment wins); every overridden one the user wrote is reported as dropped.
-    pub fn resolve(self, report: &mut Report) -> Resolved {
+    /// Offer a value for `Category.Field`, which must be in the catalogue.
+    pub fn offer_path(&mut self, path: &str, candidate: Candidate<L>, report: &mut Report) {
+        if let Some(setting) = Catalogue::get().by_path(path) {
+            self.offer(setting, candidate, report);
+        }
+    }
+
+    /// The strongest candidate of each setting (the later one within a layer, as the last
+    /// assignment wins); every overridden one the user wrote is reported as not in effect.
+    pub fn resolve(self, report: &mut Report) -> Resolved<L> {
         let mut out = BTreeMap::new();
         for (env, mut list) in self.by_env {
             // Stable sort: equal layers keep source order, so the last one wins.
             list.sort_by_key(|c| c.layer);
             let Some(winner) = list.pop() else { continue };
-            let setting = Catalogue::get().by_env(&env);
+            let name = Catalogue::get()
+                .by_env(&env)
+                .map_or(env.clone(), Setting::path);
             for loser in list.into_iter().filter(|c| !c.implicit) {
-                let name = setting.map_or(env.clone(), Setting::path);
                 let why = if loser.layer == winner.layer {
                     "set again later".to_string()
                 } else {
@@ -162,6 +188,7 @@ mod tests {
             layer,
             implicit: false,
             via: None,
+            in_store: false,
         }
     }
 

@@ -108,6 +108,7 @@ fn leaf(
     bag.offer(
         setting,
         Candidate {
+            in_store: false,
             value: value.clone(),
             origin,
             layer: Layer::ConfigJson,

@@ -572,6 +572,7 @@ impl Ctx {
                 self.bag.offer(
                     s,
                     Candidate {
+                        in_store: false,
                         value,
                         origin: Origin::Omnibus(what.into()),
                         layer: Layer::Omnibus,
@@ -623,6 +624,7 @@ impl Ctx {
         self.bag.offer(
             setting,
             Candidate {
+                in_store: false,
                 value: rb::to_json(&rv.value),
                 origin: rv.origin.clone(),
                 layer,

@@ -1047,6 +1047,7 @@ fn allowed_untrusted(ctx: &mut Ctx, r: &mut Resolved) {
     r.insert(
         s.env_var.to_string(),
         Candidate {
+            in_store: false,
             value: Value::String(value),
             origin,
             layer: super::bag::Layer::Omnibus,

@@ -4,13 +4,7 @@
 //! environment overrides config.json, `EnvironmentFile=` last (systemd reads it after
 //! `Environment=`).
 
-use std::collections::BTreeMap;
-
-use serde_json::Value;
-
-use super::super::bag::normalize;
-use super::super::report::{Origin, Report, Section};
-use crate::catalogue::{Catalogue, Setting};
+use super::super::bag::{self, Precedence};
 
 /// Where a value comes from, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,7 +19,7 @@ pub enum Layer {
     EnvironmentFile,
 }
 
-impl Layer {
+impl Precedence for Layer {
     fn describe(self) -> &'static str {
         match self {
             Layer::Option => "the module's own value",
@@ -36,96 +30,22 @@ impl Layer {
     }
 }
 
-/// One value for one setting.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    pub value: Value,
-    pub origin: Origin,
-    pub layer: Layer,
-    /// A value the module chose by itself (a directory under dataDir): not reported when
-    /// something overrides it.
-    pub implicit: bool,
-    /// Whether the value was in the world-readable Nix store (everything but a readable
-    /// environment file outside it): a secret there is reported as exposed.
-    pub in_store: bool,
-}
+/// One value for one setting; `in_store` is true for everything but a readable environment
+/// file outside the store, `implicit` for a value the module chose by itself (a directory
+/// under dataDir).
+pub type Candidate = bag::Candidate<Layer>;
 
-/// Candidates per setting, by environment variable name.
-#[derive(Debug, Default)]
-pub struct Layers {
-    by_env: BTreeMap<String, Vec<Candidate>>,
-}
+/// Candidates per setting, in nixpkgs' order.
+pub type Layers = bag::Bag<Layer>;
 
 /// The winning value of each setting, by environment variable name.
-pub type Resolved = BTreeMap<String, Candidate>;
-
-impl Layers {
-    /// Offer a value; one Mattermost could not parse is reported (with its origin) instead.
-    pub fn offer(&mut self, setting: &Setting, candidate: Candidate, report: &mut Report) {
-        match normalize(setting, &candidate.value) {
-            Ok(value) => self
-                .by_env
-                .entry(setting.env_var.to_string())
-                .or_default()
-                .push(Candidate { value, ..candidate }),
-            Err(msg) => report.add(
-                Section::Dropped,
-                Some(candidate.origin),
-                format!(
-                    "{} ({}): Mattermost could not parse this value: {msg}",
-                    setting.path(),
-                    setting.env_var
-                ),
-            ),
-        }
-    }
-
-    /// Offer a value for `Category.Field`, which must be in the catalogue.
-    pub fn offer_path(&mut self, path: &str, candidate: Candidate, report: &mut Report) {
-        if let Some(setting) = Catalogue::get().by_path(path) {
-            self.offer(setting, candidate, report);
-        }
-    }
-
-    /// The strongest candidate of each setting; every overridden one that was not the
-    /// module's own choice is reported as not in effect.
-    pub fn resolve(self, report: &mut Report) -> Resolved {
-        let mut out = BTreeMap::new();
-        for (env, mut list) in self.by_env {
-            // Stable: within a layer the later offer wins.
-            list.sort_by_key(|c| c.layer);
-            let Some(winner) = list.pop() else { continue };
-            let name = Catalogue::get()
-                .by_env(&env)
-                .map_or(env.clone(), Setting::path);
-            for loser in list.into_iter().filter(|c| !c.implicit) {
-                let why = if loser.layer == winner.layer {
-                    "set again later".to_string()
-                } else {
-                    format!(
-                        "{} overrides {}",
-                        winner.layer.describe(),
-                        loser.layer.describe()
-                    )
-                };
-                report.add(
-                    Section::Dropped,
-                    Some(loser.origin),
-                    format!(
-                        "{name}: not in effect: {why} (the value in effect comes from {})",
-                        winner.origin
-                    ),
-                );
-            }
-            out.insert(env, winner);
-        }
-        out
-    }
-}
+pub type Resolved = bag::Resolved<Layer>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::import::report::{Origin, Report};
+    use serde_json::Value;
 
     fn candidate(value: Value, layer: Layer) -> Candidate {
         Candidate {
@@ -133,6 +53,7 @@ mod tests {
             origin: Origin::Nixos(format!("{layer:?}")),
             layer,
             implicit: false,
+            via: None,
             in_store: true,
         }
     }

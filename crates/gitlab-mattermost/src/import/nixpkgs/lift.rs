@@ -305,6 +305,7 @@ fn database_from_options(run: &mut Run, force_password: bool) {
                 .collect(),
         };
         let password = Candidate {
+            via: None,
             value: Value::String(dsn.password.clone().unwrap_or_default()),
             origin: Module::origin("database.password"),
             layer: super::layers::Layer::Option,

@@ -116,6 +116,7 @@ pub fn read(run: &mut Run) -> Result<(), ImportError> {
 /// Offer a setting the module derived from `option`.
 fn offer(run: &mut Run, setting: &str, value: Value, option: &str, implicit: bool) {
     let candidate = Candidate {
+        via: None,
         value,
         origin: Module::origin(option),
         layer: Layer::Option,
@@ -345,6 +346,7 @@ fn directories(run: &mut Run) {
         match observed.as_ref().and_then(|c| lookup(c, setting)) {
             Some(Value::String(seen)) => {
                 let candidate = Candidate {
+                    via: None,
                     value: Value::String(seen.clone()),
                     origin: Origin::Nixos(format!("{config_dir}/config.json {setting}")),
                     layer: Layer::Option,

@@ -65,6 +65,7 @@ fn walk(run: &mut Run, path: &str, value: &Value) {
                 return;
             }
             let candidate = Candidate {
+                via: None,
                 value: value.clone(),
                 origin,
                 layer: Layer::Settings,
@@ -194,6 +195,7 @@ fn setting_variable(
         }
     };
     let candidate = Candidate {
+        via: None,
         value: Value::String(value),
         origin,
         layer,
