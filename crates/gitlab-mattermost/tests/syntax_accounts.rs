@@ -203,5 +203,5 @@ fn generated_accounts_and_directories_land_exactly_or_are_refused() {
         return;
     }
     let scratch = tempfile::tempdir().expect("tempdir");
-    readback::run(48, 10, input(), |i| check(i, scratch.path()));
+    readback::run(160, 20, input(), |i| check(i, scratch.path()));
 }

@@ -243,7 +243,7 @@ fn generated_hosts_and_certificate_paths_reach_nginx_intact() {
         .output()
         .expect("openssl runs");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    readback::run(32, 10, site(), |s| {
+    readback::run(64, 12, site(), |s| {
         check_site(s, scratch.path(), &cert, &key)
     });
 }

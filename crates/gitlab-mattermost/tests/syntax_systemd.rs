@@ -243,7 +243,7 @@ fn generated_paths_are_refused_or_read_back_intact_by_systemd() {
     }
     let scratch = tempfile::tempdir().expect("tempdir");
     sd::open_up(scratch.path());
-    readback::run(32, 10, input(), |i| check(i, scratch.path()));
+    readback::run(64, 12, input(), |i| check(i, scratch.path()));
 }
 
 /// The reader agrees with systemd on the values above; here it checks the escapes alone,
