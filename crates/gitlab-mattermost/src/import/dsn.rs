@@ -25,6 +25,27 @@ impl Dsn {
     }
 }
 
+/// The `host[:port]` of each read replica in `SqlSettings.DataSourceReplicas` (a list, or
+/// one string of space-separated DSNs); a DSN that cannot be read, or names no host, is left
+/// out.
+pub fn replica_hosts(replicas: &serde_json::Value) -> Vec<String> {
+    let dsns: Vec<String> = match replicas {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+            .collect(),
+        serde_json::Value::String(s) => s.split_whitespace().map(str::to_string).collect(),
+        other => vec![other.to_string()],
+    };
+    dsns.iter()
+        .filter_map(|s| parse(s).ok())
+        .filter_map(|d| {
+            d.host
+                .map(|h| d.port.map_or(h.clone(), |p| format!("{h}:{p}")))
+        })
+        .collect()
+}
+
 /// Parse either form; the error never contains the input (it may hold a password).
 pub fn parse(text: &str) -> Result<Dsn, String> {
     let t = text.trim();
@@ -150,6 +171,21 @@ fn percent_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replica_hosts_come_from_a_list_or_one_string() {
+        let list = serde_json::json!([
+            "postgres://u:p@r1.example.com:5433/mm",
+            "host=r2.example.com dbname=mm",
+            "not a dsn ::"
+        ]);
+        assert_eq!(
+            replica_hosts(&list),
+            ["r1.example.com:5433", "r2.example.com"]
+        );
+        let one = serde_json::json!("postgres://u@r1:1/mm postgres://u@r2/mm");
+        assert_eq!(replica_hosts(&one), ["r1:1", "r2"]);
+    }
 
     #[test]
     fn omnibus_default_is_a_socket_dsn() {

@@ -671,22 +671,8 @@ fn external_database(ctx: &mut Ctx, d: &Dsn, c: &Candidate, replicas: Option<&Ca
     });
     ctx.set_out(&["database", "password_file"], Value::String(path));
     if let Some(rep) = replicas {
-        let list: Vec<String> = match &rep.value {
-            Value::Array(items) => items.iter().map(as_str).collect(),
-            other => as_str(other)
-                .split_whitespace()
-                .map(str::to_string)
-                .collect(),
-        };
-        let hosts: Vec<Value> = list
-            .iter()
-            .filter_map(|s| dsn::parse(s).ok())
-            .filter_map(|r| {
-                r.host.map(|h| match r.port {
-                    Some(p) => format!("{h}:{p}"),
-                    None => h,
-                })
-            })
+        let hosts: Vec<Value> = dsn::replica_hosts(&rep.value)
+            .into_iter()
             .map(Value::String)
             .collect();
         if !hosts.is_empty() {
@@ -743,23 +729,7 @@ fn file_storage(ctx: &mut Ctx, r: &mut Resolved) {
             "FileSettings.Directory: not used with S3 storage",
         );
     }
-    let fields = [
-        ("FileSettings.AmazonS3Bucket", "bucket"),
-        ("FileSettings.AmazonS3Endpoint", "endpoint"),
-        ("FileSettings.AmazonS3Region", "region"),
-        ("FileSettings.AmazonS3AccessKeyId", "access_key_id"),
-        ("FileSettings.AmazonS3SSL", "ssl"),
-    ];
-    for (path, key) in fields {
-        if let Some(c) = take(r, path) {
-            ctx.set_out(&["file_storage", key], c.value.clone());
-            carried(
-                ctx,
-                c.origin.clone(),
-                format!("file_storage.{key} = {} ({path})", c.value),
-            );
-        }
-    }
+    carry_s3_fields(ctx, |p| take(r, p).map(|c| (c.value, c.origin)));
     if let Some(c) = take(r, "FileSettings.AmazonS3SecretAccessKey") {
         let p = ctx.secrets.add(Secret {
             file: "s3-secret-access-key".into(),
@@ -873,6 +843,30 @@ fn gitlab_credentials(ctx: &mut Ctx, r: &mut Resolved, origin: &Origin) {
 }
 
 // ---- SMTP ----
+
+/// The S3 settings that are no secret, each to its key in the `file_storage` section: both
+/// importers carry them as they are.
+pub(crate) fn carry_s3_fields(
+    ctx: &mut Ctx,
+    mut take: impl FnMut(&str) -> Option<(Value, Origin)>,
+) {
+    for (path, key) in [
+        ("FileSettings.AmazonS3Bucket", "bucket"),
+        ("FileSettings.AmazonS3Endpoint", "endpoint"),
+        ("FileSettings.AmazonS3Region", "region"),
+        ("FileSettings.AmazonS3AccessKeyId", "access_key_id"),
+        ("FileSettings.AmazonS3SSL", "ssl"),
+    ] {
+        if let Some((value, origin)) = take(path) {
+            ctx.set_out(&["file_storage", key], value.clone());
+            carried(
+                ctx,
+                origin,
+                format!("file_storage.{key} = {value} ({path})"),
+            );
+        }
+    }
+}
 
 /// Every Mattermost mail setting and its key in the `smtp` section: both importers write all of
 /// them out once a mail server is set, so that nothing falls back to another default.

@@ -474,20 +474,8 @@ fn read_replicas(run: &mut Run, c: &Candidate) {
         run.ctx.report.add(Section::Dropped, Some(c.origin.clone()), "SqlSettings.DataSourceReplicas: read replicas need database.kind = \"external\"; not carried");
         return;
     }
-    let list: Vec<String> = match &c.value {
-        Value::Array(items) => items.iter().map(as_str).collect(),
-        other => as_str(other)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
-    };
-    let hosts: Vec<Value> = list
-        .iter()
-        .filter_map(|s| dsn::parse(s).ok())
-        .filter_map(|d| {
-            d.host
-                .map(|h| d.port.map_or(h.clone(), |p| format!("{h}:{p}")))
-        })
+    let hosts: Vec<Value> = dsn::replica_hosts(&c.value)
+        .into_iter()
         .map(Value::String)
         .collect();
     carried(run, c.origin.clone(), format!("SqlSettings.DataSourceReplicas (secret) -> database.read_replicas {} (same name, user, password and sslmode as the primary)", Value::Array(hosts.clone())));
@@ -553,22 +541,9 @@ fn file_storage(run: &mut Run, r: &mut Resolved) {
             "FileSettings.Directory: not used with S3 storage",
         );
     }
-    for (path, key) in [
-        ("FileSettings.AmazonS3Bucket", "bucket"),
-        ("FileSettings.AmazonS3Endpoint", "endpoint"),
-        ("FileSettings.AmazonS3Region", "region"),
-        ("FileSettings.AmazonS3AccessKeyId", "access_key_id"),
-        ("FileSettings.AmazonS3SSL", "ssl"),
-    ] {
-        if let Some(c) = take(r, path) {
-            run.ctx.set_out(&["file_storage", key], c.value.clone());
-            carried(
-                run,
-                c.origin,
-                format!("file_storage.{key} = {} ({path})", c.value),
-            );
-        }
-    }
+    crate::import::typed::carry_s3_fields(&mut run.ctx, |p| {
+        take(r, p).map(|c| (c.value, c.origin))
+    });
     let key = take(r, "FileSettings.AmazonS3SecretAccessKey");
     let has_id = run
         .ctx
