@@ -734,7 +734,7 @@ in
                     "pipeline"
                     "wiki_page"
                     "deployment"
-                    "alert"
+                    "incident"
                   ]
                 );
                 default = [

@@ -135,26 +135,32 @@ def channel_posts(ctx, channel):
     return [posts["posts"][i] for i in posts["order"]]
 
 
+GITLAB = "https://gitlab.example.com"
+
+
 def push_payload(marker):
-    """What GitLab's Mattermost notifications post for a push (Slack-compatible JSON)."""
+    """What GitLab's Mattermost notifications post for a push (Integrations::ChatMessage::
+    PushMessage through Slack::Messenger): Slack-style `<url|text>` links, one attachment per
+    commit, the user name the project sets, no icon."""
+    project = f"{GITLAB}/{PROJECT['path']}"
+    text = (f"Administrator (root) pushed to branch <{project}/-/commits/main|main> of "
+            f"<{project}|Group / Project> (<{project}/-/compare/1a2b3c4d...3c4d5e6f|Compare changes>)")
     return {
-        "text": f"Administrator pushed to branch [main](https://gitlab.example.com/{PROJECT['path']}/-/commits/main) "
-                f"of [{PROJECT['path']}](https://gitlab.example.com/{PROJECT['path']}) "
-                f"([Compare changes](https://gitlab.example.com/{PROJECT['path']}/-/compare/1a2b...3c4d))",
         "username": USERNAME,
-        "attachments": [{"text": f"[3c4d5e6f](https://gitlab.example.com/{PROJECT['path']}/-/commit/3c4d5e6f): "
-                                 f"{marker} - Administrator", "color": "#345"}],
+        "text": text,
+        "fallback": text,
+        "attachments": [{"text": f"<{project}/-/commit/3c4d5e6f|3c4d5e6f>: {marker} - Administrator",
+                         "color": "#345"}],
     }
 
 
 def merge_request_payload(marker):
-    """What GitLab's Mattermost notifications post for an opened merge request."""
-    return {
-        "text": f"Administrator opened merge request [!1 *{marker}*](https://gitlab.example.com/"
-                f"{PROJECT['path']}/-/merge_requests/1) in [{PROJECT['path']}](https://gitlab.example.com/{PROJECT['path']})",
-        "username": USERNAME,
-        "attachments": [],
-    }
+    """What GitLab's Mattermost notifications post for an opened merge request (MergeMessage):
+    all in the text, no attachments."""
+    project = f"{GITLAB}/{PROJECT['path']}"
+    text = (f"Administrator (root) opened merge request <{project}/-/merge_requests/1|!1 *{marker}*> "
+            f"in <{project}|Group / Project>")
+    return {"username": USERNAME, "text": text, "fallback": text, "attachments": []}
 
 
 def gitlab_payloads_become_posts(ctx, channel):
@@ -163,7 +169,9 @@ def gitlab_payloads_become_posts(ctx, channel):
     seen = []
     for kind, build in (("push", push_payload), ("merge request", merge_request_payload)):
         marker = f"system-test {kind} {time.time_ns()}"
-        ctx.client("mm_api.py", "--url", ctx.site.site_url, "POST", hook_path, json.dumps(build(marker)))
+        # GitLab posts the JSON as the form field `payload`, not as a JSON body.
+        ctx.client("mm_api.py", "--url", ctx.site.site_url, "--form-field", "payload",
+                   "POST", hook_path, json.dumps(build(marker)))
         deadline = time.monotonic() + 15
         while True:
             posts = [p for p in channel_posts(ctx, channel)
@@ -225,7 +233,9 @@ def removed_project_is_reported_then_pruned(ctx, team, channel):
     expect("mattermost" in project_state(ctx).get("integrations", {}), "sync without --prune removed GitLab's integration")
     out = sync(ctx, "--prune").stdout
     expect("removed the Mattermost integrations of GitLab project group/project" in out, f"--prune did not remove:\n{out}")
-    expect(not project_state(ctx).get("integrations"), f"GitLab still has {project_state(ctx).get('integrations')}")
+    # GitLab keeps a removed integration's record, inactive.
+    left = project_state(ctx).get("integrations", {})
+    expect(not [slug for slug, i in left.items() if i["active"]], f"GitLab still has active integrations: {left}")
     commands = ctx.api("GET", f"/api/v4/commands?team_id={team['id']}&custom_only=true", login=ctx.admin_login)
     expect(not [c for c in commands if c["trigger"] == TRIGGER], "--prune left the slash command")
     ctx.container.write(EXTRA, config(team["name"], channel["name"]))

@@ -18,10 +18,13 @@ does:
   /api/v4/projects/:id/integrations/mattermost` and `/mattermost-slash-commands` with
   GitLab's field names. 401 without a valid token, 404 for a project the token's user cannot
   see, 403 for one it may see but not administer (the user token is a Developer of every
-  project, the admin token administers all). GET never shows the webhook or the token, as
-  GitLab hides secret fields. `POST /api/v4/projects/:id/integrations/
-  mattermost_slash_commands/trigger` checks the form's `token` against the one stored and
-  answers like GitLab (`response_type`, `text`); every trigger is logged.
+  project, the admin token administers all). A PUT needs `webhook` (or `token`), keeps what
+  it leaves out (a new integration starts from GitLab's defaults) and refuses an attribute the
+  Mattermost integration lacks (`alert_channel`); GET never shows the webhook or the token, as
+  GitLab hides secret fields; DELETE keeps the record, inactive. `POST /api/v4/projects/:id/
+  integrations/mattermost_slash_commands/trigger` needs a `token`, answers 404 for an unknown
+  project, an inactive integration or a wrong token (GitLab finds the integration by its
+  token), and otherwise like GitLab (`response_type`, `text`); every trigger is logged.
 
 State (applications, tokens) is kept in a JSON file so that a restart keeps it.
 
@@ -46,13 +49,19 @@ from http import cookies
 
 CODE_LIFETIME_S = 600
 
-# GitLab's Mattermost notifications: the event switches and per-event channels it accepts.
-EVENTS = ["push", "tag_push", "issues", "confidential_issues", "merge_requests", "note",
-          "confidential_note", "pipeline", "wiki_page", "deployment", "alert"]
+# GitLab's Mattermost notifications (Integrations::Mattermost, its BaseChatNotification
+# SUPPORTED_EVENTS): the event switches its API declares, each with its default for a new
+# integration (Integration's column defaults: deployment and incident off, the rest on), and
+# the per-event channels it stores. GitLab has no alert events for Mattermost.
+EVENTS = {"push": True, "tag_push": True, "issues": True, "confidential_issues": True,
+          "merge_requests": True, "note": True, "confidential_note": True, "pipeline": True,
+          "wiki_page": True, "deployment": False, "incident": False}
 CHANNELS = ["push", "tag_push", "issue", "confidential_issue", "merge_request", "note",
-            "confidential_note", "pipeline", "wiki_page", "deployment", "alert"]
+            "confidential_note", "pipeline", "wiki_page", "deployment", "incident"]
+# Declared by the API's channel list, but Integrations::Mattermost has no such property.
+UNKNOWN_ATTRIBUTES = ["alert_channel"]
 BRANCHES = ("all", "default", "protected", "default_and_protected")
-# Fields GitLab never returns (`secret: true` in its integration definitions).
+# Fields GitLab never returns: the webhook, and `type: :password` fields.
 SECRET_FIELDS = {"mattermost": ["webhook"], "mattermost-slash-commands": ["token"]}
 TITLES = {"mattermost": "Mattermost notifications", "mattermost-slash-commands": "Mattermost slash commands"}
 
@@ -444,14 +453,21 @@ def make_handler(args, state, user):
 
         def integration(self, method, project, slug):
             # Reading never changes the state: the scenario compares it around a dry run.
-            integrations = project.get("integrations", {})
+            integrations = project.setdefault("integrations", {})
+            found = integrations.get(slug)
             if method == "GET":
-                found = integrations.get(slug)
                 if found is None:
                     return self.send(404, {"message": "404 Integration Not Found"})
                 return self.send(200, self.public_integration(slug, found))
             if method == "DELETE":
-                project.get("integrations", {}).pop(slug, None)
+                if found is None:
+                    return self.send(404, {"message": "404 Integration Not Found"})
+                # GitLab keeps the record: inactive, its properties back to their defaults
+                # (the event switches stay as they were).
+                found["active"] = False
+                found["properties"] = {k: None for k in found["properties"]}
+                found.pop("webhook", None)
+                found.pop("token", None)
                 self.record("integration-deleted", project=project["id"], slug=slug)
                 return self.send(204)
             if method != "PUT":
@@ -459,33 +475,47 @@ def make_handler(args, state, user):
             form = self.form()
             if form is None:
                 return self.send(400, {"message": "invalid JSON"})
-            stored, problem = (self.mattermost_fields(form) if slug == "mattermost"
+            stored, problem = (self.mattermost_fields(form, found) if slug == "mattermost"
                                else self.slash_fields(form))
             if problem:
                 return self.send(400, {"message": problem})
-            project.setdefault("integrations", {})[slug] = stored
+            integrations[slug] = stored
             self.record("integration-set", project=project["id"], slug=slug)
             self.send(200, self.public_integration(slug, stored))
 
-        def mattermost_fields(self, form):
+        def mattermost_fields(self, form, found):
+            """A PUT as GitLab applies it: `webhook` is required; what the form leaves out keeps
+            its stored value, or a new integration's default."""
             webhook = form.get("webhook", "")
             parsed = urllib.parse.urlsplit(webhook)
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
                 return None, "400 Bad request - webhook is missing or not a URL"
+            unknown = [k for k in UNKNOWN_ATTRIBUTES if k in form]
+            if unknown:
+                return None, f"400 Bad request - unknown attribute '{unknown[0]}' for Integrations::Mattermost"
             branches = form.get("branches_to_be_notified", "default")
             if branches not in BRANCHES:
                 return None, "400 Bad request - branches_to_be_notified does not have a valid value"
             flag = lambda v: str(v).lower() in ("true", "1")  # noqa: E731
-            stored = {"active": True, "webhook": webhook,
-                      "properties": {"username": form.get("username") or None,
-                                     "channel": form.get("channel") or None,
-                                     "notify_only_broken_pipelines": flag(form.get("notify_only_broken_pipelines", True)),
-                                     "branches_to_be_notified": branches}}
+            old = found or {"properties": {"username": None, "channel": None,
+                                           "notify_only_broken_pipelines": True,
+                                           "branches_to_be_notified": "default",
+                                           "labels_to_be_notified": None,
+                                           "labels_to_be_notified_behavior": "match_any",
+                                           **{f"{c}_channel": None for c in CHANNELS}},
+                            **{f"{e}_events": on for e, on in EVENTS.items()}}
+            props = dict(old["properties"])
+            for key in ("username", "channel", *(f"{c}_channel" for c in CHANNELS)):
+                if key in form:
+                    props[key] = form[key] or None
+            if "notify_only_broken_pipelines" in form:
+                props["notify_only_broken_pipelines"] = flag(form["notify_only_broken_pipelines"])
+            if "branches_to_be_notified" in form:
+                props["branches_to_be_notified"] = branches
+            stored = {"active": True, "webhook": webhook, "properties": props}
             for event in EVENTS:
-                # GitLab switches on every event a PUT does not mention.
-                stored[f"{event}_events"] = flag(form.get(f"{event}_events", True))
-            for channel in CHANNELS:
-                stored["properties"][f"{channel}_channel"] = form.get(f"{channel}_channel") or None
+                key = f"{event}_events"
+                stored[key] = flag(form[key]) if key in form else old[key]
             return stored, None
 
         def slash_fields(self, form):
@@ -501,13 +531,16 @@ def make_handler(args, state, user):
         def trigger(self, ref):
             project = self.find_project(ref)
             form = self.form() or {}
+            if not form.get("token"):
+                return self.send(400, {"error": "token is missing"})
             configured = (project or {}).get("integrations", {}).get("mattermost-slash-commands")
-            if project is None or configured is None:
-                return self.send(404, {"message": "404 Not Found"})
-            if not secrets.compare_digest(form.get("token", ""), configured["token"]):
-                self.record("slash-command-refused", project=project["id"])
-                # GitLab answers a wrong token with 401 and no JSON for Mattermost to show.
-                return self.send(401, {"message": "401 Unauthorized"})
+            # GitLab looks the integration up by its token among the project's active ones:
+            # an unknown project, an inactive integration and a wrong token all answer 404.
+            if project is None or configured is None or not configured["active"] \
+                    or not secrets.compare_digest(form["token"], configured.get("token", "")):
+                if project is not None:
+                    self.record("slash-command-refused", project=project["id"])
+                return self.send(404, {"message": "404 Integration Not Found"})
             self.record("slash-command-triggered", project=project["id"], command=form.get("command"),
                         text=form.get("text"), user_name=form.get("user_name"),
                         channel_id=form.get("channel_id"))

@@ -1,13 +1,16 @@
 """mm-api: one Mattermost REST call, optionally as a user signed in with a password.
 
-Usage: mm-api [--url URL] [--login USER:PASSWORD] METHOD PATH [BODY]
+Usage: mm-api [--url URL] [--login USER:PASSWORD] [--form-field NAME] METHOD PATH [BODY]
 
-BODY is sent as it is (JSON text); without BODY the request has an empty body, which
-POST /api/v4/email/test needs. Prints the response body; exits 1 on a status >= 400.
+BODY is sent as it is (JSON text), or with --form-field as the one field of a form
+(`NAME=<BODY>`, URL-encoded: how GitLab posts to an incoming webhook); without BODY the
+request has an empty body, which POST /api/v4/email/test needs. Prints the response body;
+exits 1 on a status >= 400.
 """
 
 import argparse
 import sys
+import urllib.parse
 
 from common import fail, opener, request
 
@@ -27,6 +30,7 @@ def main():
     parser = argparse.ArgumentParser(prog="mm-api")
     parser.add_argument("--url", default="https://mattermost.test")
     parser.add_argument("--login")
+    parser.add_argument("--form-field")
     parser.add_argument("method")
     parser.add_argument("path")
     parser.add_argument("body", nargs="?")
@@ -36,9 +40,13 @@ def main():
     headers = {"X-Requested-With": "XMLHttpRequest"}
     if args.login:
         headers["Authorization"] = f"Bearer {login(open_, args.url, args.login)}"
-    if args.body is not None:
+    body = args.body
+    if body is not None and args.form_field:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        body = urllib.parse.urlencode({args.form_field: body})
+    elif body is not None:
         headers["Content-Type"] = "application/json"
-    resp = request(open_, args.method, args.url + args.path, args.body, headers)
+    resp = request(open_, args.method, args.url + args.path, body, headers)
     print(resp.body)
     if resp.status >= 400:
         print(f"{args.method} {args.path}: HTTP {resp.status}", file=sys.stderr)

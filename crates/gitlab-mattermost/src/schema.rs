@@ -583,7 +583,9 @@ pub struct GitLabProject {
     pub slash_commands: SlashCommands,
 }
 
-/// The events of GitLab's Mattermost notifications.
+/// The events of GitLab's Mattermost notifications (its `SUPPORTED_EVENTS`; GitLab has no
+/// alert events for Mattermost, and only its newest releases have work items, so those are not
+/// offered).
 #[derive(
     Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord,
 )]
@@ -599,7 +601,7 @@ pub enum GitLabEvent {
     Pipeline,
     WikiPage,
     Deployment,
-    Alert,
+    Incident,
 }
 
 impl GitLabEvent {
@@ -614,7 +616,7 @@ impl GitLabEvent {
         GitLabEvent::Pipeline,
         GitLabEvent::WikiPage,
         GitLabEvent::Deployment,
-        GitLabEvent::Alert,
+        GitLabEvent::Incident,
     ];
 
     /// GitLab's API field switching the event on (`push_events`, `issues_events`, …).
@@ -630,7 +632,7 @@ impl GitLabEvent {
             GitLabEvent::Pipeline => "pipeline_events",
             GitLabEvent::WikiPage => "wiki_page_events",
             GitLabEvent::Deployment => "deployment_events",
-            GitLabEvent::Alert => "alert_events",
+            GitLabEvent::Incident => "incident_events",
         }
     }
 
@@ -647,7 +649,7 @@ impl GitLabEvent {
             GitLabEvent::Pipeline => "pipeline_channel",
             GitLabEvent::WikiPage => "wiki_page_channel",
             GitLabEvent::Deployment => "deployment_channel",
-            GitLabEvent::Alert => "alert_channel",
+            GitLabEvent::Incident => "incident_channel",
         }
     }
 }

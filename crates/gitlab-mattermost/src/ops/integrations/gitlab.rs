@@ -215,7 +215,7 @@ mod tests {
         assert_eq!(f["push_events"], json!(true));
         assert_eq!(f["merge_requests_events"], json!(true));
         assert_eq!(f["issues_events"], json!(false));
-        assert_eq!(f["alert_events"], json!(false));
+        assert_eq!(f["incident_events"], json!(false));
         assert_eq!(f["branches_to_be_notified"], json!("default"));
         assert_eq!(f.len(), 4 + 2 * GitLabEvent::ALL.len());
     }
