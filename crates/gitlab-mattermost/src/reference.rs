@@ -31,6 +31,16 @@ fn walk(root: &Value, node: &Value, prefix: &str, out: &mut String) {
             walk(root, prop, &key, out);
             continue;
         }
+        row(root, prop, target, &key, out);
+        // A table of named entries (webhooks, projects): each entry's keys under `<name>`.
+        if let Some(entry) = target.get("additionalProperties").filter(|e| e.is_object()) {
+            walk(root, entry, &format!("{key}.<name>"), out);
+        }
+    }
+}
+
+fn row(root: &Value, prop: &Value, target: &Value, key: &str, out: &mut String) {
+    {
         let desc = prop
             .get("description")
             .or_else(|| target.get("description"))
@@ -44,12 +54,12 @@ fn walk(root: &Value, node: &Value, prefix: &str, out: &mut String) {
             .unwrap_or_else(|| "required".into());
         out.push_str(&format!(
             "| `{key}` | {} | {default} | {desc} |\n",
-            type_of(target)
+            type_of(root, target)
         ));
     }
 }
 
-fn type_of(node: &Value) -> String {
+fn type_of(root: &Value, node: &Value) -> String {
     if let Some(e) = node.get("enum").and_then(Value::as_array) {
         return e
             .iter()
@@ -59,7 +69,15 @@ fn type_of(node: &Value) -> String {
     }
     match node.get("type") {
         Some(Value::String(t)) if t == "object" => "table".into(),
-        Some(Value::String(t)) if t == "array" => "list".into(),
+        Some(Value::String(t)) if t == "array" => {
+            let items = node
+                .get("items")
+                .map(|i| crate::schema::resolve_ref(root, i));
+            match items.filter(|i| i.get("enum").is_some()) {
+                Some(i) => format!("list of {}", type_of(root, i)),
+                None => "list".into(),
+            }
+        }
         Some(Value::String(t)) => t.clone(),
         Some(Value::Array(ts)) => {
             ts.iter()

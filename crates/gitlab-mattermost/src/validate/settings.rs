@@ -255,6 +255,12 @@ fn derive_integrations(config: &Config, b: &mut Builder) {
             json!(true),
             "integrations.incoming_webhooks",
         );
+        // `integrations sync` reaches Mattermost over the local-mode socket.
+        b.implied(
+            "ServiceSettings.EnableLocalMode",
+            json!(true),
+            "integrations.incoming_webhooks",
+        );
     }
     let names_user = i.incoming_webhooks.values().any(|w| w.username.is_some())
         || i.gitlab_projects.values().any(|p| p.username.is_some());
