@@ -453,8 +453,7 @@ def make_handler(args, state, user):
 
         def integration(self, method, project, slug):
             # Reading never changes the state: the scenario compares it around a dry run.
-            integrations = project.setdefault("integrations", {})
-            found = integrations.get(slug)
+            found = project.get("integrations", {}).get(slug)
             if method == "GET":
                 if found is None:
                     return self.send(404, {"message": "404 Integration Not Found"})
@@ -479,7 +478,7 @@ def make_handler(args, state, user):
                                else self.slash_fields(form))
             if problem:
                 return self.send(400, {"message": problem})
-            integrations[slug] = stored
+            project.setdefault("integrations", {})[slug] = stored
             self.record("integration-set", project=project["id"], slug=slug)
             self.send(200, self.public_integration(slug, stored))
 
