@@ -13,7 +13,8 @@ to it (push and merge-request events) with a slash command. Then:
 - the slash command, executed in Mattermost, reaches the stand-in's trigger URL with the
   command's token, and GitLab's answer comes back;
 - a second sync changes nothing; a Developer's token is refused (403, the project named);
-- a project removed from the config is reported, and removed with --prune.
+- a project removed from the config is reported, and removed with --prune; declared again,
+  GitLab's integrations (kept inactive by GitLab) are switched back on.
 """
 
 import json
@@ -238,5 +239,12 @@ def removed_project_is_reported_then_pruned(ctx, team, channel):
     expect(not [slug for slug, i in left.items() if i["active"]], f"GitLab still has active integrations: {left}")
     commands = ctx.api("GET", f"/api/v4/commands?team_id={team['id']}&custom_only=true", login=ctx.admin_login)
     expect(not [c for c in commands if c["trigger"] == TRIGGER], "--prune left the slash command")
+    # Declared again: GitLab's inactive records are switched back on, a new command made.
     ctx.container.write(EXTRA, config(team["name"], channel["name"]))
-    return "a removed project is reported, and --prune removes its integrations and slash command"
+    out = sync(ctx).stdout
+    back = project_state(ctx).get("integrations", {})
+    expect(all(back.get(slug, {}).get("active") for slug in ("mattermost", "mattermost-slash-commands")),
+           f"declaring the project again did not reactivate GitLab's integrations: {back}\n{out}")
+    expect("no changes" in sync(ctx).stdout, "the sync after reactivating was not a no-op")
+    return ("a removed project is reported, --prune removes its integrations and slash command, "
+            "and declaring it again switches GitLab's kept records back on")
