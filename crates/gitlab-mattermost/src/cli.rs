@@ -36,7 +36,9 @@ pub struct ConfigArgs {
     pub files: Vec<PathBuf>,
 
     /// Override one value, e.g. `--set smtp.port=587` (the value is read as TOML, else as a
-    /// string). Applied after all files.
+    /// string; the key is a TOML dotted key, so quote a part holding dots:
+    /// `--set 'integrations.gitlab_projects."my.group/app".username=GitLab'`). Applied after
+    /// all files.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
 }

@@ -138,7 +138,13 @@ pub fn parse_overrides(sets: &[String]) -> Result<Layer, Diagnostics> {
             );
             continue;
         };
-        let path: KeyPath = key.split('.').map(str::to_string).collect();
+        let Some(path) = toml::parse_key_path(key) else {
+            errors.push(
+                Diagnostic::new(key, "a quote in this --set key is not closed")
+                    .with_hint("quote a part holding dots as TOML does: --set 'a.\"b.c\".d=value'"),
+            );
+            continue;
+        };
         if path.iter().any(String::is_empty) {
             errors.push(Diagnostic::new(key, "empty key path element in --set"));
             continue;

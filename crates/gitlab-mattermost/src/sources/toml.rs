@@ -27,6 +27,17 @@ pub(super) fn parse(
     Ok(r.table(doc.as_table(), &mut Vec::new()))
 }
 
+/// A `--set` key path: TOML's dotted-key syntax, so a quoted part may hold dots
+/// (`integrations.gitlab_projects."my.group/app".webhook`); a key TOML cannot read (an
+/// unquoted `group/app`) is split at its dots. `None` when a quote is left open.
+pub(super) fn parse_key_path(key: &str) -> Option<Vec<String>> {
+    match toml_edit::Key::parse(key) {
+        Ok(parts) => Some(parts.iter().map(|k| k.get().to_string()).collect()),
+        Err(_) if key.contains(['"', '\'']) => None,
+        Err(_) => Some(key.split('.').map(str::to_string).collect()),
+    }
+}
+
 /// Parse a single TOML value (for `--set`), e.g. `587`, `true`, `"x"`, `[1, 2]`. A date-time
 /// is not a value here: the text is taken as a string instead.
 pub(super) fn parse_value(raw: &str) -> Option<Value> {
@@ -138,5 +149,28 @@ impl Reader<'_, '_> {
                 Value::Object(map)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(v: &[&str]) -> Option<Vec<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn set_keys_are_dotted_toml_keys() {
+        assert_eq!(parse_key_path("smtp.port"), parts(&["smtp", "port"]));
+        assert_eq!(
+            parse_key_path(r#"integrations.gitlab_projects."my.group/app".webhook"#),
+            parts(&["integrations", "gitlab_projects", "my.group/app", "webhook"])
+        );
+        assert_eq!(
+            parse_key_path("integrations.gitlab_projects.group/app.webhook"),
+            parts(&["integrations", "gitlab_projects", "group/app", "webhook"])
+        );
+        assert_eq!(parse_key_path(r#"a."open"#), None);
     }
 }
