@@ -21,6 +21,7 @@ pub mod nixpkgs;
 pub mod rb;
 pub mod report;
 pub mod secrets;
+pub mod smtp;
 pub mod typed;
 pub mod versions;
 

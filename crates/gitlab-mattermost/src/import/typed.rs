@@ -10,6 +10,7 @@ use super::gitlab_sso;
 use super::mapping::is_omnibus_path;
 use super::report::{Origin, Section};
 use super::secrets::Secret;
+use super::smtp;
 use super::{Ctx, ImportError, RbValue};
 use crate::catalogue::{Catalogue, Setting};
 use crate::diag::{Diagnostic, Diagnostics};
@@ -868,121 +869,16 @@ pub(crate) fn carry_s3_fields(
     }
 }
 
-/// Every Mattermost mail setting and its key in the `smtp` section: both importers write all of
-/// them out once a mail server is set, so that nothing falls back to another default.
-pub(crate) const SMTP_FIELDS: [(&str, &str); 14] = [
-    ("EmailSettings.SMTPServer", "server"),
-    ("EmailSettings.SMTPPort", "port"),
-    ("EmailSettings.EnableSMTPAuth", "auth"),
-    ("EmailSettings.SMTPUsername", "username"),
-    ("EmailSettings.ConnectionSecurity", "connection_security"),
-    (
-        "EmailSettings.SkipServerCertificateVerification",
-        "skip_server_certificate_verification",
-    ),
-    ("EmailSettings.FeedbackName", "feedback_name"),
-    ("EmailSettings.FeedbackEmail", "feedback_email"),
-    ("EmailSettings.SendEmailNotifications", "send_notifications"),
-    (
-        "EmailSettings.EnableSignInWithEmail",
-        "enable_sign_in_with_email",
-    ),
-    (
-        "EmailSettings.EnableSignUpWithEmail",
-        "enable_sign_up_with_email",
-    ),
-    ("EmailSettings.EnableEmailBatching", "batching.enable"),
-    ("EmailSettings.EmailBatchingInterval", "batching.interval"),
-    (
-        "EmailSettings.EmailBatchingBufferSize",
-        "batching.buffer_size",
-    ),
-];
-
-/// Lift EmailSettings into `smtp` when they describe a complete mail setup; otherwise they
-/// stay free-form settings, which express the same thing without the typed checks.
+/// Lift EmailSettings into `smtp` when they describe a complete mail setup.
 fn smtp(ctx: &mut Ctx, r: &mut Resolved) {
-    let server = setting("EmailSettings.SMTPServer")
-        .and_then(|s| r.get(s.env_var))
-        .map(|c| as_str(&c.value));
-    let Some(server) = server.filter(|s| !s.is_empty()) else {
-        return;
+    let origin = Origin::Omnibus("EmailSettings".into());
+    let setup = match smtp::mail_setup(r) {
+        None => return,
+        Some(Err(why)) => return smtp::keep_free_form(ctx, origin, &why),
+        Some(Ok(setup)) => setup,
     };
-    let get = |r: &Resolved, path: &str| {
-        setting(path)
-            .and_then(|s| r.get(s.env_var))
-            .map(|c| c.value.clone())
-    };
-    let default = |path: &str| {
-        setting(path)
-            .and_then(|s| serde_json::from_str::<Value>(s.default).ok())
-            .unwrap_or(Value::Null)
-    };
-    let value = |r: &Resolved, path: &str| get(r, path).unwrap_or_else(|| default(path));
-    let security = as_str(&value(r, "EmailSettings.ConnectionSecurity"));
-    let port = as_str(&value(r, "EmailSettings.SMTPPort")).parse::<u16>();
-    let feedback = get(r, "EmailSettings.FeedbackEmail").map(|v| as_str(&v));
-    let auth = value(r, "EmailSettings.EnableSMTPAuth") == Value::Bool(true);
-    let username = get(r, "EmailSettings.SMTPUsername")
-        .map(|v| as_str(&v))
-        .filter(|u| !u.is_empty());
-    let interval = value(r, "EmailSettings.EmailBatchingInterval")
-        .as_u64()
-        .and_then(|n| u32::try_from(n).ok());
-    let buffer = value(r, "EmailSettings.EmailBatchingBufferSize")
-        .as_u64()
-        .and_then(|n| u32::try_from(n).ok());
-    let why_not = if !["", "TLS", "STARTTLS"].contains(&security.as_str()) {
-        Some(format!(
-            "ConnectionSecurity {security:?} has no smtp.connection_security value"
-        ))
-    } else if port.is_err() {
-        Some("SMTPPort is not a port number".into())
-    } else if !feedback.as_deref().is_some_and(|f| f.contains('@')) {
-        Some("no FeedbackEmail address (smtp needs one)".into())
-    } else if auth && username.is_none() {
-        Some("SMTP authentication is on but no SMTPUsername is set".into())
-    } else if interval.is_none() || buffer.is_none() {
-        Some("the batching interval or buffer size is out of range".into())
-    } else {
-        None
-    };
-    if let Some(why) = why_not {
-        derived(
-            ctx,
-            "EmailSettings",
-            format!("mail settings stay free-form settings (not the smtp section): {why}"),
-        );
-        return;
-    }
-    ctx.set_out(&["smtp", "enable"], Value::Bool(true));
-    derived(ctx, "EmailSettings", format!("smtp.enable = true: SMTPServer {server:?} is set; every smtp field is written out so nothing falls back to a different default"));
-    for (path, key) in SMTP_FIELDS {
-        let c = take(r, path);
-        let v = c
-            .as_ref()
-            .map_or_else(|| default(path), |c| c.value.clone());
-        let v = match key {
-            "port" => Value::from(port.clone().unwrap_or(25)),
-            "username" if v == Value::String(String::new()) => continue,
-            _ => v,
-        };
-        let mut keys = vec!["smtp"];
-        keys.extend(key.split('.'));
-        ctx.set_out(&keys, v.clone());
-        let text = format!("smtp.{key} = {v}");
-        match c {
-            Some(c) => {
-                let note = via(&c);
-                carried(ctx, c.origin, format!("{text}{note}"));
-            }
-            None => derived(
-                ctx,
-                "EmailSettings",
-                format!("{text} (Mattermost's default for {path})"),
-            ),
-        }
-    }
+    smtp::lift(ctx, r, &setup, &origin);
+    let auth = setup.auth;
     let pw = take(r, "EmailSettings.SMTPPassword");
     if pw.is_some() || auth {
         let p = ctx.secrets.add(Secret {

@@ -13,6 +13,7 @@ use crate::import::dsn::{self, Dsn};
 use crate::import::gitlab_sso;
 use crate::import::report::{Origin, Section};
 use crate::import::secrets::Secret;
+use crate::import::smtp;
 use crate::import::ImportError;
 
 /// Lift every typed section, then place the rest.
@@ -653,88 +654,18 @@ fn gitlab(run: &mut Run, r: &mut Resolved) {
 
 // ---- SMTP ----
 
-/// EmailSettings describing a complete mail setup become the `smtp` section; otherwise they
-/// stay free-form settings, which express the same without the typed checks.
+/// EmailSettings describing a complete mail setup become the `smtp` section.
 fn smtp(run: &mut Run, r: &mut Resolved) {
-    let Some(server) = peek(r, "EmailSettings.SMTPServer")
-        .map(|c| as_str(&c.value))
-        .filter(|s| !s.is_empty())
-    else {
-        return;
-    };
-    let default = |path: &str| {
-        Catalogue::get()
-            .by_path(path)
-            .and_then(|s| serde_json::from_str::<Value>(s.default).ok())
-            .unwrap_or(Value::Null)
-    };
-    let value =
-        |r: &Resolved, path: &str| peek(r, path).map_or_else(|| default(path), |c| c.value.clone());
-    let security = as_str(&value(r, "EmailSettings.ConnectionSecurity"));
-    let port = as_str(&value(r, "EmailSettings.SMTPPort")).parse::<u16>();
-    let feedback = peek(r, "EmailSettings.FeedbackEmail").map(|c| as_str(&c.value));
-    let auth = value(r, "EmailSettings.EnableSMTPAuth") == Value::Bool(true);
-    let username = peek(r, "EmailSettings.SMTPUsername")
-        .map(|c| as_str(&c.value))
-        .filter(|u| !u.is_empty());
-    let in_range = |path: &str| {
-        value(r, path)
-            .as_u64()
-            .is_some_and(|n| u32::try_from(n).is_ok())
-    };
-    let why_not = if !["", "TLS", "STARTTLS"].contains(&security.as_str()) {
-        Some(format!(
-            "ConnectionSecurity {security:?} has no smtp.connection_security value"
-        ))
-    } else if port.is_err() {
-        Some("SMTPPort is not a port number".into())
-    } else if !feedback.as_deref().is_some_and(|f| f.contains('@')) {
-        Some("no FeedbackEmail address (smtp needs one)".into())
-    } else if auth && username.is_none() {
-        Some("SMTP authentication is on but no SMTPUsername is set".into())
-    } else if !in_range("EmailSettings.EmailBatchingInterval")
-        || !in_range("EmailSettings.EmailBatchingBufferSize")
-    {
-        Some("the batching interval or buffer size is out of range".into())
-    } else {
-        None
-    };
     let origin = peek(r, "EmailSettings.SMTPServer")
         .map(|c| c.origin.clone())
         .unwrap_or_else(|| Module::origin("settings"));
-    if let Some(why) = why_not {
-        derived(
-            run,
-            origin,
-            format!("mail settings stay free-form settings (not the smtp section): {why}"),
-        );
-        return;
-    }
-    run.ctx.set_out(&["smtp", "enable"], Value::Bool(true));
-    derived(run, origin.clone(), format!("smtp.enable = true: SMTPServer {server:?} is set; every smtp field is written out so that nothing falls back to another default"));
-    for (path, key) in crate::import::typed::SMTP_FIELDS {
-        let c = take(r, path);
-        let v = c
-            .as_ref()
-            .map_or_else(|| default(path), |c| c.value.clone());
-        let v = match key {
-            "port" => Value::from(port.clone().unwrap_or(25)),
-            "username" if v == Value::String(String::new()) => continue,
-            _ => v,
-        };
-        let mut keys = vec!["smtp"];
-        keys.extend(key.split('.'));
-        run.ctx.set_out(&keys, v.clone());
-        let text = format!("smtp.{key} = {v}");
-        match c {
-            Some(c) => carried(run, c.origin, text),
-            None => derived(
-                run,
-                origin.clone(),
-                format!("{text} (Mattermost's default for {path})"),
-            ),
-        }
-    }
+    let setup = match smtp::mail_setup(r) {
+        None => return,
+        Some(Err(why)) => return smtp::keep_free_form(&mut run.ctx, origin, &why),
+        Some(Ok(setup)) => setup,
+    };
+    smtp::lift(&mut run.ctx, r, &setup, &origin);
+    let auth = setup.auth;
     let pw = take(r, "EmailSettings.SMTPPassword");
     if pw.is_some() || auth {
         let p = secret(
