@@ -84,7 +84,8 @@ pub fn redirect_uris(site_url: &str) -> Vec<String> {
     ]
 }
 
-/// GitLab's Applications API with an admin token.
+/// GitLab's REST API (`<gitlab.url>/api/v4`) with a personal access token: the Applications
+/// API here, the project integrations in [`crate::ops::integrations`].
 pub struct Api {
     agent: ureq::Agent,
     /// `https://gitlab.example.com/api/v4`
@@ -112,7 +113,14 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
-    fn send(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Result<Answer> {
+    /// One request (`GET`, `DELETE`, `POST` or `PUT`, with a JSON body or none) and GitLab's
+    /// answer, whatever its status; an error only when no answer came.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer> {
         let url = self.url(path);
         let token = self.token.0.as_str();
         let result = match (method, body) {
@@ -122,11 +130,16 @@ impl Api {
                 .delete(&url)
                 .header("PRIVATE-TOKEN", token)
                 .call(),
+            ("PUT", b) => self
+                .agent
+                .put(&url)
+                .header("PRIVATE-TOKEN", token)
+                .send_json(b.cloned().unwrap_or(serde_json::Value::Null)),
             (_, Some(b)) => self
                 .agent
                 .post(&url)
                 .header("PRIVATE-TOKEN", token)
-                .send_json(&b),
+                .send_json(b),
             (_, None) => self
                 .agent
                 .post(&url)
@@ -201,7 +214,7 @@ impl Api {
             "scopes": SCOPE,
             "confidential": true,
         });
-        let a = self.send("POST", "/applications", Some(body))?;
+        let a = self.send("POST", "/applications", Some(&body))?;
         if !matches!(a.status, 200 | 201) {
             return Err(self.refuse("POST", "/applications", &a));
         }

@@ -4,25 +4,18 @@
 //! GitLab never returns the webhook URL or the command token, so what it holds is compared
 //! field by field for everything else, and by the digest `sync` recorded for the secrets.
 
-use std::time::Duration;
-
 use anyhow::{anyhow, Result};
 use serde_json::{json, Map, Value};
 
-use crate::ops::gitlab::Secret;
-use crate::ops::http::{self, Answer};
+use crate::ops::gitlab;
+use crate::ops::http::Answer;
 use crate::schema::{GitLabEvent, GitLabProject};
 
 pub const NOTIFICATIONS: &str = "mattermost";
 pub const SLASH_COMMANDS: &str = "mattermost-slash-commands";
 
-pub struct Api {
-    agent: ureq::Agent,
-    /// `https://gitlab.example.com/api/v4`
-    base: String,
-    token: Secret,
-    timeout: Duration,
-}
+/// GitLab's project integrations, through the one GitLab API client.
+pub struct Api(gitlab::Api);
 
 /// The URL Mattermost posts a project's slash command to.
 pub fn trigger_url(gitlab_url: &str, project_id: u64) -> String {
@@ -93,41 +86,12 @@ pub fn differing(wanted: &Map<String, Value>, found: &Value) -> Vec<String> {
 }
 
 impl Api {
-    pub fn new(
-        gitlab_url: &str,
-        token: Secret,
-        roots: &[rustls::pki_types::CertificateDer<'static>],
-        timeout: Duration,
-    ) -> Api {
-        Api {
-            agent: http::agent(roots, timeout),
-            base: format!("{}/api/v4", gitlab_url.trim_end_matches('/')),
-            token,
-            timeout,
-        }
+    pub fn new(api: gitlab::Api) -> Api {
+        Api(api)
     }
 
     fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Answer> {
-        let url = format!("{}{path}", self.base);
-        let token = self.token.0.as_str();
-        let result = match method {
-            "GET" => self.agent.get(&url).header("PRIVATE-TOKEN", token).call(),
-            "DELETE" => self
-                .agent
-                .delete(&url)
-                .header("PRIVATE-TOKEN", token)
-                .call(),
-            _ => self
-                .agent
-                .put(&url)
-                .header("PRIVATE-TOKEN", token)
-                .send_json(body.cloned().unwrap_or(Value::Null)),
-        };
-        let answer = result
-            .and_then(http::answer)
-            .map_err(|e| anyhow!(http::describe_transport(&e, &url, self.timeout)))?;
-        tracing::debug!(method, path, status = answer.status, "GitLab answered");
-        Ok(answer)
+        self.0.send(method, path, body)
     }
 
     /// One line for a refusal, naming the project and GitLab's answer (error answers carry

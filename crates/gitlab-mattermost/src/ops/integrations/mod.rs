@@ -151,12 +151,12 @@ impl Sync<'_> {
         };
         let token = Secret(files::read_secret(token_file).context("--token-file")?);
         let roots = tls::trusted_roots(self.args.net.ca_file.as_deref())?;
-        Ok(gitlab::Api::new(
+        Ok(gitlab::Api::new(crate::ops::gitlab::Api::new(
             url,
             token,
             &roots,
             self.args.net.timeout(),
-        ))
+        )))
     }
 
     fn url_file(&self, name: &str, w: &IncomingWebhook) -> PathBuf {
