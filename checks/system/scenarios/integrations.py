@@ -13,6 +13,8 @@ to it (push and merge-request events) with a slash command. Then:
 - the slash command, executed in Mattermost, reaches the stand-in's trigger URL with the
   command's token, and GitLab's answer comes back;
 - a second sync changes nothing; a Developer's token is refused (403, the project named);
+- moved to another team, the webhook and the command are made anew there (Mattermost cannot
+  move them), the old ones deleted, and GitLab is given the new URL and token;
 - a project removed from the config is reported, and removed with --prune; declared again,
   GitLab's integrations (kept inactive by GitLab) are switched back on.
 """
@@ -67,6 +69,7 @@ def run(ctx):
     facts.append(slash_command_reaches_gitlab(ctx, channel))
     facts.append(second_sync_is_a_no_op(ctx))
     facts.append(developer_token_is_refused(ctx))
+    facts.append(another_team_replaces_webhook_and_command(ctx, team, channel))
     facts.append(removed_project_is_reported_then_pruned(ctx, team, channel))
     return "; ".join(facts)
 
@@ -225,6 +228,35 @@ def developer_token_is_refused(ctx):
     expect("GitLab project group/project" in said and "HTTP 403" in said, f"the refusal does not name project and answer:\n{said}")
     expect("up to date: webhook gitlab" in said, f"the Mattermost side was not reported:\n{said}")
     return "a Developer's token is refused with the project and GitLab's 403 named, the rest reported"
+
+
+def another_team_replaces_webhook_and_command(ctx, team, channel):
+    """Mattermost cannot move a webhook or a command to another team: sync makes new ones
+    there, deletes the old ones, and gives GitLab the new URL and token."""
+    other = ctx.api("POST", "/api/v4/teams", {"name": "system-test-2", "display_name": "System test 2",
+                                              "type": "O"}, login=ctx.admin_login, check=False)
+    if not isinstance(other, dict) or "id" not in other:
+        other = ctx.api("GET", "/api/v4/teams/name/system-test-2", login=ctx.admin_login)
+    old_url = ctx.container.run(["cat", URL_FILE]).stdout.strip()
+    ctx.container.write(EXTRA, config(other["name"], "town-square"))
+    out = sync(ctx).stdout
+    expect("moved to another team" in out, f"the webhook's move was not reported:\n{out}")
+    new_url = ctx.container.run(["cat", URL_FILE]).stdout.strip()
+    expect(new_url != old_url, "the webhook URL file still names the old webhook")
+    hook = ctx.api("GET", f"/api/v4/hooks/incoming/{new_url.rsplit('/', 1)[1]}", login=ctx.admin_login)
+    expect(hook["team_id"] == other["id"], f"the new webhook is in team {hook['team_id']}, not {other['id']}")
+    gone = ctx.api("GET", f"/api/v4/hooks/incoming/{old_url.rsplit('/', 1)[1]}", login=ctx.admin_login, check=False)
+    expect(isinstance(gone, dict) and gone.get("status_code") == 404, f"the old webhook still exists: {gone}")
+    expect(project_state(ctx)["integrations"]["mattermost"]["webhook"] == new_url,
+           "GitLab was not given the new webhook URL")
+    triggers = lambda t: [c["trigger"] for c in ctx.api(  # noqa: E731
+        "GET", f"/api/v4/commands?team_id={t['id']}&custom_only=true", login=ctx.admin_login)]
+    expect(TRIGGER in triggers(other) and TRIGGER not in triggers(team),
+           f"the slash command did not move: {triggers(other)} / {triggers(team)}")
+    ctx.container.write(EXTRA, config(team["name"], channel["name"]))
+    sync(ctx)
+    expect("no changes" in sync(ctx).stdout, "the sync after moving back was not a no-op")
+    return "a webhook and command moved to another team are made anew there, the old ones deleted, GitLab given the new URL"
 
 
 def removed_project_is_reported_then_pruned(ctx, team, channel):

@@ -12,6 +12,7 @@ mod local;
 mod mattermost;
 mod state;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -159,6 +160,41 @@ impl Sync<'_> {
         )))
     }
 
+    /// What `sync` recorded for `key`, and the object Mattermost still has under that id.
+    fn find(&self, kind: Kind, key: &str) -> Result<(Option<Managed>, Option<Value>)> {
+        let managed = kind.managed(&self.state).get(key).cloned();
+        let found = match &managed {
+            Some(m) => kind.objects(&self.local).get(&m.id)?,
+            None => None,
+        };
+        Ok((managed, found))
+    }
+
+    /// Create `body` in Mattermost, record it under `key` (saved at once, so a rerun updates
+    /// rather than duplicates), then delete the object it `replaces` (one that moved team).
+    fn create(
+        &mut self,
+        kind: Kind,
+        key: &str,
+        team_id: &str,
+        body: &Map<String, Value>,
+        replaces: Option<&Managed>,
+    ) -> Result<Value> {
+        let objects = kind.objects(&self.local);
+        let created = objects.create(body)?;
+        let managed = Managed {
+            id: id_of(&created),
+            team_id: team_id.to_string(),
+        };
+        kind.managed_mut(&mut self.state)
+            .insert(key.to_string(), managed);
+        self.save()?;
+        if let Some(old) = replaces {
+            objects.delete(&old.id)?;
+        }
+        Ok(created)
+    }
+
     fn url_file(&self, name: &str, w: &IncomingWebhook) -> PathBuf {
         w.url_file.as_ref().map(PathBuf::from).unwrap_or_else(|| {
             Path::new(&self.plan.config.integrations.state_directory)
@@ -183,17 +219,9 @@ impl Sync<'_> {
     ) -> Result<()> {
         let team_id = dir.team(&w.team)?;
         let channel_id = dir.channel(&w.team, &w.channel)?;
-        let hooks = Objects {
-            api: &self.local,
-            collection: "hooks/incoming",
-            noun: "webhook",
-        };
+        let hooks = Kind::Webhook.objects(&self.local);
         let wanted = mattermost::webhook_fields(name, w, &channel_id);
-        let managed = self.state.webhooks.get(name).cloned();
-        let found = match &managed {
-            Some(m) => hooks.get(&m.id)?,
-            None => None,
-        };
+        let (managed, found) = self.find(Kind::Webhook, name)?;
         let where_ = format!("{}/{}", w.team, w.channel);
         let id = match found {
             Some(f) if f.get("team_id").and_then(Value::as_str) == Some(&team_id) => {
@@ -227,24 +255,9 @@ impl Sync<'_> {
                 }
                 let mut body = wanted.clone();
                 body.insert("user_id".into(), json!(owner.unwrap_or_default()));
-                let created = hooks.create(&body)?;
-                let id = created
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                self.state.webhooks.insert(
-                    name.to_string(),
-                    Managed {
-                        id: id.clone(),
-                        team_id: team_id.clone(),
-                    },
-                );
-                self.save()?;
-                if let (true, Some(old)) = (moved, &managed) {
-                    hooks.delete(&old.id)?;
-                }
-                id
+                let replaces = managed.as_ref().filter(|_| moved);
+                let created = self.create(Kind::Webhook, name, &team_id, &body, replaces)?;
+                id_of(&created)
             }
         };
         self.write_url(name, w, &id)
@@ -377,16 +390,8 @@ impl Sync<'_> {
             &s.username,
             s.auto_complete,
         );
-        let commands = Objects {
-            api: &self.local,
-            collection: "commands",
-            noun: "slash command",
-        };
-        let managed = self.state.commands.get(path).cloned();
-        let found = match &managed {
-            Some(m) => commands.get(&m.id)?,
-            None => None,
-        };
+        let commands = Kind::Command.objects(&self.local);
+        let (managed, found) = self.find(Kind::Command, path)?;
         let command = match found {
             Some(f) if f.get("team_id").and_then(Value::as_str) == Some(&team_id) => {
                 let diff = mattermost::differing(&wanted, &f);
@@ -420,24 +425,8 @@ impl Sync<'_> {
                 let mut body: Map<String, Value> = wanted.clone();
                 body.insert("team_id".into(), json!(team_id));
                 body.insert("creator_id".into(), json!(owner.unwrap_or_default()));
-                let created = commands.create(&body)?;
-                let id = created
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                self.state.commands.insert(
-                    path.to_string(),
-                    Managed {
-                        id,
-                        team_id: team_id.clone(),
-                    },
-                );
-                self.save()?;
-                if let (Some(_), Some(old)) = (other, &managed) {
-                    commands.delete(&old.id)?;
-                }
-                created
+                let replaces = managed.as_ref().filter(|_| other.is_some());
+                self.create(Kind::Command, path, &team_id, &body, replaces)?
             }
         };
         let token = command
@@ -489,11 +478,7 @@ impl Sync<'_> {
             self.out.stale.push(format!("slash command {} of {path} (and GitLab's slash commands integration) is no longer declared{}", m.id, self.prune_hint()));
             return Ok(());
         }
-        let commands = Objects {
-            api: &self.local,
-            collection: "commands",
-            noun: "slash command",
-        };
+        let commands = Kind::Command.objects(&self.local);
         if let Some(a) = self.state.gitlab_projects.get(path) {
             api.delete_integration(path, a.project_id, SLASH_COMMANDS)?;
         }
@@ -521,11 +506,7 @@ impl Sync<'_> {
     /// What `sync` created that the config no longer declares.
     fn stale(&mut self, local: &Local, gitlab: Option<&gitlab::Api>) -> Result<()> {
         let i = &self.plan.config.integrations;
-        let hooks = Objects {
-            api: local,
-            collection: "hooks/incoming",
-            noun: "webhook",
-        };
+        let hooks = Kind::Webhook.objects(local);
         let gone: Vec<(String, Managed)> = self
             .state
             .webhooks
@@ -628,4 +609,49 @@ impl Sync<'_> {
             ExitCode::from(1)
         }
     }
+}
+
+/// The two kinds of Mattermost objects `sync` manages.
+#[derive(Clone, Copy)]
+enum Kind {
+    Webhook,
+    Command,
+}
+
+impl Kind {
+    fn objects(self, api: &Local) -> Objects<'_> {
+        let (collection, noun) = match self {
+            Kind::Webhook => ("hooks/incoming", "webhook"),
+            Kind::Command => ("commands", "slash command"),
+        };
+        Objects {
+            api,
+            collection,
+            noun,
+        }
+    }
+
+    /// What `sync` created of this kind: webhooks by name, commands by project path.
+    fn managed(self, state: &State) -> &BTreeMap<String, Managed> {
+        match self {
+            Kind::Webhook => &state.webhooks,
+            Kind::Command => &state.commands,
+        }
+    }
+
+    fn managed_mut(self, state: &mut State) -> &mut BTreeMap<String, Managed> {
+        match self {
+            Kind::Webhook => &mut state.webhooks,
+            Kind::Command => &mut state.commands,
+        }
+    }
+}
+
+/// The id Mattermost gave an object it created.
+fn id_of(created: &Value) -> String {
+    created
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
