@@ -23,12 +23,22 @@ fn free_port() -> u16 {
     free_ports::<1>()[0]
 }
 
-/// `N` distinct free ports: every listener is held until all are picked.
+/// `N` free ports never handed out before in this test binary: the tests here run in
+/// parallel, and a port one of them let go of must not reach another one's nginx.
 fn free_ports<const N: usize>() -> [u16; N] {
-    let listeners: Vec<TcpListener> = (0..N)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"))
-        .collect();
-    std::array::from_fn(|i| listeners[i].local_addr().expect("bound").port())
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    // Every listener is held until all are picked, so the N are distinct.
+    let mut held = Vec::new();
+    while held.len() < N {
+        let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = l.local_addr().expect("bound").port();
+        if !given.contains(&port) {
+            given.push(port);
+            held.push((port, l));
+        }
+    }
+    std::array::from_fn(|i| held[i].0)
 }
 
 /// nginx in the foreground, one process, on a generated vhost; stopped on drop.
@@ -46,15 +56,25 @@ impl Nginx {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| e.to_string())?;
-        let nginx = Nginx(child);
+        let mut nginx = Nginx(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", wait_for)).is_err() {
+        loop {
+            // An nginx that could not bind exits: whatever answers then is not ours.
+            if let Ok(Some(status)) = nginx.0.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = nginx.0.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                return Err(format!("nginx exited ({status}): {err}"));
+            }
+            if TcpStream::connect(("127.0.0.1", wait_for)).is_ok() {
+                return Ok(nginx);
+            }
             if Instant::now() > deadline {
                 return Err(format!("nginx did not listen on {wait_for}"));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        Ok(nginx)
     }
 }
 
