@@ -162,6 +162,15 @@ pub fn differing(wanted: &Map<String, Value>, found: &Value) -> Vec<String> {
 }
 
 /// One kind of object under `/api/v4/<collection>`: hooks/incoming or commands.
+/// The id of an object Mattermost answered with.
+pub fn id_of(object: &Value) -> String {
+    object
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 pub struct Objects<'a> {
     pub api: &'a Local,
     /// `hooks/incoming` or `commands`
@@ -215,11 +224,7 @@ impl Objects<'_> {
     /// Update with the whole object (Mattermost's PUT replaces it).
     pub fn update(&self, found: &Value, changes: &Map<String, Value>) -> Result<Value> {
         let mut body = found.clone();
-        let id = found
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let id = id_of(found);
         if let Value::Object(o) = &mut body {
             o.extend(changes.clone());
         }

@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 
 use self::gitlab::{NOTIFICATIONS, SLASH_COMMANDS};
 use self::local::Local;
-use self::mattermost::{Directory, Objects};
+use self::mattermost::{id_of, Directory, Objects};
 use self::state::{GitLabApplied, Managed, State};
 use super::args::NetArgs;
 use super::gitlab::Secret;
@@ -170,6 +170,31 @@ impl Sync<'_> {
         Ok((managed, found))
     }
 
+    /// Bring `found` up to `wanted`, reported as `label`; the object as Mattermost then has it
+    /// (as found, when nothing differs or on a dry run).
+    fn update_if_changed(
+        &mut self,
+        kind: Kind,
+        found: Value,
+        wanted: &Map<String, Value>,
+        label: &str,
+    ) -> Result<Value> {
+        let diff = mattermost::differing(wanted, &found);
+        if diff.is_empty() {
+            self.out.unchanged.push(label.to_string());
+            return Ok(found);
+        }
+        self.out.changed.push(format!(
+            "{}update {label}: {}",
+            self.would(),
+            diff.join(", ")
+        ));
+        if self.args.dry_run {
+            return Ok(found);
+        }
+        kind.objects(&self.local).update(&found, wanted)
+    }
+
     /// Create `body` in Mattermost, record it under `key` (saved at once, so a rerun updates
     /// rather than duplicates), then delete the object it `replaces` (one that moved team).
     fn create(
@@ -219,29 +244,13 @@ impl Sync<'_> {
     ) -> Result<()> {
         let team_id = dir.team(&w.team)?;
         let channel_id = dir.channel(&w.team, &w.channel)?;
-        let hooks = Kind::Webhook.objects(&self.local);
         let wanted = mattermost::webhook_fields(name, w, &channel_id);
         let (managed, found) = self.find(Kind::Webhook, name)?;
         let where_ = format!("{}/{}", w.team, w.channel);
         let id = match found {
             Some(f) if f.get("team_id").and_then(Value::as_str) == Some(&team_id) => {
-                let diff = mattermost::differing(&wanted, &f);
-                let id = f["id"].as_str().unwrap_or_default().to_string();
-                if diff.is_empty() {
-                    self.out
-                        .unchanged
-                        .push(format!("webhook {name} ({where_})"));
-                } else {
-                    self.out.changed.push(format!(
-                        "{}update webhook {name} ({where_}): {}",
-                        self.would(),
-                        diff.join(", ")
-                    ));
-                    if !self.args.dry_run {
-                        hooks.update(&f, &wanted)?;
-                    }
-                }
-                id
+                let label = format!("webhook {name} ({where_})");
+                id_of(&self.update_if_changed(Kind::Webhook, f, &wanted, &label)?)
             }
             other => {
                 let moved = other.is_some();
@@ -390,28 +399,11 @@ impl Sync<'_> {
             &s.username,
             s.auto_complete,
         );
-        let commands = Kind::Command.objects(&self.local);
         let (managed, found) = self.find(Kind::Command, path)?;
         let command = match found {
             Some(f) if f.get("team_id").and_then(Value::as_str) == Some(&team_id) => {
-                let diff = mattermost::differing(&wanted, &f);
-                if diff.is_empty() {
-                    self.out
-                        .unchanged
-                        .push(format!("slash command /{trigger} ({team}) of {path}"));
-                    f
-                } else {
-                    self.out.changed.push(format!(
-                        "{}update slash command /{trigger} ({team}) of {path}: {}",
-                        self.would(),
-                        diff.join(", ")
-                    ));
-                    if self.args.dry_run {
-                        f
-                    } else {
-                        commands.update(&f, &wanted)?
-                    }
-                }
+                let label = format!("slash command /{trigger} ({team}) of {path}");
+                self.update_if_changed(Kind::Command, f, &wanted, &label)?
             }
             other => {
                 self.out.changed.push(format!(
@@ -645,13 +637,4 @@ impl Kind {
             Kind::Command => &mut state.commands,
         }
     }
-}
-
-/// The id Mattermost gave an object it created.
-fn id_of(created: &Value) -> String {
-    created
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
 }
