@@ -471,29 +471,38 @@ fn check_nginx(config: &Config, report: &mut Report) {
     }
 }
 
+/// A variable name at `key` that is not one, or that is a Mattermost setting (`MM_…`), which
+/// belongs in `settings_section` instead (`mattermost` says so).
+fn variable_name_problem(
+    key: &str,
+    name: &str,
+    mattermost: &str,
+    settings_section: &str,
+) -> Option<Diagnostic> {
+    if !names::is_env_name(name) {
+        Some(Diagnostic::new(
+            key,
+            "expected a variable name of letters, digits and underscores, not starting with a digit",
+        ))
+    } else if name.to_ascii_uppercase().starts_with("MM_") {
+        Some(
+            Diagnostic::new(key, mattermost)
+                .with_hint(format!("move it to {settings_section}.{name}")),
+        )
+    } else {
+        None
+    }
+}
+
 /// Extra variables: valid names, no Mattermost settings (they belong in `settings`), and no
 /// secrets (they belong in `environment_files`).
 fn check_environment(config: &Config, report: &mut Report) {
     for (name, value) in &config.environment {
         let p = vec!["environment".to_string(), name.clone()];
         let dotted = p.join(".");
-        if !names::is_env_name(name) {
-            report(
-                Diagnostic::new(
-                    dotted,
-                    "expected a variable name of letters, digits and underscores, not starting with a digit",
-                ),
-                &p,
-            );
-        } else if name.to_ascii_uppercase().starts_with("MM_") {
-            report(
-                Diagnostic::new(
-                    dotted,
-                    "Mattermost settings go in `settings`, where they are checked",
-                )
-                .with_hint(format!("move it to settings.{name}")),
-                &p,
-            );
+        let mattermost = "Mattermost settings go in `settings`, where they are checked";
+        if let Some(d) = variable_name_problem(&dotted, name, mattermost, "settings") {
+            report(d, &p);
         } else if names::is_secret_variable_name(name) || has_url_password(value) {
             let what = if has_url_password(value) {
                 "holds a password inside its URL"
@@ -515,23 +524,9 @@ fn check_environment(config: &Config, report: &mut Report) {
     for name in config.environment_files.keys() {
         let p = vec!["environment_files".to_string(), name.clone()];
         let dotted = p.join(".");
-        if !names::is_env_name(name) {
-            report(
-                Diagnostic::new(
-                    dotted,
-                    "expected a variable name of letters, digits and underscores, not starting with a digit",
-                ),
-                &p,
-            );
-        } else if name.to_ascii_uppercase().starts_with("MM_") {
-            report(
-                Diagnostic::new(
-                    dotted,
-                    "Mattermost settings read from files go in `setting_files`",
-                )
-                .with_hint(format!("move it to setting_files.{name}")),
-                &p,
-            );
+        let mattermost = "Mattermost settings read from files go in `setting_files`";
+        if let Some(d) = variable_name_problem(&dotted, name, mattermost, "setting_files") {
+            report(d, &p);
         } else if config.environment.contains_key(name) {
             report(
                 Diagnostic::new(dotted, format!("{name} is also set in `environment`"))
