@@ -248,22 +248,12 @@ def serve_gitlab(container, site, certs_dir, state):
     container.write(ADMIN_TOKEN_FILE, tokens["admin_token"] + "\n", 0o600)
     container.write(USER_TOKEN_FILE, tokens["user_token"] + "\n", 0o600)
     container.write(GITLAB_PASSWORD_FILE, tokens["password"] + "\n", 0o600)
-    container.write(f"/etc/system-test/gitlab/{host}.pem", (certs_dir / f"{host}.pem").read_text())
-    container.write(f"/etc/system-test/gitlab/{host}.key", (certs_dir / f"{host}.key").read_text(), 0o600)
     # GitLab sits behind its own nginx vhost, as Omnibus runs it.
-    container.write("/etc/nginx/conf.d/system-test-gitlab.conf", f"""\
-# The GitLab stand-in of the system test, behind TLS like GitLab's workhorse.
-server {{
-    listen {port} ssl;
-    server_name {host};
-    ssl_certificate /etc/system-test/gitlab/{host}.pem;
-    ssl_certificate_key /etc/system-test/gitlab/{host}.key;
-    location / {{
+    tls_server(container, "gitlab", host, port, certs_dir,
+               "The GitLab stand-in of the system test, behind TLS like GitLab's workhorse.", f"""\
         proxy_pass http://127.0.0.1:{GITLAB_STANDIN_PORT};
         proxy_set_header Host $host;
         proxy_set_header X-Forwarded-Proto https;
-    }}
-}}
 """)
     container.run(["mkdir", "-p", str(Path(GITLAB_STATE).parent)])
     run_standin(container, "system-test-gitlab", GITLAB_STANDIN_PORT, [
@@ -283,16 +273,8 @@ def serve_outer_proxy(container, site, certs_dir):
     public = urllib.parse.urlsplit(site.public_url)
     host, port = public.hostname, public.port or 443
     inner = site.server_names[0]
-    container.write(f"/etc/system-test/outer/{host}.pem", (certs_dir / f"{host}.pem").read_text())
-    container.write(f"/etc/system-test/outer/{host}.key", (certs_dir / f"{host}.key").read_text(), 0o600)
-    container.write("/etc/nginx/conf.d/system-test-outer.conf", f"""\
-# The outer load balancer of the system test: the site URL, in front of the rendered vhost.
-server {{
-    listen {port} ssl;
-    server_name {host};
-    ssl_certificate /etc/system-test/outer/{host}.pem;
-    ssl_certificate_key /etc/system-test/outer/{host}.key;
-    location / {{
+    tls_server(container, "outer", host, port, certs_dir,
+               "The outer load balancer of the system test: the site URL, in front of the rendered vhost.", f"""\
         proxy_pass https://127.0.0.1:{site.https_port};
         proxy_ssl_server_name on;
         proxy_ssl_name {inner};
@@ -304,7 +286,23 @@ server {{
         proxy_set_header Connection $http_connection;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_read_timeout 3600s;
-    }}
+""")
+
+
+def tls_server(container, name, host, port, certs_dir, comment, location):
+    """An nginx server of the harness's own (/etc/nginx/conf.d/system-test-NAME.conf) on
+    `port` with TLS for `host` (the test CA's certificate), its `location /` as given."""
+    container.write(f"/etc/system-test/{name}/{host}.pem", (certs_dir / f"{host}.pem").read_text())
+    container.write(f"/etc/system-test/{name}/{host}.key", (certs_dir / f"{host}.key").read_text(), 0o600)
+    container.write(f"/etc/nginx/conf.d/system-test-{name}.conf", f"""\
+# {comment}
+server {{
+    listen {port} ssl;
+    server_name {host};
+    ssl_certificate /etc/system-test/{name}/{host}.pem;
+    ssl_certificate_key /etc/system-test/{name}/{host}.key;
+    location / {{
+{location}    }}
 }}
 """)
 
