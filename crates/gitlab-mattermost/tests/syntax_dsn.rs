@@ -5,6 +5,7 @@
 
 mod common;
 mod readback;
+mod support;
 
 use std::cell::RefCell;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -390,7 +391,7 @@ fn literal(s: &str) -> String {
 /// in by the `exec` wrapper's own function, and psql connecting with the rendered DSN.
 #[test]
 fn psql_connects_with_the_rendered_dsn_to_generated_names() {
-    if let Err(why) = common_pg_available() {
+    if let Err(why) = support::pg::available() {
         use std::io::Write;
         let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
         return;
@@ -422,7 +423,7 @@ fn psql_connects_with_the_rendered_dsn_to_generated_names() {
                 &password,
             )
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let admin = |sql: &str| pg_admin(sql).map_err(TestCaseError::fail);
+            let admin = |sql: &str| admin_sql(sql).map_err(TestCaseError::fail);
             admin(&format!(
                 "CREATE ROLE {} LOGIN PASSWORD {}",
                 ident(&user),
@@ -451,44 +452,17 @@ fn psql_connects_with_the_rendered_dsn_to_generated_names() {
                 prop_assert_eq!(out, format!("{name}\u{1f}{user}\u{1f}t"));
                 Ok(true)
             })();
-            let _ = pg_admin(&format!(
+            let _ = admin_sql(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 ident(&name)
             ));
-            let _ = pg_admin(&format!("DROP ROLE IF EXISTS {}", ident(&user)));
+            let _ = admin_sql(&format!("DROP ROLE IF EXISTS {}", ident(&user)));
             result
         },
     );
 }
 
-fn pg_admin(sql: &str) -> Result<String, String> {
-    let o = Command::new("psql")
-        .args([
-            "--no-psqlrc",
-            "-X",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "/var/run/postgresql",
-            "-d",
-            "postgres",
-            "-c",
-            sql,
-        ])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if o.status.success() {
-        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&o.stderr).into_owned())
-    }
-}
-
-fn common_pg_available() -> Result<(), String> {
-    if !common::have("psql") {
-        return Err("psql is not installed (the CI script installs postgresql)".into());
-    }
-    pg_admin("SELECT 1").map(|_| ()).map_err(|e| format!("PostgreSQL does not answer as root over /var/run/postgresql ({}); start it: pg_ctlcluster 15 main start", e.trim()))
+/// SQL as the cluster's superuser (root, by peer authentication).
+fn admin_sql(sql: &str) -> Result<String, String> {
+    support::pg::psql("postgres", sql)
 }
