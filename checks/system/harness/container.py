@@ -1,12 +1,22 @@
 """A Debian bookworm tree booted with systemd-nspawn: real systemd as PID 1.
 
 The base tree (debootstrap plus the packages the scenarios need) is made once and cached;
-every run boots a fresh copy of it. The container has its own network namespace (loopback
-only), so the services inside never collide with the host's and every name the config
-uses can be pointed at 127.0.0.1 in the container's /etc/hosts.
+every run boots a fresh copy of it. Nothing of the host that makes it may shape it: the
+packages are only downloaded and unpacked with the host's network, then configured (every
+maintainer script) in namespaces of their own — no network but a loopback, a fixed host
+name, a fixed time zone — and what the scenarios rely on (PostgreSQL's port, the host name,
+/etc/hosts, resolv.conf, the time zone) is written explicitly and checked. The cache key is
+the recipe itself (this module's tree-making functions and constants), so a changed recipe
+never reuses an old tree.
+
+The container has its own network namespace (loopback only), so the services inside never
+collide with the host's and every name the config uses can be pointed at 127.0.0.1 in the
+container's /etc/hosts.
 """
 
 import hashlib
+import inspect
+import json
 import os
 import shutil
 import signal
@@ -17,7 +27,12 @@ from pathlib import Path
 from .log import step
 
 SUITE = "bookworm"
-TREE_REVISION = "2"
+HOSTNAME = "mattermost-system-test"
+TIMEZONE = "Etc/UTC"
+# The port the tree's PostgreSQL cluster listens on, whatever the host runs.
+POSTGRES_PORT = 5432
+# Where the tree records what it was made with, for the checks after boot.
+TREE_FACTS = "etc/system-test-tree.json"
 # What the scenarios use inside the container, installed into the cached tree.
 PACKAGES = [
     "systemd",
@@ -34,6 +49,9 @@ PACKAGES = [
     "less",
 ]
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The environment every command in the tree runs with: nothing inherited from the host.
+TREE_ENV = {"PATH": PATH, "LANG": "C.UTF-8", "TZ": TIMEZONE, "HOME": "/root",
+            "DEBIAN_FRONTEND": "noninteractive"}
 
 
 class ContainerError(RuntimeError):
@@ -56,40 +74,113 @@ def debian_mirror():
     raise ContainerError("no Debian mirror found in /etc/apt/sources.list(.d): cannot debootstrap")
 
 
+def recipe_key():
+    """A digest of everything that shapes the tree: the functions that make it, as source
+    text, and the constants they read. Any change to the recipe gives a new key."""
+    digest = hashlib.sha256()
+    for part in (base_tree, _bootstrap, _configure, _in_tree_isolated, _pin_postgresql):
+        digest.update(inspect.getsource(part).encode())
+    digest.update(repr((SUITE, HOSTNAME, TIMEZONE, POSTGRES_PORT, TREE_FACTS, PACKAGES,
+                        sorted(TREE_ENV.items()))).encode())
+    return digest.hexdigest()[:12]
+
+
 def base_tree(cache_dir):
-    """The cached base tree, made with debootstrap when missing (about a minute)."""
-    # Bump TREE_REVISION when the way the tree is made changes.
-    key = hashlib.sha256(" ".join([TREE_REVISION, SUITE, *PACKAGES]).encode()).hexdigest()[:12]
-    tree = Path(cache_dir) / f"debian-{SUITE}-{key}"
+    """The cached base tree, made when missing (a few minutes); trees of other recipes in
+    the cache are removed."""
+    key = recipe_key()
+    cache_dir = Path(cache_dir)
+    tree = cache_dir / f"debian-{SUITE}-{key}"
     if (tree / ".complete").exists():
         return tree
-    for tool in ("debootstrap", "systemd-nspawn"):
+    for tool in ("debootstrap", "unshare", "chroot"):
         if not shutil.which(tool):
-            raise ContainerError(
-                f"{tool} is missing: apt-get install debootstrap systemd-container"
-            )
+            raise ContainerError(f"{tool} is missing: apt-get install debootstrap util-linux coreutils")
     partial = tree.with_name(tree.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    step(f"making the container tree with debootstrap ({SUITE}, {len(PACKAGES)} packages)")
-    subprocess.run(
-        [
-            "debootstrap",
-            "--variant=minbase",
-            f"--include={','.join(PACKAGES)}",
-            SUITE,
-            str(partial),
-            debian_mirror(),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    (partial / "etc/hostname").write_text("mattermost-system-test\n")
-    (partial / ".complete").write_text(key + "\n")
+    _bootstrap(partial)
+    _configure(partial)
     shutil.rmtree(tree, ignore_errors=True)
     partial.rename(tree)
-    (tree / ".complete").touch()
+    (tree / ".complete").write_text(key + "\n")
+    for stale in cache_dir.glob("debian-*"):
+        if stale != tree:
+            step(f"removing a container tree of another recipe: {stale}")
+            shutil.rmtree(stale, ignore_errors=True)
     return tree
+
+
+def _bootstrap(tree):
+    """debootstrap in two stages: the first, with the host's network, only downloads and
+    unpacks; the second, which runs every maintainer script, sees nothing of the host."""
+    step(f"making the container tree with debootstrap ({SUITE}, {len(PACKAGES)} packages)")
+    subprocess.run(
+        ["debootstrap", "--foreign", "--variant=minbase", f"--include={','.join(PACKAGES)}",
+         SUITE, str(tree), debian_mirror()],
+        check=True, stdout=subprocess.DEVNULL, env={**TREE_ENV, "HOME": "/root"},
+    )
+    step("configuring the container tree's packages in a namespace without the host's network")
+    result = _in_tree_isolated(tree, ["/debootstrap/debootstrap", "--second-stage"])
+    if result.returncode != 0:
+        log = tree / "debootstrap/debootstrap.log"
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else result.stderr[-3000:]
+        raise ContainerError(f"debootstrap --second-stage failed ({result.returncode}):\n{tail}")
+
+
+def _in_tree_isolated(tree, argv):
+    """Runs argv chrooted into the tree in new network, UTS, IPC, PID and mount namespaces:
+    no interface but a loopback (so no port of the host is seen as taken), the tree's own
+    host name, and mounts that vanish with the command."""
+    script = f'hostname {HOSTNAME} && ip link set lo up 2>/dev/null; exec chroot "$0" "$@"'
+    return subprocess.run(
+        ["unshare", "--net", "--uts", "--ipc", "--pid", "--mount", "--fork", "--",
+         "sh", "-c", script, str(tree), *argv],
+        env=TREE_ENV, capture_output=True, text=True,
+    )
+
+
+def _configure(tree):
+    """Writes what the host would otherwise decide: host name, hosts, resolver, time zone,
+    and the PostgreSQL cluster's port; then records them for the checks after boot."""
+    (tree / "etc/hostname").write_text(HOSTNAME + "\n")
+    (tree / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {HOSTNAME}\n"
+                                    "::1 localhost ip6-localhost ip6-loopback\n")
+    # No resolver: the container has no network, and every name it uses is in /etc/hosts.
+    resolv = tree / "etc/resolv.conf"
+    if resolv.is_symlink() or resolv.exists():
+        resolv.unlink()
+    resolv.write_text("# the system test's container has no network: names are in /etc/hosts\n")
+    localtime = tree / "etc/localtime"
+    if localtime.is_symlink() or localtime.exists():
+        localtime.unlink()
+    localtime.symlink_to(f"/usr/share/zoneinfo/{TIMEZONE}")
+    (tree / "etc/timezone").write_text(TIMEZONE + "\n")
+    postgresql = _pin_postgresql(tree)
+    (tree / TREE_FACTS).write_text(json.dumps(
+        {"suite": SUITE, "hostname": HOSTNAME, "timezone": TIMEZONE, "postgresql": postgresql},
+        indent=1, sort_keys=True) + "\n")
+
+
+def _pin_postgresql(tree):
+    """Sets the one cluster's port explicitly and checks it took."""
+    clusters = sorted((tree / "etc/postgresql").glob("*/*/postgresql.conf"))
+    if len(clusters) != 1:
+        raise ContainerError(f"expected one PostgreSQL cluster in the tree, found {len(clusters)}: "
+                             f"{[str(c) for c in clusters]}")
+    version, name = clusters[0].parent.parent.name, clusters[0].parent.name
+    result = _in_tree_isolated(tree, ["pg_conftool", version, name, "set", "port", str(POSTGRES_PORT)])
+    if result.returncode != 0:
+        raise ContainerError(f"pg_conftool set port failed: {result.stderr.strip()}")
+    shown = _in_tree_isolated(tree, ["pg_conftool", "-s", version, name, "show", "port"])
+    if shown.stdout.strip() != str(POSTGRES_PORT):
+        raise ContainerError(f"the tree's PostgreSQL {version}/{name} has port {shown.stdout.strip()!r} "
+                             f"after setting {POSTGRES_PORT}")
+    return {"version": version, "cluster": name, "port": POSTGRES_PORT}
+
+
+def tree_facts(tree):
+    return json.loads((Path(tree) / TREE_FACTS).read_text())
 
 
 class Container:
@@ -113,8 +204,12 @@ class Container:
             "--register=no",
             "--keep-unit",
             "--private-network",
+            # The tree's own resolv.conf and time zone, not copies of the host's.
+            "--resolv-conf=off",
+            "--timezone=off",
+            "--link-journal=no",
             "--machine",
-            "mattermost-system-test",
+            HOSTNAME,
         ]
         for bind in self.binds:
             args.append(f"--bind={bind}")
@@ -141,13 +236,44 @@ class Container:
             if state in ("running", "degraded"):
                 break
             time.sleep(0.5)
-        if state == "degraded":
-            failed = self.run(["systemctl", "--failed", "--no-legend"], check=False).stdout
-            step(f"container is up (degraded: {failed.strip()})")
-        elif state != "running":
-            raise ContainerError(f"the container did not finish booting: {state!r}")
+        self.verify(state)
+        step("container is up: systemd running, PostgreSQL and nginx as the tree records")
+
+    def verify(self, state):
+        """Checks the booted container against what the tree records and the scenarios rely
+        on, naming every mismatch at once, so that a wrong container fails here and not later
+        inside a scenario."""
+        facts = tree_facts(self.tree)
+        problems = []
+        if state != "running":
+            failed = self.run(["systemctl", "--failed", "--no-legend", "--plain"], check=False)
+            problems.append(f"systemd is {state!r}, not 'running'; failed units: "
+                            f"{failed.stdout.strip() or 'none listed'}")
+        hostname = self.run(["hostname"], check=False).stdout.strip()
+        if hostname != facts["hostname"]:
+            problems.append(f"host name is {hostname!r}, expected {facts['hostname']!r}")
+        zone = self.run(["date", "+%Z"], check=False, env={"TZ": ""}).stdout.strip()
+        if zone != "UTC":
+            problems.append(f"time zone is {zone!r}, expected UTC ({facts['timezone']})")
+        pg = facts["postgresql"]
+        unit = f"postgresql@{pg['version']}-{pg['cluster']}"
+        if self.run(["systemctl", "is-active", unit], check=False).stdout.strip() != "active":
+            problems.append(f"{unit} is not active: {self.run(['systemctl', 'status', '--no-pager', unit], check=False).stdout[-1500:]}")
+        socket = f"/run/postgresql/.s.PGSQL.{pg['port']}"
+        if self.run(["test", "-S", socket], check=False).returncode != 0:
+            listening = self.run(["ls", "-A", "/run/postgresql"], check=False).stdout.split()
+            problems.append(f"PostgreSQL has no socket {socket} (in /run/postgresql: {listening})")
         else:
-            step("container is up")
+            port = self.run(["psql", "-h", "/run/postgresql", "-p", str(pg["port"]), "-tAc", "SHOW port"],
+                            check=False, user="postgres").stdout.strip()
+            if port != str(pg["port"]):
+                problems.append(f"PostgreSQL answers on {socket} but reports port {port!r}")
+        if self.run(["systemctl", "is-active", "nginx"], check=False).stdout.strip() != "active":
+            problems.append("nginx is not active: " + self.run(
+                ["journalctl", "-u", "nginx", "-n", "20", "--no-pager", "-o", "cat"], check=False).stdout)
+        if problems:
+            raise ContainerError("the booted container is not what the system test expects:\n  - "
+                                 + "\n  - ".join(problems))
 
     def _find_leader(self):
         """The container's PID 1 as the host sees it: the child of systemd-nspawn."""

@@ -1,13 +1,16 @@
-"""Mattermost built from its Go module through the wrapper module in ../mattermost.
+"""Mattermost built from its Go module through a wrapper module in ../mattermost/<line>.
 
-The build is cached outside the repository, keyed by the wrapper's go.sum, so a machine
-builds it once (a few minutes on 2 cores). What lands in the cache has the layout of
+Two lines are built: 11 (the default; the 11.4 development cycle, the newest 11-line commit
+the Go module proxy serves) and 10 (the 10.10 development cycle, the line Omnibus shipped).
+Each build is cached outside the repository, keyed by its wrapper's files and the build
+command, so a machine builds each once (a few minutes on 2 cores). What lands in the cache has the layout of
 Mattermost's release tarball: bin/mattermost, bin/mmctl, i18n/, templates/, fonts/ and a
 stub client/root.html (the web app is not built: the API and the OAuth routes work without
 it, and the stub keeps `GET /` from answering 500).
 """
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -18,7 +21,9 @@ from pathlib import Path
 
 from .log import step
 
-WRAPPER = Path(__file__).resolve().parent.parent / "mattermost"
+WRAPPERS = Path(__file__).resolve().parent.parent / "mattermost"
+LINES = ("11", "10")
+DEFAULT_LINE = "11"
 SERVER_MODULE = "github.com/mattermost/mattermost/server/v8"
 ASSETS = ("i18n", "templates", "fonts")
 
@@ -27,19 +32,31 @@ class BuildError(RuntimeError):
     pass
 
 
-def wrapper_version():
-    """The server/v8 version the wrapper pins (a pseudo-version)."""
-    for line in (WRAPPER / "go.mod").read_text().splitlines():
-        parts = line.split()
+def wrapper(line):
+    if line not in LINES:
+        raise BuildError(f"no Mattermost line {line!r}: choose one of {', '.join(LINES)}")
+    return WRAPPERS / line
+
+
+def wrapper_version(line):
+    """The server/v8 version the line's wrapper pins (a pseudo-version)."""
+    for text in (wrapper(line) / "go.mod").read_text().splitlines():
+        parts = text.split()
         if len(parts) == 2 and parts[0] == SERVER_MODULE:
             return parts[1]
-    raise BuildError(f"{WRAPPER}/go.mod does not require {SERVER_MODULE}")
+    raise BuildError(f"{wrapper(line)}/go.mod does not require {SERVER_MODULE}")
 
 
-def cache_key():
+def cache_key(line):
+    """Covers everything that shapes the build: the wrapper's files and this recipe."""
     digest = hashlib.sha256()
     for name in ("go.mod", "go.sum", "tools.go"):
-        digest.update((WRAPPER / name).read_bytes())
+        digest.update((wrapper(line) / name).read_bytes())
+    # The recipe: the build function and what it reads, as source text, so that any change
+    # to how a build is made makes a new one (an edit elsewhere in this file does not).
+    for part in (build, go_env, _finish_release_layout):
+        digest.update(inspect.getsource(part).encode())
+    digest.update(repr((SERVER_MODULE, ASSETS)).encode())
     return digest.hexdigest()[:16]
 
 
@@ -50,9 +67,9 @@ def go_env():
     return env
 
 
-def build(cache_dir):
-    """Returns the directory of a built Mattermost (cached), building it when missing."""
-    out = Path(cache_dir) / f"mattermost-{cache_key()}"
+def build(cache_dir, line=DEFAULT_LINE):
+    """Returns the directory of a built Mattermost of `line` (cached), building it when missing."""
+    out = Path(cache_dir) / f"mattermost-{line}-{cache_key(line)}"
     if (out / "build.json").exists():
         return out
     if not shutil.which("go"):
@@ -60,8 +77,8 @@ def build(cache_dir):
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     (partial / "bin").mkdir(parents=True)
-    version = wrapper_version()
-    step(f"building Mattermost {version} from its Go module (cached in {out})")
+    version = wrapper_version(line)
+    step(f"building Mattermost (line {line}, {version}) from its Go module (cached in {out})")
     started = time.monotonic()
     result = subprocess.run(
         ["/usr/bin/time", "-f", "%M", "go", "build", "-trimpath", "-tags", "production",
@@ -70,7 +87,7 @@ def build(cache_dir):
                      "-X github.com/mattermost/mattermost/server/public/model.BuildEnterpriseReady=false",
          "-o", str(partial / "bin") + "/",
          f"{SERVER_MODULE}/cmd/mattermost", f"{SERVER_MODULE}/cmd/mmctl"],
-        cwd=WRAPPER, env=go_env(), capture_output=True, text=True,
+        cwd=wrapper(line), env=go_env(), capture_output=True, text=True,
     )
     if result.returncode != 0:
         raise BuildError(f"go build failed:\n{result.stderr[-4000:]}")
@@ -78,23 +95,28 @@ def build(cache_dir):
     seconds = time.monotonic() - started
     module_dir = subprocess.run(
         ["go", "list", "-m", "-f", "{{.Dir}}", SERVER_MODULE],
-        cwd=WRAPPER, env=go_env(), capture_output=True, text=True, check=True,
+        cwd=wrapper(line), env=go_env(), capture_output=True, text=True, check=True,
     ).stdout.strip()
+    _finish_release_layout(Path(module_dir), partial)
+    (partial / "build.json").write_text(json.dumps(
+        {"line": line, "version": version, "build_seconds": round(seconds, 1), "peak_rss_mib": round(peak_kib / 1024)},
+        indent=1) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
+    step(f"built Mattermost in {seconds:.0f} s, peak memory {peak_kib / 1024:.0f} MiB")
+    return out
+
+
+def _finish_release_layout(module_dir, partial):
+    """The assets beside bin/, as in Mattermost's release tarball, and a stub web app."""
     for asset in ASSETS:
-        shutil.copytree(Path(module_dir) / asset, partial / asset)
+        shutil.copytree(module_dir / asset, partial / asset)
     # The module cache is read-only; the copies must be ordinary files.
     subprocess.run(["chmod", "-R", "u+w,go+rX", str(partial)], check=True)
     (partial / "client").mkdir()
     (partial / "client/root.html").write_text(
         "<!doctype html><title>Mattermost</title><p>Mattermost (API only: no web app built)</p>\n"
     )
-    (partial / "build.json").write_text(json.dumps(
-        {"version": version, "build_seconds": round(seconds, 1), "peak_rss_mib": round(peak_kib / 1024)},
-        indent=1) + "\n")
-    shutil.rmtree(out, ignore_errors=True)
-    partial.rename(out)
-    step(f"built Mattermost in {seconds:.0f} s, peak memory {peak_kib / 1024:.0f} MiB")
-    return out
 
 
 def release_tarball(build_dir, dest):

@@ -183,6 +183,16 @@ def check_servable(site):
         raise SiteError("the system test cannot serve this config:\n  - " + "\n  - ".join(problems))
 
 
+def check_database_port(site, port):
+    """The config's local database must use the port the container's cluster listens on."""
+    dsn = site.env.get("MM_SQLSETTINGS_DATASOURCE", "")
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(dsn).query)
+    wanted = query.get("port", ["5432"])[0]
+    if wanted != str(port):
+        raise SiteError(f"the config's database port is {wanted}, but the container's PostgreSQL "
+                        f"listens on {port}: set database.port = {port} (or leave it unset)")
+
+
 def provision(container, site, workdir, state):
     """Makes the container serve everything `site` names. Idempotent: run after each boot."""
     hosts = site.hosts()

@@ -1,6 +1,10 @@
 // The wrapper module the system test builds Mattermost through (see tools.go): it pins
 // Mattermost's two Go modules and carries the exclude/replace lines of upstream's
 // server/go.mod, which a dependency's go.mod cannot pass on.
+//
+// 10 line: server/v8 at the 10.10 development cycle (commit 731bd7c4145f, 2025-06-10), the line
+// Omnibus shipped until GitLab 18.5. No 10.11 commit of this module is served to this project's
+// builds, so the 10.11 ESR that GitLab 18.6-18.11 shipped is not what runs here.
 
 module gitlab-mattermost.invalid/system-test/mattermost
 
