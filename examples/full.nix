@@ -32,6 +32,8 @@
     id_file = "/run/secrets/mattermost/gitlab-id";
     secret_file = "/run/secrets/mattermost/gitlab-secret";
     scope = "read_user";
+    # Team Edition 11 offers no GitLab button: users sign in at /gitlab-sign-in (see full.toml).
+    allow_team_edition_route = true;
   };
 
   smtp = {

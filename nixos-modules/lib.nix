@@ -46,14 +46,14 @@ rec {
       value;
 
   # The compiler's `mattermost.version` (the settings catalogue it validates against) for a
-  # Mattermost package version: "10.11" for the 10.11 Extended Support Release, "11.x" for any
+  # Mattermost package version: "10.11" for the 10.11 Extended Support Release, "11.7" for any
   # 11 release; null for a version the compiler has no catalogue for.
   catalogueVersion =
     version:
     if lib.versions.majorMinor version == "10.11" then
       "10.11"
     else if lib.versions.major version == "11" then
-      "11.x"
+      "11.7"
     else
       null;
 

@@ -40,6 +40,9 @@
       wrapper = "wrapper";
       mmctl = "mmctl";
       version = "version";
+      allowEndOfLife = "allow_end_of_life";
+      edition = "edition";
+      licenseFile = "license_file";
     };
   };
   gitlab = {
@@ -54,6 +57,7 @@
       idFile = "id_file";
       secretFile = "secret_file";
       scope = "scope";
+      allowTeamEditionRoute = "allow_team_edition_route";
     };
   };
   smtp = {

@@ -149,14 +149,50 @@ in
       version = mkOption {
         type = types.enum [
           "10.11"
-          "11.x"
+          "11.7"
         ];
-        default = "10.11";
+        default = "11.7";
         description = ''
-          The Mattermost release line the server runs: `"10.11"` (the Extended Support Release,
-          nixpkgs' `mattermost`) or `"11.x"` (the current 11 line, nixpkgs' `mattermostLatest`).
-          Settings are checked against that version's catalogue: one it lacks is refused, since
-          Mattermost would silently ignore it.
+          The Mattermost release line the server runs: `"11.7"` (the current Extended Support
+          Release, supported until 2027-05-15; the default) or `"10.11"` (the ESR Omnibus shipped
+          last, out of support since 2026-08-15: refused unless `allowEndOfLife`). `"11.x"` is read
+          as `"11.7"`. Settings are checked against that version's catalogue (one it lacks is
+          refused, since Mattermost would silently ignore it) and its facts: settings that stop it
+          from starting, the PostgreSQL it needs, what GitLab sign-in needs.
+        '';
+      };
+
+      allowEndOfLife = mkOption {
+        type = types.bool;
+        default = false;
+        description = ''
+          Run a Mattermost line past its end of life knowingly: it gets no security fixes. Every
+          `check` and `apply` then warns. Meant for the weeks of a move, not as a resting state.
+        '';
+      };
+
+      edition = mkOption {
+        type = types.enum [
+          "team"
+          "enterprise"
+        ];
+        default = "team";
+        description = ''
+          Which Mattermost build runs: `"team"` (Team Edition, what Omnibus and nixpkgs ship; the
+          default) or `"enterprise"` (the Enterprise build: with `licenseFile` a licensed server,
+          without one the free "Entry" tier). From 11.0 GitLab sign-in is an Enterprise feature.
+
+          - `"team"`: Team Edition (open source; what Omnibus and nixpkgs ship).
+          - `"enterprise"`: The Enterprise build, licensed or (without a licence) the free Entry tier.
+        '';
+      };
+
+      licenseFile = mkOption {
+        type = types.nullOr secretFile;
+        default = null;
+        description = ''
+          Enterprise only: a file holding the Mattermost licence (a secret: read at start with
+          `LoadCredential=`, handed to Mattermost as `MM_LICENSE`, never copied anywhere).
         '';
       };
     };
@@ -223,6 +259,18 @@ in
         description = ''
           OAuth scope requested. `read_user` matches the application `gitlab register` creates; an
           empty scope makes GitLab fall back to `api` and the login fails.
+        '';
+      };
+
+      allowTeamEditionRoute = mkOption {
+        type = types.bool;
+        default = false;
+        description = ''
+          Team Edition on the 11 line only: rely on the route Team Edition still answers,
+          `/oauth/gitlab/login`, though 11.0 moved GitLab sign-in to the Enterprise build and no app
+          shows a GitLab button. nginx then serves a stable sign-in link, `/gitlab-sign-in`, that
+          leads there, and `doctor` checks that the route still answers. Undocumented by Mattermost:
+          any release may close it.
         '';
       };
     };

@@ -54,7 +54,7 @@ in
 
     warnings = lib.optional (hasVersionOption && packageCatalogue == null && !versionSetByHost) ''
       services.gitlab-mattermost.package is Mattermost ${cfg.package.version}, for which the
-      compiler has no settings catalogue (it knows 10.11 and 11.x), so mattermost.version is
+      compiler has no settings catalogue (it knows 10.11 and 11.7), so mattermost.version is
       left at its default. Use a 10.11 or 11 package, or set mattermost.version yourself.
     '';
 

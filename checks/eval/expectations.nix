@@ -400,8 +400,8 @@ in
     ok =
       catalogueVersion "10.11.4" == "10.11"
       && catalogueVersion "10.11.12" == "10.11"
-      && catalogueVersion "11.0.4" == "11.x"
-      && catalogueVersion "11.3.0" == "11.x"
+      && catalogueVersion "11.0.4" == "11.7"
+      && catalogueVersion "11.3.0" == "11.7"
       && catalogueVersion "10.5.8" == null
       && catalogueVersion "12.0.0" == null;
   }
@@ -410,9 +410,9 @@ in
     ok = hasVersion || !(mm.finalConfig.mattermost ? version);
   }
   {
-    name = "mattermost.version: the package's version reaches the compiler (10.11.4: 10.11, 11.0.4: 11.x)";
+    name = "mattermost.version: the package's version reaches the compiler (10.11.4: 10.11, 11.0.4: 11.7)";
     skip = versionSkip;
-    ok = versionOf minimal == "10.11" && versionOf hosts.mattermost11 == "11.x";
+    ok = versionOf minimal == "10.11" && versionOf hosts.mattermost11 == "11.7";
   }
   {
     name = "mattermost.version: a version the host sets wins over the package's";

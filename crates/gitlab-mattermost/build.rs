@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 /// (Mattermost version, Rust name of its table). Mirror of `MattermostVersion` in
 /// src/catalogue.rs.
-const VERSIONS: &[(&str, &str)] = &[("10.11", "SETTINGS_10_11"), ("11.x", "SETTINGS_11_X")];
+const VERSIONS: &[(&str, &str)] = &[("10.11", "SETTINGS_10_11"), ("11.7", "SETTINGS_11_7")];
 const NOTES: &str = "data/mattermost-setting-notes.tsv";
 
 fn main() {

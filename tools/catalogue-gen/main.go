@@ -4,7 +4,7 @@
 // variable Mattermost reads for it, and its nesting.
 //
 // Which Mattermost version it describes is decided by the server/public version this module
-// requires: go.mod for 10.11, go.11.x.mod for the 11.x line (see regenerate.sh).
+// requires: go.mod for 10.11, go.11.mod for the 11 line (catalogue "11.7") (see regenerate.sh).
 //
 //	go run -mod=readonly . > ../../crates/gitlab-mattermost/data/mattermost-settings-10.11.tsv
 package main

@@ -126,3 +126,36 @@ def release_tarball(build_dir, dest):
         tar.add(build_dir, arcname="mattermost",
                 filter=lambda info: None if info.name.endswith("build.json") else info)
     return dest
+
+
+# The `mattermost.version` each line runs as (and whether that version is past its end of
+# life, so the config must say it knowingly).
+CONFIG_VERSION = {"11": ("11.7", False), "10": ("10.11", True)}
+
+
+def config_for_line(text, line):
+    """The config text with `mattermost.version` set for the line's build (replacing what the
+    config says there), so one config runs on either line. TOML is edited as text: the
+    `[mattermost]` table gets the keys first, or is added at the end."""
+    version, end_of_life = CONFIG_VERSION[line]
+    keys = f'version = "{version}"\n' + ("allow_end_of_life = true\n" if end_of_life else "")
+    lines = text.splitlines(keepends=True)
+    out, section, placed = [], None, False
+    for raw in lines:
+        stripped = raw.strip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            section = stripped.strip("[]").strip()
+            out.append(raw)
+            if section == "mattermost":
+                out.append(keys)
+                placed = True
+            continue
+        key = stripped.split("=", 1)[0].strip()
+        if section == "mattermost" and key in ("version", "allow_end_of_life"):
+            continue
+        if section is None and key in ("mattermost.version", "mattermost.allow_end_of_life"):
+            continue
+        out.append(raw)
+    if not placed:
+        out.append("\n[mattermost]\n" + keys)
+    return "".join(out)

@@ -6,13 +6,20 @@
   signs in to GitLab and through Mattermost's GitLab login: MMAUTHTOKEN is set, and
   /api/v4/users/me is the GitLab user (auth_service gitlab, same username and email);
 - a second sign-in of the same user works (the login path, not sign-up);
+- per line: on 10 the client config offers GitLab and the sign-in starts at Mattermost's own
+  /oauth/gitlab/login; on 11 Team Edition the client config offers no GitLab (no button in
+  any app) and the sign-in starts at the link nginx serves, /gitlab-sign-in — if a build
+  closes the route, this fails and says so;
 - with a wrong secret the sign-in fails, and `gitlab-mattermost doctor` names the cause.
 """
 
 import json
 
 from harness import site as sites
-from harness.context import CONFIG_IN_CONTAINER, expect
+from harness.context import CONFIG_IN_CONTAINER, ScenarioFailed, expect
+
+# The sign-in link nginx serves with gitlab.allow_team_edition_route (docs/operations.md).
+TEAM_EDITION_SIGN_IN = "/gitlab-sign-in"
 
 
 def run(ctx):
@@ -21,12 +28,34 @@ def run(ctx):
     registered = register(ctx)
     ctx.systemctl("restart", "mattermost")
     ctx.wait_ready()
+    offered = client_config_offers_gitlab(ctx)
     user = sign_in(ctx, expect_consent=True)
     again = sign_in(ctx, expect_consent=True)
     expect(again["id"] == user["id"], "the second sign-in made another user")
     refused = wrong_secret_is_named(ctx)
-    return (f"{registered}; signed in as {user['username']} <{user['email']}> via "
-            f"{user['auth_service']} twice; {refused}")
+    return (f"{offered}; {registered}; signed in as {user['username']} <{user['email']}> via "
+            f"{user['auth_service']} from {start_path(ctx)} twice; {refused}")
+
+
+def team_edition_route(ctx):
+    """Team Edition on 11: no GitLab button; the sign-in starts at the link nginx serves."""
+    return ctx.build_info["line"] != "10"
+
+
+def start_path(ctx):
+    return TEAM_EDITION_SIGN_IN if team_edition_route(ctx) else "/oauth/gitlab/login"
+
+
+def client_config_offers_gitlab(ctx):
+    """What the web, desktop and mobile apps read to show a GitLab button."""
+    config = ctx.api("GET", "/api/v4/config/client?format=old")
+    offered = config.get("EnableSignUpWithGitLab") == "true"
+    if team_edition_route(ctx):
+        expect(not offered, "Team Edition 11 offers GitLab sign-in in its client config: "
+                            "the edition rules changed, revisit gitlab.allow_team_edition_route")
+        return "the client config offers no GitLab button (Team Edition 11)"
+    expect(offered, f"the client config does not offer GitLab: {config.get('EnableSignUpWithGitLab')!r}")
+    return "the client config offers GitLab"
 
 
 def register(ctx):
@@ -64,7 +93,15 @@ def sign_in(ctx, expect_consent):
             "--user", sites.GITLAB_USER["user"], "--password", password]
     if expect_consent:
         args += ["--expect", "consent"]
-    out = ctx.client("oauth_login.py", *args).stdout
+    args += ["--start", start_path(ctx)]
+    result = ctx.client("oauth_login.py", *args, check=False)
+    if result.returncode != 0 and team_edition_route(ctx):
+        raise ScenarioFailed(
+            f"sign-in through {TEAM_EDITION_SIGN_IN} (Team Edition's /oauth/gitlab/login route) failed: "
+            "if this build closed the route, gitlab.allow_team_edition_route no longer works and users "
+            f"need the Enterprise build\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    expect(result.returncode == 0, f"sign-in failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    out = result.stdout
     user = json.loads(out.strip().splitlines()[-1])
     expect(user["auth_service"] == "gitlab", f"auth_service {user['auth_service']!r}")
     expect(user["username"] == sites.GITLAB_USER["user"], f"username {user['username']!r}")

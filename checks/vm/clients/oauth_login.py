@@ -82,9 +82,10 @@ def sign_in_to_gitlab(open_, gitlab, user, password):
     print(f"signed in to GitLab as {user}")
 
 
-def authorize(open_, gitlab, mattermost):
-    """Follows Mattermost's login into GitLab; returns (final response, what GitLab showed)."""
-    resp = request(open_, "GET", f"{mattermost}/oauth/gitlab/login")
+def authorize(open_, gitlab, mattermost, start="/oauth/gitlab/login"):
+    """Follows Mattermost's login (from `start`) into GitLab; returns (final response, what
+    GitLab showed)."""
+    resp = request(open_, "GET", f"{mattermost}{start}")
     if resp.url.startswith(mattermost):
         return resp, "redirect"
     if not resp.url.startswith(f"{gitlab}/oauth/authorize") or resp.status != 200:
@@ -120,13 +121,15 @@ def main():
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--expect", choices=["consent", "trusted"])
+    parser.add_argument("--start", default="/oauth/gitlab/login",
+                        help="the path the sign-in starts at (Team Edition 11: /gitlab-sign-in)")
     args = parser.parse_args()
     gitlab, mattermost = args.gitlab.rstrip("/"), args.mattermost.rstrip("/")
 
     jar = new_jar()
     open_ = opener(jar)
     sign_in_to_gitlab(open_, gitlab, args.user, args.password)
-    resp, shown = authorize(open_, gitlab, mattermost)
+    resp, shown = authorize(open_, gitlab, mattermost, args.start)
     print(f"GitLab showed: {shown}; ended at {resp.url} (HTTP {resp.status})")
     if args.expect == "consent" and shown != "consent":
         fail("expected GitLab to ask for consent")

@@ -120,14 +120,14 @@ static CATALOGUE_10_11: Catalogue = Catalogue {
     source: SETTINGS_10_11_SOURCE,
     settings: SETTINGS_10_11,
 };
-static CATALOGUE_11_X: Catalogue = Catalogue {
-    version: MattermostVersion::V11,
-    source: SETTINGS_11_X_SOURCE,
-    settings: SETTINGS_11_X,
+static CATALOGUE_11_7: Catalogue = Catalogue {
+    version: MattermostVersion::V11_7,
+    source: SETTINGS_11_7_SOURCE,
+    settings: SETTINGS_11_7,
 };
 
 impl Catalogue {
-    /// The catalogue of the default version (10.11), for callers that target no version.
+    /// The catalogue of the default version (11.7), for callers that target no version.
     pub fn get() -> &'static Catalogue {
         Catalogue::of(MattermostVersion::default())
     }
@@ -136,7 +136,7 @@ impl Catalogue {
     pub fn of(version: MattermostVersion) -> &'static Catalogue {
         match version {
             MattermostVersion::V10_11 => &CATALOGUE_10_11,
-            MattermostVersion::V11 => &CATALOGUE_11_X,
+            MattermostVersion::V11_7 => &CATALOGUE_11_7,
         }
     }
 
@@ -235,8 +235,8 @@ mod tests {
                 include_str!("../data/mattermost-settings-10.11.tsv"),
             ),
             (
-                MattermostVersion::V11,
-                include_str!("../data/mattermost-settings-11.x.tsv"),
+                MattermostVersion::V11_7,
+                include_str!("../data/mattermost-settings-11.7.tsv"),
             ),
         ];
         for (version, tsv) in sources {
@@ -253,7 +253,7 @@ mod tests {
                 "{version}: binary search needs a table sorted by env var, without duplicates"
             );
         }
-        assert_eq!(Catalogue::get().version(), MattermostVersion::V10_11);
+        assert_eq!(Catalogue::get().version(), MattermostVersion::V11_7);
     }
 
     #[test]
@@ -261,7 +261,7 @@ mod tests {
         assert!(Catalogue::of(MattermostVersion::V10_11)
             .source()
             .contains("server/public v0.1.16 (model.CurrentVersion 10.11.0)"));
-        assert!(Catalogue::of(MattermostVersion::V11)
+        assert!(Catalogue::of(MattermostVersion::V11_7)
             .source()
             .contains("(model.CurrentVersion 11."));
     }
@@ -275,7 +275,7 @@ mod tests {
         );
         assert_eq!(
             Catalogue::versions_with("MM_SERVICESETTINGS_EXPERIMENTALSTRICTCSRFENFORCEMENT"),
-            [MattermostVersion::V11]
+            [MattermostVersion::V11_7]
         );
         assert_eq!(
             Catalogue::versions_with("ServiceSettings.SiteURL"),

@@ -6,6 +6,7 @@ pub mod diag;
 pub mod exec;
 pub mod explain;
 pub mod import;
+pub mod lifecycle;
 pub mod nixos_options;
 pub mod ops;
 pub mod output;

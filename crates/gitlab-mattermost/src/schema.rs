@@ -176,12 +176,47 @@ pub struct Installation {
     /// `<install_dir>/bin/mmctl` (where a release tarball has it).
     #[serde(default)]
     pub mmctl: Option<String>,
-    /// The Mattermost release line the server runs: `"10.11"` (the Extended Support Release,
-    /// nixpkgs' `mattermost`) or `"11.x"` (the current 11 line, nixpkgs' `mattermostLatest`).
-    /// Settings are checked against that version's catalogue: one it lacks is refused, since
-    /// Mattermost would silently ignore it.
+    /// The Mattermost release line the server runs: `"11.7"` (the current Extended Support
+    /// Release, supported until 2027-05-15; the default) or `"10.11"` (the ESR Omnibus shipped
+    /// last, out of support since 2026-08-15: refused unless `allow_end_of_life`). `"11.x"`
+    /// is read as `"11.7"`. Settings are checked against that version's catalogue (one it
+    /// lacks is refused, since Mattermost would silently ignore it) and its facts: settings
+    /// that stop it from starting, the PostgreSQL it needs, what GitLab sign-in needs.
     #[serde(default)]
     pub version: MattermostVersion,
+    /// Run a Mattermost line past its end of life knowingly: it gets no security fixes. Every
+    /// `check` and `apply` then warns. Meant for the weeks of a move, not as a resting state.
+    #[serde(default)]
+    pub allow_end_of_life: bool,
+    /// Which Mattermost build runs: `"team"` (Team Edition, what Omnibus and nixpkgs ship; the
+    /// default) or `"enterprise"` (the Enterprise build: with `license_file` a licensed server,
+    /// without one the free "Entry" tier). From 11.0 GitLab sign-in is an Enterprise feature.
+    #[serde(default)]
+    pub edition: Edition,
+    /// Enterprise only: a file holding the Mattermost licence (a secret: read at start with
+    /// `LoadCredential=`, handed to Mattermost as `MM_LICENSE`, never copied anywhere).
+    #[serde(default)]
+    pub license_file: Option<String>,
+}
+
+/// Which Mattermost build runs.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Edition {
+    /// Team Edition (open source; what Omnibus and nixpkgs ship).
+    #[default]
+    Team,
+    /// The Enterprise build, licensed or (without a licence) the free Entry tier.
+    Enterprise,
+}
+
+impl Edition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Edition::Team => "team",
+            Edition::Enterprise => "enterprise",
+        }
+    }
 }
 
 /// A supported Mattermost release line, each with its own settings catalogue.
@@ -200,24 +235,24 @@ pub struct Installation {
     Hash,
 )]
 pub enum MattermostVersion {
-    // The 10.11 Extended Support Release.
-    #[default]
+    // The 10.11 Extended Support Release (ended 2026-08-15).
     #[serde(rename = "10.11")]
     V10_11,
-    // The current 11.x line.
-    #[serde(rename = "11.x")]
-    V11,
+    // The 11.7 Extended Support Release (the 11 line).
+    #[default]
+    #[serde(rename = "11.7", alias = "11.x")]
+    V11_7,
 }
 
 impl MattermostVersion {
     /// Every supported version, oldest first.
-    pub const ALL: [MattermostVersion; 2] = [MattermostVersion::V10_11, MattermostVersion::V11];
+    pub const ALL: [MattermostVersion; 2] = [MattermostVersion::V10_11, MattermostVersion::V11_7];
 
-    /// As written in a config: `10.11`, `11.x`.
+    /// As written in a config: `10.11`, `11.7`.
     pub fn as_str(self) -> &'static str {
         match self {
             MattermostVersion::V10_11 => "10.11",
-            MattermostVersion::V11 => "11.x",
+            MattermostVersion::V11_7 => "11.7",
         }
     }
 }
@@ -276,6 +311,13 @@ pub struct GitLab {
     /// an empty scope makes GitLab fall back to `api` and the login fails.
     #[serde(default = "default_gitlab_scope")]
     pub scope: String,
+    /// Team Edition on the 11 line only: rely on the route Team Edition still answers,
+    /// `/oauth/gitlab/login`, though 11.0 moved GitLab sign-in to the Enterprise build and no
+    /// app shows a GitLab button. nginx then serves a stable sign-in link, `/gitlab-sign-in`,
+    /// that leads there, and `doctor` checks that the route still answers. Undocumented by
+    /// Mattermost: any release may close it.
+    #[serde(default)]
+    pub allow_team_edition_route: bool,
 }
 
 /// Outgoing mail (`EmailSettings`).

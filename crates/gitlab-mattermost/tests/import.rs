@@ -30,6 +30,8 @@ fn import(name: &str, args: &[&str]) -> Run {
         .arg("import")
         .arg(fixture(name))
         .args(args)
+        // The old servers signed in with GitLab; on 11 the import needs to be told how it goes on.
+        .args(sign_in_choice(args))
         .output()
         .expect("runs");
     let report = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -607,4 +609,13 @@ fn explain_accepts_every_spelling_and_suggests_on_typos() {
         .stdout(predicates::str::contains(
             "EmailSettings.EmailNotificationContentsType",
         ));
+}
+
+/// `--gitlab-sign-in team-route` unless the test gives a choice itself.
+fn sign_in_choice(args: &[&str]) -> Vec<&'static str> {
+    if args.contains(&"--gitlab-sign-in") {
+        Vec::new()
+    } else {
+        vec!["--gitlab-sign-in", "team-route"]
+    }
 }

@@ -24,7 +24,12 @@ fn fixtures(kind: &str) -> Vec<PathBuf> {
 }
 
 fn report_of(path: &Path) -> (String, String) {
-    let out = bin().arg("import").arg(path).output().expect("runs");
+    let out = bin()
+        .arg("import")
+        .arg(path)
+        .args(["--gitlab-sign-in", "team-route"])
+        .output()
+        .expect("runs");
     assert!(
         out.status.success(),
         "{}: {}",
@@ -75,7 +80,12 @@ fn every_broken_fixture_names_its_line_and_column() {
             .find_map(|l| l.strip_prefix("# expect-error-at: "))
             .unwrap_or_else(|| panic!("{} has no expect-error-at header", path.display()));
         let (line, column) = expected.split_once(':').expect("L:C");
-        let out = bin().arg("import").arg(&path).output().expect("runs");
+        let out = bin()
+            .arg("import")
+            .arg(&path)
+            .args(["--gitlab-sign-in", "team-route"])
+            .output()
+            .expect("runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
         assert!(

@@ -93,6 +93,8 @@ fn import(json: &Path, args: &[&str]) -> Run {
         .arg("--nixpkgs-module")
         .arg(json)
         .args(args)
+        // The old servers signed in with GitLab; on 11 the import needs to be told how it goes on.
+        .args(sign_in_choice(args))
         .output()
         .expect("runs");
     let report = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -291,7 +293,7 @@ fn peer_auth_takeover_keeps_ids_directories_and_database() {
     // GitLab sign-in and mail became the typed sections.
     assert!(
         run.config
-            .contains("[gitlab]\nenable = true\nid = \"0123456789abcdef0123456789abcdef\""),
+            .contains("enable = true\nid = \"0123456789abcdef0123456789abcdef\""),
         "{}",
         run.config
     );
@@ -434,7 +436,7 @@ fn a_password_in_the_json_goes_to_a_root_only_file_with_a_warning() {
         "services.mattermost.socket.export: true: no equivalent",
         "services.mattermost.telemetry.reportTelemetry: not a telemetry switch this importer knows",
         "services.mattermost.database.create: services.postgresql.enable = true beside the module",
-        "GitLab sign-in on Mattermost 11 or later",
+        "gitlab.allow_team_edition_route = true (--gitlab-sign-in team-route)",
     ] {
         assert!(run.report.contains(expected), "missing {expected:?} in:\n{}", run.report);
     }
@@ -734,4 +736,13 @@ fn the_gitlab_rb_import_writes_a_nixos_module_too() {
     let nixos = args("nixos");
     assert!(nixos.contains("    externalUrl = "), "{nixos}");
     evaluate_nixos_output(&nixos, &args("json"));
+}
+
+/// `--gitlab-sign-in team-route` unless the test gives a choice itself.
+fn sign_in_choice(args: &[&str]) -> Vec<&'static str> {
+    if args.contains(&"--gitlab-sign-in") {
+        Vec::new()
+    } else {
+        vec!["--gitlab-sign-in", "team-route"]
+    }
 }

@@ -222,6 +222,7 @@ impl OAuth {
             "site.toml",
             &format!(
                 "external_url = \"http://chat.example.test\"\n\
+                 [mattermost]\nedition = \"enterprise\"\n\
                  [gitlab]\nenable = true\nurl = \"{gitlab_url}\"\nid_file = \"{}\"\nsecret_file = \"{}\"\n{extra}",
                 id_file.display(),
                 secret_file.display()

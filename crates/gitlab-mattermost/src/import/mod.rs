@@ -21,6 +21,7 @@ pub mod nixpkgs;
 pub mod rb;
 pub mod report;
 pub mod secrets;
+pub mod sign_in;
 pub mod smtp;
 pub mod typed;
 pub mod versions;
@@ -71,10 +72,14 @@ pub struct ImportArgs {
     #[arg(long, value_name = "DIR")]
     pub secrets_dir: Option<PathBuf>,
     /// The GitLab version the Omnibus package had (e.g. the content of
-    /// /opt/gitlab/embedded/service/gitlab-rails/VERSION): the Mattermost it bundled decides
-    /// `mattermost.version`. Without it the config targets the default, 10.11.
+    /// /opt/gitlab/embedded/service/gitlab-rails/VERSION): the report says which Mattermost it
+    /// bundled and what the move to the supported line (11.7, the default) needs.
     #[arg(long, value_name = "X.Y[.Z]", conflicts_with = "nixpkgs_module")]
     pub gitlab_version: Option<String>,
+    /// How GitLab sign-in goes on when the old server had it and the target line's Team
+    /// Edition does not offer it (11): required then, refused with the choices when missing.
+    #[arg(long, value_enum, value_name = "CHOICE")]
+    pub gitlab_sign_in: Option<sign_in::SignInChoice>,
     /// Write the config here (atomically) instead of printing it. Never over an input or an
     /// existing file with other content.
     #[arg(long, value_name = "FILE")]
@@ -229,6 +234,7 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
     typed::lift(&mut ctx, &mut resolved)?;
     nginx::map(&mut ctx);
     typed::free_form(&mut ctx, resolved);
+    sign_in::apply(&mut ctx, args.gitlab_sign_in)?;
     ctx.validate_output()?;
     ctx.secrets.finish(&mut ctx.report);
     let next = if args.format == OutputFormat::Nixos {
@@ -260,8 +266,9 @@ fn target_version(ctx: &mut Ctx, gitlab_version: Option<&str>) -> Result<(), Imp
             None,
             format!(
                 "Mattermost version: gitlab.rb does not say which GitLab (and so which bundled Mattermost) ran; \
-                 the config targets the default mattermost.version = \"{}\" (GitLab 18.4 to 18.11 bundled 10.11). \
-                 Give --gitlab-version \"$(cat /opt/gitlab/embedded/service/gitlab-rails/VERSION)\" to map it",
+                 the config targets the supported default mattermost.version = \"{}\" (run 11.7.3 or later: GitLab 18.6 to 18.11 \
+                 bundled 10.11, from whose 10.11.17 on earlier 11 releases break the database). \
+                 Give --gitlab-version \"$(cat /opt/gitlab/embedded/service/gitlab-rails/VERSION)\" to say what ran",
                 crate::schema::MattermostVersion::default()
             ),
         );

@@ -1,6 +1,7 @@
 //! Which Mattermost an Omnibus installation ran, from its GitLab version, and which supported
 //! `mattermost.version` the imported config therefore targets.
 
+use crate::lifecycle;
 use crate::schema::MattermostVersion;
 
 /// A (major, minor) release.
@@ -8,9 +9,10 @@ type Release = (u32, u32);
 
 /// GitLab minor release → the Mattermost minor release its Linux package bundled, for GitLab
 /// 15.0 and later ("GitLab Mattermost versions and edition shipped with the Linux package" in
-/// GitLab's doc/integration/mattermost; a release not listed kept the previous one). 18.4 is
-/// the first GitLab release after Mattermost 10.11 (August 2025), and the last package with a
-/// bundled Mattermost, 18.11, ships 10.11.13 (omnibus-gitlab config/software/mattermost.rb).
+/// GitLab's doc/integration/mattermost, and omnibus-gitlab's tags of
+/// config/software/mattermost.rb; a release not listed kept the previous one). GitLab 18.3 to
+/// 18.5 shipped 10.10 (18.5: 10.10.2), 18.6 to 18.11 shipped 10.11 (18.11: 10.11.20), all Team
+/// Edition; 19.0 removed it.
 const BUNDLED: &[(Release, Release)] = &[
     ((15, 0), (6, 6)),
     ((15, 1), (6, 7)),
@@ -46,7 +48,7 @@ const BUNDLED: &[(Release, Release)] = &[
     ((18, 1), (10, 8)),
     ((18, 2), (10, 9)),
     ((18, 3), (10, 10)),
-    ((18, 4), (10, 11)),
+    ((18, 6), (10, 11)),
 ];
 
 /// GitLab 19.0 removed the bundled Mattermost.
@@ -79,33 +81,42 @@ pub struct Target {
     pub note: String,
 }
 
-/// The supported version to target for a GitLab version: the oldest supported one not older
-/// than what ran, since Mattermost migrates its database forward at start, never back.
+/// The supported version to target for a GitLab version: the supported line, whatever ran
+/// (Mattermost migrates the database forward at first start, never back; `apply` backs it up
+/// first). The note says what ran and the upgrade's conditions.
 pub fn target_for(gitlab_text: &str) -> Result<Target, String> {
     let gitlab = parse_gitlab_version(gitlab_text).ok_or_else(|| {
         format!("expected a GitLab version such as 18.2 or 18.2.1, found {gitlab_text:?}")
     })?;
     let (gl_major, gl_minor) = gitlab;
-    let version = MattermostVersion::V10_11;
+    let target = lifecycle::line(MattermostVersion::V11_7);
+    let version = target.version;
+    let conditions = format!(
+        "run {} {} or later (from 10.11.17 on, earlier 11 releases break the database migration numbers), \
+         on PostgreSQL {} or later; the upgrade is one-way, so `gitlab-mattermost apply` backs everything up \
+         before the new version first starts",
+        target.name, target.minimum_patch, target.minimum_postgresql
+    );
     let note = match bundled_mattermost(gitlab) {
-        Some((10, 11)) => format!(
-            "GitLab {gl_major}.{gl_minor} bundled Mattermost 10.11: mattermost.version = \"{version}\""
+        Some((major, minor)) if (major, minor) >= (6, 6) => format!(
+            "GitLab {gl_major}.{gl_minor} bundled Mattermost {major}.{minor} (Team Edition), which is past its end of life: \
+             mattermost.version = \"{version}\", the supported ESR; {conditions}"
         ),
-        Some((major, minor)) => format!(
-            "GitLab {gl_major}.{gl_minor} bundled Mattermost {major}.{minor}: mattermost.version = \"{version}\", \
-             the oldest supported version not older than it (Mattermost migrates the database forward at first start; \
-             read Mattermost's upgrade notes from {major}.{minor} to 10.11 first)"
-        ),
+        Some(_) => unreachable_older(gl_major, gl_minor, version),
         None if gitlab > LAST_BUNDLING => format!(
             "GitLab {gl_major}.{gl_minor} bundles no Mattermost (removed in 19.0): mattermost.version = \"{version}\", \
-             the default; set it to the version your Mattermost server runs"
+             the supported ESR; if your server still runs the 10 line, {conditions}"
         ),
-        None => format!(
-            "GitLab {gl_major}.{gl_minor} bundled a Mattermost older than 6.6: mattermost.version = \"{version}\"; \
-             upgrade through GitLab 15 or later first, since Mattermost cannot migrate such an old database in one step"
-        ),
+        None => unreachable_older(gl_major, gl_minor, version),
     };
     Ok(Target { version, note })
+}
+
+fn unreachable_older(gl_major: u32, gl_minor: u32, version: MattermostVersion) -> String {
+    format!(
+        "GitLab {gl_major}.{gl_minor} bundled a Mattermost older than 6.6: mattermost.version = \"{version}\"; \
+         upgrade through GitLab 15 or later first, since Mattermost cannot migrate such an old database in one step"
+    )
 }
 
 #[cfg(test)]
@@ -124,6 +135,9 @@ mod tests {
     #[test]
     fn bundled_versions_follow_the_table_and_its_gaps() {
         assert_eq!(bundled_mattermost((18, 3)), Some((10, 10)));
+        // 18.4 and 18.5 kept 10.10 (18.5 shipped 10.10.2); 18.6 brought 10.11.
+        assert_eq!(bundled_mattermost((18, 5)), Some((10, 10)));
+        assert_eq!(bundled_mattermost((18, 6)), Some((10, 11)));
         assert_eq!(bundled_mattermost((18, 11)), Some((10, 11)));
         // 17.10 is not listed: it kept 17.9's 10.4.
         assert_eq!(bundled_mattermost((17, 10)), Some((10, 4)));
@@ -134,8 +148,11 @@ mod tests {
     #[test]
     fn every_import_targets_a_supported_version_not_older_than_what_ran() {
         let t = target_for("18.2.1").expect("valid");
-        assert_eq!(t.version, MattermostVersion::V10_11);
+        assert_eq!(t.version, MattermostVersion::V11_7);
         assert!(t.note.contains("bundled Mattermost 10.9"), "{}", t.note);
+        let t = target_for("18.11.2").expect("valid");
+        assert!(t.note.contains("bundled Mattermost 10.11"), "{}", t.note);
+        assert!(t.note.contains("11.7.3 or later"), "{}", t.note);
         assert!(target_for("19.1")
             .expect("valid")
             .note

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::syntax::nginx::arg;
+use crate::validate::lines::{SignIn, GITLAB_LOGIN_ROUTE, TEAM_EDITION_SIGN_IN_PATH};
 use crate::validate::Plan;
 
 /// The `http`-level pieces: the upstream with keepalive and the `Connection` header map.
@@ -108,6 +109,7 @@ fn locations(plan: &Plan, indent: &str) -> String {
          {i}    proxy_http_version 1.1;\n\
          {i}    proxy_pass http://gitlab_mattermost;\n\
          {i}}}\n\n\
+         {sign_in}\
          {i}location / {{\n\
          {i}    proxy_set_header Connection $gitlab_mattermost_connection;\n\
          {headers}\
@@ -121,6 +123,22 @@ fn locations(plan: &Plan, indent: &str) -> String {
          {i}}}\n",
         body = n.client_max_body_size,
         read = n.proxy_read_timeout,
+        sign_in = team_edition_sign_in(plan, i),
+    )
+}
+
+/// Team Edition on 11 shows no GitLab button: a stable link to the route it still answers.
+/// The redirect stays relative, so it works behind an outer load balancer too.
+fn team_edition_sign_in(plan: &Plan, i: &str) -> String {
+    if plan.sign_in != SignIn::TeamEditionRoute {
+        return String::new();
+    }
+    format!(
+        "{i}# Sign in with GitLab on Team Edition 11 (no button in the apps): gitlab.allow_team_edition_route.\n\
+         {i}location = {TEAM_EDITION_SIGN_IN_PATH} {{\n\
+         {i}    absolute_redirect off;\n\
+         {i}    return 302 {GITLAB_LOGIN_ROUTE}$is_args$args;\n\
+         {i}}}\n\n"
     )
 }
 

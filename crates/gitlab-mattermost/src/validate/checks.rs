@@ -127,6 +127,10 @@ fn check_paths(config: &Config, report: &mut Report) {
     ];
     let optional = [
         (at(&["mattermost", "mmctl"]), &config.mattermost.mmctl),
+        (
+            at(&["mattermost", "license_file"]),
+            &config.mattermost.license_file,
+        ),
         (at(&["gitlab", "id_file"]), &config.gitlab.id_file),
         (at(&["gitlab", "secret_file"]), &config.gitlab.secret_file),
         (at(&["smtp", "password_file"]), &config.smtp.password_file),

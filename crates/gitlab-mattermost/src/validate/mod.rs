@@ -9,6 +9,7 @@
 
 mod checks;
 pub mod integrations;
+pub mod lines;
 mod reading;
 mod rules;
 mod sections;
@@ -20,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::schema::{Config, FileDriver, MattermostVersion};
+use crate::schema::{Config, FileDriver};
 use crate::sources::{KeyPath, Layered};
 use crate::syntax::env_file;
 
@@ -84,6 +85,8 @@ pub struct Plan {
     pub credentials: Vec<Credential>,
     /// Non-fatal remarks (logged as warnings).
     pub warnings: Vec<String>,
+    /// How GitLab sign-in reaches users (a button, or Team Edition's route on 11).
+    pub sign_in: lines::SignIn,
 }
 
 /// Whether every input file could be read.
@@ -250,6 +253,7 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
     settings::free_form(&config, &mut b);
     settings::untrusted_connections_warning(&config, &mut b);
     settings::environment_files(&config, &mut b);
+    settings::licence(&config, &mut b);
     let local_mode = settings::local_mode(&config, &mut b);
     sections::check(&config, https, ctx, b.report);
     integrations::check_section(&config, ctx, b.report);
@@ -262,7 +266,7 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
         report,
         catalogue: _,
     } = b;
-    warnings.extend(gitlab_licence_warning(&config, &values));
+    let sign_in = lines::check(&config, &values, report, &mut warnings);
     let env = environment(&config, &values, report);
     Some(Plan {
         https: https.unwrap_or(false),
@@ -273,26 +277,8 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
         env,
         credentials: credentials.into_values().collect(),
         warnings,
+        sign_in,
     })
-}
-
-/// Mattermost 11.0 moved GitLab sign-in behind a licence: Team Edition (and an unlicensed
-/// Enterprise Edition) no longer offer it, silently. Without a licence file in the config the
-/// button would be gone after an upgrade, so say so.
-fn gitlab_licence_warning(
-    config: &Config,
-    values: &BTreeMap<String, settings::SettingValue>,
-) -> Option<String> {
-    let licensed = values.contains_key("MM_SERVICESETTINGS_LICENSEFILELOCATION");
-    (config.mattermost.version >= MattermostVersion::V11 && config.gitlab.enable && !licensed)
-        .then(|| {
-            format!(
-                "gitlab.enable: Mattermost {} offers \"Sign in with GitLab\" only with a licence (11.0 moved GitLab SSO out of Team Edition); \
-                 on Team Edition or without a licence the button is missing. Keep mattermost.version = \"10.11\" (the ESR), \
-                 or set ServiceSettings.LicenseFileLocation to your licence file",
-                config.mattermost.version
-            )
-        })
 }
 
 /// The directories the unit may write to (`ReadWritePaths=`, besides its runtime directory

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::settings::SettingValue;
 use super::{key, Report};
-use crate::catalogue::{Catalogue, MattermostVersion};
+use crate::catalogue::Catalogue;
 use crate::diag::Diagnostic;
 
 /// Read access to the final settings, falling back to Mattermost's defaults.
@@ -358,27 +358,8 @@ fn cross_field(view: &View, fail: &mut dyn FnMut(&str, String, &str)) {
             "model.config.is_valid.sitename_length.app_error",
         );
     }
-    // 11.0 made archived channels always visible; 10.11 still allows hiding them.
-    if view.catalogue.version() >= MattermostVersion::V11
-        && view.is_set("TeamSettings.ExperimentalViewArchivedChannels")
-        && !view.bool("TeamSettings.ExperimentalViewArchivedChannels")
-    {
-        fail(
-            "TeamSettings.ExperimentalViewArchivedChannels",
-            "hiding archived channels is no longer supported; expected true".into(),
-            "model.config.is_valid.experimental_view_archived_channels.app_error",
-        );
-    }
-    // 11.0 removed certificate-based sign-in; 10.11 still offers it.
-    if view.catalogue.version() >= MattermostVersion::V11
-        && view.bool("ExperimentalSettings.ClientSideCertEnable")
-    {
-        fail(
-            "ExperimentalSettings.ClientSideCertEnable",
-            "certificate-based authentication was removed; expected false".into(),
-            "model.config.is_valid.client_side_cert_enable.app_error",
-        );
-    }
+    // What makes a line refuse to start (archived channels hidden, certificate sign-in, a
+    // driver other than postgres on 11) is checked from crate::lifecycle, in validate::lines.
     if let Some(dir) = view.string("FileSettings.Directory") {
         if dir.is_empty() || dir.trim() != dir {
             fail(

@@ -618,6 +618,24 @@ pub(super) fn environment_files(config: &Config, b: &mut Builder) {
     }
 }
 
+/// The Mattermost licence, when the config names its file: Mattermost reads `MM_LICENSE`
+/// before any other source of a licence (channels/app/platform/license.go), so the file is a
+/// credential like any secret and never lands in the database dump, config.json or the store.
+pub(super) fn licence(config: &Config, b: &mut Builder) {
+    if let Some(file) = &config.mattermost.license_file {
+        b.credentials.insert(
+            LICENCE_CREDENTIAL.to_string(),
+            Credential {
+                name: LICENCE_CREDENTIAL.to_string(),
+                path: file.clone(),
+                uses: vec![SecretUse::Variable("MM_LICENSE".into())],
+            },
+        );
+    }
+}
+
+const LICENCE_CREDENTIAL: &str = "mattermost_license";
+
 const ENABLE_LOCAL_MODE: &str = "MM_SERVICESETTINGS_ENABLELOCALMODE";
 const LOCAL_MODE_SOCKET: &str = "MM_SERVICESETTINGS_LOCALMODESOCKETLOCATION";
 

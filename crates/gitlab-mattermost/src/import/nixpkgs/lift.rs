@@ -642,14 +642,6 @@ fn gitlab(run: &mut Run, r: &mut Resolved) {
     run.ctx
         .set_out(&["gitlab", "scope"], Value::String(scope.clone()));
     carried(run, origin, format!("gitlab.scope = {scope:?}, as before (Mattermost's default is \"\"; an application made by `gitlab-mattermost gitlab register` uses \"read_user\")"));
-    if run.facts.version.as_deref().is_some_and(|v| {
-        v.split('.')
-            .next()
-            .and_then(|m| m.parse::<u32>().ok())
-            .is_some_and(|m| m >= 11)
-    }) {
-        derived(run, enable.origin, "GitLab sign-in on Mattermost 11 or later: the Team Edition offers it only with a license that includes OpenID (10.11, the Extended Support Release, does without)".into());
-    }
 }
 
 // ---- SMTP ----

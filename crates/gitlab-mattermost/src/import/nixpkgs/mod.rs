@@ -49,6 +49,7 @@ pub fn import(path: &Path, args: &ImportArgs) -> Result<Imported, ImportError> {
     let resolved = std::mem::take(&mut run.layers).resolve(&mut run.ctx.report);
     lift::lift(&mut run, resolved)?;
     run.module.report_unknown(&mut run.ctx.report);
+    super::sign_in::apply(&mut run.ctx, args.gitlab_sign_in)?;
     run.ctx.validate_output()?;
     run.ctx.secrets.finish(&mut run.ctx.report);
     let text = output(&run, args.format, &source);

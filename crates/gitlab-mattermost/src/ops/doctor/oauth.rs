@@ -16,6 +16,7 @@ use crate::ops::files;
 use crate::ops::gitlab::{self, Api, Secret};
 use crate::ops::http::{self, Answer};
 use crate::render::nginx;
+use crate::validate::lines::{SignIn, GITLAB_LOGIN_ROUTE, TEAM_EDITION_SIGN_IN_PATH};
 
 struct Endpoints {
     authorize: String,
@@ -91,6 +92,15 @@ pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
             Err(p) => problems.push(p),
         },
         _ => steps.done("redirect URIs not compared with GitLab's (give --token-file)"),
+    }
+    if ctx.plan.sign_in == SignIn::TeamEditionRoute {
+        steps.doing("following the Team Edition sign-in route");
+        match probe_team_edition_route(&agent, ctx, &e.authorize) {
+            Ok(()) => steps.done(format!(
+                "{TEAM_EDITION_SIGN_IN_PATH} leads through {GITLAB_LOGIN_ROUTE} to GitLab's authorize endpoint"
+            )),
+            Err(Probe::Unreachable(p) | Probe::Wrong(p)) => problems.push(p),
+        }
     }
     match scheme_forwarded(ctx) {
         Ok(Some(s)) => steps.done(format!(
@@ -242,6 +252,49 @@ fn probe_token(
         )),
     };
     result.map_err(Probe::Wrong)
+}
+
+/// Team Edition 11: the sign-in link nginx serves must redirect to Mattermost's
+/// `/oauth/gitlab/login`, and that must still redirect to GitLab's authorize endpoint (the
+/// undocumented route a release may close).
+fn probe_team_edition_route(agent: &ureq::Agent, ctx: &Ctx, authorize: &str) -> Result<(), Probe> {
+    let site = ctx.plan.site_url.url.trim_end_matches('/');
+    let link = format!("{site}{TEAM_EDITION_SIGN_IN_PATH}");
+    let a = send(agent, ctx, &link, |ag| ag.get(&link).call())?;
+    let to_route = a.location.as_deref().is_some_and(|l| {
+        l.starts_with(GITLAB_LOGIN_ROUTE) || l.starts_with(&format!("{site}{GITLAB_LOGIN_ROUTE}"))
+    });
+    if !(matches!(a.status, 301 | 302 | 303 | 307) && to_route) {
+        return Err(Probe::Wrong((
+            format!(
+                "{link} answered HTTP {} {}, not a redirect to {GITLAB_LOGIN_ROUTE}",
+                a.status,
+                a.location.as_deref().unwrap_or("")
+            ),
+            "run `gitlab-mattermost apply` (nginx serves the link when gitlab.allow_team_edition_route is on)".into(),
+        )));
+    }
+    let route = format!("{site}{GITLAB_LOGIN_ROUTE}");
+    let a = send(agent, ctx, &route, |ag| ag.get(&route).call())?;
+    let to_gitlab = a
+        .location
+        .as_deref()
+        .is_some_and(|l| l.starts_with(authorize));
+    if matches!(a.status, 301 | 302 | 303 | 307) && to_gitlab {
+        Ok(())
+    } else {
+        Err(Probe::Wrong((
+            format!(
+                "Mattermost's {GITLAB_LOGIN_ROUTE} answered HTTP {} {} instead of redirecting to {authorize}: \
+                 this Team Edition build may have closed the route",
+                a.status,
+                a.location.as_deref().unwrap_or("")
+            ),
+            "GitLab sign-in then needs the Enterprise build: set mattermost.edition = \"enterprise\" \
+             (with mattermost.license_file, or without it as Mattermost Entry)"
+                .into(),
+        )))
+    }
 }
 
 /// Without a token the user endpoint must ask for one (401); anything else is not GitLab.
