@@ -12,6 +12,12 @@ let
   cfg = config.services.gitlab-mattermost;
   system = pkgs.stdenv.hostPlatform.system;
   url = (import ./lib.nix { inherit lib; }).parseUrl cfg.externalUrl;
+  siteUrl = if (cfg.siteUrl or null) != null then cfg.siteUrl else cfg.externalUrl;
+
+  # From 11, GitLab sign-in is an Enterprise feature (the compiler's lifecycle table).
+  gitlabNeedsEdition =
+    lib.versionAtLeast cfg.package.version "11" && (cfg.mattermost.edition or "team") == "team";
+  teamEditionRoute = gitlabNeedsEdition && (cfg.gitlab.allowTeamEditionRoute or false);
 
   # Every option of type secretFile, also inside nullOr and attrsOf, with one entry per file.
   isSecretType =
@@ -147,15 +153,41 @@ in
           "GitLab Mattermost" trusted in GitLab's Admin area > Applications.
         '';
       }
+      {
+        # The compiler refuses it too, at build time (its lifecycle table); said here, it is
+        # said at evaluation.
+        assertion =
+          !((cfg.mattermost.version or null) == "10.11" && !(cfg.mattermost.allowEndOfLife or false));
+        message = ''
+          services.gitlab-mattermost: Mattermost ${cfg.package.version} is the 10.11 ESR, which
+          reached its end of life on 2026-08-15 and gets no security fixes. Use the 11.7 ESR
+          (pkgs.mattermost on NixOS 26.05; the move migrates the database one way, so back it up
+          first), or keep it knowingly for the weeks of a move with
+          services.gitlab-mattermost.mattermost.allowEndOfLife = true.
+        '';
+      }
+      {
+        # The compiler refuses it too, at build time; said here, it is said at evaluation.
+        assertion = !(cfg.gitlab.enable && gitlabNeedsEdition && !teamEditionRoute);
+        message = ''
+          services.gitlab-mattermost.gitlab.enable: Mattermost ${cfg.package.version} Team Edition
+          does not offer GitLab sign-in (11.0 moved it to the Enterprise build). Choose one:
+          mattermost.edition = "enterprise" with an Enterprise package (mattermost.licenseFile
+          for a licensed server, or none for the free Mattermost Entry tier: only the newest
+          10,000 messages visible); gitlab.allowTeamEditionRoute = true (no GitLab button in any
+          app, users sign in at <site>/gitlab-sign-in through an undocumented route); or
+          gitlab.enable = false.
+        '';
+      }
     ]
     ++ secretAssertions;
 
     warnings =
-      lib.optional (cfg.gitlab.enable && lib.versionAtLeast cfg.package.version "11") ''
-        services.gitlab-mattermost.gitlab.enable is set, but from Mattermost 11 (this is
-        ${cfg.package.version}) the Team Edition shows "Sign in with GitLab" only with a license
-        that includes OpenID. Use the 10.11 Extended Support Release (pkgs.mattermost on NixOS
-        25.11) or install a license.
+      lib.optional (cfg.gitlab.enable && teamEditionRoute) ''
+        services.gitlab-mattermost.gitlab.allowTeamEditionRoute: Mattermost ${cfg.package.version}
+        Team Edition shows no "Sign in with GitLab" button in any app; users sign in at
+        ${siteUrl}/gitlab-sign-in, which leads to the undocumented route
+        /oauth/gitlab/login (any release may close it; `gitlab-mattermost doctor` checks it).
       ''
       ++ map (secret: ''
         ${secret.name} is in the Nix store, where every local user can read it. Keep secrets

@@ -390,8 +390,8 @@ in
       && contains "gitlab-rails runner" integrationsUnit.serviceConfig.ExecStart.text;
   }
   {
-    name = "mattermost11: GitLab sign-in on Mattermost 11 warns about the license";
-    ok = lib.any (contains "only with a license") hosts.mattermost11.warnings;
+    name = "mattermost11: GitLab sign-in through Team Edition's route says what users get";
+    ok = lib.any (contains "shows no \"Sign in with GitLab\" button") hosts.mattermost11.warnings;
   }
 
   # mattermost.version
@@ -410,9 +410,9 @@ in
     ok = hasVersion || !(mm.finalConfig.mattermost ? version);
   }
   {
-    name = "mattermost.version: the package's version reaches the compiler (10.11.4: 10.11, 11.0.4: 11.7)";
+    name = "mattermost.version: the package's version reaches the compiler (11.7.16: 11.7)";
     skip = versionSkip;
-    ok = versionOf minimal == "10.11" && versionOf hosts.mattermost11 == "11.7";
+    ok = versionOf minimal == "11.7" && versionOf hosts.mattermost11 == "11.7";
   }
   {
     name = "mattermost.version: a version the host sets wins over the package's";
@@ -447,6 +447,24 @@ in
       && !named "mattermost-admin" both.environment.systemPackages
       && !(both.services.nginx.virtualHosts ? "chat.example.com")
       && builtins.deepSeq accounts true;
+  }
+  {
+    name = "endOfLife: the 10.11 ESR is rejected as past its end of life, naming allowEndOfLife";
+    ok =
+      rejects hosts.endOfLife "reached its end of life on 2026-08-15"
+      && rejects hosts.endOfLife "mattermost.allowEndOfLife = true";
+  }
+  {
+    name = "endOfLifeAllowed: said knowingly, the 10.11 ESR evaluates and reaches the compiler as 10.11";
+    skip = versionSkip;
+    ok = failed hosts.endOfLifeAllowed == [ ] && versionOf hosts.endOfLifeAllowed == "10.11";
+  }
+  {
+    name = "teamEditionNoChoice: GitLab sign-in on 11 Team Edition is rejected with the choices";
+    ok =
+      rejects hosts.teamEditionNoChoice "does not offer GitLab sign-in"
+      && rejects hosts.teamEditionNoChoice "allowTeamEditionRoute = true"
+      && rejects hosts.teamEditionNoChoice "mattermost.edition = \"enterprise\"";
   }
   {
     name = "aarch64: rejected, x86_64-linux only";

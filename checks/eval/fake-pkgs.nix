@@ -26,8 +26,9 @@ in
   inherit lib;
   stdenv.hostPlatform = { inherit system; };
 
-  mattermost = package "mattermost" "10.11.4";
-  mattermostLatest = package "mattermost" "11.0.4";
+  # As nixos-26.05 has them: both the 11.7 ESR.
+  mattermost = package "mattermost" "11.7.16";
+  mattermostLatest = package "mattermost" "11.7.16";
   # A release the compiler has no settings catalogue for.
   mattermostOld = package "mattermost" "10.5.8";
   util-linux = package "util-linux" "2.41";

@@ -86,6 +86,7 @@ rec {
         externalUrl = "https://chat.example.org";
         nginx = certificates "chat.example.org";
         gitlab.register.enable = true;
+        gitlab.allowTeamEditionRoute = true;
       };
     };
   };
@@ -145,6 +146,7 @@ rec {
         externalUrl = "https://chat.example.org";
         nginx = certificates "chat.example.org";
         gitlab = {
+          allowTeamEditionRoute = true;
           url = "https://gitlab.example.org";
           register = {
             enable = true;
@@ -172,6 +174,53 @@ rec {
   };
 
   # Mattermost 11 with GitLab sign-in: the license warning.
+  # The 10.11 ESR, past its end of life, without saying so (and with it: see endOfLifeAllowed).
+  endOfLife = {
+    system = "x86_64-linux";
+    module =
+      { pkgs, ... }:
+      {
+        services.gitlab-mattermost = {
+          enable = true;
+          package = pkgs.mattermost // { version = "10.11.18"; };
+          externalUrl = "https://chat.example.com";
+          nginx = certificates "chat.example.com";
+        };
+      };
+  };
+  endOfLifeAllowed = {
+    system = "x86_64-linux";
+    module =
+      { pkgs, ... }:
+      {
+        services.gitlab-mattermost = {
+          enable = true;
+          package = pkgs.mattermost // { version = "10.11.18"; };
+          mattermost.allowEndOfLife = true;
+          externalUrl = "https://chat.example.com";
+          nginx = certificates "chat.example.com";
+        };
+      };
+  };
+
+  # GitLab sign-in on 11 Team Edition without saying how: rejected with the choices.
+  teamEditionNoChoice = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+        gitlab = {
+          enable = true;
+          url = "https://gitlab.example.com";
+          id = "0123456789abcdef";
+          secretFile = "/run/secrets/gitlab-oauth-secret";
+        };
+      };
+    };
+  };
+
   mattermost11 = {
     system = "x86_64-linux";
     module =
@@ -183,6 +232,7 @@ rec {
           externalUrl = "https://chat.example.com";
           nginx = certificates "chat.example.com";
           gitlab = {
+            allowTeamEditionRoute = true;
             enable = true;
             url = "https://gitlab.example.com";
             id = "0123456789abcdef";
@@ -311,6 +361,7 @@ rec {
         externalUrl = "https://chat.example.com";
         nginx = certificates "chat.example.com";
         gitlab = {
+          allowTeamEditionRoute = true;
           url = "https://gitlab.example.com";
           register = {
             enable = true;
@@ -331,6 +382,7 @@ rec {
         externalUrl = "https://chat.example.com";
         nginx = certificates "chat.example.com";
         gitlab = {
+          allowTeamEditionRoute = true;
           url = "https://gitlab.example.com";
           register = {
             enable = true;

@@ -48,7 +48,7 @@ rec {
 
   # Mattermost through this module: https://mattermost.test via nginx, local PostgreSQL.
   mattermost =
-    { ... }:
+    { config, ... }:
     {
       imports = [
         common
@@ -63,6 +63,10 @@ rec {
         enable = true;
         externalUrl = "https://mattermost.test";
         openFirewall = true;
+        # On a nixpkgs whose pkgs.mattermost is still the 10.11 ESR (nixos-25.11), say so
+        # knowingly: the compiler refuses a line past its end of life otherwise.
+        mattermost.allowEndOfLife =
+          lib.versions.majorMinor config.services.gitlab-mattermost.package.version == "10.11";
         nginx = {
           certificate = "${certs}/mattermost.test.pem";
           certificateKey = secretPath "mattermost.test.key";

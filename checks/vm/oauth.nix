@@ -104,6 +104,8 @@ in
       package = mattermostEsr;
       gitlab = {
         url = "https://gitlab.test";
+        # On an 11 package (Team Edition) the sign-in goes through /gitlab-sign-in.
+        allowTeamEditionRoute = true;
         # GitLab is on the other host: the token comes from a file, and marking the
         # application trusted is left to the test (finish.rb on the GitLab host).
         register = {

@@ -32,6 +32,10 @@
 
     gitlab = {
       url = "https://gitlab.example.com";
+      # Mattermost 11 Team Edition shows no GitLab button: users sign in at
+      # https://<site>/gitlab-sign-in (an undocumented route; `gitlab-mattermost doctor` checks
+      # it). Or use the Enterprise build: mattermost.edition = "enterprise".
+      allowTeamEditionRoute = true;
       # Creates the OAuth application "GitLab Mattermost" at boot and keeps its id and
       # secret under /var/lib/gitlab-mattermost-oauth.
       register = {
