@@ -32,9 +32,25 @@ def run(ctx):
     user = sign_in(ctx, expect_consent=True)
     again = sign_in(ctx, expect_consent=True)
     expect(again["id"] == user["id"], "the second sign-in made another user")
+    doctor = doctor_passes(ctx)
     refused = wrong_secret_is_named(ctx)
     return (f"{offered}; {registered}; signed in as {user['username']} <{user['email']}> via "
-            f"{user['auth_service']} from {start_path(ctx)} twice; {refused}")
+            f"{user['auth_service']} from {start_path(ctx)} twice; {doctor}; {refused}")
+
+
+def doctor_passes(ctx):
+    """doctor's oauth check passes; on 11 Team Edition it follows the route to GitLab."""
+    result = ctx.container.run(["gitlab-mattermost", "doctor", CONFIG_IN_CONTAINER, "--only", "oauth"],
+                               check=False)
+    report = result.stdout + result.stderr
+    expect(result.returncode == 0, f"doctor --only oauth failed:\n{report[-3000:]}")
+    if team_edition_route(ctx):
+        doctor_json = ctx.container.run(["gitlab-mattermost", "doctor", CONFIG_IN_CONTAINER, "--only",
+                                         "oauth", "--json"], check=False).stdout
+        expect("leads through /oauth/gitlab/login to GitLab's authorize endpoint" in doctor_json,
+               f"doctor did not follow the Team Edition route:\n{doctor_json[-3000:]}")
+        return "doctor follows /gitlab-sign-in through /oauth/gitlab/login to GitLab"
+    return "doctor's oauth check passes"
 
 
 def team_edition_route(ctx):
