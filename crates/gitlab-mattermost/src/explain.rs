@@ -181,6 +181,7 @@ fn setting_text(s: &Setting) -> String {
     let _ = writeln!(out, "  type: {} ({})", s.go_type, s.ty.describe());
     let _ = writeln!(out, "  default: {}", s.default);
     versions_text(&mut out, s);
+    line_facts_text(&mut out, s);
     let place = match mapping::typed_owner(&s.path()) {
         Some(owner) => format!("{owner} (typed section)"),
         None if s.is_secret() => format!(
@@ -241,6 +242,32 @@ fn versions_text(out: &mut String, s: &Setting) {
     }
     for v in Catalogue::versions_with(name) {
         let _ = writeln!(out, "  catalogue {v}: {}", Catalogue::of(v).source());
+    }
+}
+
+/// What a line's facts say about the setting: values it refuses to start with, a default it
+/// changed (crate::lifecycle).
+fn line_facts_text(out: &mut String, s: &Setting) {
+    let path = s.path();
+    for line in &crate::lifecycle::LINES {
+        for r in line.refuses_to_start.iter().filter(|r| r.setting == path) {
+            let what = match r.refuses {
+                crate::lifecycle::Refuses::Value(v) => format!("= {v}"),
+                crate::lifecycle::Refuses::AnyBut(v) => format!("other than {v}"),
+            };
+            let _ = writeln!(
+                out,
+                "  {}: refuses to start with {what} ({}); `check` refuses it",
+                line.name, r.why
+            );
+        }
+        for c in line.changed_defaults.iter().filter(|c| c.setting == path) {
+            let _ = writeln!(
+                out,
+                "  {}: default changed from {} to {}",
+                line.name, c.before, c.after
+            );
+        }
     }
 }
 

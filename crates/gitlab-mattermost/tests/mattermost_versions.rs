@@ -337,6 +337,17 @@ fn explain_says_which_versions_have_a_setting() {
         only_10.contains("catalogue 10.11: github.com/mattermost/mattermost/server/public v0.1.16"),
         "{only_10}"
     );
+    // The line facts: what 11 refuses to start with, a default it changed.
+    let archived = explain("TeamSettings.ExperimentalViewArchivedChannels");
+    assert!(
+        archived.contains("  Mattermost 11.7 ESR: refuses to start with = false (11.0 made archived channels always viewable)"),
+        "{archived}"
+    );
+    let idle = explain("SqlSettings.MaxIdleConns");
+    assert!(
+        idle.contains("  Mattermost 11.7 ESR: default changed from 20 to 50"),
+        "{idle}"
+    );
     // Where the default changed between versions, both are shown.
     let conns = explain("SqlSettings.MaxOpenConns");
     assert!(conns.contains("  default: 100\n"), "{conns}");
