@@ -395,3 +395,67 @@ fn a_backup_next_to_other_files_leaves_them_alone() {
         "mine"
     );
 }
+
+/// Plugins (server and web app) and every secret file the config names are in the backup: the
+/// secrets 0600 in a 0700 directory; a restore brings the plugins back.
+#[test]
+fn plugins_and_secret_files_are_backed_up_and_plugins_restored() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(s) = site() else { return };
+    let plugins = s.dir.path().join("data/plugins");
+    let client = s.dir.path().join("data/client-plugins");
+    write_file(
+        &plugins.join("com.github.gitlab/plugin.json"),
+        "{\"id\":\"gitlab\"}",
+        0o644,
+    );
+    write_file(&client.join("com.github.gitlab/main.js"), "js", 0o644);
+    let secret = s.dir.path().join("secrets/token");
+    write_file(&secret, "canary-secret-value\n", 0o600);
+    let text = std::fs::read_to_string(&s.config).unwrap().replace(
+        "[directories]\n",
+        &format!(
+            "[directories]\nplugins = \"{}\"\nclient_plugins = \"{}\"\n",
+            plugins.display(),
+            client.display()
+        ),
+    ) + &format!(
+        "[environment_files]\nBACKUP_TEST_TOKEN = \"{}\"\n",
+        secret.display()
+    );
+    std::fs::write(&s.config, text).unwrap();
+
+    let backup = s.backup();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&backup), 0o700, "the backup holds secrets");
+    let m = manifest(&backup);
+    assert_eq!(
+        m["plugins"],
+        serde_json::json!(["plugins", "client-plugins"])
+    );
+    assert_eq!(m["secrets"], serde_json::json!(["env_BACKUP_TEST_TOKEN"]));
+    let copied = backup.join("secrets/env_BACKUP_TEST_TOKEN");
+    assert_eq!(
+        std::fs::read_to_string(&copied).unwrap(),
+        "canary-secret-value\n"
+    );
+    assert_eq!(mode(&copied), 0o600);
+    assert_eq!(
+        std::fs::read_to_string(backup.join("plugins/com.github.gitlab/plugin.json")).unwrap(),
+        "{\"id\":\"gitlab\"}"
+    );
+    assert!(m["mattermost"]["version"].is_string(), "{m}");
+
+    std::fs::remove_dir_all(&plugins).unwrap();
+    let (code, out, err) = s.cmd(&["restore", "--from", backup.to_str().unwrap(), "--force"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!out.contains("canary-secret-value") && !err.contains("canary-secret-value"));
+    assert_eq!(
+        std::fs::read_to_string(plugins.join("com.github.gitlab/plugin.json")).unwrap(),
+        "{\"id\":\"gitlab\"}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(client.join("com.github.gitlab/main.js")).unwrap(),
+        "js"
+    );
+}

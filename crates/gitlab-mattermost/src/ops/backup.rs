@@ -1,5 +1,7 @@
-//! `backup` and `restore`: the database (pg_dump, gzipped), the uploaded files directory and
-//! Mattermost's `config.json`, with a manifest of SHA-256 checksums.
+//! `backup` and `restore`: the database (pg_dump, gzipped), the uploaded files directory,
+//! Mattermost's `config.json`, the server and web app plugin directories and every secret file
+//! the config names, with a manifest of SHA-256 checksums. The backup directory is 0700 and the
+//! secret files in it 0600: it holds what the service needs to start again.
 //!
 //! A backup is written into a hidden `.NAME.partial-*` directory and renamed to its final
 //! name only after the manifest is written and synced (never over anything already there),
@@ -10,7 +12,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -28,6 +30,15 @@ use crate::validate::Plan;
 const MANIFEST: &str = "manifest.json";
 const FILES_DIR: &str = "files";
 const CONFIG_JSON: &str = "config.json";
+const SECRETS_DIR: &str = "secrets";
+/// The plugin directories: (the name in a backup, the config's directory).
+fn plugin_dirs(plan: &Plan) -> [(&'static str, PathBuf); 2] {
+    let d = &plan.config.directories;
+    [
+        ("plugins", PathBuf::from(&d.plugins)),
+        ("client-plugins", PathBuf::from(&d.client_plugins)),
+    ]
+}
 
 /// What a backup holds; written last.
 #[derive(Debug, Serialize, Deserialize)]
@@ -42,7 +53,23 @@ pub struct Manifest {
     /// Where the files directory was (for information; restore uses the config).
     pub files_directory: Option<String>,
     pub has_config_json: bool,
+    /// Plugin directories copied (`plugins`, `client-plugins`).
+    #[serde(default)]
+    pub plugins: Vec<String>,
+    /// Secret files copied into `secrets/`, by credential name.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// The Mattermost the backup was taken of (`mattermost.version`, `mattermost.install_dir`).
+    #[serde(default)]
+    pub mattermost: Option<Release>,
     pub files: Vec<Entry>,
+}
+
+/// Which Mattermost ran when a backup was taken.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Release {
+    pub version: String,
+    pub install_dir: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -133,11 +160,18 @@ fn check_destination(plan: &Plan, to: &Path) -> Result<()> {
 
 /// Run `backup`.
 pub fn backup(plan: &Plan, args: &BackupArgs) -> Result<()> {
-    check_destination(plan, &args.to)?;
+    let dir = backup_into(plan, &args.to, "mattermost-backup")?;
+    println!("backup complete: {}", dir.display());
+    Ok(())
+}
+
+/// Writes a complete backup into a new `<prefix>-<stamp>` directory of `to` and returns it.
+pub fn backup_into(plan: &Plan, to: &Path, prefix: &str) -> Result<PathBuf> {
+    check_destination(plan, to)?;
     let stamp = utc_stamp(SystemTime::now());
-    fs::create_dir_all(&args.to).with_context(|| format!("cannot create {}", args.to.display()))?;
-    let name = format!("mattermost-backup-{stamp}");
-    let final_dir = args.to.join(&name);
+    fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let name = format!("{prefix}-{stamp}");
+    let final_dir = to.join(&name);
     if final_dir.exists() {
         bail!("{} already exists", final_dir.display());
     }
@@ -145,8 +179,8 @@ pub fn backup(plan: &Plan, args: &BackupArgs) -> Result<()> {
     let partial = tempfile::Builder::new()
         .prefix(&format!(".{name}.partial-"))
         .permissions(fs::Permissions::from_mode(0o700))
-        .tempdir_in(&args.to)
-        .with_context(|| format!("cannot create a directory in {}", args.to.display()))?;
+        .tempdir_in(to)
+        .with_context(|| format!("cannot create a directory in {}", to.display()))?;
     let staging = partial.path().to_path_buf();
 
     let db = &plan.config.database;
@@ -174,6 +208,15 @@ pub fn backup(plan: &Plan, args: &BackupArgs) -> Result<()> {
         copy_file(&cfg, &staging.join(CONFIG_JSON))?;
         println!("copied {}", cfg.display());
     }
+    let mut plugins = Vec::new();
+    for (name, dir) in plugin_dirs(plan) {
+        if dir.is_dir() && !plugins.contains(&name.to_string()) {
+            let n = copy_tree(&dir, &staging.join(name))?;
+            println!("copied {} ({n} files)", dir.display());
+            plugins.push(name.to_string());
+        }
+    }
+    let secrets = copy_secrets(plan, &staging.join(SECRETS_DIR))?;
 
     let manifest = Manifest {
         format: 1,
@@ -183,6 +226,12 @@ pub fn backup(plan: &Plan, args: &BackupArgs) -> Result<()> {
         database_name: db.name.clone(),
         files_directory: files_dir.map(|d| d.to_string_lossy().into_owned()),
         has_config_json,
+        plugins,
+        secrets,
+        mattermost: Some(Release {
+            version: plan.config.mattermost.version.to_string(),
+            install_dir: plan.config.mattermost.install_dir.clone(),
+        }),
         files: checksums(&staging)?,
     };
     write_manifest(&staging, &manifest)?;
@@ -202,13 +251,47 @@ pub fn backup(plan: &Plan, args: &BackupArgs) -> Result<()> {
         )
     })?;
     let _ = partial.keep();
-    File::open(&args.to).and_then(|d| d.sync_all()).ok();
+    File::open(to).and_then(|d| d.sync_all()).ok();
     println!(
-        "backup complete: {} ({} files with checksums)",
-        final_dir.display(),
-        manifest.files.len()
+        "{} files with checksums in {}",
+        manifest.files.len(),
+        final_dir.display()
     );
-    Ok(())
+    Ok(final_dir)
+}
+
+/// Every secret file the config names, copied 0600 into `dir` under its credential name; a
+/// missing file is an error (the backup would not bring the service back).
+fn copy_secrets(plan: &Plan, dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for c in &plan.credentials {
+        let from = Path::new(&c.path);
+        if names.is_empty() {
+            fs::create_dir_all(dir)?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        }
+        let to = dir.join(&c.name);
+        let mut src = File::open(from).with_context(|| {
+            format!(
+                "cannot read the secret file {} ({})",
+                from.display(),
+                c.name
+            )
+        })?;
+        let mut dst = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&to)
+            .with_context(|| format!("cannot write {}", to.display()))?;
+        io::copy(&mut src, &mut dst)?;
+        dst.sync_all()?;
+        names.push(c.name.clone());
+    }
+    if !names.is_empty() {
+        println!("copied {} secret file(s) (mode 0600)", names.len());
+    }
+    Ok(names)
 }
 
 fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
@@ -501,6 +584,14 @@ pub fn restore(plan: &Plan, args: &RestoreArgs) -> Result<()> {
         let n = copy_tree(&backup_files, dir)?;
         give_to_service_user(plan, dir)?;
         println!("restored {} ({n} files)", dir.display());
+    }
+    for (name, dir) in plugin_dirs(plan) {
+        if m.plugins.iter().any(|p| p == name) {
+            move_aside(&dir, &stamp)?;
+            let n = copy_tree(&args.from.join(name), &dir)?;
+            give_to_service_user(plan, &dir)?;
+            println!("restored {} ({n} files)", dir.display());
+        }
     }
     if m.has_config_json {
         move_aside(&cfg, &stamp)?;
