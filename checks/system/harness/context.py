@@ -28,8 +28,10 @@ def expect(condition, message):
 
 
 class Context:
-    def __init__(self, container, site, config, workdir, build_info):
+    def __init__(self, container, site, config, workdir, build_info, next_build_info=None):
         self.container = container
+        # The 11 build staged beside the 10 one for the upgrade scenario (else None).
+        self.next_build_info = next_build_info
         self.site = site
         self.config = Path(config)
         self.workdir = Path(workdir)

@@ -3,7 +3,7 @@ earlier ones leave: users, posts, the registered GitLab application). Each takes
 harness's Context and returns a one-paragraph summary of what it proved, or raises
 ScenarioFailed saying what did not hold."""
 
-from . import apply, basic, env, integrations, lifecycle, oauth, smtp
+from . import apply, basic, env, integrations, lifecycle, oauth, smtp, upgrade
 
 SCENARIOS = {
     "basic": basic.run,
@@ -13,4 +13,9 @@ SCENARIOS = {
     "lifecycle": lifecycle.run,
     "apply": apply.run,
     "integrations": integrations.run,
+    # Last: it replaces the server's release (and puts it back).
+    "upgrade": upgrade.run,
 }
+
+# Raised by a scenario that cannot run on this line: reported as skipped, with why.
+Skipped = upgrade.Skipped

@@ -100,6 +100,16 @@ pub enum Command {
         A second run with the same config changes and restarts nothing.\n\
         See docs/getting-started.md (\"What apply does\") for each step.")]
     Apply(crate::ops::apply::ApplyArgs),
+    /// Go back to the release that ran before an upgrade, with its data as it was then.
+    #[command(after_help = "Example (the config as it was before the upgrade):\n  \
+        gitlab-mattermost rollback /etc/gitlab-mattermost.toml \\\n    \
+        --from /var/lib/gitlab-mattermost/upgrades/before-mattermost-11.7-20261207T060000Z\n\n\
+        Verifies the backup `apply` took before the upgrade, stops Mattermost, drops the database\n\
+        and restores it from the backup (a database a newer release migrated cannot be run by the\n\
+        older one), puts files, config.json and plugins back (what is there is moved aside), then\n\
+        applies the config: the previous release starts. What users did after the upgrade is lost:\n\
+        that is what going back means.")]
+    Rollback(crate::ops::apply::rollback::RollbackArgs),
     /// Validate only; report every problem at once.
     #[command(
         after_help = "Example:\n  gitlab-mattermost check base.toml site.toml --set smtp.enable=true"

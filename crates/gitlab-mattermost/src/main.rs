@@ -127,6 +127,14 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 Err(ops::apply::ApplyError::Other(e)) => Err(Failure::Other(e)),
             }
         }
+        Command::Rollback(args) => {
+            let plan = load(&args.config)?;
+            match ops::apply::rollback::run(&plan, &args) {
+                Ok(code) => Ok(code),
+                Err(ops::apply::ApplyError::Refused(d)) => Err(Failure::Invalid(d)),
+                Err(ops::apply::ApplyError::Other(e)) => Err(Failure::Other(e)),
+            }
+        }
         Command::Check { config } => {
             load(&config)?;
             eprintln!("ok: {} file(s) valid", config.files.len());

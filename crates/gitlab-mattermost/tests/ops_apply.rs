@@ -432,6 +432,7 @@ fn the_database_step_creates_a_missing_role_and_database_in_the_real_postgresql(
             start_timeout: std::time::Duration::from_secs(5),
             out: &mut out,
             live: false,
+            upgrade: gitlab_mattermost::ops::apply::upgrade::Upgrade::none(),
         };
         exec.execute(&plan).map_err(|s| s.to_string())
     };

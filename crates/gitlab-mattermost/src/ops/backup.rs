@@ -160,13 +160,15 @@ fn check_destination(plan: &Plan, to: &Path) -> Result<()> {
 
 /// Run `backup`.
 pub fn backup(plan: &Plan, args: &BackupArgs) -> Result<()> {
-    let dir = backup_into(plan, &args.to, "mattermost-backup")?;
+    let dir = backup_into(plan, &args.to, "mattermost-backup", None)?;
     println!("backup complete: {}", dir.display());
     Ok(())
 }
 
 /// Writes a complete backup into a new `<prefix>-<stamp>` directory of `to` and returns it.
-pub fn backup_into(plan: &Plan, to: &Path, prefix: &str) -> Result<PathBuf> {
+/// `ran` is the Mattermost the data belongs to, when not the config's own (an upgrade backs
+/// up what the previous release ran).
+pub fn backup_into(plan: &Plan, to: &Path, prefix: &str, ran: Option<Release>) -> Result<PathBuf> {
     check_destination(plan, to)?;
     let stamp = utc_stamp(SystemTime::now());
     fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
@@ -228,10 +230,10 @@ pub fn backup_into(plan: &Plan, to: &Path, prefix: &str) -> Result<PathBuf> {
         has_config_json,
         plugins,
         secrets,
-        mattermost: Some(Release {
+        mattermost: Some(ran.unwrap_or_else(|| Release {
             version: plan.config.mattermost.version.to_string(),
             install_dir: plan.config.mattermost.install_dir.clone(),
-        }),
+        })),
         files: checksums(&staging)?,
     };
     write_manifest(&staging, &manifest)?;
@@ -603,6 +605,64 @@ pub fn restore(plan: &Plan, args: &RestoreArgs) -> Result<()> {
         println!("restored {}", cfg.display());
     }
     println!("restore complete: start Mattermost");
+    Ok(())
+}
+
+/// Restore a backup in place of what is there: the database is dropped first (the dump must
+/// land in an empty one: a newer release's tables would otherwise stay), the files,
+/// config.json and plugins are moved aside. For `rollback`, with Mattermost stopped.
+pub fn restore_replacing(plan: &Plan, from: &Path) -> Result<()> {
+    verify(from)?;
+    drop_database(plan)?;
+    println!("dropped database {}", plan.config.database.name);
+    restore(
+        plan,
+        &RestoreArgs {
+            config: crate::cli::ConfigArgs {
+                files: Vec::new(),
+                sets: Vec::new(),
+            },
+            from: from.to_path_buf(),
+            force: true,
+        },
+    )
+}
+
+/// Drop the local database as the `postgres` OS user (connections are closed: `--force`).
+fn drop_database(plan: &Plan) -> Result<()> {
+    let db = &plan.config.database;
+    if db.kind == DatabaseKind::External {
+        bail!(
+            "database {} is on {}: drop and recreate it there (owned by {}), then restore",
+            db.name,
+            db.host.as_deref().unwrap_or_default(),
+            db.user
+        );
+    }
+    let mut cmd = Command::new("dropdb");
+    cmd.current_dir("/").args([
+        "--no-password",
+        "--if-exists",
+        "--force",
+        "--host",
+        &db.socket_dir,
+        "--port",
+        &db.port.to_string(),
+        &db.name,
+    ]);
+    if users::effective_uid() == 0 {
+        if let Some(pg) = users::lookup("postgres") {
+            cmd.uid(pg.uid).gid(pg.gid);
+        }
+    }
+    let out = cmd.output().map_err(|e| spawn_error("dropdb", e))?;
+    if !out.status.success() {
+        bail!(
+            "cannot drop database {}: {}",
+            db.name,
+            last_line(&out.stderr)
+        );
+    }
     Ok(())
 }
 

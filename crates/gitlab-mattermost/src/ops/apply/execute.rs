@@ -35,6 +35,35 @@ pub fn commands(step: &Step, root: &Root, start_timeout: Duration) -> Vec<Cmd> {
     };
     match step {
         Step::Install(_) | Step::Render => vec![],
+        Step::Upgrade { database, .. } => {
+            let mut cmds = vec![systemctl(&["stop", UNIT_NAME])];
+            if let Some(db) = database {
+                let port = db.port.to_string();
+                cmds.push(
+                    Cmd::new(&[
+                        "runuser",
+                        "-u",
+                        "postgres",
+                        "--",
+                        "psql",
+                        "-h",
+                        db.socket_dir.as_str(),
+                        "-p",
+                        port.as_str(),
+                        "-X",
+                        "-A",
+                        "-t",
+                        "-q",
+                        "-d",
+                        "postgres",
+                        "-c",
+                        "SHOW server_version_num",
+                    ])
+                    .host_only(),
+                );
+            }
+            cmds
+        }
         Step::Sysusers => vec![rooted("systemd-sysusers", SYSUSERS, &[])],
         Step::Tmpfiles => vec![rooted("systemd-tmpfiles", TMPFILES, &["--create"])],
         Step::Nginx => {
@@ -105,6 +134,12 @@ pub fn describe(step: &Step) -> String {
             db.user, db.name
         ),
         Step::Render => format!("write the new rendering into {RENDER_DIR}"),
+        Step::Upgrade { from, to, .. } => format!(
+            "upgrade from {} to {}: check it can go, stop Mattermost, back up its database, files, config.json, plugins and secret files into {}",
+            super::upgrade::describe(from),
+            super::upgrade::describe(to),
+            super::upgrade::UPGRADES_DIR
+        ),
         Step::DaemonReload => "reload systemd's units".into(),
         Step::Enable => format!("enable {UNIT_NAME} (start at boot)"),
         Step::Mattermost { first: true } => {
@@ -166,6 +201,8 @@ pub struct Executor<'a> {
     pub out: &'a mut dyn Write,
     /// Whether a spinner may be drawn while waiting for Mattermost.
     pub live: bool,
+    /// An upgrade's context and measurements.
+    pub upgrade: super::upgrade::Upgrade<'a>,
 }
 
 /// What was done, for the summary.
@@ -339,6 +376,7 @@ impl Executor<'_> {
                 self.run_ok(&cmds[1])
             }
             Step::Database(db) => self.database(step, db, done),
+            Step::Upgrade { from, to, .. } => self.upgrade(step, from, to),
             Step::Mattermost { .. } => self.mattermost(step),
             _ => {
                 for cmd in commands(step, self.root, self.start_timeout) {
@@ -475,6 +513,101 @@ impl Executor<'_> {
         Ok(())
     }
 
+    fn upgrade(&mut self, step: &Step, from: &str, to: &str) -> Result<(), StepError> {
+        use super::upgrade::{self, LastUpgrade};
+        let cmds = commands(step, self.root, self.start_timeout);
+        // PostgreSQL's version while the old server still runs: a refusal stops nothing.
+        let postgres_major = match cmds.get(1) {
+            Some(query) => {
+                let out = self.run(query).map_err(StepError::from)?;
+                if out.skipped {
+                    None
+                } else if out.success() {
+                    upgrade::postgres_major(&out.stdout)
+                } else {
+                    return Err(StepError::new(format!(
+                        "cannot ask PostgreSQL for its version (`{}`): {}",
+                        query.line(),
+                        out.last_line()
+                    )));
+                }
+            }
+            None => None,
+        };
+        upgrade::preflight(from, to, self.upgrade.after_rollback, postgres_major)?;
+        self.run_ok(&cmds[0])?;
+        self.upgrade.stopped_at = Some(std::time::Instant::now());
+        let mut last = LastUpgrade {
+            from: from.to_string(),
+            to: to.to_string(),
+            kind: if self.upgrade.after_rollback {
+                "rollback"
+            } else {
+                "upgrade"
+            }
+            .into(),
+            ..LastUpgrade::default()
+        };
+        if self.upgrade.after_rollback {
+            let _ = writeln!(
+                self.out,
+                "  the database was restored by rollback: no new backup"
+            );
+        } else if self.root.scratch_dir().is_some() {
+            let _ = writeln!(self.out, "  (not run under --root: the backup)");
+        } else {
+            let plan = self
+                .upgrade
+                .config
+                .ok_or_else(|| StepError::new("no validated config to back up".to_string()))?;
+            let (dir, took) = upgrade::back_up(plan, self.root, from, to)?;
+            let _ = writeln!(
+                self.out,
+                "  backed up into {} in {:.1} s; roll back with `gitlab-mattermost rollback <the previous config> --from {}`",
+                dir.display(),
+                took.as_secs_f64(),
+                dir.display()
+            );
+            last.backup = Some(dir.display().to_string());
+            last.backup_seconds = Some(took.as_secs_f64());
+        }
+        last.save(self.root)?;
+        self.upgrade.last = Some(last);
+        Ok(())
+    }
+
+    /// After Mattermost reported ready: the release it runs is recorded, and an upgrade's
+    /// downtime (stop → ready) is said and kept in last.json.
+    fn started(&mut self) {
+        if !self.upgrade.release.is_empty() {
+            self.record
+                .applied
+                .insert("release".into(), self.upgrade.release.clone());
+            let _ = self.record.save(self.root);
+        }
+        if let (Some(stopped), Some(mut last)) =
+            (self.upgrade.stopped_at.take(), self.upgrade.last.take())
+        {
+            let down = stopped.elapsed().as_secs_f64();
+            last.downtime_seconds = Some(down);
+            let _ = last.save(self.root);
+            let _ = writeln!(
+                self.out,
+                "  {} from {} to {}: Mattermost was down {down:.1} s (stop → ready{})",
+                if last.kind == "rollback" {
+                    "rolled back"
+                } else {
+                    "upgraded"
+                },
+                super::upgrade::describe(&last.from),
+                super::upgrade::describe(&last.to),
+                last.backup_seconds
+                    .map(|b| format!(", of which the backup took {b:.1} s"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+
     fn mattermost(&mut self, step: &Step) -> Result<(), StepError> {
         let cmd = commands(step, self.root, self.start_timeout).remove(0);
         // No spinner for a command that is only shown (--root).
@@ -494,6 +627,7 @@ impl Executor<'_> {
         }
         let out = out?;
         if out.success() {
+            self.started();
             return Ok(());
         }
         if out.timed_out {

@@ -11,7 +11,9 @@ pub mod execute;
 pub mod paths;
 pub mod plan;
 pub mod record;
+pub mod rollback;
 pub mod runner;
+pub mod upgrade;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -52,6 +54,10 @@ pub struct ApplyArgs {
     /// and commands that act on the running host (systemctl, PostgreSQL) are shown, not run.
     #[arg(long, value_name = "DIR", hide = true)]
     pub root: Option<PathBuf>,
+    /// Set by `rollback`: the database was restored to what the configured (older) release
+    /// ran, so it may start on it, without another backup.
+    #[arg(skip)]
+    pub after_rollback: bool,
 }
 
 /// Why apply did not finish.
@@ -82,6 +88,8 @@ pub struct Gathered {
     pub on_disk: BTreeMap<String, OnDisk>,
     pub nginx: Option<NginxLayout>,
     pub database: Option<Database>,
+    /// The release the config runs (upgrade::release_key).
+    pub release: String,
 }
 
 impl Gathered {
@@ -93,6 +101,7 @@ impl Gathered {
             on_disk: &self.on_disk,
             nginx: self.nginx,
             database: self.database.clone(),
+            release: &self.release,
         }
     }
 }
@@ -173,6 +182,13 @@ pub fn run(config: &Plan, args: &ApplyArgs) -> Result<ExitCode, ApplyError> {
             start_timeout: timeout,
             out: &mut out,
             live: std::io::stderr().is_terminal(),
+            upgrade: upgrade::Upgrade {
+                config: Some(config),
+                release: gathered.release.clone(),
+                after_rollback: args.after_rollback,
+                stopped_at: None,
+                last: None,
+            },
         };
         match exec.execute(&plan) {
             Ok(done) => {
@@ -272,6 +288,7 @@ pub fn gather(config: &Plan, files: &[PathBuf], root: &Root) -> Result<Gathered,
         on_disk,
         nginx,
         database,
+        release: upgrade::release_key(config, root),
     })
 }
 

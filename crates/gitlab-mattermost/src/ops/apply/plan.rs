@@ -129,10 +129,18 @@ pub struct Inputs<'a> {
     pub nginx: Option<NginxLayout>,
     /// `None` for an external database.
     pub database: Option<Database>,
+    /// The release Mattermost will run (upgrade::release_key).
+    pub release: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
+    /// The release changed: preflight, stop the old server, back up everything it holds.
+    Upgrade {
+        from: String,
+        to: String,
+        database: Option<Database>,
+    },
     /// Write, replace or remove the files of one part.
     Install(Part),
     /// `systemd-sysusers`: create the account.
@@ -450,6 +458,22 @@ fn steps(i: &Inputs, files: &[FileAction], rendering_changes: bool) -> Vec<Plann
         }
     }
 
+    // A new release: the old server stops and is backed up before anything of the new one
+    // is installed (a first install, or a record from before releases were kept, has none).
+    if let (Some(previous), Some(_)) = (applied("release"), applied("mattermost")) {
+        if previous != i.release {
+            effect(
+                &mut steps,
+                Step::Upgrade {
+                    from: previous,
+                    to: i.release.to_string(),
+                    database: i.database.clone(),
+                },
+                "release",
+                Some(i.release.to_string()),
+            );
+        }
+    }
     if rendering_changes {
         steps.push(Planned {
             step: Step::Render,
@@ -470,8 +494,8 @@ fn steps(i: &Inputs, files: &[FileAction], rendering_changes: bool) -> Vec<Plann
         );
     }
     // What Mattermost reads at start: its environment, its unit (credentials' paths, the
-    // binary) and the links into the installation.
-    let h = hash_of(&[env, unit, tmpfiles]);
+    // binary's path), the links into the installation, and the release it runs.
+    let h = hash_of(&[env, unit, tmpfiles, i.release.as_bytes()]);
     let last = applied("mattermost");
     if last != Some(h.clone()) {
         effect(

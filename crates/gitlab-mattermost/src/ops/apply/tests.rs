@@ -29,6 +29,10 @@ fn execute_with(
         start_timeout: Duration::from_secs(5),
         out,
         live: false,
+        upgrade: upgrade::Upgrade {
+            release: gathered.release.clone(),
+            ..upgrade::Upgrade::none()
+        },
     };
     exec.execute(plan)
 }
@@ -228,7 +232,13 @@ fn a_first_apply_installs_everything_and_starts_mattermost() {
         std::fs::read_link(h.root.path(LINK)).unwrap(),
         PathBuf::from("../sites-available/gitlab-mattermost.conf")
     );
-    assert_eq!(record.applied.len(), 7, "{:?}", record.applied);
+    // Every effect, and the release Mattermost now runs.
+    assert_eq!(record.applied.len(), 8, "{:?}", record.applied);
+    assert!(
+        record.applied["release"].starts_with("11.7 /opt/mattermost "),
+        "{:?}",
+        record.applied
+    );
 }
 
 #[test]
@@ -574,4 +584,88 @@ fn a_config_inside_the_rendered_directory_is_refused() {
         ) && d.contains("/etc/gitlab-mattermost.toml"),
         "{d}"
     );
+}
+
+const ON_10: [&str; 2] = [
+    "mattermost.version=\"10.11\"",
+    "mattermost.allow_end_of_life=true",
+];
+
+fn apply_ok(h: &Host, sets: &[&str]) -> (ApplyPlan, Recorder, String) {
+    let mut r = Recorder::default();
+    r.answer("runuser -u postgres -- psql", 0, "postgres\n", "");
+    let (p, result, out) = h.apply(sets, &mut r);
+    assert!(
+        result.is_ok(),
+        "{out}\n{}",
+        result.err().map(|s| s.to_string()).unwrap_or_default()
+    );
+    (p, r, out)
+}
+
+#[test]
+fn a_new_release_stops_and_backs_up_the_old_server_before_anything_of_the_new_one() {
+    let h = Host::new();
+    apply_ok(&h, &ON_10);
+    // The admin unpacks the 11 release over the old one and targets 11.7.
+    std::fs::write(
+        h.root.path("/opt/mattermost/bin/mattermost"),
+        "#!/bin/sh\n# 11\n",
+    )
+    .unwrap();
+    let (p, r, out) = apply_ok(&h, &[]);
+    let order = steps(&p);
+    let upgrade = order
+        .iter()
+        .position(|s| matches!(s, Step::Upgrade { .. }))
+        .unwrap_or_else(|| panic!("no upgrade step: {order:?}"));
+    let restart = order
+        .iter()
+        .position(|s| matches!(s, Step::Mattermost { .. }))
+        .expect("a restart");
+    assert!(upgrade < restart, "{order:?}");
+    if let Some(render) = order.iter().position(|s| *s == Step::Render) {
+        assert!(upgrade < render, "{order:?}");
+    }
+    let stop = r
+        .lines
+        .iter()
+        .position(|l| l == "systemctl stop mattermost.service");
+    let start = r
+        .lines
+        .iter()
+        .position(|l| l.starts_with("systemctl restart mattermost.service"));
+    assert!(stop.is_some() && stop < start, "{:?}", r.lines);
+    assert!(
+        out.contains("upgrade from Mattermost 10.11 in /opt/mattermost"),
+        "{out}"
+    );
+    assert!(out.contains("(not run under --root: the backup)"), "{out}");
+    assert!(out.contains("upgraded from Mattermost 10.11"), "{out}");
+    let last = h.read(upgrade::LAST_UPGRADE);
+    assert!(
+        last.contains("\"kind\": \"upgrade\"") && last.contains("downtime_seconds"),
+        "{last}"
+    );
+    // Applied again: nothing to do.
+    let (p, r, _) = apply_ok(&h, &[]);
+    assert!(p.is_empty(), "{:?}", steps(&p));
+    assert_eq!(r.ran("systemctl"), 0);
+}
+
+#[test]
+fn going_back_to_an_older_line_is_refused_before_anything_stops() {
+    let h = Host::new();
+    apply_ok(&h, &[]);
+    std::fs::write(
+        h.root.path("/opt/mattermost/bin/mattermost"),
+        "#!/bin/sh\n# 10\n",
+    )
+    .unwrap();
+    let mut r = Recorder::default();
+    r.answer("runuser -u postgres -- psql", 0, "postgres\n", "");
+    let (_, result, _) = h.apply(&ON_10, &mut r);
+    let stopped = result.expect_err("refused").to_string();
+    assert!(stopped.contains("gitlab-mattermost rollback"), "{stopped}");
+    assert_eq!(r.ran("systemctl stop"), 0, "{:?}", r.lines);
 }

@@ -1,0 +1,206 @@
+//! A Mattermost upgrade inside `apply`: when the release Mattermost runs changes (the config's
+//! `mattermost.version`, its `install_dir`, or the server binary there), the old server is
+//! stopped, everything it holds is backed up (database, files, config.json, plugins, secret
+//! files) and only then does the new one start. A database the new release migrated cannot be
+//! run by the old one again (lifecycle.rs: 11 rewrites passwords and permissions), so the way
+//! back is `gitlab-mattermost rollback`, which restores that backup under the previous release.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::paths::Root;
+use crate::lifecycle;
+use crate::schema::MattermostVersion;
+use crate::validate::Plan;
+
+/// Where the backups taken before upgrades go, and the record of the last upgrade.
+pub const UPGRADES_DIR: &str = "/var/lib/gitlab-mattermost/upgrades";
+pub const LAST_UPGRADE: &str = "/var/lib/gitlab-mattermost/upgrades/last.json";
+
+/// The release a config runs: `<version> <install_dir> <sha256 of bin/mattermost, 16 hex>`.
+pub fn release_key(plan: &Plan, root: &Root) -> String {
+    let m = &plan.config.mattermost;
+    let binary = root.path(&plan.config.mattermost.server_binary());
+    let digest = file_digest(&binary).unwrap_or_else(|_| "absent".into());
+    format!("{} {} {digest}", m.version, m.install_dir)
+}
+
+fn file_digest(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(hex[..16].to_string())
+}
+
+/// `11.7 /opt/mattermost 0123…` → `Mattermost 11.7 in /opt/mattermost`.
+pub fn describe(key: &str) -> String {
+    let mut parts = key.split(' ');
+    let version = parts.next().unwrap_or_default();
+    let dir = parts.next().unwrap_or_default();
+    let binary = parts.next().unwrap_or_default();
+    format!("Mattermost {version} in {dir} (server binary {binary})")
+}
+
+fn version_of(key: &str) -> Option<MattermostVersion> {
+    let v = key.split(' ').next()?;
+    serde_json::from_value(serde_json::Value::String(v.into())).ok()
+}
+
+/// What `last.json` holds about the last upgrade (or rollback).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LastUpgrade {
+    pub from: String,
+    pub to: String,
+    /// The backup taken before the new release started.
+    pub backup: Option<String>,
+    pub backup_seconds: Option<f64>,
+    /// From stopping the old server to the new one reporting ready.
+    pub downtime_seconds: Option<f64>,
+    /// `upgrade` or `rollback`.
+    pub kind: String,
+}
+
+impl LastUpgrade {
+    pub fn load(root: &Root) -> Option<LastUpgrade> {
+        let bytes = std::fs::read(root.path(LAST_UPGRADE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    pub fn save(&self, root: &Root) -> Result<()> {
+        let path = root.path(LAST_UPGRADE);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        crate::output::write_file_atomically(&path, text.as_bytes(), 0o600)
+    }
+}
+
+/// What the executor needs for an upgrade, and what it measured.
+pub struct Upgrade<'a> {
+    /// The validated config (what to back up).
+    pub config: Option<&'a Plan>,
+    pub release: String,
+    /// Set by `rollback`: the database is the pre-upgrade one again, so an older release may
+    /// start on it, and no new backup is taken.
+    pub after_rollback: bool,
+    pub stopped_at: Option<Instant>,
+    pub last: Option<LastUpgrade>,
+}
+
+impl Upgrade<'_> {
+    pub fn none() -> Upgrade<'static> {
+        Upgrade {
+            config: None,
+            release: String::new(),
+            after_rollback: false,
+            stopped_at: None,
+            last: None,
+        }
+    }
+}
+
+/// Refusals before anything is stopped: a move to an older line (one-way migrations), a
+/// PostgreSQL older than the new line needs.
+pub fn preflight(
+    from: &str,
+    to: &str,
+    after_rollback: bool,
+    postgres_major: Option<u32>,
+) -> Result<()> {
+    let (Some(old), Some(new)) = (version_of(from), version_of(to)) else {
+        return Ok(());
+    };
+    if new < old && !after_rollback {
+        bail!(
+            "{} cannot run a database {} has migrated ({}): go back with `gitlab-mattermost rollback CONFIG --from BACKUP`, \
+             which restores the backup taken before the upgrade (listed in {LAST_UPGRADE})",
+            lifecycle::line(new).name,
+            lifecycle::line(old).name,
+            lifecycle::line(old).downgrade
+        );
+    }
+    let line = lifecycle::line(new);
+    if let Some(major) = postgres_major {
+        if major < line.minimum_postgresql {
+            bail!(
+                "{} needs PostgreSQL {} or later; this server runs {major}: upgrade PostgreSQL first (pg_upgradecluster), then apply again",
+                line.name,
+                line.minimum_postgresql
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The major version from `SHOW server_version_num` (`150014` → 15).
+pub fn postgres_major(server_version_num: &str) -> Option<u32> {
+    server_version_num
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .map(|n| n / 10_000)
+}
+
+/// Backs up everything the old release holds (the server is stopped), into UPGRADES_DIR; the
+/// manifest names the release that ran (`from`), which `rollback` goes back to.
+pub fn back_up(plan: &Plan, root: &Root, from: &str, to: &str) -> Result<(PathBuf, Duration)> {
+    let started = Instant::now();
+    let label = format!(
+        "before-mattermost-{}",
+        to.split(' ').next().unwrap_or("upgrade")
+    );
+    let mut parts = from.split(' ');
+    let ran = crate::ops::backup::Release {
+        version: parts.next().unwrap_or_default().to_string(),
+        install_dir: parts.next().unwrap_or_default().to_string(),
+    };
+    let dir = crate::ops::backup::backup_into(plan, &root.path(UPGRADES_DIR), &label, Some(ran))?;
+    Ok((dir, started.elapsed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_line_is_refused_unless_rolled_back() {
+        let ten = "10.11 /opt/mattermost-10 aaaa";
+        let eleven = "11.7 /opt/mattermost-11 bbbb";
+        assert!(preflight(ten, eleven, false, Some(15)).is_ok());
+        let err = preflight(eleven, ten, false, Some(15))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("gitlab-mattermost rollback"), "{err}");
+        assert!(err.contains("PBKDF2"), "{err}");
+        assert!(preflight(eleven, ten, true, Some(15)).is_ok());
+    }
+
+    #[test]
+    fn postgresql_older_than_the_line_needs_is_refused() {
+        let err = preflight("10.11 /a x", "11.7 /b y", false, Some(13))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("PostgreSQL 14 or later; this server runs 13"),
+            "{err}"
+        );
+        assert_eq!(postgres_major("150014\n"), Some(15));
+        assert_eq!(postgres_major("x"), None);
+    }
+}
