@@ -459,3 +459,51 @@ fn plugins_and_secret_files_are_backed_up_and_plugins_restored() {
         "js"
     );
 }
+
+/// `rollback` checks the backup belongs to the release the config names, and that release is
+/// installed, before it stops anything.
+#[test]
+fn rollback_refuses_a_backup_of_another_release_or_a_missing_release() {
+    let Some(s) = site() else { return };
+    let backup = s.backup();
+    let m = manifest(&backup);
+    assert_eq!(m["mattermost"]["version"], "11.7", "{m}");
+    let (code, out, err) = s.cmd(&[
+        "rollback",
+        "--from",
+        backup.to_str().unwrap(),
+        "--set",
+        "mattermost.version=\"10.11\"",
+        "--set",
+        "mattermost.allow_end_of_life=true",
+    ]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("the backup was taken of Mattermost 11.7 in /opt/mattermost, but the config runs 10.11 in /opt/mattermost"),
+        "{err}"
+    );
+    let missing = s.dir.path().join("no-such-release");
+    let (code, out, err) = s.cmd(&[
+        "rollback",
+        "--from",
+        backup.to_str().unwrap(),
+        "--set",
+        &format!("mattermost.install_dir=\"{}\"", missing.display()),
+    ]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("the backup was taken of Mattermost 11.7 in /opt/mattermost"),
+        "{err}"
+    );
+    // The right release, but not installed (no /opt/mattermost here): refused too.
+    if !Path::new("/opt/mattermost/bin/mattermost").exists() {
+        let (code, out, err) = s.cmd(&["rollback", "--from", backup.to_str().unwrap()]);
+        assert_eq!(code, 2, "{out}\n{err}");
+        assert!(
+            err.contains("/opt/mattermost/bin/mattermost is missing: the previous release must still be installed"),
+            "{err}"
+        );
+    }
+    // The rows are untouched: nothing was stopped or restored.
+    assert!(s.rows().is_ok());
+}
