@@ -669,3 +669,37 @@ fn the_table_lists_every_check_and_the_exit_code_reflects_failures() {
     );
     assert!(out.contains("- smtp") && out.contains("skipped"), "{out}");
 }
+
+/// Mattermost Entry (the Enterprise build without a licence) shows only the newest 10,000
+/// messages: doctor counts the posts and says how many it hides.
+#[test]
+fn database_counts_what_mattermost_entry_would_hide() {
+    use std::os::unix::fs::PermissionsExt;
+    if !pg_ready() {
+        return;
+    }
+    let db = TempDb::new("entry");
+    pg::psql(
+        &db.name,
+        "CREATE TABLE posts (id text, deleteat bigint); \
+         INSERT INTO posts SELECT g::text, CASE WHEN g <= 3 THEN 1 ELSE 0 END FROM generate_series(1, 10008) g;",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = db_config(dir.path(), "postgres", &db.name);
+    let text = std::fs::read_to_string(&cfg).unwrap() + "[mattermost]\nedition = \"enterprise\"\n";
+    std::fs::write(&cfg, text).unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, v, _, _) = doctor(&cfg, "database", &["--as-user"]);
+    let summary = v["summary"].as_str().unwrap_or("").to_string();
+    if summary.contains("Permission denied") {
+        skip("the build directory is not readable by the postgres user");
+        return;
+    }
+    assert_eq!(code, 0, "{v}");
+    assert!(
+        summary.contains("Mattermost Entry shows the newest 10000 of 10005 posts (5 hidden)"),
+        "{v}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The database check: connect with exactly the DSN the service gets
 //! (`MM_SQLSETTINGS_DATASOURCE`, plus the password file for an external database) and report
-//! the server's version.
+//! the server's version, which must be at least what the targeted Mattermost line needs; on
+//! Mattermost Entry (the Enterprise build without a licence), how many posts it would hide.
 //!
 //! A local database uses peer authentication, which logs in as the OS user running the
 //! check; when that is not the service user, the check is skipped with how to run it, or,
@@ -36,12 +37,50 @@ pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
     }
     steps.doing("connecting");
     match connect(ctx, dsn) {
-        Ok(version) => {
+        Ok(found) => {
             steps.done(format!("connected to {}", describe(ctx)));
-            Outcome::pass(format!("{}: PostgreSQL {version}", describe(ctx)))
+            judge(ctx, &found, steps)
         }
         Err((what, fix)) => Outcome::fail(what, fix),
     }
+}
+
+/// What the connection found.
+struct Found {
+    version: String,
+    /// `SHOW server_version_num` / 10000.
+    major: Option<u32>,
+    /// Posts not deleted (when the schema exists).
+    posts: Option<i64>,
+}
+
+/// Entry shows only the newest 10,000 messages.
+const ENTRY_VISIBLE_POSTS: i64 = 10_000;
+
+fn judge(ctx: &Ctx, found: &Found, steps: &mut Steps) -> Outcome {
+    let line = crate::lifecycle::line(ctx.plan.config.mattermost.version);
+    if let Some(major) = found.major.filter(|m| *m < line.minimum_postgresql) {
+        return Outcome::fail(
+            format!(
+                "{} runs PostgreSQL {major}; {} needs {} or later",
+                describe(ctx),
+                line.name,
+                line.minimum_postgresql
+            ),
+            "upgrade the cluster first (Debian: pg_upgradecluster), then start Mattermost",
+        );
+    }
+    let m = &ctx.plan.config.mattermost;
+    let entry = m.edition == crate::schema::Edition::Enterprise && m.license_file.is_none();
+    let mut summary = format!("{}: PostgreSQL {}", describe(ctx), found.version);
+    if let (true, Some(posts)) = (entry, found.posts) {
+        let hidden = (posts - ENTRY_VISIBLE_POSTS).max(0);
+        steps.done(format!("{posts} posts in the database"));
+        summary.push_str(&format!(
+            "; Mattermost Entry shows the newest {ENTRY_VISIBLE_POSTS} of {posts} posts ({hidden} hidden)"
+        ));
+    }
+    Outcome::pass(summary)
 }
 
 fn describe(ctx: &Ctx) -> String {
@@ -87,7 +126,7 @@ fn split_sslmode(dsn: &str) -> (String, String) {
 }
 
 /// Connect and return the server version, or what went wrong and the fix.
-fn connect(ctx: &Ctx, dsn: &str) -> Result<String, (String, String)> {
+fn connect(ctx: &Ctx, dsn: &str) -> Result<Found, (String, String)> {
     let db = &ctx.plan.config.database;
     let (rest, sslmode) = split_sslmode(dsn);
     let mut config: postgres::Config = rest.parse().map_err(|e| {
@@ -132,7 +171,22 @@ fn connect(ctx: &Ctx, dsn: &str) -> Result<String, (String, String)> {
     let row = client
         .query_one("SHOW server_version", &[])
         .map_err(|e| explain(ctx, &e))?;
-    Ok(row.get::<_, String>(0))
+    let version = row.get::<_, String>(0);
+    let major = client
+        .query_one("SHOW server_version_num", &[])
+        .ok()
+        .and_then(|r| r.get::<_, String>(0).parse::<u32>().ok())
+        .map(|n| n / 10_000);
+    // Before Mattermost's first start there is no posts table: nothing to count.
+    let posts = client
+        .query_one("SELECT count(*) FROM posts WHERE deleteat = 0", &[])
+        .ok()
+        .map(|r| r.get::<_, i64>(0));
+    Ok(Found {
+        version,
+        major,
+        posts,
+    })
 }
 
 /// One line for a connection error, with the fix for the usual causes.
