@@ -57,7 +57,11 @@ pub fn commands(step: &Step, root: &Root, start_timeout: Duration) -> Vec<Cmd> {
                         "-d",
                         "postgres",
                         "-c",
-                        "SHOW server_version_num",
+                        &format!(
+                            "SELECT current_setting('server_version_num') || ' ' || \
+                             coalesce(pg_database_size(datname), 0) FROM pg_database WHERE datname = '{}'",
+                            db.name.replace('\'', "''")
+                        ),
                     ])
                     .host_only(),
                 );
@@ -516,14 +520,19 @@ impl Executor<'_> {
     fn upgrade(&mut self, step: &Step, from: &str, to: &str) -> Result<(), StepError> {
         use super::upgrade::{self, LastUpgrade};
         let cmds = commands(step, self.root, self.start_timeout);
-        // PostgreSQL's version while the old server still runs: a refusal stops nothing.
-        let postgres_major = match cmds.get(1) {
+        // PostgreSQL's version and the database's size while the old server still runs: a
+        // refusal stops nothing.
+        let (postgres_major, database_bytes) = match cmds.get(1) {
             Some(query) => {
                 let out = self.run(query).map_err(StepError::from)?;
                 if out.skipped {
-                    None
+                    (None, 0)
                 } else if out.success() {
-                    upgrade::postgres_major(&out.stdout)
+                    let mut words = out.stdout.split_whitespace();
+                    (
+                        words.next().and_then(upgrade::postgres_major),
+                        words.next().and_then(|w| w.parse().ok()).unwrap_or(0),
+                    )
                 } else {
                     return Err(StepError::new(format!(
                         "cannot ask PostgreSQL for its version (`{}`): {}",
@@ -532,9 +541,16 @@ impl Executor<'_> {
                     )));
                 }
             }
-            None => None,
+            None => (None, 0),
         };
         upgrade::preflight(from, to, self.upgrade.after_rollback, postgres_major)?;
+        if let (Some(plan), false, None) = (
+            self.upgrade.config,
+            self.upgrade.after_rollback,
+            self.root.scratch_dir(),
+        ) {
+            upgrade::check_space(plan, self.root, database_bytes)?;
+        }
         self.run_ok(&cmds[0])?;
         self.upgrade.stopped_at = Some(std::time::Instant::now());
         let mut last = LastUpgrade {

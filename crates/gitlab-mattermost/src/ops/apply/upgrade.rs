@@ -148,6 +148,58 @@ pub fn preflight(
     Ok(())
 }
 
+/// Refuse an upgrade whose backup would not fit: the files, the plugins and the database (its
+/// size on disk; the gzipped dump is smaller) must fit where the backup goes, with room to spare.
+pub fn check_space(plan: &Plan, root: &Root, database_bytes: u64) -> Result<()> {
+    let d = &plan.config.directories;
+    let mut dirs: Vec<PathBuf> = vec![PathBuf::from(&d.plugins), PathBuf::from(&d.client_plugins)];
+    if let Some(f) = &plan.config.file_storage.directory {
+        dirs.push(PathBuf::from(f));
+    }
+    let files: u64 = dirs
+        .iter()
+        .map(|p| tree_bytes(&root.path(&p.to_string_lossy())))
+        .sum();
+    let needed = files + database_bytes + (64 << 20);
+    let mut target = root.path(UPGRADES_DIR);
+    while !target.exists() {
+        match target.parent() {
+            Some(p) => target = p.to_path_buf(),
+            None => break,
+        }
+    }
+    let stat = rustix::fs::statvfs(&target)
+        .with_context(|| format!("cannot read the free space of {}", target.display()))?;
+    let available = stat.f_bavail.saturating_mul(stat.f_frsize);
+    if available < needed {
+        bail!(
+            "the backup before the upgrade needs about {} MiB in {UPGRADES_DIR} (files and plugins {} MiB, database {} MiB, \
+             64 MiB to spare), but {} has {} MiB free: free some space first",
+            needed >> 20,
+            files >> 20,
+            database_bytes >> 20,
+            target.display(),
+            available >> 20
+        );
+    }
+    Ok(())
+}
+
+fn tree_bytes(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if meta.is_dir() {
+        std::fs::read_dir(path)
+            .map(|entries| entries.flatten().map(|e| tree_bytes(&e.path())).sum())
+            .unwrap_or(0)
+    } else if meta.is_file() {
+        meta.len()
+    } else {
+        0
+    }
+}
+
 /// The major version from `SHOW server_version_num` (`150014` → 15).
 pub fn postgres_major(server_version_num: &str) -> Option<u32> {
     server_version_num
@@ -202,5 +254,19 @@ mod tests {
         );
         assert_eq!(postgres_major("150014\n"), Some(15));
         assert_eq!(postgres_major("x"), None);
+    }
+
+    #[test]
+    fn a_backup_that_would_not_fit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("site.toml");
+        std::fs::write(&cfg, "external_url = \"http://chat.example.com\"\n").unwrap();
+        let plan = crate::load(std::slice::from_ref(&cfg), &[]).expect("valid");
+        let root = Root::scratch(dir.path().to_path_buf());
+        let err = check_space(&plan, &root, u64::MAX / 4)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("free some space first"), "{err}");
+        assert!(check_space(&plan, &root, 0).is_ok());
     }
 }
