@@ -22,12 +22,54 @@ use crate::validate::Plan;
 pub const UPGRADES_DIR: &str = "/var/lib/gitlab-mattermost/upgrades";
 pub const LAST_UPGRADE: &str = "/var/lib/gitlab-mattermost/upgrades/last.json";
 
-/// The release a config runs: `<version> <install_dir> <sha256 of bin/mattermost, 16 hex>`.
+/// The release a config runs: `<version> <install_dir> <sha256 of bin/mattermost, 16 hex>
+/// <release the binary reports, or ?>`.
 pub fn release_key(plan: &Plan, root: &Root) -> String {
     let m = &plan.config.mattermost;
     let binary = root.path(&plan.config.mattermost.server_binary());
     let digest = file_digest(&binary).unwrap_or_else(|_| "absent".into());
-    format!("{} {} {digest}", m.version, m.install_dir)
+    // Only on the host itself: under a scratch root the binary is not one to run.
+    let reported = if root.scratch_dir().is_none() {
+        reported_version(&binary).unwrap_or_else(|| "?".into())
+    } else {
+        "?".into()
+    };
+    format!("{} {} {digest} {reported}", m.version, m.install_dir)
+}
+
+/// `Version: 11.4.0` from `mattermost version` (no database needed since 10.x), within 10 s.
+fn reported_version(binary: &Path) -> Option<String> {
+    let mut child = std::process::Command::new(binary)
+        .arg("version")
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let mut out = String::new();
+    child
+        .stdout
+        .take()?
+        .take(64 << 10)
+        .read_to_string(&mut out)
+        .ok()?;
+    out.lines()
+        .find_map(|l| l.strip_prefix("Version: "))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty() && !v.contains(' '))
 }
 
 fn file_digest(path: &Path) -> Result<String> {
@@ -45,13 +87,25 @@ fn file_digest(path: &Path) -> Result<String> {
     Ok(hex[..16].to_string())
 }
 
-/// `11.7 /opt/mattermost 0123…` → `Mattermost 11.7 in /opt/mattermost`.
+/// `11.7 /opt/mattermost 0123… 11.4.0` → `Mattermost 11.4.0 (mattermost.version 11.7) in
+/// /opt/mattermost`.
 pub fn describe(key: &str) -> String {
     let mut parts = key.split(' ');
     let version = parts.next().unwrap_or_default();
     let dir = parts.next().unwrap_or_default();
-    let binary = parts.next().unwrap_or_default();
-    format!("Mattermost {version} in {dir} (server binary {binary})")
+    let _binary = parts.next();
+    match parts.next().filter(|r| *r != "?") {
+        Some(reported) => format!("Mattermost {reported} (mattermost.version {version}) in {dir}"),
+        None => format!("Mattermost {version} in {dir}"),
+    }
+}
+
+/// The release the binary reported, when it did.
+fn reported_of(key: &str) -> Option<(u32, u32, u32)> {
+    key.split(' ')
+        .nth(3)
+        .filter(|r| *r != "?")
+        .and_then(lifecycle::parse_release)
 }
 
 fn version_of(key: &str) -> Option<MattermostVersion> {
@@ -134,6 +188,21 @@ pub fn preflight(
             lifecycle::line(old).name,
             lifecycle::line(old).downgrade
         );
+    }
+    if let (Some(a), Some(b)) = (reported_of(from), reported_of(to)) {
+        if let Some(bad) = lifecycle::bad_upgrade(a, b) {
+            bail!(
+                "{}.{}.{} to {}.{}.{} is a known-bad upgrade: {}; install {} instead",
+                a.0,
+                a.1,
+                a.2,
+                b.0,
+                b.1,
+                b.2,
+                bad.why,
+                bad.instead
+            );
+        }
     }
     let line = lifecycle::line(new);
     if let Some(major) = postgres_major {
@@ -241,6 +310,27 @@ mod tests {
         assert!(err.contains("gitlab-mattermost rollback"), "{err}");
         assert!(err.contains("PBKDF2"), "{err}");
         assert!(preflight(eleven, ten, true, Some(15)).is_ok());
+    }
+
+    #[test]
+    fn a_known_bad_pair_is_refused_when_both_binaries_say_their_release() {
+        let err = preflight("10.11 /a x 10.11.20", "11.7 /b y 11.7.2", false, Some(16))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("known-bad upgrade") && err.contains("11.7.3 or later"),
+            "{err}"
+        );
+        assert!(preflight("10.11 /a x 10.11.20", "11.7 /b y 11.7.3", false, Some(16)).is_ok());
+        assert!(preflight("10.11 /a x ?", "11.7 /b y 11.7.2", false, Some(16)).is_ok());
+        assert_eq!(
+            describe("11.7 /opt/mm abcd 11.4.0"),
+            "Mattermost 11.4.0 (mattermost.version 11.7) in /opt/mm"
+        );
+        assert_eq!(
+            describe("11.7 /opt/mm abcd ?"),
+            "Mattermost 11.7 in /opt/mm"
+        );
     }
 
     #[test]
