@@ -619,3 +619,57 @@ fn sign_in_choice(args: &[&str]) -> Vec<&'static str> {
         vec!["--gitlab-sign-in", "team-route"]
     }
 }
+
+/// Plugin settings and states stay in config.json: never carried into the config (a plugin's
+/// secrets would reach the rendered environment, and the environment would lock every plugin),
+/// never printed; a config that sets them is refused.
+#[test]
+fn plugin_settings_stay_in_config_json_and_are_refused_in_a_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let cj = dir.path().join("config.json");
+    std::fs::write(
+        &cj,
+        r#"{"PluginSettings": {"Enable": true,
+            "Plugins": {"com.github.manland.mattermost-plugin-gitlab": {"gitlaburl": "https://gitlab.example.com",
+                "gitlaboauthclientsecret": "canary-plugin-oauth-secret", "webhooksecret": "canary-plugin-webhook-secret",
+                "encryptionkey": "canary-plugin-encryption-key"}},
+            "PluginStates": {"com.github.manland.mattermost-plugin-gitlab": {"Enable": true}}}}"#,
+    )
+    .unwrap();
+    let run = import(
+        "colocated-auto-oauth.rb",
+        &["--config-json", cj.to_str().unwrap()],
+    );
+    for canary in [
+        "canary-plugin-oauth-secret",
+        "canary-plugin-webhook-secret",
+        "canary-plugin-encryption-key",
+    ] {
+        assert!(!run.config.contains(canary), "{}", run.config);
+        assert!(!run.report.contains(canary), "{}", run.report);
+    }
+    assert!(!run.config.contains("Plugins"), "{}", run.config);
+    assert!(
+        run.report
+            .contains("PluginSettings.Plugins: stays in config.json")
+            && run
+                .report
+                .contains("PluginSettings.PluginStates: stays in config.json"),
+        "{}",
+        run.report
+    );
+
+    let config = dir.path().join("site.toml");
+    std::fs::write(
+        &config,
+        "external_url = \"http://chat.example.com\"\n[settings.PluginSettings.PluginStates]\n\"com.github.manland.mattermost-plugin-gitlab\" = { Enable = true }\n",
+    )
+    .unwrap();
+    let o = bin().arg("check").arg(&config).output().expect("runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("PluginSettings.PluginStates stays Mattermost's own"),
+        "{err}"
+    );
+}

@@ -22,6 +22,9 @@ pub fn parse(text: &str) -> Result<Value, String> {
     })
 }
 
+/// Plugin settings and states: Mattermost's own, kept in config.json.
+const PLUGIN_OWNED: [&str; 2] = ["PluginSettings.Plugins", "PluginSettings.PluginStates"];
+
 /// Offer every non-default setting of config.json (read from `file`) to the bag.
 pub fn import(file: &Arc<str>, config: &Value, bag: &mut Bag, report: &mut Report) {
     let mut defaults = Vec::new();
@@ -59,6 +62,19 @@ fn walk(
     defaults: &mut Vec<String>,
 ) {
     let catalogue = Catalogue::get();
+    if PLUGIN_OWNED.iter().any(|p| p.eq_ignore_ascii_case(path)) {
+        // Never carried, never printed: they may hold plugin secrets, and the environment
+        // would lock them (the compiler refuses them in `settings`).
+        report.add(
+            Section::Skipped,
+            Some(Origin::config_json(file, path)),
+            format!(
+                "{path}: stays in config.json, Mattermost's own (System Console > Plugins); copy config.json to the new \
+                 host and plugins keep their states and settings, secrets included"
+            ),
+        );
+        return;
+    }
     match catalogue.lookup(path) {
         Some(s) if s.ty != SettingType::Nested => {
             let origin = Origin::config_json(file, path);

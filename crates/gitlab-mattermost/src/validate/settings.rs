@@ -765,7 +765,7 @@ pub(super) fn free_form(config: &Config, b: &mut Builder) {
         let path = vec!["setting_files".to_string(), name.clone()];
         match b.catalogue.lookup(name) {
             Some(s) if s.ty != SettingType::Nested => {
-                if conflicts(b, s, &path) {
+                if plugins_are_mattermosts(b, s, &path) || conflicts(b, s, &path) {
                     continue;
                 }
                 let credential = s.env_var.to_ascii_lowercase();
@@ -853,6 +853,35 @@ fn not_in_version(catalogue: &Catalogue, name: &str, path: &KeyPath) -> Option<D
     )
 }
 
+/// Plugin settings and states stay Mattermost's own (config.json, the System Console): set in
+/// the environment, Mattermost re-applies the whole map at every start, so no plugin could be
+/// enabled, disabled or configured any more, and a plugin's secrets would sit in the rendered
+/// environment (and, on NixOS, the store).
+const PLUGIN_OWNED: [&str; 2] = [
+    "MM_PLUGINSETTINGS_PLUGINS",
+    "MM_PLUGINSETTINGS_PLUGINSTATES",
+];
+
+fn plugins_are_mattermosts(b: &mut Builder, setting: &Setting, path: &KeyPath) -> bool {
+    if !PLUGIN_OWNED.contains(&setting.env_var) {
+        return false;
+    }
+    (b.report)(
+        Diagnostic::new(
+            path.join("."),
+            format!(
+                "{} stays Mattermost's own: set here it would be re-applied whole at every start, so no plugin \
+                 could be enabled, disabled or configured in the System Console, and plugin secrets would sit in \
+                 the rendered environment",
+                setting.path()
+            ),
+        )
+        .with_hint("remove it; plugins keep their settings and states in config.json (System Console > Plugins)"),
+        path,
+    );
+    true
+}
+
 /// A typed section already sets this: say where to set it instead.
 fn conflicts(b: &mut Builder, setting: &Setting, path: &KeyPath) -> bool {
     match b.values.get(setting.env_var).map(|v| v.owner.clone()) {
@@ -890,7 +919,7 @@ fn conflicts(b: &mut Builder, setting: &Setting, path: &KeyPath) -> bool {
 }
 
 fn free_leaf(setting: &'static Setting, value: &Value, path: &KeyPath, b: &mut Builder) {
-    if conflicts(b, setting, path) {
+    if plugins_are_mattermosts(b, setting, path) || conflicts(b, setting, path) {
         return;
     }
     if is_secret_env_name(setting.env_var)
