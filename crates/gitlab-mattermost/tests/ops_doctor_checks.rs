@@ -703,3 +703,42 @@ fn database_counts_what_mattermost_entry_would_hide() {
         "{v}"
     );
 }
+
+/// The content rules Mattermost has, checked without printing a value: an AtRestEncryptKey
+/// shorter than 32 characters, the text `null` a `jq -r` of a missing key leaves, an empty file.
+#[test]
+fn secrets_fail_for_values_mattermost_refuses_without_printing_them() {
+    if !is_root() {
+        return skip("the owner part of the secrets check needs root");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("at-rest-key");
+    let cfg = config(
+        dir.path(),
+        "site.toml",
+        &format!(
+            "external_url = \"http://chat.example.test\"\n[setting_files]\n\"SqlSettings.AtRestEncryptKey\" = \"{}\"\n",
+            key.display()
+        ),
+    );
+    for (value, expected) in [
+        (
+            "CANARY-short-key\n",
+            "holds 16 characters; Mattermost needs at least 32",
+        ),
+        ("null\n", "holds the text `null`"),
+        ("\n", "is empty"),
+    ] {
+        write_file(&key, value, 0o600);
+        let (code, v, out, err) = doctor(&cfg, "secrets", &[]);
+        assert_eq!(code, 1, "{value:?}: {v}");
+        assert!(v.to_string().contains(expected), "{value:?}: {v}");
+        assert!(
+            !out.contains("CANARY") && !err.contains("CANARY"),
+            "{out}{err}"
+        );
+    }
+    write_file(&key, "0123456789abcdef0123456789abcdef\n", 0o600);
+    let (code, v, _, _) = doctor(&cfg, "secrets", &[]);
+    assert_eq!(code, 0, "{v}");
+}

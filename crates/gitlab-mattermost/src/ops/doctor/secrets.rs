@@ -1,5 +1,8 @@
 //! The secrets check: every secret file exists, is not world-readable and is owned by root
-//! or the service user. Contents are never read here.
+//! or the service user, and holds what Mattermost accepts where it has a rule: not empty, not
+//! the text `null` (what `jq -r` prints for a missing key), an AtRestEncryptKey of at least 32
+//! characters. Contents are read only when doctor can (as root or the owner) and never printed:
+//! the report says what is wrong with a value, never the value.
 
 use std::os::unix::fs::MetadataExt;
 
@@ -30,8 +33,8 @@ pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
     let service_uid = users::lookup(service).map(|u| u.uid);
     let mut problems: Vec<(String, String)> = Vec::new();
     for (name, path) in &paths {
-        match inspect(path, service_uid) {
-            Ok(()) => steps.done(format!("{path} ({name}): mode and owner fine")),
+        match inspect(path, service_uid).and_then(|()| content(ctx, name, path)) {
+            Ok(()) => steps.done(format!("{path} ({name}): mode, owner and content fine")),
             Err((what, fix)) => problems.push((format!("{path} ({name}): {what}"), fix)),
         }
     }
@@ -43,6 +46,52 @@ pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
     } else {
         Outcome::failures(problems)
     }
+}
+
+/// Mattermost refuses to start with an AtRestEncryptKey shorter than this.
+const AT_REST_KEY_MIN: usize = 32;
+
+/// What the value must be, where Mattermost has a rule. Unreadable here (not root, not the
+/// owner) is not a failure: mode and owner were checked.
+fn content(ctx: &Ctx, name: &str, path: &str) -> Result<(), (String, String)> {
+    let Some(credential) = ctx.plan.credentials.iter().find(|c| c.name == name) else {
+        return Ok(());
+    };
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let value = text.trim_end_matches(['\n', '\r']);
+    if value.trim().is_empty() {
+        return Err((
+            "is empty".into(),
+            format!("write the secret into {path} (mode 0600)"),
+        ));
+    }
+    if value.trim() == "null" {
+        return Err((
+            "holds the text `null` (what `jq -r` prints for a key that is missing): the secret was not where it was read from".into(),
+            format!(
+                "write the real secret into {path}; after GitLab 19 Omnibus's Mattermost secrets are no longer in \
+                 gitlab-secrets.json but in /etc/gitlab/config_backup/gitlab_config_*.tar and /opt/gitlab/etc/mattermost/env/"
+            ),
+        ));
+    }
+    let at_rest = credential.uses.iter().any(|u| {
+        matches!(u, crate::validate::SecretUse::Variable(v) if v == "MM_SQLSETTINGS_ATRESTENCRYPTKEY")
+    });
+    let chars = value.chars().count();
+    if at_rest && chars < AT_REST_KEY_MIN {
+        return Err((
+            format!(
+                "holds {chars} characters; Mattermost needs at least {AT_REST_KEY_MIN} for SqlSettings.AtRestEncryptKey and refuses to start"
+            ),
+            "put the server's existing key there (a new key loses what the old one encrypted); only a new server takes a new one: \
+             `openssl rand -hex 16 > FILE`"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn inspect(path: &str, service_uid: Option<u32>) -> Result<(), (String, String)> {
