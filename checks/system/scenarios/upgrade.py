@@ -3,13 +3,13 @@
 Runs on the 10 build (`--mattermost 10`); the harness stages the 11 build beside it.
 - real data through the API on 10: a password user, the GitLab user (signed in through the
   stand-in), a public and a private channel, 60 posts, a file, an incoming webhook and a
-  slash command; row counts per table and the file's checksum are taken;
+  slash command; every row of the main tables (by id) and the file's checksum are taken;
 - the admin unpacks the 11 release into its own directory and points the config at it
   (`mattermost.version = "11.7"`, `install_dir`); `apply` stops 10, backs everything up,
   starts 11 and says how long Mattermost was down;
-- on 11: every row count equal, the file downloads with the same checksum, the password user
-  logs in, the GitLab user signs in (through /gitlab-sign-in) to the same account, the webhook
-  posts;
+- on 11: every row is still there (what 11 adds at its first start is listed), the file
+  downloads with the same checksum, the password user logs in, the GitLab user signs in
+  (through /gitlab-sign-in) to the same account, the webhook posts;
 - `rollback` with the config as it was: 10 runs again with the pre-upgrade data (the post the
   webhook made on 11 is gone), the password user logs in, and webhook management works (11's
   migration removes those permissions; a database 11 migrated would refuse it).
@@ -29,8 +29,10 @@ from . import oauth
 NEXT_TARBALL_DIR = "/root/install/next"
 NEXT_INSTALL_DIR = "/opt/mattermost-11"
 PASSWORD_USER = {"username": "pat-password", "email": "pat@system-test.invalid"}
-TABLES = ["users", "teams", "channels", "posts", "fileinfo", "incomingwebhooks", "commands",
-          "channelmembers", "teammembers"]
+# Each table with the columns that identify a row.
+TABLES = {"users": "id", "teams": "id", "channels": "id", "posts": "id", "fileinfo": "id",
+          "incomingwebhooks": "id", "commands": "id", "channelmembers": "channelid || ':' || userid",
+          "teammembers": "teamid || ':' || userid"}
 POSTS = 60
 
 
@@ -42,15 +44,28 @@ def run(ctx):
     if ctx.build_info.get("line") != "10" or not ctx.next_build_info:
         raise Skipped("the upgrade starts from the 10 build: run `checks/system/run --mattermost 10`")
     data = make_data(ctx)
-    before = counts(ctx)
+    before = rows(ctx)
     old_config = ctx.container.run(["cat", CONFIG_IN_CONTAINER]).stdout
     upgrade = upgrade_to_11(ctx, old_config)
-    after = counts(ctx)
-    expect(after == before, f"row counts changed by the upgrade:\nbefore {before}\nafter  {after}")
+    after = rows(ctx)
+    lost = {t: sorted(before[t] - after[t])[:5] for t in TABLES if before[t] - after[t]}
+    expect(not lost, f"rows lost by the upgrade (first few ids per table): {lost}")
+    added = {t: len(after[t] - before[t]) for t in TABLES if after[t] - before[t]}
     on_11 = still_works_on_11(ctx, data)
     back = roll_back(ctx, old_config, data, before)
-    return (f"on 10: {data['summary']}; {upgrade}; on 11: every row count equal "
-            f"({', '.join(f'{t} {n}' for t, n in before.items())}), {on_11}; {back}")
+    return (f"on 10: {data['summary']}; {upgrade}; on 11: every row of {', '.join(f'{t} ({len(before[t])})' for t in TABLES)} "
+            f"still there{added_text(ctx, added, before, after)}, {on_11}; {back}")
+
+
+def added_text(ctx, added, before, after):
+    """What the new release added at its first start (said, not hidden)."""
+    if not added:
+        return ""
+    users = sorted(after["users"] - before["users"])
+    names = sql(ctx, "SELECT username || CASE WHEN isbot THEN ' (bot)' ELSE '' END FROM users WHERE id IN ("
+                + ", ".join(f"'{u}'" for u in users) + ")") if users else []
+    return (" (11 added " + ", ".join(f"{n} {t}" for t, n in added.items())
+            + (f": {', '.join(names)}" if names else "") + ")")
 
 
 # ---- data on 10 -------------------------------------------------------------------------
@@ -131,12 +146,16 @@ def sign_in_with_gitlab(ctx, start):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def counts(ctx):
+def sql(ctx, query):
     name = ctx.site.env["MM_SQLSETTINGS_DATASOURCE"].split("/")[3].split("?")[0]
-    query = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in TABLES)
-    out = ctx.container.run(["runuser", "-u", "postgres", "--", "psql", "-XAt", "-F", " ",
-                             "-d", name, "-c", query]).stdout
-    return {t: int(n) for t, n in (line.split() for line in out.splitlines() if line.strip())}
+    out = ctx.container.run(["runuser", "-u", "postgres", "--", "psql", "-XAt", "-d", name,
+                             "-c", query]).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def rows(ctx):
+    """Every row's identity, per table."""
+    return {t: set(sql(ctx, f"SELECT {key} FROM {t}")) for t, key in TABLES.items()}
 
 
 # ---- the upgrade --------------------------------------------------------------------------
@@ -216,7 +235,9 @@ def roll_back(ctx, old_config, data, before):
     ctx.wait_ready()
     version = server_version(ctx)
     expect(version.startswith("10."), f"after the rollback the server reports version {version!r}")
-    expect(counts(ctx) == before, f"row counts after the rollback: {counts(ctx)} != {before}")
+    now = rows(ctx)
+    differ = {t: (len(before[t]), len(now[t])) for t in TABLES if now[t] != before[t]}
+    expect(not differ, f"after the rollback these tables differ from before the upgrade (before, now): {differ}")
     pat = f"{PASSWORD_USER['username']}:{data['password']}"
     me = ctx.api("GET", "/api/v4/users/me", login=pat)
     expect(me["username"] == PASSWORD_USER["username"], f"password login after the rollback: {me}")
@@ -230,6 +251,5 @@ def roll_back(ctx, old_config, data, before):
     user = sign_in_with_gitlab(ctx, "/oauth/gitlab/login")
     expect(user["id"] == data["gitlab_user"]["id"], "the GitLab user signed in to another account after the rollback")
     down = re.search(r"rolled back from .* Mattermost was down ([0-9.]+) s", output)
-    return (f"rollback brought 10 ({version}) back with the pre-upgrade data (the 11 post gone, same row "
-            f"counts) in {down.group(1) if down else '?'} s of downtime: password login, GitLab sign-in and "
+    return (f"rollback brought 10 ({version}) back with exactly the pre-upgrade rows (the 11 post gone) in {down.group(1) if down else '?'} s of downtime: password login, GitLab sign-in and "
             f"webhook management work")
