@@ -52,11 +52,12 @@ def fill(ctx, posts):
         "'updateat', tpl.createat + g, 'message', 'bench post ' || g))).* "
         f"FROM tpl, generate_series(1, {posts - 1}) g;"
         "ANALYZE posts;"
-        "SELECT count(*), pg_size_pretty(pg_database_size(current_database())) FROM posts;"
+        "SELECT count(*) || '|' || pg_database_size(current_database()) FROM posts;"
     )
-    out = ctx.container.run(["runuser", "-u", "postgres", "--", "psql", "-XAt", "-F", " ", "-d", name,
+    out = ctx.container.run(["runuser", "-u", "postgres", "--", "psql", "-XAt", "-d", name,
                              "-c", sql], timeout=1800).stdout.split()
-    return int(out[-2]), out[-1]
+    count, size = out[-1].split("|")
+    return int(count), f"{int(size) / 2**20:.0f} MiB"
 
 
 def one(args, posts, compiler, build_dir, next_dir, config):
