@@ -77,6 +77,15 @@ in
       wantedBy = [ "multi-user.target" ];
       # A new rendering is a new unit file and environment: restart on switch.
       restartTriggers = [ rendered ];
+      # nixos-rebuild switch installs a new Mattermost without `apply`: before every start the
+      # guard compares the release with the last one and, when it changed, refuses an older
+      # line and backs up database, files, config.json, plugins and secret files into
+      # /var/lib/gitlab-mattermost/upgrades before the new release migrates the database. As
+      # root ("+"), outside the unit's sandbox; pg_dump from the server's own package.
+      path = [ config.services.postgresql.package ];
+      serviceConfig.ExecStartPre = [
+        "+${cfg.compilerPackage}/bin/gitlab-mattermost upgrade-guard ${configFile}"
+      ];
     };
   };
 }

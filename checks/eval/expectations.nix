@@ -449,6 +449,16 @@ in
       && builtins.deepSeq accounts true;
   }
   {
+    name = "minimal: before every start the upgrade guard backs up when the release changed, with the server's pg_dump";
+    ok =
+      let
+        unit = minimal.systemd.services.mattermost;
+      in
+      lib.any (lib.hasInfix "upgrade-guard") unit.serviceConfig.ExecStartPre
+      && lib.any (lib.hasPrefix "+") unit.serviceConfig.ExecStartPre
+      && lib.elem minimal.services.postgresql.package unit.path;
+  }
+  {
     name = "endOfLife: the 10.11 ESR is rejected as past its end of life, naming allowEndOfLife";
     ok =
       rejects hosts.endOfLife "reached its end of life on 2026-08-15"

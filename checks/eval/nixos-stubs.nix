@@ -99,6 +99,12 @@ in
 
     services.postgresql = {
       enable = flag;
+      # The server's package (nixpkgs picks it by stateVersion); a stand-in derivation here.
+      package = option types.package {
+        type = "derivation";
+        name = "postgresql-17.5";
+        outPath = "/nix/store/00000000000000000000000000000000-postgresql-17.5";
+      };
       ensureDatabases = strings;
       ensureUsers = option (types.listOf (
         types.submodule {

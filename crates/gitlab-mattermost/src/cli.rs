@@ -110,6 +110,17 @@ pub enum Command {
         applies the config: the previous release starts. What users did after the upgrade is lost:\n\
         that is what going back means.")]
     Rollback(crate::ops::apply::rollback::RollbackArgs),
+    /// Before Mattermost starts (the NixOS unit's ExecStartPre): back up when the release changed.
+    #[command(
+        after_help = "Example (what the NixOS module runs, as root, before each start):\n  \
+        gitlab-mattermost upgrade-guard /nix/store/…-gitlab-mattermost.json\n\n\
+        Records the release Mattermost runs (mattermost.version, install_dir, the server binary) in\n\
+        /var/lib/gitlab-mattermost/release. When it differs at the next start, a move to an older\n\
+        line is refused and everything (database, files, config.json, plugins, secret files) is\n\
+        backed up into /var/lib/gitlab-mattermost/upgrades before the new release migrates the\n\
+        database. On a plain host `apply` does this itself."
+    )]
+    UpgradeGuard(crate::ops::apply::guard::GuardArgs),
     /// Validate only; report every problem at once.
     #[command(
         after_help = "Example:\n  gitlab-mattermost check base.toml site.toml --set smtp.enable=true"

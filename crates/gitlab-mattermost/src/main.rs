@@ -135,6 +135,10 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 Err(ops::apply::ApplyError::Other(e)) => Err(Failure::Other(e)),
             }
         }
+        Command::UpgradeGuard(args) => {
+            let plan = load(&args.config)?;
+            Ok(ops::apply::guard::run(&plan, &args)?)
+        }
         Command::Check { config } => {
             load(&config)?;
             eprintln!("ok: {} file(s) valid", config.files.len());

@@ -507,3 +507,69 @@ fn rollback_refuses_a_backup_of_another_release_or_a_missing_release() {
     // The rows are untouched: nothing was stopped or restored.
     assert!(s.rows().is_ok());
 }
+
+/// `upgrade-guard` (the NixOS unit's ExecStartPre): records the release at the first start,
+/// does nothing while it stays, backs everything up when it changes, and refuses an older line.
+#[test]
+fn the_upgrade_guard_backs_up_when_the_release_changes() {
+    let Some(s) = site() else { return };
+    let install = s.dir.path().join("mattermost");
+    let binary = install.join("bin/mattermost");
+    write_file(&binary, "#!/bin/sh\necho 'Version: 10.10.0'\n", 0o755);
+    let text = std::fs::read_to_string(&s.config).unwrap()
+        + &format!("[mattermost]\ninstall_dir = \"{}\"\n", install.display());
+    std::fs::write(&s.config, text).unwrap();
+    let state = s.dir.path().join("state");
+    let guard = |extra: &[&str]| {
+        let mut args = vec!["upgrade-guard", "--state-dir", state.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        s.cmd(&args)
+    };
+    let (code, out, err) = guard(&[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("recording the release"), "{out}");
+    let recorded = std::fs::read_to_string(state.join("release")).unwrap();
+    assert!(recorded.ends_with(" 10.10.0\n"), "{recorded}");
+    let (code, out, _) = guard(&[]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, ""),
+        "nothing changed, nothing said"
+    );
+    assert!(!state.join("upgrades").exists());
+
+    write_file(&binary, "#!/bin/sh\necho 'Version: 11.4.0'\n", 0o755);
+    let (code, out, err) = guard(&[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("the release changed"), "{out}");
+    let backups: Vec<_> = std::fs::read_dir(state.join("upgrades"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("before-mattermost-11.7-")
+        })
+        .collect();
+    assert_eq!(backups.len(), 1, "{out}");
+    assert!(backups[0].path().join("manifest.json").exists());
+    let last = std::fs::read_to_string(state.join("upgrades/last.json")).unwrap();
+    assert!(last.contains("\"kind\": \"upgrade\""), "{last}");
+    assert!(std::fs::read_to_string(state.join("release"))
+        .unwrap()
+        .ends_with(" 11.4.0\n"));
+
+    // Back to the 10 line on a database 11 migrated: refused, nothing recorded.
+    write_file(&binary, "#!/bin/sh\necho 'Version: 10.10.0'\n", 0o755);
+    let (code, out, err) = guard(&[
+        "--set",
+        "mattermost.version=\"10.11\"",
+        "--set",
+        "mattermost.allow_end_of_life=true",
+    ]);
+    assert_ne!(code, 0, "{out}\n{err}");
+    assert!(err.contains("gitlab-mattermost rollback"), "{err}");
+    assert!(std::fs::read_to_string(state.join("release"))
+        .unwrap()
+        .ends_with(" 11.4.0\n"));
+}

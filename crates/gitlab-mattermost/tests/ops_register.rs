@@ -23,7 +23,7 @@ impl Site {
             &config,
             format!(
                 "external_url = \"https://chat.example.test\"\n\
-                 [gitlab]\nenable = true\nurl = \"{gitlab_url}\"\n\
+                 [gitlab]\nenable = true\nallow_team_edition_route = true\nurl = \"{gitlab_url}\"\n\
                  id_file = \"{s}/gitlab-id\"\nsecret_file = \"{s}/gitlab-secret\"\n\
                  [nginx]\nenable = false\n",
                 s = secrets.display()
@@ -264,8 +264,9 @@ fn something_that_is_not_gitlab_is_an_unexpected_answer() {
     // A server that answers 200 with a web page, like a wrong gitlab.url would.
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let port = server.server_addr().to_ip().unwrap().port();
+    // Bounded: a register that never asks must fail the test, not hang it.
     let t = std::thread::spawn(move || {
-        if let Ok(req) = server.recv() {
+        if let Ok(Some(req)) = server.recv_timeout(std::time::Duration::from_secs(30)) {
             let _ = req.respond(tiny_http::Response::from_string("<html>welcome</html>"));
         }
     });

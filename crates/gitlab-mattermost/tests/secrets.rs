@@ -34,6 +34,7 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf) {
             r#"external_url = "http://mattermost.example.com"
 [gitlab]
 enable = true
+allow_team_edition_route = true
 url = "https://gitlab.example.com"
 id_file = "{}"
 secret_file = "{}"

@@ -8,6 +8,7 @@
 //! carries it out through a [`runner::Runner`], saving the record after every step.
 
 pub mod execute;
+pub mod guard;
 pub mod paths;
 pub mod plan;
 pub mod record;
