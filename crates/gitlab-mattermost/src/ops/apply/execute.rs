@@ -576,7 +576,8 @@ impl Executor<'_> {
                 .upgrade
                 .config
                 .ok_or_else(|| StepError::new("no validated config to back up".to_string()))?;
-            let (dir, took) = upgrade::back_up(plan, self.root, from, to)?;
+            let (dir, took) =
+                upgrade::back_up(plan, &self.root.path(upgrade::UPGRADES_DIR), from, to)?;
             let _ = writeln!(
                 self.out,
                 "  backed up into {} in {:.1} s; roll back with `gitlab-mattermost rollback <the previous config> --from {}`",

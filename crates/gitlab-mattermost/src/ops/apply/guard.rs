@@ -40,26 +40,18 @@ pub fn run(plan: &Plan, args: &GuardArgs) -> Result<ExitCode> {
                 upgrade::describe(&key)
             );
             upgrade::preflight(&previous, &key, false, None)?;
-            let to = args.state_dir.join("upgrades");
-            let started = std::time::Instant::now();
-            let mut parts = previous.split(' ');
-            let ran = crate::ops::backup::Release {
-                version: parts.next().unwrap_or_default().to_string(),
-                install_dir: parts.next().unwrap_or_default().to_string(),
-            };
-            let label = format!("before-mattermost-{}", plan.config.mattermost.version);
-            let dir = crate::ops::backup::backup_into(plan, &to, &label, Some(ran))?;
-            let took = started.elapsed().as_secs_f64();
-            let last = LastUpgrade {
+            let upgrades = args.state_dir.join("upgrades");
+            let (dir, took) = upgrade::back_up(plan, &upgrades, &previous, &key)?;
+            let took = took.as_secs_f64();
+            LastUpgrade {
                 from: previous.clone(),
                 to: key.clone(),
                 backup: Some(dir.display().to_string()),
                 backup_seconds: Some(took),
                 downtime_seconds: None,
                 kind: "upgrade".into(),
-            };
-            let text = serde_json::to_string_pretty(&last)? + "\n";
-            crate::output::write_file_atomically(&to.join("last.json"), text.as_bytes(), 0o600)?;
+            }
+            .save_to(&upgrades.join("last.json"))?;
             println!(
                 "backed up into {} in {took:.1} s before the new release starts; to go back, restore it under the previous package \
                  (`gitlab-mattermost rollback` on a plain host; on NixOS switch back to the previous generation, then restore \

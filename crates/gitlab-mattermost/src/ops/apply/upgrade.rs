@@ -134,14 +134,17 @@ impl LastUpgrade {
     }
 
     pub fn save(&self, root: &Root) -> Result<()> {
-        let path = root.path(LAST_UPGRADE);
+        self.save_to(&root.path(LAST_UPGRADE))
+    }
+
+    pub fn save_to(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');
-        crate::output::write_file_atomically(&path, text.as_bytes(), 0o600)
+        crate::output::write_file_atomically(path, text.as_bytes(), 0o600)
     }
 }
 
@@ -278,21 +281,25 @@ pub fn postgres_major(server_version_num: &str) -> Option<u32> {
         .map(|n| n / 10_000)
 }
 
-/// Backs up everything the old release holds (the server is stopped), into UPGRADES_DIR; the
-/// manifest names the release that ran (`from`), which `rollback` goes back to.
-pub fn back_up(plan: &Plan, root: &Root, from: &str, to: &str) -> Result<(PathBuf, Duration)> {
+/// The release a key names, as a backup's manifest records it.
+pub fn release_of(key: &str) -> crate::ops::backup::Release {
+    let mut parts = key.split(' ');
+    crate::ops::backup::Release {
+        version: parts.next().unwrap_or_default().to_string(),
+        install_dir: parts.next().unwrap_or_default().to_string(),
+    }
+}
+
+/// Backs up everything the old release holds (the server is stopped) into `dir`; the manifest
+/// names the release that ran (`from`), which `rollback` goes back to.
+pub fn back_up(plan: &Plan, dir: &Path, from: &str, to: &str) -> Result<(PathBuf, Duration)> {
     let started = Instant::now();
     let label = format!(
         "before-mattermost-{}",
         to.split(' ').next().unwrap_or("upgrade")
     );
-    let mut parts = from.split(' ');
-    let ran = crate::ops::backup::Release {
-        version: parts.next().unwrap_or_default().to_string(),
-        install_dir: parts.next().unwrap_or_default().to_string(),
-    };
-    let dir = crate::ops::backup::backup_into(plan, &root.path(UPGRADES_DIR), &label, Some(ran))?;
-    Ok((dir, started.elapsed()))
+    let backup = crate::ops::backup::backup_into(plan, dir, &label, Some(release_of(from)))?;
+    Ok((backup, started.elapsed()))
 }
 
 #[cfg(test)]
