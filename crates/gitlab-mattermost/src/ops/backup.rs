@@ -626,31 +626,12 @@ fn drop_database(plan: &Plan) -> Result<()> {
             db.user
         );
     }
-    let mut cmd = Command::new("dropdb");
-    cmd.current_dir("/").args([
-        "--no-password",
-        "--if-exists",
-        "--force",
-        "--host",
-        &db.socket_dir,
-        "--port",
-        &db.port.to_string(),
-        &db.name,
-    ]);
-    if users::effective_uid() == 0 {
-        if let Some(pg) = users::lookup("postgres") {
-            cmd.uid(pg.uid).gid(pg.gid);
-        }
-    }
-    let out = cmd.output().map_err(|e| spawn_error("dropdb", e))?;
-    if !out.status.success() {
-        bail!(
-            "cannot drop database {}: {}",
-            db.name,
-            last_line(&out.stderr)
-        );
-    }
-    Ok(())
+    as_postgres(
+        plan,
+        "dropdb",
+        &["--if-exists", "--force", &db.name],
+        "cannot drop database",
+    )
 }
 
 fn not_empty(dir: &Path) -> bool {
@@ -738,29 +719,36 @@ fn create_database(plan: &Plan) -> Result<()> {
             db.user
         );
     }
-    let mut cmd = Command::new("createdb");
+    as_postgres(
+        plan,
+        "createdb",
+        &["--owner", &db.user, &db.name],
+        "cannot create database",
+    )
+}
+
+/// A PostgreSQL client tool over the local socket as the `postgres` OS user (the superuser
+/// peer authentication maps), when run as root; `failed` starts the error, which names the
+/// database and the tool's last line.
+fn as_postgres(plan: &Plan, program: &str, args: &[&str], failed: &str) -> Result<()> {
+    let db = &plan.config.database;
+    let mut cmd = Command::new(program);
     cmd.current_dir("/").args([
         "--no-password",
         "--host",
         &db.socket_dir,
         "--port",
         &db.port.to_string(),
-        "--owner",
-        &db.user,
-        &db.name,
     ]);
+    cmd.args(args);
     if users::effective_uid() == 0 {
         if let Some(pg) = users::lookup("postgres") {
             cmd.uid(pg.uid).gid(pg.gid);
         }
     }
-    let out = cmd.output().map_err(|e| spawn_error("createdb", e))?;
+    let out = cmd.output().map_err(|e| spawn_error(program, e))?;
     if !out.status.success() {
-        bail!(
-            "cannot create database {}: {}",
-            db.name,
-            last_line(&out.stderr)
-        );
+        bail!("{failed} {}: {}", db.name, last_line(&out.stderr));
     }
     Ok(())
 }

@@ -38,33 +38,12 @@ pub fn commands(step: &Step, root: &Root, start_timeout: Duration) -> Vec<Cmd> {
         Step::Upgrade { database, .. } => {
             let mut cmds = vec![systemctl(&["stop", UNIT_NAME])];
             if let Some(db) = database {
-                let port = db.port.to_string();
-                cmds.push(
-                    Cmd::new(&[
-                        "runuser",
-                        "-u",
-                        "postgres",
-                        "--",
-                        "psql",
-                        "-h",
-                        db.socket_dir.as_str(),
-                        "-p",
-                        port.as_str(),
-                        "-X",
-                        "-A",
-                        "-t",
-                        "-q",
-                        "-d",
-                        "postgres",
-                        "-c",
-                        &format!(
-                            "SELECT current_setting('server_version_num') || ' ' || \
-                             coalesce(pg_database_size(datname), 0) FROM pg_database WHERE datname = '{}'",
-                            db.name.replace('\'', "''")
-                        ),
-                    ])
-                    .host_only(),
+                let sql = format!(
+                    "SELECT current_setting('server_version_num') || ' ' || \
+                     coalesce(pg_database_size(datname), 0) FROM pg_database WHERE datname = '{}'",
+                    db.name.replace('\'', "''")
                 );
+                cmds.push(postgres_query(db, &sql));
             }
             cmds
         }
@@ -88,42 +67,49 @@ pub fn commands(step: &Step, root: &Root, start_timeout: Duration) -> Vec<Cmd> {
             };
             vec![test, systemctl(&["reload-or-restart", "nginx.service"])]
         }
-        Step::Database(db) => {
-            let pg = |tool: &str, rest: &[&str]| {
-                let port = db.port.to_string();
-                let mut argv = vec![
-                    "runuser",
-                    "-u",
-                    "postgres",
-                    "--",
-                    tool,
-                    "-h",
-                    db.socket_dir.as_str(),
-                    "-p",
-                    port.as_str(),
-                ];
-                argv.extend_from_slice(rest);
-                Cmd::new(&argv).host_only()
-            };
-            let query = |sql: &str| {
-                pg(
-                    "psql",
-                    &["-X", "-A", "-t", "-q", "-d", "postgres", "-c", sql],
-                )
-            };
-            vec![
-                query("SELECT rolname FROM pg_roles"),
-                query("SELECT datname || '|' || pg_get_userbyid(datdba) FROM pg_database"),
-                pg("createuser", &[db.user.as_str()]),
-                pg("createdb", &["-O", db.user.as_str(), db.name.as_str()]),
-            ]
-        }
+        Step::Database(db) => vec![
+            postgres_query(db, "SELECT rolname FROM pg_roles"),
+            postgres_query(
+                db,
+                "SELECT datname || '|' || pg_get_userbyid(datdba) FROM pg_database",
+            ),
+            postgres_tool(db, "createuser", &[db.user.as_str()]),
+            postgres_tool(db, "createdb", &["-O", db.user.as_str(), db.name.as_str()]),
+        ],
         Step::DaemonReload => vec![systemctl(&["daemon-reload"])],
         Step::Enable => vec![systemctl(&["enable", UNIT_NAME])],
         Step::Mattermost { .. } => {
             vec![systemctl(&["restart", UNIT_NAME]).timeout(start_timeout)]
         }
     }
+}
+
+/// A PostgreSQL client tool run as the `postgres` OS user over the local socket (peer
+/// authentication maps it to the superuser).
+fn postgres_tool(db: &Database, tool: &str, rest: &[&str]) -> Cmd {
+    let port = db.port.to_string();
+    let mut argv = vec![
+        "runuser",
+        "-u",
+        "postgres",
+        "--",
+        tool,
+        "-h",
+        db.socket_dir.as_str(),
+        "-p",
+        port.as_str(),
+    ];
+    argv.extend_from_slice(rest);
+    Cmd::new(&argv).host_only()
+}
+
+/// One query as `postgres`, unaligned and tuples only.
+fn postgres_query(db: &Database, sql: &str) -> Cmd {
+    postgres_tool(
+        db,
+        "psql",
+        &["-X", "-A", "-t", "-q", "-d", "postgres", "-c", sql],
+    )
 }
 
 /// One line saying what a step does.
