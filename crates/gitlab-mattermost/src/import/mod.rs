@@ -18,6 +18,7 @@ pub mod legacy;
 pub mod mapping;
 pub mod nginx;
 pub mod nixpkgs;
+pub mod omnibus_root;
 pub mod rb;
 pub mod report;
 pub mod secrets;
@@ -49,10 +50,22 @@ pub struct ImportArgs {
     /// The Omnibus gitlab.rb to import (usually /etc/gitlab/gitlab.rb).
     #[arg(
         value_name = "GITLAB_RB",
-        required_unless_present = "nixpkgs_module",
+        required_unless_present_any = ["nixpkgs_module", "omnibus_root"],
         conflicts_with = "nixpkgs_module"
     )]
     pub gitlab_rb: Option<PathBuf>,
+    /// Read an Omnibus host's files under DIR (`/` on the old host, or a copy of its files):
+    /// etc/gitlab/gitlab.rb, var/opt/gitlab/mattermost/config.json, the GitLab version, the
+    /// account's ids, and the secrets Omnibus generated from the env directory,
+    /// gitlab-secrets.json or etc/gitlab/config_backup (GitLab 19 removed them from
+    /// gitlab-secrets.json). Needs --secrets-dir.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "nixpkgs_module",
+        requires = "secrets_dir"
+    )]
+    pub omnibus_root: Option<PathBuf>,
     /// Import nixpkgs' NixOS module `services.mattermost` instead: its configuration as JSON,
     /// from `nix eval --json .#nixosConfigurations.HOST.config.services.mattermost`. Run it
     /// as root on the host, so that its environmentFile can be read and split.
@@ -146,6 +159,15 @@ fn check_outputs(args: &ImportArgs, imported: &Imported) -> Result<(), ImportErr
     if let Some(c) = &args.config_json {
         inputs.push(Input::new(c, "the config.json"));
     }
+    let root_files = args.omnibus_root.as_ref().map(|root| {
+        [
+            root.join(omnibus_root::GITLAB_RB),
+            root.join(omnibus_root::CONFIG_JSON),
+        ]
+    });
+    for f in root_files.iter().flatten() {
+        inputs.push(Input::new(f, "a file of the Omnibus host"));
+    }
     let mut refused = Diagnostics::default();
     if let Some(dir) = &imported.secrets_dir {
         let usable = collect_refusals(
@@ -192,10 +214,15 @@ fn check_outputs(args: &ImportArgs, imported: &Imported) -> Result<(), ImportErr
 
 /// Import without printing anything.
 pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
-    let gitlab_rb = match (&args.nixpkgs_module, &args.gitlab_rb) {
-        (Some(module), _) => return nixpkgs::import(module, args),
-        (None, Some(gitlab_rb)) => gitlab_rb,
-        (None, None) => {
+    let root_defaults = match (&args.nixpkgs_module, &args.omnibus_root) {
+        (None, Some(root)) => Some(omnibus_root::defaults(root).map_err(ImportError::Invalid)?),
+        _ => None,
+    };
+    let gitlab_rb = match (&args.nixpkgs_module, &args.gitlab_rb, &root_defaults) {
+        (Some(module), _, _) => return nixpkgs::import(module, args),
+        (None, Some(gitlab_rb), _) => gitlab_rb,
+        (None, None, Some(d)) => &d.gitlab_rb,
+        (None, None, None) => {
             return Err(ImportError::Invalid(
                 Diagnostic::new("", "nothing to import")
                     .with_hint("give a gitlab.rb, or --nixpkgs-module FILE.json")
@@ -207,10 +234,18 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
     // Bytes, not text: gitlab.rb files are often not UTF-8, and Ruby only decodes code.
     let bytes = std::fs::read(gitlab_rb).with_context(|| format!("cannot read {source}"))?;
     let parsed = rb::parse_source(&source, &bytes)?;
-    let config_json = match &args.config_json {
+    let config_json_path = args
+        .config_json
+        .as_ref()
+        .or_else(|| root_defaults.as_ref()?.config_json.as_ref());
+    let config_json = match config_json_path {
         Some(p) => Some(read_config_json(p)?),
         None => None,
     };
+    let gitlab_version = args
+        .gitlab_version
+        .as_deref()
+        .or_else(|| root_defaults.as_ref()?.gitlab_version.as_deref());
     let mut ctx = Ctx::new(&source, args.secrets_dir.as_deref())?;
     for s in &parsed.skipped {
         ctx.skipped(s);
@@ -220,7 +255,7 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
         let origin = Origin::rb(&ctx.file, pos, "call");
         ctx.report.add(Section::Dropped, Some(origin), msg);
     }
-    target_version(&mut ctx, args.gitlab_version.as_deref())?;
+    target_version(&mut ctx, gitlab_version)?;
     ctx.collect(&entries);
     ctx.overridden_dynamically(&entries);
     ctx.offer_omnibus_defaults();
@@ -235,6 +270,11 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
     nginx::map(&mut ctx);
     typed::free_form(&mut ctx, resolved);
     sign_in::apply(&mut ctx, args.gitlab_sign_in)?;
+    if let Some(root) = &args.omnibus_root {
+        omnibus_root::fill_secrets(&mut ctx, root).map_err(ImportError::Invalid)?;
+        let user = typed::account_user(&ctx);
+        omnibus_root::account_ids(&mut ctx, root, &user);
+    }
     ctx.validate_output()?;
     ctx.secrets.finish(&mut ctx.report);
     let next = if args.format == OutputFormat::Nixos {

@@ -67,6 +67,23 @@ impl Secrets {
         }
     }
 
+    /// Whether the secret `file` is referenced but its value was in no input.
+    pub fn lacks_value(&self, file: &str) -> bool {
+        self.list
+            .iter()
+            .any(|s| s.file == file && s.value.is_none())
+    }
+
+    /// Give the secret `file` the value found elsewhere (an Omnibus host's files).
+    pub fn fill(&mut self, file: &str, value: String, origin: Origin, what: &str) {
+        if let Some(s) = self.list.iter_mut().find(|s| s.file == file) {
+            s.value = Some(value);
+            s.origin = Some(origin);
+            s.what = what.to_string();
+            s.how_to_get = None;
+        }
+    }
+
     /// Every secret value known, for tests that check none leaked into the output.
     pub fn values(&self) -> impl Iterator<Item = &str> {
         self.list.iter().filter_map(|s| s.value.as_deref())

@@ -412,7 +412,7 @@ fn account(ctx: &mut Ctx) {
     }
 }
 
-fn account_user(ctx: &Ctx) -> String {
+pub fn account_user(ctx: &Ctx) -> String {
     ctx.out
         .get("account")
         .and_then(|a| a.get("user"))
