@@ -232,6 +232,21 @@ pub enum Command {
         Needs settings.ServiceSettings.EnableLocalMode = true and a running Mattermost. Run it as\n\
         root (it switches to the service user) or as the service user. The exit code is mmctl's.")]
     Mmctl(crate::ops::mmctl::MmctlArgs),
+    /// Move an Omnibus Mattermost's database, files, plugins and config.json here, verified.
+    #[command(
+        after_help = "The move, in short (docs/migrating-from-omnibus.md has every step):\n  \
+        old host:  gitlab-mattermost migrate export --to /var/tmp/mattermost-move          # pre-sync, still serving\n  \
+        old host:  gitlab-ctl stop mattermost\n  \
+        old host:  gitlab-mattermost migrate export --to /var/tmp/mattermost-move --final  # delta + database\n  \
+        old host:  rsync -a --delete /var/tmp/mattermost-move/ root@new-host:/var/tmp/mattermost-move/\n  \
+        new host:  gitlab-mattermost migrate import /etc/gitlab-mattermost.toml --from /var/tmp/mattermost-move\n  \
+        new host:  gitlab-mattermost apply /etc/gitlab-mattermost.toml\n\n\
+        Nothing on the old host changes: starting it again is the rollback."
+    )]
+    Migrate {
+        #[command(subcommand)]
+        command: crate::ops::migrate::MigrateCommand,
+    },
     /// Back up the database (pg_dump, gzip), the files directory and config.json.
     #[command(
         after_help = "Example:\n  gitlab-mattermost backup site.toml --to /var/backups/mattermost\n\n\

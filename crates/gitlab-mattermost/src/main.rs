@@ -221,6 +221,16 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             let plan = load(&args.config)?;
             match ops::mmctl::run(&plan, &args)? {}
         }
+        Command::Migrate { command } => match command {
+            ops::migrate::MigrateCommand::Export(args) => {
+                ops::migrate::export::run(&args)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ops::migrate::MigrateCommand::Import(args) => {
+                let plan = load(&args.config)?;
+                Ok(ops::migrate::import::run(&plan, &args)?)
+            }
+        },
         Command::Backup(args) => {
             let plan = load(&args.config)?;
             ops::backup::backup(&plan, &args)?;

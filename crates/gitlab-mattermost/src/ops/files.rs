@@ -52,3 +52,17 @@ pub fn write_secret(path: &Path, content: &str) -> Result<()> {
     crate::output::write_file_atomically(path, format!("{content}\n").as_bytes(), 0o600)?;
     Ok(())
 }
+
+/// Read a text file of at most `limit` bytes (a larger one is an error, not a truncation).
+pub fn read_bounded(path: &Path, limit: u64) -> Result<String> {
+    use std::io::Read;
+    let file = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        bail!("{} is larger than {limit} bytes", path.display());
+    }
+    String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8", path.display()))
+}

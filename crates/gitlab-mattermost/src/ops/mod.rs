@@ -13,6 +13,7 @@ pub mod files;
 pub mod gitlab;
 pub mod http;
 pub mod integrations;
+pub mod migrate;
 pub mod mmctl;
 pub mod tls;
 pub mod users;
