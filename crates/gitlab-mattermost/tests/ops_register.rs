@@ -5,7 +5,7 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use support::gitlab_stub::{Stub, ADMIN_TOKEN, USER_TOKEN};
+use support::gitlab_stub::{App, Stub, ADMIN_TOKEN, USER_TOKEN};
 use support::*;
 
 struct Site {
@@ -16,6 +16,11 @@ struct Site {
 
 impl Site {
     fn new(gitlab_url: &str) -> Site {
+        Site::with(gitlab_url, "")
+    }
+
+    /// `gitlab_extra`: more lines for the `[gitlab]` table, e.g. `scope = ""`.
+    fn with(gitlab_url: &str, gitlab_extra: &str) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("site.toml");
         let secrets = dir.path().join("secrets");
@@ -24,7 +29,7 @@ impl Site {
             format!(
                 "external_url = \"https://chat.example.test\"\n\
                  [gitlab]\nenable = true\nallow_team_edition_route = true\nurl = \"{gitlab_url}\"\n\
-                 id_file = \"{s}/gitlab-id\"\nsecret_file = \"{s}/gitlab-secret\"\n\
+                 id_file = \"{s}/gitlab-id\"\nsecret_file = \"{s}/gitlab-secret\"\n{gitlab_extra}\n\
                  [nginx]\nenable = false\n",
                 s = secrets.display()
             ),
@@ -43,9 +48,17 @@ impl Site {
         self.dir.path().join("secrets/gitlab-secret")
     }
 
+    /// The files an Omnibus import leaves: the id and secret the old server uses.
+    fn import(&self, app: &App) {
+        write_file(&self.id_file(), &app.uid, 0o600);
+        write_file(&self.secret_file(), &app.secret, 0o600);
+    }
+
     fn register(&self, extra: &[&str]) -> (i32, String, String) {
+        // Debug level: everything this program logs. Trace level (-vvv) also dumps the HTTP
+        // client's raw bytes, token and secrets included, until the log filter caps it.
         let mut args = vec![
-            "-vvv",
+            "-vv",
             "gitlab",
             "register",
             self.config.to_str().unwrap(),
@@ -72,12 +85,27 @@ fn mode(p: &Path) -> u32 {
 const SIGNUP: &str = "https://chat.example.test/signup/gitlab/complete";
 const LOGIN: &str = "https://chat.example.test/login/gitlab/complete";
 
-/// Assert that no secret the stub ever issued appears in the output.
+/// Assert that no secret the stub ever issued appears in the output, as text or as the
+/// hex of a byte dump.
 fn assert_no_secret(stub: &Stub, out: &str, err: &str) {
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    // The hex columns of every dump row, joined: a secret split over rows shows whole.
+    let dumped: String = err
+        .split_whitespace()
+        .filter(|t| t.len() == 4 && t.chars().all(|c| c.is_ascii_hexdigit()))
+        .collect();
+    assert!(
+        !dumped.contains(&hex(ADMIN_TOKEN)),
+        "the token leaked in a byte dump"
+    );
     for a in stub.apps() {
         assert!(
             !out.contains(&a.secret) && !err.contains(&a.secret),
             "secret leaked:\n{out}\n{err}"
+        );
+        assert!(
+            !dumped.contains(&hex(&a.secret)),
+            "secret leaked in a byte dump"
         );
     }
     assert!(
@@ -133,8 +161,11 @@ fn a_rerun_changes_nothing() {
         (read(&site.id_file()), read(&site.secret_file())),
         (id, secret)
     );
-    let writes = stub.log().iter().filter(|l| !l.starts_with("GET")).count();
-    assert_eq!(writes, 1, "only the first run may write: {:?}", stub.log());
+    assert_eq!(
+        stub.writes(),
+        vec!["POST /api/v4/applications"],
+        "only the first run may write"
+    );
 }
 
 #[test]
@@ -149,41 +180,295 @@ fn rotate_issues_a_new_secret_for_the_same_application() {
     assert_ne!(read(&site.secret_file()), secret);
     assert_eq!(stub.apps().len(), 1);
     assert_eq!(read(&site.secret_file()), stub.apps()[0].secret);
+    assert!(stub.accepts(&id, &read(&site.secret_file())));
+    assert!(
+        !stub.accepts(&id, &secret),
+        "the previous secret no longer works"
+    );
+    assert!(out.contains("issued a new secret"), "{out}");
     assert_no_secret(&stub, &out, &err);
 }
 
 #[test]
-fn rotate_on_a_gitlab_without_renew_replaces_the_application() {
+fn rotate_on_a_gitlab_without_renew_adds_an_application_and_keeps_the_old_until_asked() {
     let stub = Stub::start(false);
     let site = Site::new(&stub.url);
     assert_eq!(site.register(&[]).0, 0);
-    let old = read(&site.id_file());
+    let old = stub.apps()[0].clone();
     let (code, out, err) = site.register(&["--rotate"]);
     assert_eq!(code, 0, "{out}\n{err}");
     let apps = stub.apps();
-    assert_eq!(apps.len(), 1, "the old application is deleted");
-    assert_ne!(apps[0].uid, old);
-    assert_eq!(read(&site.id_file()), apps[0].uid);
-    assert_eq!(read(&site.secret_file()), apps[0].secret);
+    assert_eq!(apps.len(), 2, "the old application stays: {apps:?}");
+    let new = apps.iter().find(|a| a.id != old.id).unwrap();
+    assert_eq!(read(&site.id_file()), new.uid);
+    assert_eq!(read(&site.secret_file()), new.secret);
+    assert!(stub.accepts(&old.uid, &old.secret));
     assert!(out.contains("cannot renew"), "{out}");
-}
+    assert!(
+        out.contains(&format!("--delete-old {}", old.id)),
+        "says how to delete it: {out}"
+    );
+    assert!(!stub.writes().iter().any(|w| w.starts_with("DELETE")));
+    assert_no_secret(&stub, &out, &err);
 
-#[test]
-fn a_changed_external_url_replaces_the_application() {
-    let stub = Stub::start(true);
-    let site = Site::new(&stub.url);
-    assert_eq!(site.register(&[]).0, 0);
-    let old = read(&site.id_file());
-    let (code, out, err) = site.register(&["--set", "external_url=https://mm.example.test"]);
+    let (code, out, err) = site.register(&["--delete-old", &old.id.to_string()]);
     assert_eq!(code, 0, "{out}\n{err}");
     let apps = stub.apps();
     assert_eq!(apps.len(), 1, "{apps:?}");
-    assert_ne!(apps[0].uid, old);
-    assert!(apps[0]
+    assert_eq!(apps[0].uid, new.uid);
+    assert_eq!(read(&site.id_file()), new.uid);
+    assert_eq!(read(&site.secret_file()), new.secret);
+    assert!(out.contains("deleted application"), "{out}");
+}
+
+#[test]
+fn a_changed_external_url_adds_an_application_and_keeps_the_old() {
+    let stub = Stub::start(true);
+    let site = Site::new(&stub.url);
+    assert_eq!(site.register(&[]).0, 0);
+    let old = stub.apps()[0].clone();
+    let moved = ["--set", "external_url=https://mm.example.test"];
+    let (code, out, err) = site.register(&moved);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let apps = stub.apps();
+    assert_eq!(apps.len(), 2, "{apps:?}");
+    let kept = apps.iter().find(|a| a.id == old.id).unwrap();
+    assert_eq!(kept.secret, old.secret, "the old secret is unchanged");
+    assert_eq!(kept.redirect_uri, old.redirect_uri);
+    assert!(
+        stub.accepts(&old.uid, &old.secret),
+        "the old server still signs in"
+    );
+    let new = apps.iter().find(|a| a.id != old.id).unwrap();
+    assert!(new
         .redirect_uri
         .contains("https://mm.example.test/login/gitlab/complete"));
-    assert_eq!(read(&site.id_file()), apps[0].uid);
-    assert!(out.contains("redirect URIs changed"), "{out}");
+    assert_eq!(read(&site.id_file()), new.uid);
+    assert_eq!(read(&site.secret_file()), new.secret);
+    assert_eq!(
+        stub.writes(),
+        vec!["POST /api/v4/applications", "POST /api/v4/applications"],
+        "two creations, nothing renewed or deleted"
+    );
+    assert!(
+        out.contains("does not fit") && out.contains("lacks redirect URI"),
+        "{out}"
+    );
+    assert!(
+        out.contains("kept application") && out.contains(&format!("--delete-old {}", old.id)),
+        "{out}"
+    );
+    assert_no_secret(&stub, &out, &err);
+
+    // The new application now fits; the old one is only a note.
+    let (code, out, _) = site.register(&moved);
+    assert_eq!(code, 0);
+    assert!(out.contains("up to date"), "{out}");
+    assert!(
+        out.contains(&format!("note: application {} (id {})", old.uid, old.id)),
+        "{out}"
+    );
+    assert_eq!(stub.writes().len(), 2, "{:?}", stub.writes());
+
+    // Deleting it once asked, by the Application ID GitLab shows.
+    let mut args = moved.to_vec();
+    args.extend(["--delete-old", &old.uid]);
+    let (code, out, err) = site.register(&args);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let apps = stub.apps();
+    assert_eq!(apps.len(), 1);
+    assert_eq!(apps[0].uid, new.uid);
+    assert_eq!(read(&site.id_file()), new.uid);
+    assert!(!stub.accepts(&old.uid, &old.secret));
+}
+
+/// What Omnibus registered: both redirect URIs (CRLF-separated), no scopes.
+fn omnibus_app(stub: &Stub) -> App {
+    stub.insert(&format!("{SIGNUP}\r\n{LOGIN}"), "")
+}
+
+#[test]
+fn an_imported_omnibus_application_is_up_to_date() {
+    let stub = Stub::start(true);
+    let app = omnibus_app(&stub);
+    let site = Site::with(&stub.url, "scope = \"\"");
+    site.import(&app);
+    let (code, out, err) = site.register(&[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("up to date"), "{out}");
+    assert!(stub.writes().is_empty(), "{:?}", stub.writes());
+    assert_eq!(read(&site.id_file()), app.uid);
+    assert_eq!(read(&site.secret_file()), app.secret);
+    assert!(stub.accepts(&app.uid, &app.secret));
+    assert!(
+        out.contains("gitlab.scope is \"\", as Omnibus registered"),
+        "teaches how to narrow the scope: {out}"
+    );
+    assert_no_secret(&stub, &out, &err);
+}
+
+#[test]
+fn narrowing_the_scope_of_an_omnibus_application_adds_one_beside_it() {
+    let stub = Stub::start(true);
+    let app = omnibus_app(&stub);
+    // gitlab.scope left at its default, read_user.
+    let site = Site::new(&stub.url);
+    site.import(&app);
+    let (code, out, err) = site.register(&[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let apps = stub.apps();
+    assert_eq!(apps.len(), 2, "{apps:?}");
+    let new = apps.iter().find(|a| a.id != app.id).unwrap();
+    assert_eq!(new.scopes, "read_user");
+    assert_eq!(read(&site.id_file()), new.uid);
+    assert_eq!(read(&site.secret_file()), new.secret);
+    assert!(
+        stub.accepts(&app.uid, &app.secret),
+        "the old server still signs in"
+    );
+    assert!(
+        out.contains("its scopes are none, gitlab.scope asks read_user"),
+        "{out}"
+    );
+    assert_no_secret(&stub, &out, &err);
+}
+
+#[test]
+fn an_id_file_without_secret_file_stops_unless_rotate() {
+    let stub = Stub::start(true);
+    let app = omnibus_app(&stub);
+    let site = Site::with(&stub.url, "scope = \"\"");
+    write_file(&site.id_file(), &app.uid, 0o600);
+    let (code, out, err) = site.register(&[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let secret_file = site.secret_file().display().to_string();
+    assert!(
+        err.contains(&format!("gitlab.secret_file ({secret_file}) is missing"))
+            && err.contains("copy the secret the old server uses")
+            && err.contains(".mattermost.gitlab_secret")
+            && err.contains("--rotate")
+            && err.contains("stops working")
+            && err.contains("Nothing was changed"),
+        "{err}"
+    );
+    assert!(stub.writes().is_empty(), "{:?}", stub.writes());
+    assert!(!site.secret_file().exists());
+    assert!(stub.accepts(&app.uid, &app.secret));
+
+    let (code, out, err) = site.register(&["--rotate"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        stub.writes(),
+        vec![format!("POST /api/v4/applications/{}/renew-secret", app.id)]
+    );
+    assert_eq!(read(&site.id_file()), app.uid);
+    assert_eq!(read(&site.secret_file()), stub.apps()[0].secret);
+    assert!(!stub.accepts(&app.uid, &app.secret));
+    assert_no_secret(&stub, &out, &err);
+}
+
+#[test]
+fn an_application_found_by_its_redirect_uris_stops_unless_rotate() {
+    let stub = Stub::start(true);
+    let pre = stub.insert(&format!("{SIGNUP}\r\n{LOGIN}"), "read_user");
+    let site = Site::new(&stub.url);
+    let (code, out, err) = site.register(&[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains(&format!("application {}", pre.uid))
+            && err.contains("gitlab.id_file")
+            && err.contains("is missing")
+            && err.contains(".mattermost.gitlab_id")
+            && err.contains("--rotate"),
+        "{err}"
+    );
+    assert!(stub.writes().is_empty(), "{:?}", stub.writes());
+    assert!(!site.id_file().exists() && !site.secret_file().exists());
+
+    let (code, out, err) = site.register(&["--rotate"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let apps = stub.apps();
+    assert_eq!(apps.len(), 1, "no duplicate: {apps:?}");
+    assert_eq!(read(&site.id_file()), pre.uid);
+    assert_eq!(read(&site.secret_file()), apps[0].secret);
+    assert!(!stub.accepts(&pre.uid, &pre.secret));
+    assert!(out.contains("adopted"), "{out}");
+}
+
+#[test]
+fn an_id_file_naming_a_deleted_application_still_stops_on_one_that_fits() {
+    let stub = Stub::start(true);
+    let pre = stub.insert(&format!("{SIGNUP} {LOGIN}"), "read_user");
+    let site = Site::new(&stub.url);
+    write_file(&site.id_file(), "uid-of-an-application-gitlab-lost", 0o600);
+    let (code, _, err) = site.register(&[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(
+            "names application uid-of-an-application-gitlab-lost, which GitLab does not have"
+        ) && err.contains(&pre.uid),
+        "{err}"
+    );
+    assert!(stub.writes().is_empty());
+}
+
+#[test]
+fn more_redirect_uris_than_needed_still_fit() {
+    let stub = Stub::start(true);
+    let app = stub.insert(
+        &format!("{SIGNUP}\n{LOGIN}\nhttps://chat.example.test/plugins/x/complete"),
+        "read_user",
+    );
+    let site = Site::new(&stub.url);
+    site.import(&app);
+    let (code, out, err) = site.register(&[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("up to date"), "{out}");
+    assert!(stub.writes().is_empty(), "{:?}", stub.writes());
+}
+
+#[test]
+fn a_blank_scope_cannot_create_an_application() {
+    let stub = Stub::start(true);
+    let site = Site::with(&stub.url, "scope = \"\"");
+    let (code, out, err) = site.register(&[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("cannot create an application without scopes")
+            && err.contains("Set gitlab.scope = \"read_user\""),
+        "{err}"
+    );
+    assert!(stub.writes().is_empty(), "{:?}", stub.writes());
+    assert!(!site.id_file().exists());
+}
+
+#[test]
+fn delete_old_refuses_what_it_must_not_delete() {
+    let stub = Stub::start(true);
+    let site = Site::new(&stub.url);
+    assert_eq!(site.register(&[]).0, 0);
+    let mine = stub.apps()[0].clone();
+    let other = stub.insert_named("CI dashboard", "https://ci.example.test/callback", "api");
+
+    let (code, _, err) = site.register(&["--delete-old", &mine.id.to_string()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("the one gitlab.id_file names") && err.contains("Nothing was changed"),
+        "{err}"
+    );
+    let (code, _, err) = site.register(&["--delete-old", &other.uid]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("not a Mattermost sign-in application"),
+        "{err}"
+    );
+    let (code, _, err) = site.register(&["--delete-old", "999"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no such application"), "{err}");
+
+    assert_eq!(stub.apps().len(), 2);
+    assert_eq!(stub.writes(), vec!["POST /api/v4/applications"]);
+    assert!(stub.accepts(&mine.uid, &read(&site.secret_file())));
 }
 
 #[test]
@@ -202,20 +487,6 @@ fn the_redirect_uris_follow_site_url_not_the_vhost() {
             "https://public.example.test:8443/login/gitlab/complete"
         ]
     );
-}
-
-#[test]
-fn an_existing_application_without_id_file_is_adopted_not_duplicated() {
-    let stub = Stub::start(true);
-    let pre = stub.insert(&format!("{SIGNUP}\r\n{LOGIN}"), "read_user");
-    let site = Site::new(&stub.url);
-    let (code, out, err) = site.register(&[]);
-    assert_eq!(code, 0, "{out}\n{err}");
-    let apps = stub.apps();
-    assert_eq!(apps.len(), 1, "no duplicate: {apps:?}");
-    assert_eq!(read(&site.id_file()), pre.uid);
-    assert_eq!(read(&site.secret_file()), apps[0].secret);
-    assert!(out.contains("adopted"), "{out}");
 }
 
 #[test]

@@ -9,14 +9,24 @@ use crate::cli::ConfigArgs;
 /// `gitlab …` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum GitlabCommand {
-    /// Create or update the OAuth application "GitLab Mattermost" in GitLab.
-    #[command(after_help = "Example:\n  \
-        gitlab-mattermost gitlab register /etc/gitlab-mattermost.toml --token-file /root/gitlab-admin-token\n\n\
+    /// Create the OAuth application "GitLab Mattermost" in GitLab, or keep the one in use.
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost gitlab register /etc/gitlab-mattermost.toml --token-file /root/gitlab-admin-token\n  \
+        # months later, once the old server is gone:\n  \
+        gitlab-mattermost gitlab register /etc/gitlab-mattermost.toml --token-file /root/gitlab-admin-token --delete-old 7\n\n\
         Needs a personal access token (scope api) of a GitLab administrator. Writes the\n\
-        application id and secret to gitlab.id_file and gitlab.secret_file (mode 0600).\n\
-        Reruns change nothing while the application matches the config; a changed\n\
-        site URL (site_url, else external_url) replaces the application (GitLab's API\n\
-        cannot update redirect URIs).")]
+        application id and secret to gitlab.id_file and gitlab.secret_file (mode 0600).\n\n\
+        An application fits when it has the redirect URIs of the site URL (site_url, else\n\
+        external_url; more are fine) and the scopes gitlab.scope asks (\"\" for the one\n\
+        Omnibus registered). Reruns change nothing while the one the id file names fits.\n\n\
+        An application in use is never changed or deleted unless asked: the old server\n\
+        (Omnibus) and a rollback to it sign in with it. GitLab's API cannot update an\n\
+        application, so a changed site URL or gitlab.scope gets a new one and the old one\n\
+        stays until --delete-old names it. GitLab never shows a secret twice, so when the\n\
+        id file names an application but the secret file is missing, or no id file exists\n\
+        but an application fits, the run stops: copy the files the old server used (an\n\
+        Omnibus import: gitlab-id and gitlab-secret in its secrets directory), or pass\n\
+        --rotate, which cuts the old server off.")]
     Register(RegisterArgs),
 }
 
@@ -45,9 +55,17 @@ pub struct RegisterArgs {
     /// File holding a GitLab administrator's personal access token (scope api).
     #[arg(long, value_name = "FILE")]
     pub token_file: PathBuf,
-    /// Issue a new application secret (and rewrite gitlab.secret_file).
+    /// Issue a new application secret and rewrite gitlab.secret_file; also adopts an
+    /// application that fits when gitlab.id_file is missing. Whatever signs in with the
+    /// current secret (the old server, a rollback to it) stops working.
     #[arg(long)]
     pub rotate: bool,
+    /// Delete application APP (its id or Application ID, as the notes and Admin >
+    /// Applications show) after the files are written: an old one kept for the old server,
+    /// once nothing signs in with it. Refused for the application the files name and for
+    /// applications that are not Mattermost sign-in ones.
+    #[arg(long, value_name = "APP")]
+    pub delete_old: Option<String>,
     #[command(flatten)]
     pub net: NetArgs,
 }

@@ -1,12 +1,16 @@
-//! `gitlab register`: create, adopt, rotate or replace the OAuth application "GitLab
-//! Mattermost" through GitLab's Applications API (`/api/v4/applications`, admin only), and
-//! keep `gitlab.id_file`/`gitlab.secret_file` consistent with it.
+//! `gitlab register`: create or keep the OAuth application "GitLab Mattermost" through
+//! GitLab's Applications API (`/api/v4/applications`, admin only), and keep
+//! `gitlab.id_file`/`gitlab.secret_file` consistent with it.
 //!
-//! The API has no update endpoint and never returns a secret after creation, so:
-//! - a changed site URL is handled by creating a new application, writing its id and
-//!   secret, then deleting the old one (files never point at a deleted application);
-//! - an existing application whose secret we do not have gets a new secret
-//!   (`POST /applications/:id/renew-secret`, GitLab 16.11+), or is replaced on older GitLab.
+//! The API has no update endpoint and never returns a secret after creation. An existing
+//! application may be in use elsewhere: the Omnibus server this one replaces signs in with
+//! the application it registered, and stays the rollback target. So an existing application
+//! is never changed or deleted unless asked:
+//! - a changed site URL or scope gets a new application beside the old one, which stays
+//!   until `--delete-old` names it;
+//! - an application whose secret we do not have is left alone (the run stops and says what
+//!   to copy) unless `--rotate` asks for a new secret
+//!   (`POST /applications/:id/renew-secret`, GitLab 16.11+; older GitLab: a new application).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -25,7 +29,7 @@ use crate::validate::Plan;
 
 /// The name GitLab shows in Admin > Applications and on the consent page.
 pub const APP_NAME: &str = "GitLab Mattermost";
-/// The only scope Mattermost's GitLab sign-in needs.
+/// The only scope Mattermost's GitLab sign-in needs (it reads `/api/v4/user`).
 pub const SCOPE: &str = "read_user";
 
 /// An OAuth application as GitLab lists it (never with its secret).
@@ -54,14 +58,31 @@ impl Application {
             .collect()
     }
 
-    /// Whether the scopes include `read_user` (GitLab returns a list; older ones a string).
-    pub fn has_scope(&self, scope: &str) -> bool {
+    /// The scopes GitLab reports (a list; a space-separated string in some answers), or
+    /// `None` when this GitLab does not list them (before 17.x the list leaves them out).
+    pub fn scopes(&self) -> Option<BTreeSet<String>> {
         match &self.scopes {
-            Some(serde_json::Value::Array(a)) => a.iter().any(|s| s.as_str() == Some(scope)),
-            Some(serde_json::Value::String(s)) => s.split_whitespace().any(|s| s == scope),
-            // Not reported: assume it is fine rather than replace an application needlessly.
-            _ => true,
+            Some(serde_json::Value::Array(a)) => Some(
+                a.iter()
+                    .filter_map(|s| s.as_str())
+                    .flat_map(str::split_whitespace)
+                    .map(str::to_string)
+                    .collect(),
+            ),
+            Some(serde_json::Value::String(s)) => {
+                Some(s.split_whitespace().map(str::to_string).collect())
+            }
+            _ => None,
         }
+    }
+
+    /// Whether it looks like a Mattermost sign-in application: named like ours, or
+    /// redirecting to Mattermost's GitLab callback. Only those may be deleted on request.
+    pub fn is_mattermost(&self) -> bool {
+        self.application_name == APP_NAME
+            || self.redirect_uris().iter().any(|u| {
+                u.ends_with("/signup/gitlab/complete") || u.ends_with("/login/gitlab/complete")
+            })
     }
 }
 
@@ -206,12 +227,13 @@ impl Api {
     }
 
     /// Create the application; the answer is the only time GitLab reveals the secret.
-    pub fn create(&self, uris: &[String]) -> Result<(Application, Secret)> {
+    /// `scopes` are space-separated and must not be blank (GitLab refuses that).
+    pub fn create(&self, uris: &[String], scopes: &str) -> Result<(Application, Secret)> {
         let body = json!({
             "name": APP_NAME,
             // Doorkeeper splits redirect URIs on whitespace; Omnibus used CRLF too.
             "redirect_uri": uris.join("\n"),
-            "scopes": SCOPE,
+            "scopes": scopes,
             "confidential": true,
         });
         let a = self.send("POST", "/applications", Some(&body))?;
@@ -250,7 +272,7 @@ impl Api {
         }
     }
 
-    /// Delete an application; one already gone is fine.
+    /// Delete an application; one already gone is fine (the goal is reached).
     pub fn delete(&self, app: &Application) -> Result<()> {
         let path = format!("/applications/{}", app.id);
         let a = self.send("DELETE", &path, None)?;
@@ -260,62 +282,123 @@ impl Api {
         }
     }
 }
-
-/// What `register` will do, decided from GitLab's list and the id file alone.
+/// What the config asks of the application.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// The id file names an application with the right redirect URIs and scope, and the
-    /// secret file exists: nothing to do.
-    UpToDate(Application),
-    /// No application for this site exists: create one.
-    Create,
-    /// The application is right but we need its secret: rotation asked for, the secret file
-    /// is missing, or the application was found by its redirect URIs (no id file).
-    Renew(Application),
-    /// The application the id file names has other redirect URIs or scopes (the external
-    /// URL changed): create a new one, write it, delete the old.
-    Replace(Application),
+pub struct Wanted {
+    /// The redirect URIs Mattermost sends for the site URL.
+    pub uris: BTreeSet<String>,
+    /// `gitlab.scope` as a set; empty is what Omnibus registered.
+    pub scopes: BTreeSet<String>,
 }
 
-/// Decide what to do. `others` are further applications with the same redirect URIs
-/// (duplicates made by hand or by older tools), reported but left alone.
+impl Wanted {
+    pub fn new(uris: &[String], scope: &str) -> Wanted {
+        Wanted {
+            uris: uris.iter().cloned().collect(),
+            scopes: scope.split_whitespace().map(str::to_string).collect(),
+        }
+    }
+
+    /// Why `app` does not fit, or `None` when it does. Extra redirect URIs are fine: GitLab
+    /// accepts any listed one. The scopes must be the ones gitlab.scope asks, no more and no
+    /// fewer: an application without scopes (as Omnibus registered it) grants whatever is
+    /// requested, one with scopes refuses a request beyond them. When this GitLab does not
+    /// list scopes they are taken to fit rather than add an application needlessly.
+    pub fn misfit(&self, app: &Application) -> Option<String> {
+        let mut why = Vec::new();
+        let has = app.redirect_uris();
+        let missing: Vec<&str> = self.uris.difference(&has).map(String::as_str).collect();
+        if !missing.is_empty() {
+            why.push(format!("it lacks redirect URI(s) {}", missing.join(" ")));
+        }
+        match app.scopes() {
+            Some(s) if s != self.scopes => why.push(format!(
+                "its scopes are {}, gitlab.scope asks {}",
+                show_scopes(&s),
+                show_scopes(&self.scopes)
+            )),
+            _ => {}
+        }
+        (!why.is_empty()).then(|| why.join("; "))
+    }
+
+    pub fn fits(&self, app: &Application) -> bool {
+        self.misfit(app).is_none()
+    }
+}
+
+fn show_scopes(s: &BTreeSet<String>) -> String {
+    if s.is_empty() {
+        "none".into()
+    } else {
+        s.iter().cloned().collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// What `register` will do, decided from GitLab's list and the files alone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// The id file names an application that fits, and the secret file exists.
+    UpToDate(Application),
+    /// No application fits and the id file names none GitLab has: create one.
+    Create,
+    /// The application the id file names does not fit (the site URL or gitlab.scope
+    /// changed): create a new one beside it. The old one stays: the old server, and a
+    /// rollback to it, still sign in with it.
+    CreateBeside(Application),
+    /// `--rotate`: a new secret for this application (the one the id file names, or one
+    /// that fits, adopted).
+    Renew(Application),
+    /// Stop: the id file names this application, which fits, but the secret file is
+    /// missing. A new secret would cut off whoever signs in with the current one.
+    SecretMissing(Application),
+    /// Stop: no id file (or it names an application GitLab does not have), but this one
+    /// fits. Adopting it needs its secret, which GitLab never shows again.
+    Found(Application),
+}
+
+impl Action {
+    /// The existing application the files keep naming after the run.
+    fn kept(&self) -> Option<&Application> {
+        match self {
+            Action::UpToDate(a) | Action::Renew(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// Decide what to do. An existing application's secret is renewed only when `rotate` asks:
+/// without its secret the run stops instead (see [`refusal`]).
 pub fn decide(
     apps: &[Application],
     id_in_file: Option<&str>,
     secret_present: bool,
-    wanted: &BTreeSet<String>,
+    wanted: &Wanted,
     rotate: bool,
-) -> (Action, Vec<Application>) {
-    let fits = |a: &Application| &a.redirect_uris() == wanted && a.has_scope(SCOPE);
+) -> Action {
     let mine = id_in_file.and_then(|id| apps.iter().find(|a| a.application_id == id));
-    let action = match mine {
-        Some(m) if !fits(m) => Action::Replace(m.clone()),
-        Some(m) if rotate || !secret_present => Action::Renew(m.clone()),
+    match mine {
+        Some(m) if !wanted.fits(m) => Action::CreateBeside(m.clone()),
+        Some(m) if rotate => Action::Renew(m.clone()),
+        Some(m) if !secret_present => Action::SecretMissing(m.clone()),
         Some(m) => Action::UpToDate(m.clone()),
-        None => match apps.iter().filter(|a| fits(a)).max_by_key(|a| a.id) {
-            // Adopt the newest matching application instead of creating a duplicate.
-            Some(m) => Action::Renew(m.clone()),
+        // The newest that fits rather than a duplicate.
+        None => match apps.iter().filter(|a| wanted.fits(a)).max_by_key(|a| a.id) {
+            Some(m) if rotate => Action::Renew(m.clone()),
+            Some(m) => Action::Found(m.clone()),
             None => Action::Create,
         },
-    };
-    let chosen = match &action {
-        Action::UpToDate(a) | Action::Renew(a) | Action::Replace(a) => Some(a.id),
-        Action::Create => None,
-    };
-    let others = apps
-        .iter()
-        .filter(|a| Some(a.id) != chosen && fits(a))
-        .cloned()
-        .collect();
-    (action, others)
+    }
 }
 
-/// Where the id and secret go, from the config.
+/// Where the id and secret go, and what the application must be, from the config.
 struct Target {
     gitlab_url: String,
     id_file: PathBuf,
     secret_file: PathBuf,
+    /// In the order Mattermost lists them (sign-up, login), for `create`.
     uris: Vec<String>,
+    wanted: Wanted,
 }
 
 /// What `register` needs from the config, reported like any invalid input (exit 2).
@@ -355,11 +438,13 @@ fn target(plan: &Plan) -> Result<Target> {
     let (Some(url), Some(id_file), Some(secret_file)) = (&g.url, &g.id_file, &g.secret_file) else {
         bail!("gitlab.url, gitlab.id_file and gitlab.secret_file must be set");
     };
+    let uris = redirect_uris(&plan.site_url.url);
     Ok(Target {
         gitlab_url: url.clone(),
         id_file: id_file.into(),
         secret_file: secret_file.into(),
-        uris: redirect_uris(&plan.site_url.url),
+        wanted: Wanted::new(&uris, &g.scope),
+        uris,
     })
 }
 
@@ -373,100 +458,239 @@ pub fn register(plan: &Plan, args: &RegisterArgs) -> Result<()> {
     let apps = api.list()?;
     let id_in_file = files::read_optional(&t.id_file)?;
     let secret_present = files::read_optional(&t.secret_file)?.is_some();
-    let wanted: BTreeSet<String> = t.uris.iter().cloned().collect();
-    let (action, others) = decide(
+    let action = decide(
         &apps,
         id_in_file.as_deref(),
         secret_present,
-        &wanted,
+        &t.wanted,
         args.rotate,
     );
     tracing::info!(?action, "decided");
 
-    let app = match action {
-        Action::UpToDate(app) => {
-            println!(
-                "up to date: application {} (\"{}\", id {}) already has the redirect URIs; nothing changed",
-                app.application_id, app.application_name, app.id
-            );
-            app
-        }
-        Action::Create => {
-            let (app, secret) = api.create(&t.uris)?;
-            write_pair(&t, &app, &secret)?;
-            println!(
-                "created application {} (\"{APP_NAME}\", id {}) in {}",
-                app.application_id, app.id, t.gitlab_url
-            );
-            report_strays(&apps, &wanted);
-            app
-        }
-        Action::Renew(old) => renew(&api, &t, old, id_in_file.as_deref())?,
-        Action::Replace(old) => {
-            let app = replace(&api, &t, &old)?;
-            println!(
-                "the redirect URIs changed: created application {} (id {}) and deleted the old one ({}, id {}); GitLab's API cannot update redirect URIs",
-                app.application_id, app.id, old.application_id, old.id
-            );
-            app
-        }
+    // Every refusal comes before GitLab or the files change.
+    let stale = id_in_file
+        .as_deref()
+        .filter(|id| !apps.iter().any(|a| a.application_id == *id));
+    if let Some(why) = refusal(&t, &action, stale) {
+        bail!("{why}");
+    }
+    let doomed = match args.delete_old.as_deref() {
+        Some(which) => Some(doomed(&apps, which, &action)?),
+        None => None,
     };
-    for o in &others {
+    if let Some(id) = stale {
         println!(
-            "note: application {} (\"{}\", id {}) has the same redirect URIs; delete it in Admin > Applications if unused",
-            o.application_id, o.application_name, o.id
+            "note: gitlab.id_file names application {id}, which GitLab does not have (deleted?)"
         );
     }
+
+    let (app, old) = match action {
+        Action::UpToDate(app) => {
+            println!(
+                "up to date: application {} (\"{}\", id {}) has this site's redirect URIs and the scopes gitlab.scope asks ({}); nothing changed",
+                app.application_id,
+                app.application_name,
+                app.id,
+                show_scopes(&t.wanted.scopes)
+            );
+            (app, None)
+        }
+        Action::Create => (create_new(&api, &t)?, None),
+        Action::CreateBeside(old) => {
+            println!(
+                "application {} (id {}), which gitlab.id_file names, does not fit: {}; GitLab's API cannot change an application, so a new one goes beside it",
+                old.application_id,
+                old.id,
+                t.wanted.misfit(&old).unwrap_or_default()
+            );
+            (create_new(&api, &t)?, Some(old))
+        }
+        Action::Renew(old) => renew(&api, &t, old, id_in_file.as_deref())?,
+        // `refusal` stopped these above.
+        Action::SecretMissing(_) | Action::Found(_) => bail!("internal: unhandled refusal"),
+    };
+
+    let mut mentioned = BTreeSet::from([app.id]);
+    if let Some(d) = &doomed {
+        delete_old(&api, &app, d)?;
+        mentioned.insert(d.id);
+    }
+    if let Some(old) = old.filter(|o| !mentioned.contains(&o.id)) {
+        println!(
+            "kept application {} (id {}): it still works with its own secret, for the old server and a rollback to it. Once nothing signs in with it, rerun with --delete-old {} or delete it in GitLab's Admin > Applications",
+            old.application_id, old.id, old.id
+        );
+        mentioned.insert(old.id);
+    }
+    report_leftovers(&apps, &t.wanted, &mentioned);
     print_next_steps(plan, &t, &app);
     Ok(())
 }
 
-/// New secret for an application we keep (rotation, adoption, lost secret file).
-fn renew(api: &Api, t: &Target, old: Application, id_in_file: Option<&str>) -> Result<Application> {
+/// Why the run must stop before changing anything, as the lines that say what to do.
+fn refusal(t: &Target, action: &Action, stale: Option<&str>) -> Option<String> {
+    let rotate = "rerun with --rotate to issue a new secret: whatever signs in with the current one (the old server, a rollback to it) stops working";
+    match action {
+        Action::SecretMissing(app) => Some(format!(
+            "application {} (id {}), which gitlab.id_file names, fits, but gitlab.secret_file ({}) is missing, and GitLab never shows a secret again. Nothing was changed. Either:\n  \
+             - copy the secret the old server uses into {} (mode 0600) and rerun: after an Omnibus import it is gitlab-secret in the import's secrets directory, or on the Omnibus host `jq -r .mattermost.gitlab_secret /etc/gitlab/gitlab-secrets.json`;\n  \
+             - or {rotate}.",
+            app.application_id,
+            app.id,
+            t.secret_file.display(),
+            t.secret_file.display(),
+        )),
+        Action::Found(app) => {
+            let why = match stale {
+                Some(id) => format!(
+                    "gitlab.id_file ({}) names application {id}, which GitLab does not have",
+                    t.id_file.display()
+                ),
+                None => format!("gitlab.id_file ({}) is missing", t.id_file.display()),
+            };
+            Some(format!(
+                "application {} (\"{}\", id {}) already has this site's redirect URIs, but {why}, and GitLab never shows a secret again. Nothing was changed. Either:\n  \
+                 - copy the id and secret the old server uses into {} and {} (mode 0600) and rerun: after an Omnibus import they are gitlab-id and gitlab-secret in the import's secrets directory, or on the Omnibus host `jq -r .mattermost.gitlab_id` and `.mattermost.gitlab_secret` of /etc/gitlab/gitlab-secrets.json;\n  \
+                 - or {rotate}, and adopt the application.",
+                app.application_id,
+                app.application_name,
+                app.id,
+                t.id_file.display(),
+                t.secret_file.display(),
+            ))
+        }
+        Action::Create => blank_scope(t, "no application fits"),
+        Action::CreateBeside(old) => blank_scope(
+            t,
+            &format!(
+                "application {} (id {}), which gitlab.id_file names, does not fit ({})",
+                old.application_id,
+                old.id,
+                t.wanted.misfit(old).unwrap_or_default()
+            ),
+        ),
+        Action::UpToDate(_) | Action::Renew(_) => None,
+    }
+}
+
+/// GitLab's API refuses an application without scopes; only Omnibus (through Rails)
+/// registered one. `None` when a new application can be created.
+fn blank_scope(t: &Target, need: &str) -> Option<String> {
+    t.wanted.scopes.is_empty().then(|| {
+        format!(
+            "{need}, so a new application is needed, but gitlab.scope is \"\" and GitLab's API cannot create an application without scopes (only Omnibus registered one so). Nothing was changed. Set gitlab.scope = \"{SCOPE}\", the scope Mattermost needs, and rerun."
+        )
+    })
+}
+
+/// The application `--delete-old` names, checked before anything changes: GitLab has it, it
+/// is a Mattermost sign-in application, and the files will not name it.
+fn doomed(apps: &[Application], which: &str, action: &Action) -> Result<Application> {
+    let which = which.trim();
+    let Some(app) = apps
+        .iter()
+        .find(|a| a.id.to_string() == which || a.application_id == which)
+    else {
+        bail!(
+            "--delete-old {which}: GitLab has no such application (give its id or Application ID, as GitLab's Admin > Applications and this command's notes show). Nothing was changed."
+        );
+    };
+    if action.kept().is_some_and(|k| k.id == app.id) {
+        bail!(
+            "--delete-old {which}: application {} (id {}) is the one gitlab.id_file names and this server signs in with; it stays. Nothing was changed.",
+            app.application_id,
+            app.id
+        );
+    }
+    if !app.is_mattermost() {
+        bail!(
+            "--delete-old {which}: application {} (\"{}\", id {}) is not a Mattermost sign-in application (another name, no Mattermost redirect URI). Nothing was changed; delete it in GitLab's Admin > Applications if you mean it.",
+            app.application_id,
+            app.application_name,
+            app.id
+        );
+    }
+    Ok(app.clone())
+}
+
+/// Delete what `--delete-old` named, after the files name `current`.
+fn delete_old(api: &Api, current: &Application, old: &Application) -> Result<()> {
+    api.delete(old).with_context(|| {
+        format!(
+            "the files name application {} (id {}), but application {} (id {}) could not be deleted",
+            current.application_id, current.id, old.application_id, old.id
+        )
+    })?;
+    println!(
+        "deleted application {} (id {}), as --delete-old asked: whatever still signed in with it (an old server) no longer can",
+        old.application_id, old.id
+    );
+    Ok(())
+}
+
+/// A new secret for an application we keep, only with `--rotate`. Returns the application
+/// the files now name and, when this GitLab cannot renew, the one left beside it.
+fn renew(
+    api: &Api,
+    t: &Target,
+    old: Application,
+    id_in_file: Option<&str>,
+) -> Result<(Application, Option<Application>)> {
     let adopting = id_in_file != Some(old.application_id.as_str());
     match api.renew_secret(&old)? {
         Some((app, secret)) => {
             write_pair(t, &app, &secret)?;
-            if adopting {
-                println!(
-                    "adopted existing application {} (id {}): GitLab never shows a secret twice, so it got a new one",
-                    app.application_id, app.id
-                );
+            let what = if adopting {
+                "adopted application"
             } else {
-                println!(
-                    "issued a new secret for application {} (id {})",
-                    app.application_id, app.id
-                );
-            }
-            Ok(app)
+                "issued a new secret for application"
+            };
+            println!(
+                "{what} {} (id {}), as --rotate asked: its previous secret no longer works, wherever it is still used",
+                app.application_id, app.id
+            );
+            Ok((app, None))
         }
         None => {
-            let app = replace(api, t, &old)?;
             println!(
-                "this GitLab cannot renew secrets (no /renew-secret, before 16.11): replaced application {} with {} (id {})",
-                old.application_id, app.application_id, app.id
+                "this GitLab cannot renew secrets (no /renew-secret, before 16.11): a new application replaces application {} (id {}) in the files",
+                old.application_id, old.id
             );
-            Ok(app)
+            if let Some(why) = blank_scope(t, "the secret cannot be renewed") {
+                bail!("{why}");
+            }
+            Ok((create_new(api, t)?, Some(old)))
         }
     }
 }
 
-/// Create a new application, point the files at it, then delete the old one. In this order a
-/// failure at any step leaves the files naming an application that exists.
-fn replace(api: &Api, t: &Target, old: &Application) -> Result<Application> {
-    let (app, secret) = api.create(&t.uris)?;
-    write_pair(t, &app, &secret)?;
-    api.delete(old).with_context(|| {
+/// Create an application for this site with gitlab.scope's scopes (checked not blank) and
+/// point the files at it.
+fn create_new(api: &Api, t: &Target) -> Result<Application> {
+    let scopes = t
+        .wanted
+        .scopes
+        .iter()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (app, secret) = api.create(&t.uris, &scopes)?;
+    println!(
+        "created application {} (\"{APP_NAME}\", id {}) in {}",
+        app.application_id, app.id, t.gitlab_url
+    );
+    write_pair(t, &app, &secret).with_context(|| {
         format!(
-            "the new application {} is in place, but the old one (id {}) could not be deleted",
-            app.application_id, old.id
+            "application {} (id {}) was created but nothing uses it: delete it in GitLab's Admin > Applications",
+            app.application_id, app.id
         )
     })?;
     Ok(app)
 }
 
-/// Secret first, then id: after a crash in between, the id file still names the old
-/// application, whose redirect URIs make the next run adopt and renew the new one.
+/// Secret first, then id, so the id file never names an application with another's
+/// secret beside it. After a crash in between, the id file still names the previous
+/// application (or none): the next run creates again or stops, and notes the orphan.
 fn write_pair(t: &Target, app: &Application, secret: &Secret) -> Result<()> {
     files::write_secret(&t.secret_file, &secret.0)?;
     files::write_secret(&t.id_file, &app.application_id)?;
@@ -478,24 +702,39 @@ fn write_pair(t: &Target, app: &Application, secret: &Secret) -> Result<()> {
     Ok(())
 }
 
-/// Applications named like ours but for another URL: likely this server's old registration.
-fn report_strays(apps: &[Application], wanted: &BTreeSet<String>) {
-    for a in apps
-        .iter()
-        .filter(|a| a.application_name == APP_NAME && &a.redirect_uris() != wanted)
-    {
-        println!(
-            "note: application {} (id {}) is also named \"{APP_NAME}\" but redirects to {}; delete it if it belonged to this server",
-            a.application_id,
-            a.id,
-            a.redirect_uris().into_iter().collect::<Vec<_>>().join(" ")
-        );
+/// Other applications that look like this server's: ones that also fit (made by hand, by
+/// older tools, or by a run cut short) and older registrations named like ours. Only
+/// reported: an old server may still sign in with them.
+fn report_leftovers(apps: &[Application], wanted: &Wanted, mentioned: &BTreeSet<u64>) {
+    for a in apps.iter().filter(|a| !mentioned.contains(&a.id)) {
+        match wanted.misfit(a) {
+            None => println!(
+                "note: application {} (\"{}\", id {}) also fits; if nothing signs in with it, rerun with --delete-old {} or delete it in GitLab's Admin > Applications",
+                a.application_id, a.application_name, a.id, a.id
+            ),
+            Some(why) if a.application_name == APP_NAME => println!(
+                "note: application {} (id {}) is also named \"{APP_NAME}\" but {why}: an earlier registration? Keep it while an old server may sign in with it, then rerun with --delete-old {}",
+                a.application_id, a.id, a.id
+            ),
+            Some(_) => {}
+        }
     }
 }
 
 fn print_next_steps(plan: &Plan, t: &Target, app: &Application) {
     println!("  redirect URIs: {}", t.uris.join(" "));
-    println!("  scope: {SCOPE}, confidential");
+    let scopes = match app.scopes() {
+        Some(s) => show_scopes(&s),
+        None => format!(
+            "{} (this GitLab does not list them: check in Admin > Applications)",
+            show_scopes(&t.wanted.scopes)
+        ),
+    };
+    let confidential = match app.confidential {
+        Some(false) => "not confidential",
+        _ => "confidential",
+    };
+    println!("  scopes: {scopes}, {confidential}");
     println!(
         "GitLab's API cannot mark an application trusted (trusted skips the consent page); on the GitLab host run as GitLab's user:"
     );
@@ -503,15 +742,159 @@ fn print_next_steps(plan: &Plan, t: &Target, app: &Application) {
         "  gitlab-rails runner \"Authn::OauthApplication.find_by!(uid: '{}').update!(trusted: true)\"",
         app.application_id
     );
-    let scope = &plan.config.gitlab.scope;
-    if scope == SCOPE {
-        println!("Mattermost requests scope {SCOPE} (gitlab.scope), as the application allows.");
+    let scope = plan.config.gitlab.scope.as_str();
+    if t.wanted.scopes.is_empty() {
+        println!(
+            "gitlab.scope is \"\", as Omnibus registered the application: without scopes GitLab grants its default, api, more than Mattermost needs. To narrow it, set gitlab.scope = \"{SCOPE}\" and rerun: a new application goes beside this one, which an old server keeps using."
+        );
+    } else if t.wanted.scopes.contains(SCOPE) || t.wanted.scopes.contains("api") {
+        println!("Mattermost requests scope {scope} (gitlab.scope), as the application allows.");
     } else {
         println!(
-            "warning: gitlab.scope is {scope:?} but the application only allows {SCOPE}: set gitlab.scope = \"{SCOPE}\""
+            "warning: gitlab.scope is {scope:?}: Mattermost reads the signed-in user from /api/v4/user, which needs {SCOPE}; set gitlab.scope = \"{SCOPE}\""
         );
     }
     if !plan.config.gitlab.enable {
         println!("note: gitlab.enable is false: set it to true to offer \"Sign in with GitLab\"");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(id: u64, uris: &str, scopes: Option<&[&str]>) -> Application {
+        Application {
+            id,
+            application_id: format!("uid{id}"),
+            application_name: APP_NAME.into(),
+            callback_url: uris.into(),
+            confidential: Some(true),
+            scopes: scopes.map(|s| serde_json::json!(s)),
+        }
+    }
+
+    const SITE: &str = "https://chat.example.test";
+    const URIS: &str = "https://chat.example.test/signup/gitlab/complete\r\nhttps://chat.example.test/login/gitlab/complete";
+
+    fn wanted(scope: &str) -> Wanted {
+        Wanted::new(&redirect_uris(SITE), scope)
+    }
+
+    #[test]
+    fn an_omnibus_application_fits_an_empty_scope_only() {
+        let omnibus = app(1, URIS, Some(&[]));
+        assert!(wanted("").fits(&omnibus));
+        assert_eq!(
+            wanted("read_user").misfit(&omnibus).as_deref(),
+            Some("its scopes are none, gitlab.scope asks read_user")
+        );
+        assert!(!wanted("").fits(&app(2, URIS, Some(&["read_user"]))));
+    }
+
+    #[test]
+    fn extra_redirect_uris_fit_missing_ones_do_not() {
+        let more = format!("{URIS} https://chat.example.test/other");
+        assert!(wanted("read_user").fits(&app(1, &more, Some(&["read_user"]))));
+        let moved = app(
+            2,
+            "https://old.example.test/signup/gitlab/complete https://old.example.test/login/gitlab/complete",
+            Some(&["read_user"]),
+        );
+        let why = wanted("read_user").misfit(&moved).unwrap_or_default();
+        assert!(
+            why.contains("lacks redirect URI(s)") && why.contains("chat.example.test/login"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn unlisted_scopes_are_taken_to_fit() {
+        assert!(wanted("read_user").fits(&app(1, URIS, None)));
+        let spaced = Application {
+            scopes: Some(serde_json::json!("read_user openid")),
+            ..app(2, URIS, None)
+        };
+        assert!(wanted("openid read_user").fits(&spaced));
+    }
+
+    #[test]
+    fn an_existing_secret_is_renewed_only_with_rotate() {
+        let w = wanted("");
+        let apps = [app(1, URIS, Some(&[]))];
+        let mine = Some("uid1");
+        assert_eq!(
+            decide(&apps, mine, true, &w, false),
+            Action::UpToDate(apps[0].clone())
+        );
+        assert_eq!(
+            decide(&apps, mine, false, &w, false),
+            Action::SecretMissing(apps[0].clone())
+        );
+        assert_eq!(
+            decide(&apps, mine, false, &w, true),
+            Action::Renew(apps[0].clone())
+        );
+        assert_eq!(
+            decide(&apps, None, true, &w, false),
+            Action::Found(apps[0].clone())
+        );
+        assert_eq!(
+            decide(&apps, Some("gone"), true, &w, true),
+            Action::Renew(apps[0].clone())
+        );
+    }
+
+    #[test]
+    fn a_misfit_gets_a_new_application_beside_it() {
+        let apps = [app(1, URIS, Some(&[])), app(2, URIS, Some(&["read_user"]))];
+        // The id file names the Omnibus one, gitlab.scope now asks read_user: even though
+        // another one fits, it is not adopted (its secret is unknown) and nothing renews.
+        assert_eq!(
+            decide(&apps, Some("uid1"), true, &wanted("read_user"), true),
+            Action::CreateBeside(apps[0].clone())
+        );
+        assert_eq!(
+            decide(&[], None, false, &wanted("read_user"), false),
+            Action::Create
+        );
+    }
+
+    #[test]
+    fn the_newest_application_that_fits_is_the_one_found() {
+        let apps = [
+            app(3, URIS, Some(&["read_user"])),
+            app(9, URIS, Some(&["read_user"])),
+            app(12, "https://other.example.test/cb", Some(&["read_user"])),
+        ];
+        assert_eq!(
+            decide(&apps, None, false, &wanted("read_user"), false),
+            Action::Found(apps[1].clone())
+        );
+    }
+
+    #[test]
+    fn delete_old_keeps_what_the_files_name() {
+        let apps = [
+            app(1, URIS, Some(&["read_user"])),
+            app(
+                2,
+                "https://old.example.test/login/gitlab/complete",
+                Some(&[]),
+            ),
+            Application {
+                application_name: "CI".into(),
+                ..app(3, "https://ci.example.test/cb", Some(&["api"]))
+            },
+        ];
+        let up = Action::UpToDate(apps[0].clone());
+        assert!(doomed(&apps, "1", &up).is_err());
+        assert!(doomed(&apps, "uid1", &up).is_err());
+        assert_eq!(doomed(&apps, "2", &up).ok(), Some(apps[1].clone()));
+        assert_eq!(doomed(&apps, " uid2\n", &up).ok(), Some(apps[1].clone()));
+        assert!(doomed(&apps, "3", &up).is_err(), "not a Mattermost one");
+        assert!(doomed(&apps, "4", &up).is_err());
+        // Beside a new application, the old one may go in the same run.
+        assert!(doomed(&apps, "1", &Action::CreateBeside(apps[0].clone())).is_ok());
     }
 }

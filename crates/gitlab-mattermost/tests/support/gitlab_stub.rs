@@ -1,7 +1,12 @@
 //! A stub of GitLab's Applications API and OAuth endpoints, enforcing what the real API
-//! enforces (`lib/api/applications.rb`): an administrator's token on every call, `name`,
-//! `redirect_uri` and non-blank `scopes` on create, `secret` only in the create and renew
-//! answers, 404 for unknown ids. Like GitLab, it accepts duplicate applications.
+//! enforces (`lib/api/applications.rb`, Doorkeeper's validations): an administrator's token
+//! on every call; `name`, `redirect_uri` and non-blank `scopes` on create, each scope one
+//! GitLab knows and each redirect URI absolute without a fragment; `secret` only in the
+//! create and renew answers; integer ids, 404 for unknown ones; no update endpoint (405).
+//! Each application has its own secret, checked by the token endpoint: renewing replaces
+//! it, so an old secret stops authenticating. Like GitLab, it accepts duplicate
+//! applications, and an application inserted directly (as Omnibus did through Rails) may
+//! have no scopes.
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -74,10 +79,28 @@ impl Stub {
         self.state.lock().unwrap().log.clone()
     }
 
-    /// Add an application directly, as an administrator would in the UI.
+    /// Add an application directly, as an administrator would in the UI (or Omnibus through
+    /// Rails, with empty `scopes`).
     pub fn insert(&self, redirect_uri: &str, scopes: &str) -> App {
+        self.insert_named("GitLab Mattermost", redirect_uri, scopes)
+    }
+
+    pub fn insert_named(&self, name: &str, redirect_uri: &str, scopes: &str) -> App {
         let mut st = self.state.lock().unwrap();
-        new_app(&mut st, "GitLab Mattermost", redirect_uri, scopes, true)
+        new_app(&mut st, name, redirect_uri, scopes, true)
+    }
+
+    /// Whether the token endpoint authenticates `uid` with `secret` now.
+    pub fn accepts(&self, uid: &str, secret: &str) -> bool {
+        client_ok(&self.state.lock().unwrap(), uid, secret)
+    }
+
+    /// Every request that could change GitLab (anything but GET).
+    pub fn writes(&self) -> Vec<String> {
+        self.log()
+            .into_iter()
+            .filter(|l| !l.starts_with("GET "))
+            .collect()
     }
 }
 
@@ -174,11 +197,11 @@ fn token(st: &Mutex<State>, body: &str) -> Answer {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    let st = st.lock().unwrap();
-    let known = st
-        .apps
-        .iter()
-        .any(|a| a.uid == get("client_id") && a.secret == get("client_secret"));
+    let known = client_ok(
+        &st.lock().unwrap(),
+        &get("client_id"),
+        &get("client_secret"),
+    );
     if known {
         (
             400,
@@ -192,6 +215,54 @@ fn token(st: &Mutex<State>, body: &str) -> Answer {
             None,
         )
     }
+}
+
+/// Doorkeeper's client authentication: the application's current secret only.
+fn client_ok(st: &State, uid: &str, secret: &str) -> bool {
+    st.apps.iter().any(|a| a.uid == uid && a.secret == secret)
+}
+
+/// The scopes GitLab's Doorkeeper is configured with (`Gitlab::Auth`); others are refused.
+const KNOWN_SCOPES: &[&str] = &[
+    "api",
+    "read_api",
+    "read_user",
+    "create_runner",
+    "manage_runner",
+    "k8s_proxy",
+    "read_repository",
+    "write_repository",
+    "read_registry",
+    "write_registry",
+    "sudo",
+    "admin_mode",
+    "read_service_ping",
+    "openid",
+    "profile",
+    "email",
+    "ai_features",
+];
+
+/// Doorkeeper's validation errors for a new application, as GitLab renders them.
+fn invalid(scopes: &str, redirect: &str) -> Option<Value> {
+    if scopes
+        .split_whitespace()
+        .any(|s| !KNOWN_SCOPES.contains(&s))
+    {
+        return Some(json!({"message": {"scopes": ["doesn't match configured on the server."]}}));
+    }
+    for uri in redirect.split_whitespace() {
+        match url::Url::parse(uri) {
+            Ok(u) if u.fragment().is_some() => {
+                return Some(json!({"message": {"redirect_uri": ["cannot contain a fragment."]}}))
+            }
+            Ok(_) => {}
+            Err(_) => {
+                return Some(json!({"message": {"redirect_uri": ["must be an absolute URI."]}}))
+            }
+        }
+    }
+    None
 }
 
 fn applications(st: &Mutex<State>, method: &Method, path: &str, body: &str, renew: bool) -> Answer {
@@ -224,6 +295,16 @@ fn applications(st: &Mutex<State>, method: &Method, path: &str, body: &str, rene
             if field("scopes").unwrap_or_default().trim().is_empty() {
                 return (400, json!({"error": "scopes is empty"}), None);
             }
+            let (scopes, redirect) = (
+                field("scopes").unwrap_or_default(),
+                field("redirect_uri").unwrap_or_default(),
+            );
+            if redirect.trim().is_empty() {
+                return (400, json!({"error": "redirect_uri is empty"}), None);
+            }
+            if let Some(e) = invalid(&scopes, &redirect) {
+                return (400, e, None);
+            }
             let confidential = v
                 .get("confidential")
                 .and_then(Value::as_bool)
@@ -236,6 +317,17 @@ fn applications(st: &Mutex<State>, method: &Method, path: &str, body: &str, rene
                 confidential,
             );
             (201, with_secret(&app), None)
+        }
+        // `requires :id, type: Integer`
+        (Method::Delete, [id]) if id.parse::<u64>().is_err() => {
+            (400, json!({"error": "id is invalid"}), None)
+        }
+        (Method::Post, [id, "renew-secret"]) if renew && id.parse::<u64>().is_err() => {
+            (400, json!({"error": "id is invalid"}), None)
+        }
+        // GitLab has no update endpoint: the route exists for DELETE only.
+        (Method::Put | Method::Patch, [_]) => {
+            (405, json!({"message": "405 Method Not Allowed"}), None)
         }
         (Method::Delete, [id]) => {
             let before = st.apps.len();
