@@ -573,3 +573,488 @@ fn the_upgrade_guard_backs_up_when_the_release_changes() {
         .unwrap()
         .ends_with(" 11.4.0\n"));
 }
+
+// ---------------------------------------------------------------------------------------
+// GitLab's Omnibus backup of its bundled Mattermost, made exactly as GitLab's docs say:
+//   pg_dump -h /var/opt/gitlab/postgresql mattermost_production | gzip > mattermost_dbdump_DATE.sql.gz
+//   tar -zcvf mattermost_data_DATE.gz -C /var/opt/gitlab/mattermost data config.json
+
+const OMNIBUS_PASSWORD: &str = "omnibus-restore-test";
+
+/// A role on the shared cluster; tests running at once may both try to create it.
+fn ensure_role(name: &str) {
+    pg::psql(
+        "postgres",
+        &format!(
+            "DO $$ BEGIN CREATE ROLE {name} LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        ),
+    )
+    .unwrap();
+}
+
+struct Omnibus {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    /// The Omnibus host's /var/opt/gitlab/mattermost.
+    omnibus: PathBuf,
+    dump: PathBuf,
+    archive: PathBuf,
+    files: PathBuf,
+    config_json: PathBuf,
+    source: TempDb,
+    target: TempDb,
+}
+
+fn sh(script: &str) {
+    let o = std::process::Command::new("sh")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{script}: {}", text(&o).1);
+}
+
+fn sha256(p: &Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(p).unwrap();
+    sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every path under `dir` with its kind and content digest.
+fn tree(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let what = if m.is_dir() {
+                todo.push(p.clone());
+                "dir".to_string()
+            } else if m.file_type().is_symlink() {
+                format!("-> {}", std::fs::read_link(&p).unwrap().display())
+            } else {
+                sha256(&p)
+            };
+            out.push((p, what));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn omnibus() -> Option<Omnibus> {
+    if !is_root() {
+        skip("the Omnibus restore tests run as root (they create roles and chown files)");
+        return None;
+    }
+    if let Err(reason) = pg::available() {
+        skip(&reason);
+        return None;
+    }
+    for tool in ["pg_dump", "tar", "gzip"] {
+        if !have(tool) {
+            skip(&format!("{tool} is not installed"));
+            return None;
+        }
+    }
+    // Once per test binary: concurrent changes of one role collide in PostgreSQL.
+    static ROLES: std::sync::Once = std::sync::Once::new();
+    ROLES.call_once(|| {
+        ensure_role("gitlab_mattermost");
+        ensure_role("mattermost");
+        pg::psql(
+            "postgres",
+            &format!("ALTER ROLE mattermost PASSWORD '{OMNIBUS_PASSWORD}'"),
+        )
+        .unwrap();
+    });
+
+    // The Omnibus database, owned by gitlab_mattermost as Omnibus had it.
+    let source = TempDb::new("omnibus_src");
+    pg::psql(
+        "postgres",
+        &format!("ALTER DATABASE {} OWNER TO gitlab_mattermost", source.name),
+    )
+    .unwrap();
+    pg::psql(
+        &source.name,
+        "SET ROLE gitlab_mattermost;
+         CREATE SEQUENCE channel_seq START 40;
+         CREATE TYPE status AS ENUM ('online', 'away');
+         CREATE TABLE users (id text PRIMARY KEY, username text UNIQUE NOT NULL, state status);
+         CREATE TABLE posts (id bigserial PRIMARY KEY, userid text REFERENCES users (id), message text);
+         CREATE TABLE channels (id integer DEFAULT nextval('channel_seq') PRIMARY KEY, name text);
+         CREATE INDEX posts_by_user ON posts (userid);
+         CREATE VIEW recent AS SELECT * FROM posts WHERE id > 100;
+         CREATE FUNCTION post_count() RETURNS bigint LANGUAGE sql AS $$SELECT count(*) FROM public.posts$$;
+         INSERT INTO users SELECT 'u' || g, 'user' || g, 'online' FROM generate_series(1, 7) g;
+         INSERT INTO posts (userid, message)
+           SELECT 'u' || (g % 7 + 1), 'post ' || g || E'\\nALTER TABLE public.posts OWNER TO gitlab_mattermost;\\n\\\\! echo no'
+           FROM generate_series(1, 120) g;
+         INSERT INTO channels (name) VALUES ('town-square'), ('off-topic');
+         REVOKE ALL ON TABLE posts FROM gitlab_mattermost;
+         GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE posts TO gitlab_mattermost;
+         RESET ROLE;
+         GRANT ALL ON SCHEMA public TO gitlab_mattermost;",
+    )
+    .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let omnibus = dir.path().join("var/opt/gitlab/mattermost");
+    write_file(
+        &omnibus.join("data/users/u1/profile.png"),
+        "\u{89}PNG profile",
+        0o600,
+    );
+    write_file(
+        &omnibus.join("data/20240101/teams/t1/channels/c1/users/u1/f1/report.pdf"),
+        "%PDF-1.7 report",
+        0o640,
+    );
+    write_file(
+        &omnibus.join("data/plugins/com.github.gitlab.tar.gz"),
+        "bundle",
+        0o644,
+    );
+    write_file(
+        &omnibus.join("config.json"),
+        "{\"SqlSettings\":{\"DataSource\":\"user=gitlab_mattermost host=/var/opt/gitlab/postgresql dbname=mattermost_production\"}}\n",
+        0o600,
+    );
+    let backups = dir.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    sh(&format!(
+        "cd {b} && pg_dump -h {s} {db} | gzip > mattermost_dbdump_$(date --rfc-3339=date).sql.gz \
+         && tar -zcvf mattermost_data_$(date --rfc-3339=date).gz -C {o} data config.json",
+        b = backups.display(),
+        s = pg::SOCKET_DIR,
+        db = source.name,
+        o = omnibus.display()
+    ));
+    let find = |prefix: &str| {
+        std::fs::read_dir(&backups)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+            .unwrap()
+    };
+    let (dump, archive) = (find("mattermost_dbdump_"), find("mattermost_data_"));
+
+    // The new host: an empty database owned by the service's role.
+    let target = TempDb::new("omnibus_dst");
+    pg::psql(
+        "postgres",
+        &format!("ALTER DATABASE {} OWNER TO mattermost", target.name),
+    )
+    .unwrap();
+    let password = dir.path().join("db-password");
+    write_file(&password, &format!("{OMNIBUS_PASSWORD}\n"), 0o600);
+    let mm = dir.path().join("mm");
+    let files = mm.join("data");
+    let conf = mm.join("config");
+    let config = dir.path().join("site.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "external_url = \"http://chat.example.test\"\n\
+             [account]\nuser = \"postgres\"\ngroup = \"postgres\"\n\
+             [mattermost]\ninstall_dir = \"{i}\"\n\
+             [directories]\ndata = \"{d}\"\nconfig = \"{c}\"\n\
+             [database]\nkind = \"external\"\nname = \"{n}\"\nuser = \"mattermost\"\nhost = \"127.0.0.1\"\n\
+             sslmode = \"disable\"\npassword_file = \"{p}\"\n\
+             [file_storage]\ndirectory = \"{f}\"\n",
+            i = dir.path().join("opt/mattermost").display(),
+            d = mm.display(),
+            c = conf.display(),
+            n = target.name,
+            p = password.display(),
+            f = files.display()
+        ),
+    )
+    .unwrap();
+    Some(Omnibus {
+        config,
+        omnibus,
+        dump,
+        archive,
+        files,
+        config_json: conf.join("config.json"),
+        source,
+        target,
+        dir,
+    })
+}
+
+impl Omnibus {
+    fn restore(&self, archive: &Path, extra: &[&str]) -> (i32, String, String) {
+        let mut args = vec![
+            "restore",
+            self.config.to_str().unwrap(),
+            "--omnibus-database",
+            self.dump.to_str().unwrap(),
+            "--omnibus-files",
+            archive.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        let (out, err) = text(&o);
+        (o.status.code().unwrap_or(-1), out, err)
+    }
+
+    fn target_tables(&self) -> String {
+        pg::psql(
+            &self.target.name,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+        )
+        .unwrap()
+    }
+}
+
+/// Rows, sequences and the function's answer, in a form two databases can be compared in.
+fn contents(db: &str) -> String {
+    pg::psql(
+        db,
+        "SELECT (SELECT count(*) || ' ' || md5(string_agg(id || username || state, ',' ORDER BY id)) FROM users), \
+                (SELECT count(*) || ' ' || md5(string_agg(id || userid || message, ',' ORDER BY id)) FROM posts), \
+                (SELECT count(*) || ' ' || md5(string_agg(id || name, ',' ORDER BY id)) FROM channels), \
+                (SELECT last_value FROM channel_seq), (SELECT last_value FROM posts_id_seq), \
+                (SELECT count(*) FROM recent), post_count()",
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_omnibus_backup_is_restored_for_the_service_role() {
+    let Some(s) = omnibus() else { return };
+    let before = contents(&s.source.name);
+    assert!(before.starts_with("7 "), "{before}");
+    let dump_text = {
+        use std::io::Read;
+        let mut t = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&s.dump).unwrap())
+            .read_to_string(&mut t)
+            .unwrap();
+        t
+    };
+    // What makes this backup hard to restore elsewhere is really in it.
+    assert!(
+        dump_text.contains("ALTER TABLE public.posts OWNER TO gitlab_mattermost;")
+            && dump_text.contains("GRANT ALL ON SCHEMA public TO gitlab_mattermost;"),
+        "{dump_text}"
+    );
+
+    let (code, out, err) = s.restore(&s.archive, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("3 table(s) with 129 row(s) as in the dump")
+            && out.contains("all owned by mattermost")
+            && out.contains("verified 3 files"),
+        "{out}"
+    );
+
+    assert_eq!(contents(&s.target.name), before);
+    let foreign = pg::psql(
+        &s.target.name,
+        "SELECT string_agg(o, ', ') FROM ( \
+           SELECT c.relname || ':' || pg_get_userbyid(c.relowner) AS o FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' \
+             AND pg_get_userbyid(c.relowner) <> 'mattermost' \
+           UNION ALL SELECT p.proname || ':' || pg_get_userbyid(p.proowner) FROM pg_proc p \
+             JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' \
+             AND pg_get_userbyid(p.proowner) <> 'mattermost' \
+           UNION ALL SELECT t.typname || ':' || pg_get_userbyid(t.typowner) FROM pg_type t \
+             JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public' \
+             AND pg_get_userbyid(t.typowner) <> 'mattermost') x",
+    )
+    .unwrap();
+    assert_eq!(foreign, "", "objects owned by another role");
+    let owned = pg::psql(
+        &s.target.name,
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND pg_get_userbyid(c.relowner) = 'mattermost'",
+    )
+    .unwrap();
+    assert!(owned.parse::<u32>().unwrap() >= 9, "{owned}");
+    let acl = pg::psql(
+        &s.target.name,
+        "SELECT coalesce(array_to_string(nspacl, ','), '') FROM pg_namespace WHERE nspname = 'public'",
+    )
+    .unwrap();
+    assert!(!acl.contains("gitlab_mattermost"), "{acl}");
+
+    // The files, byte for byte, owned by the service account (postgres:postgres here: an
+    // account that exists on the test host and is not root).
+    use std::os::unix::fs::MetadataExt;
+    let id = |flag: &str| -> u32 {
+        let o = std::process::Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+    };
+    let (uid, gid) = (id("-u"), id("-g"));
+    assert_ne!(uid, 0);
+    for rel in [
+        "users/u1/profile.png",
+        "20240101/teams/t1/channels/c1/users/u1/f1/report.pdf",
+        "plugins/com.github.gitlab.tar.gz",
+    ] {
+        let restored = s.files.join(rel);
+        assert_eq!(
+            sha256(&restored),
+            sha256(&s.omnibus.join("data").join(rel)),
+            "{rel}"
+        );
+        let m = std::fs::metadata(&restored).unwrap();
+        assert_eq!((m.uid(), m.gid()), (uid, gid), "{rel}");
+    }
+    assert_eq!(
+        std::fs::metadata(s.files.join("20240101/teams"))
+            .unwrap()
+            .uid(),
+        uid
+    );
+    assert_eq!(
+        sha256(&s.config_json),
+        sha256(&s.omnibus.join("config.json"))
+    );
+    let m = std::fs::metadata(&s.config_json).unwrap();
+    assert_eq!((m.uid(), m.gid(), m.mode() & 0o777), (uid, gid, 0o600));
+
+    // Again, over what is there now: every reason to refuse at once, nothing changed.
+    let files_before = tree(&s.files);
+    let (code, out, err) = s.restore(&s.archive, &[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("already has 3 table(s)")
+            && err.contains(&format!("{} is not empty", s.files.display()))
+            && err.contains(&format!("{} exists", s.config_json.display()))
+            && err.contains("3 errors found; nothing was written"),
+        "{err}"
+    );
+    // --force cannot replace the tables of an external database: it says what to do.
+    let (code, out, err) = s.restore(&s.archive, &["--force"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("drop and create it again on 127.0.0.1"),
+        "{err}"
+    );
+    assert_eq!(tree(&s.files), files_before);
+    assert_eq!(contents(&s.target.name), before);
+}
+
+#[test]
+fn hostile_omnibus_archives_are_refused_and_nothing_is_written() {
+    let Some(s) = omnibus() else { return };
+    // Archives made with tar itself; -P keeps what GNU tar would otherwise strip.
+    let base = s.dir.path().join("hostile/base");
+    write_file(&base.join("data/ok.txt"), "ok", 0o644);
+    write_file(&base.join("config.json"), "{}", 0o644);
+    write_file(&s.dir.path().join("hostile/outside.txt"), "escape", 0o644);
+    let absolute = s.dir.path().join("hostile/absolute.txt");
+    write_file(&absolute, "absolute", 0o644);
+    std::os::unix::fs::symlink("../../../..", base.join("data/up")).unwrap();
+    std::os::unix::fs::symlink("/etc", base.join("data/etc")).unwrap();
+    write_file(&base.join("notes/readme.txt"), "not Mattermost's", 0o644);
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "dotdot",
+            "data/ok.txt ../outside.txt",
+            "../outside.txt climbs out of the archive with `..`",
+        ),
+        (
+            "absolute",
+            &format!("data/ok.txt {}", absolute.display()),
+            &format!("{} is an absolute path", absolute.display()),
+        ),
+        (
+            "symlink-up",
+            "data/ok.txt data/up",
+            "data/up is a symbolic link to ../../../.., outside data/",
+        ),
+        (
+            "symlink-abs",
+            "config.json data/etc",
+            "data/etc is a symbolic link to /etc, outside data/",
+        ),
+        (
+            "stranger",
+            "data/ok.txt notes",
+            "notes/readme.txt is neither under data/ nor config.json",
+        ),
+    ];
+    for (name, members, says) in cases {
+        let archive = s.dir.path().join(format!("hostile/{name}.gz"));
+        sh(&format!(
+            "tar -P -zcf {} -C {} {members}",
+            archive.display(),
+            base.display()
+        ));
+        let before = tree(s.dir.path());
+        let (code, out, err) = s.restore(&archive, &[]);
+        assert_eq!(code, 2, "{name}: {out}\n{err}");
+        assert!(err.contains(says), "{name}: {err}");
+        assert!(err.contains("nothing was written"), "{name}: {err}");
+        assert_eq!(tree(s.dir.path()), before, "{name}: something was written");
+        assert!(!s.files.exists() && !s.config_json.exists(), "{name}");
+        assert_eq!(s.target_tables(), "0", "{name}: the database was touched");
+    }
+    // Every problem of one archive at once.
+    let archive = s.dir.path().join("hostile/all.gz");
+    sh(&format!(
+        "tar -P -zcf {} -C {} data ../outside.txt notes",
+        archive.display(),
+        base.display()
+    ));
+    let (code, _, err) = s.restore(&archive, &[]);
+    assert_eq!(code, 2, "{err}");
+    for says in ["../outside.txt", "data/up", "data/etc", "notes/readme.txt"] {
+        assert!(err.contains(says), "{says}: {err}");
+    }
+    // The two files swapped: the archive is not a dump, the dump not an archive.
+    let o = run(&[
+        "restore",
+        s.config.to_str().unwrap(),
+        "--omnibus-database",
+        s.archive.to_str().unwrap(),
+        "--omnibus-files",
+        s.dump.to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    assert!(
+        err.contains("--omnibus-database") && err.contains("--omnibus-files"),
+        "{err}"
+    );
+    assert_eq!(s.target_tables(), "0");
+}
+
+#[test]
+fn an_omnibus_restore_refuses_while_mattermost_runs() {
+    let Some(s) = omnibus() else { return };
+    let server = s.dir.path().join("opt/mattermost/bin/mattermost");
+    std::fs::create_dir_all(server.parent().unwrap()).unwrap();
+    std::fs::copy("/bin/sleep", &server).unwrap();
+    let mut running = std::process::Command::new(&server)
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let (code, out, err) = s.restore(&s.archive, &[]);
+    running.kill().unwrap();
+    running.wait().unwrap();
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains(&format!(
+            "Mattermost is running (process {} runs {}",
+            running.id(),
+            server.display()
+        )) && err.contains("systemctl stop mattermost.service"),
+        "{err}"
+    );
+    assert!(!s.files.exists() && !s.config_json.exists());
+    assert_eq!(s.target_tables(), "0");
+}

@@ -27,6 +27,8 @@ use super::{files, users};
 use crate::schema::{DatabaseKind, FileDriver};
 use crate::validate::Plan;
 
+mod omnibus;
+
 const MANIFEST: &str = "manifest.json";
 const FILES_DIR: &str = "files";
 const CONFIG_JSON: &str = "config.json";
@@ -522,12 +524,17 @@ pub fn verify(dir: &Path) -> Result<Manifest> {
 /// Run `restore`: verify, check every precondition, then restore the database, the files
 /// and config.json.
 pub fn restore(plan: &Plan, args: &RestoreArgs) -> Result<()> {
-    let m = verify(&args.from)?;
-    println!(
-        "verified {} files in {}",
-        m.files.len(),
-        args.from.display()
-    );
+    let from = match (&args.from, &args.omnibus_database, &args.omnibus_files) {
+        (Some(from), _, _) => from,
+        (None, Some(database), Some(files)) => {
+            return omnibus::restore(plan, database, files, args.force)
+        }
+        _ => {
+            bail!("name a backup: --from DIR, or --omnibus-database FILE with --omnibus-files FILE")
+        }
+    };
+    let m = verify(from)?;
+    println!("verified {} files in {}", m.files.len(), from.display());
     let db = &plan.config.database;
     let tables = match user_tables(plan)? {
         Some(n) => n,
@@ -545,7 +552,7 @@ pub fn restore(plan: &Plan, args: &RestoreArgs) -> Result<()> {
         );
     }
     let files_dir = files_directory(plan);
-    let backup_files = args.from.join(FILES_DIR);
+    let backup_files = from.join(FILES_DIR);
     let cfg = config_json(plan);
     if !args.force {
         if let Some(dir) = files_dir
@@ -565,7 +572,7 @@ pub fn restore(plan: &Plan, args: &RestoreArgs) -> Result<()> {
         }
     }
 
-    restore_database(plan, &args.from.join(&m.database_dump))?;
+    restore_database(plan, &from.join(&m.database_dump))?;
     println!("restored database {} from {}", db.name, m.database_dump);
     let stamp = utc_stamp(SystemTime::now());
     if let (Some(dir), true) = (&files_dir, backup_files.exists()) {
@@ -577,7 +584,7 @@ pub fn restore(plan: &Plan, args: &RestoreArgs) -> Result<()> {
     for (name, dir) in plugin_dirs(plan) {
         if m.plugins.iter().any(|p| p == name) {
             move_aside(&dir, &stamp)?;
-            let n = copy_tree(&args.from.join(name), &dir)?;
+            let n = copy_tree(&from.join(name), &dir)?;
             give_to_service_user(plan, &dir)?;
             println!("restored {} ({n} files)", dir.display());
         }
@@ -587,7 +594,7 @@ pub fn restore(plan: &Plan, args: &RestoreArgs) -> Result<()> {
         if let Some(parent) = cfg.parent() {
             fs::create_dir_all(parent)?;
         }
-        copy_file(&args.from.join(CONFIG_JSON), &cfg)?;
+        copy_file(&from.join(CONFIG_JSON), &cfg)?;
         give_to_service_user(plan, &cfg)?;
         println!("restored {}", cfg.display());
     }
@@ -609,7 +616,9 @@ pub fn restore_replacing(plan: &Plan, from: &Path) -> Result<()> {
                 files: Vec::new(),
                 sets: Vec::new(),
             },
-            from: from.to_path_buf(),
+            from: Some(from.to_path_buf()),
+            omnibus_database: None,
+            omnibus_files: None,
             force: true,
         },
     )
