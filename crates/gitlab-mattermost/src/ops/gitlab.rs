@@ -529,12 +529,12 @@ pub fn register(plan: &Plan, args: &RegisterArgs) -> Result<()> {
 
 /// Why the run must stop before changing anything, as the lines that say what to do.
 fn refusal(t: &Target, action: &Action, stale: Option<&str>) -> Option<String> {
-    let rotate = "rerun with --rotate to issue a new secret: whatever signs in with the current one (the old server, a rollback to it) stops working";
+    let cut_off = "whatever signs in with the current secret (the old server, a rollback to it) stops working";
     match action {
         Action::SecretMissing(app) => Some(format!(
             "application {} (id {}), which gitlab.id_file names, fits, but gitlab.secret_file ({}) is missing, and GitLab never shows a secret again. Nothing was changed. Either:\n  \
              - copy the secret the old server uses into {} (mode 0600) and rerun: after an Omnibus import it is gitlab-secret in the import's secrets directory, or on the Omnibus host `jq -r .mattermost.gitlab_secret /etc/gitlab/gitlab-secrets.json`;\n  \
-             - or {rotate}.",
+             - or rerun with --rotate to issue a new secret: {cut_off}.",
             app.application_id,
             app.id,
             t.secret_file.display(),
@@ -550,8 +550,8 @@ fn refusal(t: &Target, action: &Action, stale: Option<&str>) -> Option<String> {
             };
             Some(format!(
                 "application {} (\"{}\", id {}) already has this site's redirect URIs, but {why}, and GitLab never shows a secret again. Nothing was changed. Either:\n  \
-                 - copy the id and secret the old server uses into {} and {} (mode 0600) and rerun: after an Omnibus import they are gitlab-id and gitlab-secret in the import's secrets directory, or on the Omnibus host `jq -r .mattermost.gitlab_id` and `.mattermost.gitlab_secret` of /etc/gitlab/gitlab-secrets.json;\n  \
-                 - or {rotate}, and adopt the application.",
+                 - copy the id and secret the old server uses into {} and {} (mode 0600) and rerun: after an Omnibus import they are gitlab-id and gitlab-secret in the import's secrets directory, or on the Omnibus host `jq -r .mattermost.gitlab_id /etc/gitlab/gitlab-secrets.json` (and `.mattermost.gitlab_secret`);\n  \
+                 - or rerun with --rotate to adopt it with a new secret: {cut_off}.",
                 app.application_id,
                 app.application_name,
                 app.id,
