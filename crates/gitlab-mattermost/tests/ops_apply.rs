@@ -460,3 +460,174 @@ fn the_database_step_creates_a_missing_role_and_database_in_the_real_postgresql(
         done.lines
     );
 }
+
+/// Accounts an earlier package created on the scratch host.
+fn with_accounts(s: &Scratch, passwd: &str, group: &str) {
+    write_file(
+        &s.root.join("etc/passwd"),
+        &format!("root:x:0:0:root:/root:/bin/sh\n{passwd}"),
+        0o644,
+    );
+    write_file(
+        &s.root.join("etc/group"),
+        &format!("root:x:0:\n{group}"),
+        0o644,
+    );
+}
+
+#[test]
+fn a_configured_uid_held_by_another_account_is_refused_before_anything_changes() {
+    let s = Scratch::new();
+    with_accounts(
+        &s,
+        "redis:x:4321:4321:Redis:/var/lib/redis:/usr/sbin/nologin\n",
+        "redis:x:4321:\n",
+    );
+    let before = s.tree();
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let o = s.apply(extra);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {out}\n{err}");
+        for want in [
+            "error: account.uid: uid 4321 belongs to the user redis in /etc/passwd",
+            "what apply creates for uid 4321 would belong to redis",
+            "hint: choose a free uid for account.uid",
+            "`usermod -u NEW redis`",
+            "error: account.gid: gid 4321 belongs to the group redis in /etc/group",
+            "2 errors found; nothing was written",
+        ] {
+            assert!(err.contains(want), "{extra:?}: missing {want:?} in\n{err}");
+        }
+        assert!(!out.contains("plan"), "{extra:?}: {out}");
+        assert_eq!(s.tree(), before, "{extra:?}: something changed");
+    }
+}
+
+#[test]
+fn an_existing_account_with_other_ids_is_refused() {
+    let s = Scratch::new();
+    with_accounts(
+        &s,
+        "mattermost:x:999:999:Mattermost:/var/lib/mattermost:/usr/sbin/nologin\n",
+        "mattermost:x:4321:\n",
+    );
+    let before = s.tree();
+    let o = s.apply(&[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    assert!(
+        err.contains("error: account.uid: the user mattermost exists with uid 999, not 4321; systemd-sysusers does not change an existing user")
+            && err.contains("set account.uid = 999")
+            && err.contains("`usermod -u 4321 mattermost`")
+            && err.contains("1 error found; nothing was written"),
+        "{err}"
+    );
+    assert_eq!(s.tree(), before);
+}
+
+#[test]
+fn a_free_uid_is_given_exactly_with_the_real_systemd_sysusers() {
+    if !real_tools() {
+        return;
+    }
+    let s = Scratch::new();
+    // Other accounts, none on 4321.
+    with_accounts(
+        &s,
+        "redis:x:4320:4320:Redis:/var/lib/redis:/usr/sbin/nologin\n",
+        "redis:x:4320:\nmattermost-old:x:4322:\n",
+    );
+    let out = ok(&s.apply(&[]));
+    assert!(out.contains("✓ create the service account"), "{out}");
+    let passwd = s.read("etc/passwd");
+    assert!(
+        passwd.contains(
+            "\nmattermost:x:4321:4321:Mattermost:/var/lib/mattermost:/usr/sbin/nologin\n"
+        ),
+        "{passwd}"
+    );
+    assert!(s.read("etc/group").contains("\nmattermost:x:4321:\n"));
+    use std::os::unix::fs::MetadataExt;
+    let data = std::fs::metadata(s.root.join("var/lib/mattermost")).unwrap();
+    assert_eq!((data.uid(), data.gid()), (4321, 4321));
+    // The account as configured now: the next run passes its preflight and changes nothing.
+    let out = ok(&s.apply(&[]));
+    assert!(out.contains("no changes"), "{out}");
+}
+
+/// The check after systemd-sysusers ran, for what the preflight cannot see (an id taken
+/// meanwhile, or by an account outside /etc/passwd): the real systemd-sysusers gives another
+/// uid without failing, and apply stops there.
+#[test]
+fn ids_systemd_sysusers_did_not_give_stop_apply() {
+    use gitlab_mattermost::ops::apply::execute::Executor;
+    use gitlab_mattermost::ops::apply::paths::Root;
+    use gitlab_mattermost::ops::apply::plan::{ApplyPlan, Planned, Step};
+    use gitlab_mattermost::ops::apply::runner::SystemRunner;
+    if !real_tools() {
+        return;
+    }
+    let s = Scratch::new();
+    with_accounts(
+        &s,
+        "redis:x:4321:4321:Redis:/var/lib/redis:/usr/sbin/nologin\n",
+        "redis:x:4321:\n",
+    );
+    write_file(
+        &s.root.join("etc/sysusers.d/gitlab-mattermost.conf"),
+        "g mattermost 4321\nu mattermost 4321:mattermost \"Mattermost\" /var/lib/mattermost /usr/sbin/nologin\n",
+        0o644,
+    );
+    let root = Root::scratch(s.root.clone());
+    let plan = ApplyPlan {
+        steps: vec![
+            Planned {
+                step: Step::Sysusers,
+                effect: Some(("sysusers".into(), Some("h".into()))),
+            },
+            Planned {
+                step: Step::Tmpfiles,
+                effect: None,
+            },
+        ],
+        ..ApplyPlan::default()
+    };
+    let mut runner = SystemRunner { scratch: true };
+    let mut out = Vec::new();
+    let rendered = Default::default();
+    let on_disk = Default::default();
+    let mut exec = Executor {
+        root: &root,
+        runner: &mut runner,
+        record: Default::default(),
+        rendered: &rendered,
+        inputs: &[],
+        on_disk: &on_disk,
+        start_timeout: std::time::Duration::from_secs(5),
+        out: &mut out,
+        live: false,
+        upgrade: gitlab_mattermost::ops::apply::upgrade::Upgrade::none(),
+    };
+    let stopped = exec.execute(&plan).unwrap_err().to_string();
+    let passwd = s.read("etc/passwd");
+    let line = passwd
+        .lines()
+        .find(|l| l.starts_with("mattermost:"))
+        .unwrap_or_else(|| panic!("{passwd}"));
+    let uid: u32 = line.split(':').nth(2).unwrap().parse().unwrap();
+    assert_ne!(uid, 4321, "systemd-sysusers gave another uid: {line}");
+    for want in [
+        "apply stopped at: create the service account",
+        &format!("the user mattermost has uid {uid}, not the configured 4321 (uid 4321 belongs to redis)"),
+        "not the configured 4321 (gid 4321 belongs to redis)",
+        "The account exists like that now",
+        "`userdel mattermost` and free uid 4321",
+        "- create the directories and the links into the installation",
+    ] {
+        assert!(stopped.contains(want), "missing {want:?} in\n{stopped}");
+    }
+    assert!(
+        !exec.record.applied.contains_key("sysusers"),
+        "a failed step is not recorded as applied"
+    );
+}

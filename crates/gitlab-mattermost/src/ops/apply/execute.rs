@@ -368,6 +368,13 @@ impl Executor<'_> {
             Step::Database(db) => self.database(step, db, done),
             Step::Upgrade { from, to, .. } => self.upgrade(step, from, to),
             Step::Mattermost { .. } => self.mattermost(step),
+            Step::Sysusers => {
+                for cmd in commands(step, self.root, self.start_timeout) {
+                    self.run_ok(&cmd)?;
+                }
+                // sysusers silently picks other ids when the configured ones are taken.
+                super::account::verify(self.root).map_err(StepError::new)
+            }
             _ => {
                 for cmd in commands(step, self.root, self.start_timeout) {
                     self.run_ok(&cmd)?;

@@ -7,6 +7,7 @@
 //! change and step (refusing any file `apply` did not install), and an [`execute::Executor`]
 //! carries it out through a [`runner::Runner`], saving the record after every step.
 
+pub mod account;
 pub mod execute;
 pub mod guard;
 pub mod paths;
@@ -242,6 +243,7 @@ pub fn gather(config: &Plan, files: &[PathBuf], root: &Root) -> Result<Gathered,
     let mut refusals = Diagnostics::default();
     refuse_configs_inside_rendering(files, root, &mut refusals);
     check_installation(config, root, &mut refusals);
+    account::check(&config.config.account, root, &mut refusals);
     let nginx = if config.config.nginx.enable {
         match paths::detect_nginx(root) {
             Ok(l) => Some(l),
