@@ -1058,3 +1058,88 @@ fn an_omnibus_restore_refuses_while_mattermost_runs() {
     assert!(!s.files.exists() && !s.config_json.exists());
     assert_eq!(s.target_tables(), "0");
 }
+
+/// A local database (peer authentication as the service user; `postgres` here, whose role
+/// exists) that already has tables: refused, then with --force dropped, created again and
+/// restored; the files that were there are moved aside.
+#[test]
+fn an_omnibus_restore_with_force_replaces_a_local_database() {
+    let Some(s) = omnibus() else { return };
+    let local = TempDb::new("omnibus_local");
+    pg::psql(
+        &local.name,
+        "CREATE TABLE old_table (id int); INSERT INTO old_table VALUES (1), (2);",
+    )
+    .unwrap();
+    let mm = s.dir.path().join("local");
+    let files = mm.join("files");
+    write_file(&files.join("old.txt"), "before", 0o640);
+    let config = s.dir.path().join("local.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "external_url = \"http://chat.example.test\"\n\
+             [account]\nuser = \"postgres\"\ngroup = \"postgres\"\n\
+             [mattermost]\ninstall_dir = \"{i}\"\n\
+             [directories]\ndata = \"{d}\"\nconfig = \"{d}/config\"\n\
+             [database]\nname = \"{n}\"\nuser = \"postgres\"\nsocket_dir = \"{sock}\"\n\
+             [file_storage]\ndirectory = \"{f}\"\n",
+            i = s.dir.path().join("opt/mattermost").display(),
+            d = mm.display(),
+            n = local.name,
+            sock = pg::SOCKET_DIR,
+            f = files.display()
+        ),
+    )
+    .unwrap();
+    let restore = |extra: &[&str]| {
+        let mut args = vec![
+            "restore",
+            config.to_str().unwrap(),
+            "--omnibus-database",
+            s.dump.to_str().unwrap(),
+            "--omnibus-files",
+            s.archive.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        let (out, err) = text(&o);
+        (o.status.code().unwrap_or(-1), out, err)
+    };
+    let (code, out, err) = restore(&[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("already has 1 table(s)")
+            && err.contains("pass --force to drop and create it again"),
+        "{err}"
+    );
+    assert_eq!(
+        pg::psql(&local.name, "SELECT count(*) FROM old_table").unwrap(),
+        "2"
+    );
+
+    let (code, out, err) = restore(&["--force"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("dropped and created database") && out.contains("all owned by postgres"),
+        "{out}"
+    );
+    assert!(pg::psql(&local.name, "SELECT count(*) FROM old_table").is_err());
+    assert_eq!(contents(&local.name), contents(&s.source.name));
+    assert_eq!(
+        sha256(&files.join("users/u1/profile.png")),
+        sha256(&s.omnibus.join("data/users/u1/profile.png"))
+    );
+    assert!(!files.join("old.txt").exists());
+    let aside: Vec<PathBuf> = std::fs::read_dir(&mm)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("files.before-restore-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(
+        std::fs::read_to_string(aside[0].join("old.txt")).unwrap(),
+        "before"
+    );
+}
