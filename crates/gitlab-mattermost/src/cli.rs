@@ -20,7 +20,10 @@ use clap::{Args, Parser, Subcommand};
     gitlab-mattermost env base.toml site.json --set smtp.port=587\n\n\
     Exit codes: 0 success, 1 failure (or out of date with --check), 2 invalid input.")]
 pub struct Cli {
-    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides it.
+    /// More log output (-v info, -vv debug, -vvv trace). The HTTP and TLS libraries (ureq,
+    /// ureq_proto, rustls) stay at debug even with -vvv: their trace output is raw bytes,
+    /// tokens and secrets included. RUST_LOG replaces this filter entirely (RUST_LOG=trace
+    /// shows those bytes; keep such output private).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 

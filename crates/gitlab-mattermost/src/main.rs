@@ -48,15 +48,15 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+/// Libraries whose trace output dumps the raw bytes they send and receive: requests with
+/// their PRIVATE-TOKEN header, answers with a new OAuth secret, TLS records. The default
+/// filter keeps them at debug (where they log redacted headers) even at -vvv; only an
+/// explicit RUST_LOG can ask for more.
+const BYTE_DUMPERS: &[&str] = &["ureq", "ureq_proto", "rustls"];
+
 fn init_logging(verbose: u8) {
-    let level = match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter(verbose)));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -64,6 +64,23 @@ fn init_logging(verbose: u8) {
         .with_target(false)
         .without_time()
         .init();
+}
+
+/// The log filter for `-v` counts when RUST_LOG is not set.
+fn default_filter(verbose: u8) -> String {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let mut filter = level.to_string();
+    if verbose >= 3 {
+        for target in BYTE_DUMPERS {
+            filter.push_str(&format!(",{target}=debug"));
+        }
+    }
+    filter
 }
 
 fn load(config: &ConfigArgs) -> Result<Plan, Failure> {

@@ -55,10 +55,10 @@ impl Site {
     }
 
     fn register(&self, extra: &[&str]) -> (i32, String, String) {
-        // Debug level: everything this program logs. Trace level (-vvv) also dumps the HTTP
-        // client's raw bytes, token and secrets included, until the log filter caps it.
+        // Trace level: everything this program logs. The HTTP client's own trace output
+        // (raw bytes, token and secrets included) must stay capped even so.
         let mut args = vec![
-            "-vv",
+            "-vvv",
             "gitlab",
             "register",
             self.config.to_str().unwrap(),
