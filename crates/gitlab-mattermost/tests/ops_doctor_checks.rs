@@ -271,10 +271,16 @@ fn oauth_fails_for_a_wrong_secret() {
     let (code, v, out, err) = doctor(&cfg, "oauth", &[]);
     assert_eq!(code, 1);
     let p = problems(&v);
+    // The fix is the secret the application has, or --rotate: a plain register never
+    // renews an existing application's secret.
     assert!(
-        p.contains("invalid_client") && p.contains("gitlab register"),
+        p.contains("invalid_client")
+            && p.contains("gitlab-secret in the import's secrets directory")
+            && p.contains("gitlab register --rotate")
+            && p.contains("no longer can"),
         "{p}"
     );
+    assert!(!p.contains("fresh id"), "{p}");
     assert!(
         !out.contains(CANARY_SECRET_WRONG) && !err.contains(CANARY_SECRET_WRONG),
         "the secret leaked"
@@ -288,7 +294,45 @@ fn oauth_fails_when_gitlab_has_other_redirect_uris() {
     let cfg = o.config(&app.uid, &app.secret, &o.stub.url, "");
     let (code, v, _, _) = doctor(&cfg, "oauth", &["--token-file", o.token.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(problems(&v).contains("lacks redirect URI"), "{v}");
+    let p = problems(&v);
+    assert!(p.contains("lacks redirect URI"), "{v}");
+    assert!(
+        p.contains("beside this one") && p.contains("--delete-old"),
+        "register adds an application, it does not replace one: {p}"
+    );
+}
+
+#[test]
+fn oauth_accepts_more_redirect_uris_than_the_sites() {
+    // An application that also serves the old server's URL, as register accepts it.
+    let o = oauth_fixture();
+    let app = o.registered(&format!(
+        "https://old.example.test/signup/gitlab/complete\n{URIS}\nhttps://old.example.test/login/gitlab/complete"
+    ));
+    let cfg = o.config(&app.uid, &app.secret, &o.stub.url, "");
+    let (code, v, _, _) = doctor(&cfg, "oauth", &["--token-file", o.token.to_str().unwrap()]);
+    assert_eq!(code, 0, "{v}");
+    assert!(
+        v["steps"]
+            .to_string()
+            .contains("GitLab has the redirect URIs"),
+        "{v}"
+    );
+}
+
+#[test]
+fn oauth_without_a_secret_file_does_not_send_to_a_plain_register() {
+    let o = oauth_fixture();
+    let app = o.registered(URIS);
+    let cfg = o.config(&app.uid, &app.secret, &o.stub.url, "");
+    std::fs::remove_file(o.dir.path().join("gitlab-secret")).unwrap();
+    let (code, v, _, _) = doctor(&cfg, "oauth", &[]);
+    assert_eq!(code, 1, "{v}");
+    let p = problems(&v);
+    assert!(
+        p.contains("no application secret") && p.contains("gitlab register --rotate"),
+        "{p}"
+    );
 }
 
 #[test]

@@ -225,7 +225,9 @@ fn probe_token(
     let secret = Secret(files::read_secret(Path::new(&file)).map_err(|e| {
         (
             format!("no application secret: {e:#}"),
-            "run `gitlab-mattermost gitlab register` to write it".to_string(),
+            format!(
+                "copy the secret the application in gitlab.id_file has into {file} (mode 0600; after an Omnibus import it is gitlab-secret in the import's secrets directory), or run `gitlab-mattermost gitlab register --rotate` to issue a new one (whatever else signs in with the old secret, such as an old server, then no longer can)"
+            ),
         )
     })?);
     let form = [
@@ -244,7 +246,9 @@ fn probe_token(
         (400, "invalid_grant") => Ok(()),
         (_, "invalid_client") => Err((
             format!("GitLab does not accept application id {id} with the secret in {file} (invalid_client)"),
-            "run `gitlab-mattermost gitlab register` (it writes a fresh id and secret), then restart Mattermost".into(),
+            format!(
+                "copy the secret application {id} really has into {file} (mode 0600; after an Omnibus import it is gitlab-secret in the import's secrets directory, on the Omnibus host `jq -r .mattermost.gitlab_secret /etc/gitlab/gitlab-secrets.json`), or run `gitlab-mattermost gitlab register --rotate` to issue a new secret (whatever else signs in with the old one, such as an old server, then no longer can); then restart Mattermost"
+            ),
         )),
         (s, e) => Err((
             format!("the token endpoint {url} answered HTTP {s} {e}"),
@@ -343,15 +347,17 @@ fn compare_redirect_uris(
             "run `gitlab-mattermost gitlab register`".into(),
         ));
     };
+    // More redirect URIs are fine (GitLab accepts any listed one), as `gitlab register`
+    // takes them to fit: an application may also serve an old server's URL.
     let wanted: BTreeSet<String> = uris.iter().cloned().collect();
     let has = app.redirect_uris();
-    if has == wanted {
+    if wanted.is_subset(&has) {
         Ok(())
     } else {
         let missing: Vec<_> = wanted.difference(&has).cloned().collect();
         Err((
             format!("GitLab's application {id} lacks redirect URI(s) {} (it has {})", missing.join(" "), has.into_iter().collect::<Vec<_>>().join(" ")),
-            "run `gitlab-mattermost gitlab register` (it replaces the application when the site URL changed)".into(),
+            "run `gitlab-mattermost gitlab register`: it adds an application with this site's redirect URIs beside this one, which stays for whatever still signs in with it (an old server) until `--delete-old` names it; then restart Mattermost".into(),
         ))
     }
 }
