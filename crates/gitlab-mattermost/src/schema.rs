@@ -307,8 +307,13 @@ pub struct GitLab {
     /// File holding the OAuth application secret.
     #[serde(default)]
     pub secret_file: Option<SecretFile>,
-    /// OAuth scope requested. `read_user` matches the application `gitlab register` creates;
-    /// an empty scope makes GitLab fall back to `api` and the login fails.
+    /// OAuth scope requested, space-separated. `read_user` is what Mattermost needs and what
+    /// the application `gitlab register` creates allows. An empty scope is what Omnibus
+    /// requested and fits the application Omnibus registered (one without scopes): GitLab
+    /// then grants its default, `api`, more than Mattermost needs. Against an application
+    /// that has scopes, an empty request falls back to `api`, which that application does
+    /// not allow, and the login fails. `gitlab register` keeps an application only when its
+    /// scopes are exactly these (none, for an empty scope).
     #[serde(default = "default_gitlab_scope")]
     pub scope: String,
     /// Team Edition on the 11 line only: rely on the route Team Edition still answers,

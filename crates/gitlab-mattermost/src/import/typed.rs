@@ -838,7 +838,7 @@ fn gitlab_credentials(ctx: &mut Ctx, r: &mut Resolved, origin: &Origin) {
         }
         None => {
             ctx.set_out(&["gitlab", "scope"], Value::String(String::new()));
-            derived(ctx, "mattermost['gitlab_scope'] = nil", "gitlab.scope = \"\": Omnibus passed an empty scope, which matches the application it registered (no scopes, so GitLab grants `api`); after re-registering with `gitlab-mattermost gitlab register` use \"read_user\"".into());
+            derived(ctx, "mattermost['gitlab_scope'] = nil", "gitlab.scope = \"\": Omnibus passed an empty scope, which matches the application it registered (no scopes, so GitLab grants `api`); to narrow it, set gitlab.scope = \"read_user\" first, then `gitlab-mattermost gitlab register` creates an application with that scope beside the Omnibus one".into());
         }
     }
 }
