@@ -40,6 +40,10 @@ class Context:
         self.timings = {}
         self.admin_password = "Adm1n-" + secrets.token_hex(8)
         self._admin_ready = False
+        # Set by the harness: the base tree, the staged install files, the transfer directory,
+        # the Omnibus fixture; containers a scenario booted besides this one.
+        self.tree = self.staged = self.transfer = self.omnibus_fixture = None
+        self.other_containers = []
 
     # ---- installation, by the document -------------------------------------------------
     def run_doc_step(self, name, env=None):

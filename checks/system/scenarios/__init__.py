@@ -3,7 +3,7 @@ earlier ones leave: users, posts, the registered GitLab application). Each takes
 harness's Context and returns a one-paragraph summary of what it proved, or raises
 ScenarioFailed saying what did not hold."""
 
-from . import apply, basic, env, integrations, lifecycle, oauth, smtp, upgrade
+from . import apply, basic, env, integrations, lifecycle, oauth, omnibus, smtp, upgrade
 
 SCENARIOS = {
     "basic": basic.run,
@@ -15,7 +15,12 @@ SCENARIOS = {
     "integrations": integrations.run,
     # Last: it replaces the server's release (and puts it back).
     "upgrade": upgrade.run,
+    # On its own, in containers of its own: an Omnibus host moved to a new host.
+    "omnibus": omnibus.run,
 }
+
+# Scenarios that run only when asked for, and alone.
+STANDALONE = ("omnibus",)
 
 # Raised by a scenario that cannot run on this line: reported as skipped, with why.
 Skipped = upgrade.Skipped

@@ -66,6 +66,13 @@ SECRET_FIELDS = {"mattermost": ["webhook"], "mattermost-slash-commands": ["token
 TITLES = {"mattermost": "Mattermost notifications", "mattermost-slash-commands": "Mattermost slash commands"}
 
 
+# Gitlab::Auth: the scopes an OAuth application may be granted, and what an authorization
+# request without a scope gets (Doorkeeper's default_scopes).
+SERVER_SCOPES = ("api", "read_api", "read_user", "read_repository", "write_repository",
+                 "read_registry", "write_registry", "sudo", "admin_mode", "openid", "profile", "email")
+DEFAULT_SCOPES = ("api",)
+
+
 class State:
     """Applications and issued grants, persisted to a JSON file."""
 
@@ -86,7 +93,8 @@ class State:
         self.projects = data.get("projects", {})
 
     def save(self):
-        with open(self.path + ".tmp", "w") as f:
+        # Root-only, as GitLab's database is: it holds application secrets.
+        with open(os.open(self.path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             json.dump(
                 {
                     "applications": self.applications,
@@ -289,9 +297,14 @@ def make_handler(args, state, user):
                 return app, ("invalid_redirect_uri", "The redirect URI included is not valid.")
             if params.get("response_type") != "code":
                 return app, ("unsupported_response_type", "The authorization server does not support this response type.")
-            requested = set((params.get("scope") or "").split())
-            if not requested or not requested <= set(app["scopes"].split()):
+            # Doorkeeper: no scope asked for means GitLab's default scopes (`api`); an
+            # application registered without scopes (as Omnibus registered Mattermost) may be
+            # granted any of the server's scopes, others only their own.
+            requested = set((params.get("scope") or "").split()) or set(DEFAULT_SCOPES)
+            allowed = set(app["scopes"].split())
+            if not requested <= set(SERVER_SCOPES) or (allowed and not requested <= allowed):
                 return app, ("invalid_scope", "The requested scope is invalid, unknown, or malformed.")
+            params["scope"] = " ".join(sorted(requested))
             return app, None
 
         def authorize(self):
