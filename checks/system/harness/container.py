@@ -1,4 +1,5 @@
-"""A Debian bookworm tree booted with systemd-nspawn: real systemd as PID 1.
+"""A Debian tree (bookworm; trixie for the omnibus scenario) booted with systemd-nspawn: real
+systemd as PID 1.
 
 The base tree (debootstrap plus the packages the scenarios need) is made once and cached;
 every run boots a fresh copy of it. Nothing of the host that makes it may shape it: the
@@ -26,7 +27,10 @@ from pathlib import Path
 
 from .log import step
 
+# The suite every scenario runs on, and the newer one the omnibus scenario's hosts run
+# (Debian 13: the current stable release, with PostgreSQL 17 as GitLab 19 ships it).
 SUITE = "bookworm"
+SUITES = ("bookworm", "trixie")
 HOSTNAME = "mattermost-system-test"
 TIMEZONE = "Etc/UTC"
 # The port the tree's PostgreSQL cluster listens on, whatever the host runs.
@@ -74,23 +78,25 @@ def debian_mirror():
     raise ContainerError("no Debian mirror found in /etc/apt/sources.list(.d): cannot debootstrap")
 
 
-def recipe_key():
+def recipe_key(suite=SUITE):
     """A digest of everything that shapes the tree: the functions that make it, as source
     text, and the constants they read. Any change to the recipe gives a new key."""
     digest = hashlib.sha256()
     for part in (base_tree, _bootstrap, _configure, _in_tree_isolated, _pin_postgresql):
         digest.update(inspect.getsource(part).encode())
-    digest.update(repr((SUITE, HOSTNAME, TIMEZONE, POSTGRES_PORT, TREE_FACTS, PACKAGES,
+    digest.update(repr((suite, HOSTNAME, TIMEZONE, POSTGRES_PORT, TREE_FACTS, PACKAGES,
                         sorted(TREE_ENV.items()))).encode())
     return digest.hexdigest()[:12]
 
 
-def base_tree(cache_dir):
-    """The cached base tree, made when missing (a few minutes); trees of other recipes in
-    the cache are removed."""
-    key = recipe_key()
+def base_tree(cache_dir, suite=SUITE):
+    """The cached base tree of a Debian suite, made when missing (a few minutes); trees of
+    other recipes for the suite in the cache are removed."""
+    if suite not in SUITES:
+        raise ContainerError(f"no recipe for Debian {suite!r}: one of {', '.join(SUITES)}")
+    key = recipe_key(suite)
     cache_dir = Path(cache_dir)
-    tree = cache_dir / f"debian-{SUITE}-{key}"
+    tree = cache_dir / f"debian-{suite}-{key}"
     if (tree / ".complete").exists():
         return tree
     for tool in ("debootstrap", "unshare", "chroot"):
@@ -99,25 +105,25 @@ def base_tree(cache_dir):
     partial = tree.with_name(tree.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    _bootstrap(partial)
-    _configure(partial)
+    _bootstrap(partial, suite)
+    _configure(partial, suite)
     shutil.rmtree(tree, ignore_errors=True)
     partial.rename(tree)
     (tree / ".complete").write_text(key + "\n")
-    for stale in cache_dir.glob("debian-*"):
+    for stale in cache_dir.glob(f"debian-{suite}-*"):
         if stale != tree:
             step(f"removing a container tree of another recipe: {stale}")
             shutil.rmtree(stale, ignore_errors=True)
     return tree
 
 
-def _bootstrap(tree):
+def _bootstrap(tree, suite):
     """debootstrap in two stages: the first, with the host's network, only downloads and
     unpacks; the second, which runs every maintainer script, sees nothing of the host."""
-    step(f"making the container tree with debootstrap ({SUITE}, {len(PACKAGES)} packages)")
+    step(f"making the container tree with debootstrap ({suite}, {len(PACKAGES)} packages)")
     subprocess.run(
         ["debootstrap", "--foreign", "--variant=minbase", f"--include={','.join(PACKAGES)}",
-         SUITE, str(tree), debian_mirror()],
+         suite, str(tree), debian_mirror()],
         check=True, stdout=subprocess.DEVNULL, env={**TREE_ENV, "HOME": "/root"},
     )
     step("configuring the container tree's packages in a namespace without the host's network")
@@ -140,7 +146,7 @@ def _in_tree_isolated(tree, argv):
     )
 
 
-def _configure(tree):
+def _configure(tree, suite):
     """Writes what the host would otherwise decide: host name, hosts, resolver, time zone,
     and the PostgreSQL cluster's port; then records them for the checks after boot."""
     (tree / "etc/hostname").write_text(HOSTNAME + "\n")
@@ -158,7 +164,7 @@ def _configure(tree):
     (tree / "etc/timezone").write_text(TIMEZONE + "\n")
     postgresql = _pin_postgresql(tree)
     (tree / TREE_FACTS).write_text(json.dumps(
-        {"suite": SUITE, "hostname": HOSTNAME, "timezone": TIMEZONE, "postgresql": postgresql},
+        {"suite": suite, "hostname": HOSTNAME, "timezone": TIMEZONE, "postgresql": postgresql},
         indent=1, sort_keys=True) + "\n")
 
 
@@ -252,7 +258,8 @@ class Container:
         hostname = self.run(["hostname"], check=False).stdout.strip()
         if hostname != facts["hostname"]:
             problems.append(f"host name is {hostname!r}, expected {facts['hostname']!r}")
-        zone = self.run(["date", "+%Z"], check=False, env={"TZ": ""}).stdout.strip()
+        # No TZ in the environment: the zone comes from /etc/localtime, as for the services.
+        zone = self.run(["date", "+%Z"], check=False).stdout.strip()
         if zone != "UTC":
             problems.append(f"time zone is {zone!r}, expected UTC ({facts['timezone']})")
         pg = facts["postgresql"]

@@ -31,7 +31,6 @@ import io
 import json
 import re
 import secrets
-import shutil
 import tarfile
 import time
 from pathlib import Path
@@ -49,6 +48,15 @@ EMBEDDED = "/opt/gitlab/embedded"
 DEFAULT_UID = 994
 PSQL_UID = 996
 MATTERMOST_UNIT = "omnibus-mattermost"
+# A web-app-only plugin the old host had installed (in its plugin directory before start),
+# with a secret setting: its state and settings live in config.json and must move with it.
+PLUGIN_ID = "com.example.omnibus-probe"
+PLUGIN_MANIFEST = {
+    "id": PLUGIN_ID, "name": "Omnibus probe", "version": "1.0.0", "min_server_version": "6.0.0",
+    "webapp": {"bundle_path": "webapp/dist/main.js"},
+    "settings_schema": {"settings": [{"key": "ApiSecret", "display_name": "API secret", "type": "text",
+                                      "secret": True, "default": ""}]},
+}
 PG_UNIT = "omnibus-postgresql"
 
 
@@ -199,26 +207,39 @@ chmod 0700 /etc/gitlab/config_backup
         secrets_doc["mattermost"] = fixture.mattermost_secrets
     c.write("/etc/gitlab/gitlab-secrets.json", json.dumps(secrets_doc, indent=2) + "\n", 0o600)
     for tar in fixture.backups:
-        shutil.copy2(tar, Path(transfer_dir) / tar.name)
-        c.run(["install", "-m", "0600", f"{TRANSFER_IN_CONTAINER}/{tar.name}",
-               f"/etc/gitlab/config_backup/{tar.name}"])
+        place_backup(c, transfer_dir, tar.name, tar.read_bytes())
     if fixture.gitlab_19 and not fixture.backups:
         # The 19 upgrade's preinst took this backup before reconfigure dropped the section.
         before = dict(secrets_doc, mattermost=fixture.mattermost_secrets)
         name = f"gitlab_config_{int(time.time()) - 86400}_2026_05_20.tar"
-        (Path(transfer_dir) / name).write_bytes(config_backup_tar(before))
-        c.run(["install", "-m", "0600", f"{TRANSFER_IN_CONTAINER}/{name}",
-               f"/etc/gitlab/config_backup/{name}"])
+        place_backup(c, transfer_dir, name, config_backup_tar(before))
     config_json = fixture.path / "var/opt/gitlab/mattermost/config.json"
     if config_json.exists():
         c.write(f"{HOME}/config.json", config_json.read_text(), 0o600)
         c.run(["chown", "mattermost:mattermost", f"{HOME}/config.json"])
     for name, value in fixture.env().items():
         c.write(f"{ENV_DIR}/{name}", value)
+    plugin = f"{HOME}/plugins/{PLUGIN_ID}"
+    c.write(f"{plugin}/plugin.json", json.dumps(PLUGIN_MANIFEST, indent=2) + "\n")
+    c.write(f"{plugin}/webapp/dist/main.js", "window.registerPlugin('" + PLUGIN_ID + "', {initialize() {}});\n")
+    # Installed plugins also live in the file store (data/plugins/<id>.tar.gz), from which
+    # Mattermost restores its plugin directory at start.
+    c.sh(f"mkdir -p {HOME}/data/plugins && tar -C {HOME}/plugins -czf {HOME}/data/plugins/{PLUGIN_ID}.tar.gz {PLUGIN_ID}")
+    c.run(["chown", "-R", "mattermost:mattermost", f"{HOME}/plugins", f"{HOME}/data"])
     start_postgresql(c)
     install_mattermost(c, release_tarball_glob)
     install_gitlab_ctl(c)
     c.run(["systemctl", "start", MATTERMOST_UNIT])
+
+
+def place_backup(c, transfer_dir, name, data):
+    """A config backup into /etc/gitlab/config_backup (0600, as backup-etc leaves it), through
+    the transfer directory, which keeps no copy."""
+    staged = Path(transfer_dir) / name
+    staged.touch(mode=0o600)
+    staged.write_bytes(data)
+    c.run(["install", "-m", "0600", f"{TRANSFER_IN_CONTAINER}/{name}", f"/etc/gitlab/config_backup/{name}"])
+    staged.unlink()
 
 
 def start_postgresql(c):

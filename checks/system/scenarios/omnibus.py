@@ -81,7 +81,11 @@ def run(ctx):
     moved = follow_guide(old, fixture, data)
     new = moved["new"]
     facts.append(moved["summary"])
-    facts.append(check_new_host(new, fixture, data, before))
+    try:
+        facts.append(check_new_host(new, fixture, data, before))
+    except ScenarioFailed:
+        new.save_journal("omnibus-new-host")
+        raise
     facts.append(roll_back(old, new, data, before))
     return "; ".join(facts)
 
@@ -217,6 +221,11 @@ def make_data(ctx):
                                           "push_events": True})
     gitlab_api(ctx, "PUT", "mattermost-slash-commands", {"token": command["token"]})
     gitlab_user = upgrade.sign_in_with_gitlab(ctx, "/oauth/gitlab/login")
+    plugin_secret = "plugin-secret-" + hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:16]
+    ctx.api("POST", f"/api/v4/plugins/{omni.PLUGIN_ID}/enable", login=admin)
+    ctx.api("PUT", "/api/v4/config/patch",
+            {"PluginSettings": {"Plugins": {omni.PLUGIN_ID: {"apisecret": plugin_secret}}}}, login=admin)
+    expect(plugin_active(ctx, admin), f"the plugin {omni.PLUGIN_ID} did not start on the old host")
     files = file_checksums(ctx, admin)
     public = public_link_sha(ctx, link)
     expect(public == files[image["id"]]["file"], "the public link serves another file")
@@ -224,12 +233,12 @@ def make_data(ctx):
         "admin": admin, "admin_id": me["id"], "pat": pat, "team": team, "town": town, "private": private,
         "direct": direct, "image": image, "other_file": other_id, "link": link, "emoji": emoji,
         "access_token": access["token"], "hook": hook, "command": command, "gitlab_user": gitlab_user,
-        "files": files,
+        "files": files, "plugin_secret": plugin_secret,
         "summary": (f"an admin, a password user, the GitLab user {gitlab_user['username']}, public, private "
                     f"and direct channels, a thread with a reaction, 44 posts, {len(files)} files "
                     "(an image with preview and thumbnail), a custom emoji, a profile picture, a public "
                     "link, an access token, an incoming webhook and a slash command used by GitLab's "
-                    "project integrations, System Console changes"),
+                    "project integrations, a plugin enabled with a secret setting, System Console changes"),
     }
     return data
 
@@ -279,7 +288,7 @@ def sql(ctx, query):
     if omnibus_host and not ctx.state.get("moved"):
         argv = ["runuser", "-u", "gitlab-psql", "--", "psql", "-h", omni.PG_DIR, "-d", "mattermost_production"]
     else:
-        argv = ["runuser", "-u", "postgres", "--", "psql", "-d", ctx.state.get("database", "mattermost_production")]
+        argv = ["runuser", "-u", "postgres", "--", "psql", "-d", "mattermost_production"]
     out = ctx.container.run(argv + ["-XAt", "-c", query]).stdout
     return [l for l in out.splitlines() if l.strip()]
 
@@ -321,65 +330,76 @@ def boot_new_host(ctx):
 
 
 def carry(old, new, paths):
-    """What the admin copies from the old host to the new one (the guide's rsync/scp), with
-    owners, modes and times kept."""
+    """What the admin copies from the old host to the new one (the guide's `rsync -a --delete`),
+    with owners, modes and times kept, and nothing left that the old side no longer has."""
     names = " ".join(paths)
-    old.container.sh(f"tar -C / -cpf {omni.TRANSFER_IN_CONTAINER}/carry.tar {names}")
-    new.container.sh(f"tar -C / -xpf {omni.TRANSFER_IN_CONTAINER}/carry.tar && rm {omni.TRANSFER_IN_CONTAINER}/carry.tar")
+    old.container.sh(f"umask 077 && tar -C / -cpf {omni.TRANSFER_IN_CONTAINER}/carry.tar {names}")
+    new.container.sh(f"cd / && rm -rf {names} && tar -C / -xpf {omni.TRANSFER_IN_CONTAINER}/carry.tar "
+                     f"&& rm {omni.TRANSFER_IN_CONTAINER}/carry.tar")
 
 
 def follow_guide(old, fixture, data):
     report = guide(old, "import")
     expect("taken from" in report, f"the import report does not say where the secrets came from:\n{report[-3000:]}")
-    presync = guide(old, "pre-sync")
-    # Users go on working while the pre-sync copies: this must reach the new host too.
+    guide(old, "pre-sync")
+    # The new host is made ready while the old one serves: installed, the config and the
+    # pre-synced bundle carried over, the config checked.
+    new = prepare_new_host(old)
+    carry(old, new, ["root/mattermost.toml", "root/mattermost-secrets", "etc/gitlab/ssl", BUNDLE.lstrip("/")])
+    if fixture.uid_holder:
+        uid_taken(new, fixture)
+    else:
+        guide(new, "new-config")
+    # Users go on working after the pre-sync: this must reach the new host too.
     late = old.api("POST", "/api/v4/posts", {"channel_id": data["town"]["id"],
                                              "message": "written after the pre-sync"}, login=data["admin"])
     late_file, late_sha = upgrade.upload_file(old, data["town"]["id"], data["admin"])
     data["late_post"], data["late_file"], data["late_sha"] = late["id"], late_file, late_sha
     data["files"] = file_checksums(old, data["admin"])
-    before_final = snapshot(old)
+    # Downtime: from here until the new host answers.
     stopped = time.monotonic()
     guide(old, "stop-old")
-    final = guide(old, "final-export")
+    guide(old, "final-export")
     final_s = time.monotonic() - stopped
+    carry(old, new, [BUNDLE.lstrip("/")])
+    import_started = time.monotonic()
+    imported = guide(new, "migrate-import")
+    import_s = time.monotonic() - import_started
+    expect("nothing lost" in imported, f"migrate import did not verify:\n{imported[-3000:]}")
+    new.state["moved"] = True
+    apply_started = time.monotonic()
+    guide(new, "apply")
+    new.wait_ready(timeout=600)
+    apply_s = time.monotonic() - apply_started
+    downtime = time.monotonic() - stopped
+    manifest = json.loads(new.container.run(["cat", f"{BUNDLE}/migration.json"]).stdout)
+    pre = next(p for p in manifest["passes"] if not p["final"])
+    fin = manifest["passes"][-1]
+    expect(fin["final"] and 1 <= fin["copied"] < pre["copied"] and fin["copied_bytes"] >= 200_000,
+           f"the final pass should copy only what changed after the pre-sync (the 200000-byte upload): "
+           f"pre-sync {pre['copied']} files, final {fin['copied']} files / {fin['copied_bytes']} B")
+    old.timings.update({
+        "omnibus_presync_s": round(pre["seconds"], 2), "omnibus_final_export_s": round(fin["seconds"], 2),
+        "omnibus_import_s": round(import_s, 1), "omnibus_apply_s": round(apply_s, 1),
+        "omnibus_downtime_s": round(downtime, 1)})
+    return {"new": new, "summary": (
+        f"the guide moved it (pre-sync {pre['copied']} files / {pre['copied_bytes']} B in {pre['seconds']:.1f} s "
+        f"while serving; final pass {fin['copied']} files / {fin['copied_bytes']} B plus the database in "
+        f"{fin['seconds']:.1f} s; Mattermost unavailable {downtime:.1f} s from `gitlab-ctl stop` to ready on "
+        f"the new host: stop and final export {final_s:.1f} s, migrate import with its verification "
+        f"{import_s:.1f} s, apply with the first start of 11 {apply_s:.1f} s, the rest the harness's copy)")}
+
+
+def prepare_new_host(old):
     new = boot_new_host(old)
-    new_certs = provision(new.container, new.site, new.workdir, new.state)
+    provision(new.container, new.site, new.workdir, new.state)
     # The same GitLab: its state (applications, users, integrations) as the old host saw it.
     new.container.write(sites.GITLAB_STATE, old.container.run(["cat", sites.GITLAB_STATE]).stdout, 0o600)
     new.container.run(["systemctl", "restart", "system-test-gitlab"])
     sites.wait_for_port(new.container, sites.GITLAB_STANDIN_PORT)
-    del new_certs
-    carried = time.monotonic()
-    carry(old, new, ["root/mattermost.toml", "root/mattermost-secrets", f"etc/gitlab/ssl", BUNDLE.lstrip("/")])
     new.run_doc_step("install-compiler")
     new.run_doc_step("install-mattermost")
-    if fixture.uid_holder:
-        uid_taken(new, fixture)
-    guide(new, "new-config")
-    imported = guide(new, "migrate-import")
-    expect("nothing lost" in imported, f"migrate import did not verify:\n{imported[-3000:]}")
-    new.state["moved"] = True
-    new.state["database"] = "mattermost_production"
-    applied = guide(new, "apply")
-    new.wait_ready(timeout=600)
-    downtime = final_s + (time.monotonic() - carried)
-    manifest = json.loads(new.container.run(["cat", f"{BUNDLE}/migration.json"]).stdout)
-    passes = manifest["passes"]
-    pre = next(p for p in passes if not p["final"])
-    fin = passes[-1]
-    new.timings = old.timings
-    old.timings["omnibus_presync_s"] = round(pre["seconds"], 2)
-    old.timings["omnibus_final_export_s"] = round(fin["seconds"], 2)
-    old.timings["omnibus_downtime_s"] = round(downtime, 1)
-    expect(fin["copied"] < pre["copied"] or pre["copied"] == 0,
-           f"the final pass copied {fin['copied']} files, the pre-sync {pre['copied']}")
-    del before_final, presync, final, applied
-    return {"new": new, "summary": (
-        f"the guide moved it (pre-sync {pre['copied']} files / {pre['copied_bytes']} B in {pre['seconds']:.1f} s "
-        f"while serving; final pass {fin['copied']} files / {fin['copied_bytes']} B plus the database in "
-        f"{fin['seconds']:.1f} s; Mattermost unavailable {downtime:.0f} s from stop to ready on the new host, "
-        "most of it the new host's first start on 11)")}
+    return new
 
 
 def uid_taken(new, fixture):
@@ -439,6 +459,15 @@ def check_new_host(new, fixture, data, before):
     expect(config["TeamSettings"]["MaxChannelsPerTeam"] == 321 and config["FileSettings"]["EnablePublicLink"],
            "the System Console changes did not move")
     facts.append("webhook, slash command and System Console changes work")
+    expect(plugin_active(new, data["admin"]), "the plugin is not active on the new host")
+    held = new.container.run(["grep", "-c", data["plugin_secret"], "/var/lib/mattermost/config/config.json"],
+                             check=False).stdout.strip()
+    expect(held == "1", "the plugin's secret setting did not move with config.json")
+    new.api("POST", f"/api/v4/plugins/{omni.PLUGIN_ID}/disable", login=data["admin"])
+    expect(not plugin_active(new, data["admin"]), "an admin cannot disable the plugin on the new host")
+    new.api("POST", f"/api/v4/plugins/{omni.PLUGIN_ID}/enable", login=data["admin"])
+    expect(plugin_active(new, data["admin"]), "an admin cannot enable the plugin again on the new host")
+    facts.append("the plugin is active with its secret setting (in config.json only) and an admin can toggle it")
     foreign = sql(new, "SELECT c.relname || ' ' || pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n "
                        "ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND pg_get_userbyid(c.relowner) <> 'mattermost'")
     expect(not foreign, f"objects not owned by the service role: {foreign[:5]}")
@@ -448,11 +477,16 @@ def check_new_host(new, fixture, data, before):
     held = new.container.run(["bash", "-c", "tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value mattermost)/environ "
                                             "| grep -c '^MM_SQLSETTINGS_ATRESTENCRYPTKEY=" + key + "$'"], check=False)
     expect(held.stdout.strip() == "1", "the new server does not run with the old AtRestEncryptKey")
-    leaks = world_readable_leaks(new, [key, fixture.mattermost_secrets["gitlab_secret"]])
+    leaks = world_readable_leaks(new, [key, fixture.mattermost_secrets["gitlab_secret"], data["plugin_secret"]])
     expect(not leaks, f"a secret is in world-readable files: {leaks}")
     facts.append("every database object owned by the service role, every file by the service account, "
                  "the old AtRestEncryptKey in use, no secret in a world-readable file")
     return "; ".join(facts)
+
+
+def plugin_active(ctx, login):
+    plugins = ctx.api("GET", "/api/v4/plugins", login=login)
+    return any(p["id"] == omni.PLUGIN_ID for p in plugins.get("active") or [])
 
 
 def gitlab_applications(ctx):
