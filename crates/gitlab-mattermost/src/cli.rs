@@ -53,7 +53,11 @@ pub enum IntegrationsCommand {
     /// integrations; report (or, with --prune, remove) what is no longer declared.
     #[command(after_help = "Examples:\n  \
         gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml --token-file /root/gitlab-token --dry-run\n  \
-        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml --token-file /root/gitlab-token\n\n\
+        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml --token-file /root/gitlab-token\n  \
+        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml --token-file /root/gitlab-token --adopt --dry-run\n\n\
+        After a move off Omnibus, GitLab's projects already have Mattermost integrations, posting to\n\
+        webhooks of the old address: a plain sync leaves such a project alone and fails; --adopt\n\
+        takes them over (see it with --dry-run first) and points GitLab at this server.\n\n\
         Talks to Mattermost over its local-mode socket (settings.ServiceSettings.EnableLocalMode = true;\n\
         run it as root), then to GitLab with the token (scope api; Maintainer of the projects or an\n\
         administrator). Writes each webhook's URL to its url_file (mode 0600) and what it created to\n\

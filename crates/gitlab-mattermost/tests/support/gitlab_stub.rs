@@ -7,6 +7,11 @@
 //! it, so an old secret stops authenticating. Like GitLab, it accepts duplicate
 //! applications, and an application inserted directly (as Omnibus did through Rails) may
 //! have no scopes.
+//!
+//! Projects and their Mattermost integrations (`lib/api/integrations.rb`): a project by id or
+//! URL-encoded path; an integration answers 404 until set up, never shows its webhook URL or
+//! token, needs `webhook` (`mattermost`) or `token` (`mattermost-slash-commands`) on every
+//! PUT, is active after one, and a DELETE keeps it, inactive and emptied.
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -28,9 +33,23 @@ pub struct App {
     pub confidential: bool,
 }
 
+/// A project's integration as GitLab stores it.
+#[derive(Debug, Clone, Default)]
+pub struct Integration {
+    pub active: bool,
+    /// The webhook URL or the command token: never shown by the API.
+    pub secret: Option<String>,
+    /// Event flags and properties, as last set.
+    pub fields: serde_json::Map<String, Value>,
+}
+
 #[derive(Default)]
 pub struct State {
     pub apps: Vec<App>,
+    /// (id, path)
+    pub projects: Vec<(u64, String)>,
+    /// (project id, slug) to the integration.
+    pub integrations: std::collections::BTreeMap<(u64, String), Integration>,
     next: u64,
     /// Every request as "METHOD path".
     pub log: Vec<String>,
@@ -88,6 +107,32 @@ impl Stub {
     pub fn insert_named(&self, name: &str, redirect_uri: &str, scopes: &str) -> App {
         let mut st = self.state.lock().unwrap();
         new_app(&mut st, name, redirect_uri, scopes, true)
+    }
+
+    pub fn add_project(&self, path: &str) -> u64 {
+        let mut st = self.state.lock().unwrap();
+        let id = 100 + st.projects.len() as u64;
+        st.projects.push((id, path.into()));
+        id
+    }
+
+    /// An integration set up outside `sync` (on the Omnibus server, in GitLab's UI).
+    pub fn set_integration(&self, project: u64, slug: &str, secret: &str, fields: Value) {
+        let mut st = self.state.lock().unwrap();
+        st.integrations.insert(
+            (project, slug.into()),
+            Integration {
+                active: true,
+                secret: Some(secret.into()),
+                fields: fields.as_object().cloned().unwrap_or_default(),
+            },
+        );
+    }
+
+    /// What GitLab holds, secret included (the API never shows it).
+    pub fn integration(&self, project: u64, slug: &str) -> Option<Integration> {
+        let st = self.state.lock().unwrap();
+        st.integrations.get(&(project, slug.to_string())).cloned()
     }
 
     /// Whether the token endpoint authenticates `uid` with `secret` now.
@@ -172,6 +217,11 @@ fn handle(st: &Mutex<State>, req: &tiny_http::Request, body: &str, renew: bool) 
         "/oauth/authorize" => (302, json!({}), Some("/users/sign_in".into())),
         "/oauth/token" => token(st, body),
         "/api/v4/user" => (401, json!({"message": "401 Unauthorized"}), None),
+        p if p.starts_with("/api/v4/projects/") => match header(req, "PRIVATE-TOKEN").as_deref() {
+            Some(ADMIN_TOKEN) => projects(st, &method, p, body),
+            Some(USER_TOKEN) => (403, json!({"message": "403 Forbidden"}), None),
+            _ => (401, json!({"message": "401 Unauthorized"}), None),
+        },
         p if p.starts_with("/api/v4/applications") => {
             let token = header(req, "PRIVATE-TOKEN").or_else(|| {
                 header(req, "Authorization")
@@ -347,6 +397,126 @@ fn applications(st: &Mutex<State>, method: &Method, path: &str, body: &str, rene
                     (201, with_secret(&a), None)
                 }
                 None => (404, json!({"message": "404 Application Not Found"}), None),
+            }
+        }
+        _ => (404, json!({"error": "404 Not Found"}), None),
+    }
+}
+
+/// `%2F` and the like in a path segment.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match (
+            b[i],
+            s.get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok()),
+        ) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn shown(slug: &str, i: &Integration) -> Value {
+    let mut top = serde_json::Map::new();
+    let mut props = serde_json::Map::new();
+    for (k, v) in &i.fields {
+        if k.ends_with("_events") {
+            top.insert(k.clone(), v.clone());
+        } else {
+            props.insert(k.clone(), v.clone());
+        }
+    }
+    top.insert("slug".into(), json!(slug));
+    top.insert("active".into(), json!(i.active));
+    top.insert("properties".into(), Value::Object(props));
+    Value::Object(top)
+}
+
+fn projects(st: &Mutex<State>, method: &Method, path: &str, body: &str) -> Answer {
+    let mut st = st.lock().unwrap();
+    let rest = path.trim_start_matches("/api/v4/projects/");
+    let parts: Vec<&str> = rest.split('/').collect();
+    let wanted = percent_decode(parts[0]);
+    let Some((id, full)) = st
+        .projects
+        .iter()
+        .find(|(id, p)| id.to_string() == wanted || *p == wanted)
+        .cloned()
+    else {
+        return (404, json!({"message": "404 Project Not Found"}), None);
+    };
+    match (method, &parts[1..]) {
+        (Method::Get, []) => (200, json!({"id": id, "path_with_namespace": full}), None),
+        (m, ["integrations", slug @ ("mattermost" | "mattermost-slash-commands")]) => {
+            let key = (id, slug.to_string());
+            let secret_field = if *slug == "mattermost" {
+                "webhook"
+            } else {
+                "token"
+            };
+            match m {
+                Method::Get => match st.integrations.get(&key) {
+                    Some(i) => (200, shown(slug, i), None),
+                    None => (404, json!({"message": "404 Integration Not Found"}), None),
+                },
+                Method::Put => {
+                    let v: Value = serde_json::from_str(body).unwrap_or(json!({}));
+                    let Some(secret) = v.get(secret_field).and_then(Value::as_str) else {
+                        return (
+                            400,
+                            json!({"error": format!("{secret_field} is missing")}),
+                            None,
+                        );
+                    };
+                    if secret.trim().is_empty() {
+                        return (
+                            400,
+                            json!({"error": format!("{secret_field} is empty")}),
+                            None,
+                        );
+                    }
+                    if secret_field == "webhook"
+                        && !url::Url::parse(secret)
+                            .is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+                    {
+                        return (
+                            400,
+                            json!({"message": {"webhook": ["is blocked: Only allowed schemes are http, https"]}}),
+                            None,
+                        );
+                    }
+                    let i = st.integrations.entry(key).or_default();
+                    i.active = true;
+                    i.secret = Some(secret.to_string());
+                    for (k, val) in v.as_object().into_iter().flatten() {
+                        if k != secret_field {
+                            i.fields.insert(k.clone(), val.clone());
+                        }
+                    }
+                    let answer = shown(slug, i);
+                    (200, answer, None)
+                }
+                Method::Delete => match st.integrations.get_mut(&key) {
+                    Some(i) => {
+                        i.active = false;
+                        i.secret = None;
+                        i.fields.clear();
+                        (204, json!(null), None)
+                    }
+                    None => (404, json!({"message": "404 Integration Not Found"}), None),
+                },
+                _ => (405, json!({"message": "405 Method Not Allowed"}), None),
             }
         }
         _ => (404, json!({"error": "404 Not Found"}), None),

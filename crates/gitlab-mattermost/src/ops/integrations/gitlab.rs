@@ -25,6 +25,27 @@ pub fn trigger_url(gitlab_url: &str, project_id: u64) -> String {
     )
 }
 
+/// Whether a slash command's request URL is GitLab's trigger for this project: under any
+/// GitLab address (the old one, after a move) and in the `services` spelling of GitLab
+/// before 14.
+pub fn triggers(url: &str, project_id: u64) -> bool {
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    ["integrations", "services"].iter().any(|w| {
+        path.ends_with(&format!(
+            "/api/v4/projects/{project_id}/{w}/mattermost_slash_commands/trigger"
+        ))
+    })
+}
+
+/// Whether GitLab has the integration and it is switched on (a deleted one stays, inactive).
+pub fn is_active(found: Option<&Value>) -> bool {
+    found.and_then(|f| f.get("active")).and_then(Value::as_bool) == Some(true)
+}
+
 /// The fields of GitLab's Mattermost notifications, without the webhook (compared by
 /// digest): every event switched on or off, its channel, and the project's options.
 pub fn notification_fields(p: &GitLabProject) -> Map<String, Value> {
@@ -210,6 +231,25 @@ mod tests {
             differing(&wanted, &found),
             vec!["branches_to_be_notified", "push_events"]
         );
+    }
+
+    #[test]
+    fn a_projects_trigger_is_known_under_any_gitlab_address() {
+        let t = |u: &str| triggers(u, 7);
+        assert!(t(&trigger_url("https://gitlab.example.test", 7)));
+        assert!(t("http://old-gitlab.example.test/api/v4/projects/7/services/mattermost_slash_commands/trigger"));
+        assert!(t(
+            "https://g.example/api/v4/projects/7/integrations/mattermost_slash_commands/trigger/"
+        ));
+        assert!(!t(
+            "https://g.example/api/v4/projects/17/integrations/mattermost_slash_commands/trigger"
+        ));
+        assert!(!t(
+            "https://g.example/api/v4/projects/7/integrations/slack_slash_commands/trigger"
+        ));
+        assert!(is_active(Some(&json!({"active": true}))));
+        assert!(!is_active(Some(&json!({"active": false}))));
+        assert!(!is_active(None));
     }
 
     #[test]

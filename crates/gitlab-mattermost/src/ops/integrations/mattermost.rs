@@ -204,6 +204,41 @@ impl Objects<'_> {
         }
     }
 
+    /// Every live object of a team: the incoming webhooks (page by page) or the custom slash
+    /// commands. What `--adopt` chooses from.
+    pub fn in_team(&self, team_id: &str) -> Result<Vec<Value>> {
+        const PER_PAGE: usize = 200;
+        let mut all = Vec::new();
+        for page in 0.. {
+            let path = match self.collection {
+                "commands" => format!("/api/v4/commands?team_id={team_id}&custom_only=true"),
+                c => format!("/api/v4/{c}?team_id={team_id}&page={page}&per_page={PER_PAGE}"),
+            };
+            let r = self.api.send("GET", &path, None)?;
+            if !r.ok() {
+                return Err(anyhow!(
+                    "listing the {}s of the team: Mattermost answered HTTP {}: {}",
+                    self.noun,
+                    r.status,
+                    r.message()
+                ));
+            }
+            let items = match r.json()? {
+                Value::Array(a) => a,
+                _ => return Err(anyhow!("listing the {}s: not a list", self.noun)),
+            };
+            let n = items.len();
+            all.extend(items.into_iter().filter(|v| {
+                v.get("delete_at").and_then(Value::as_i64).unwrap_or(0) == 0
+                    && v.get("team_id").and_then(Value::as_str) == Some(team_id)
+            }));
+            if self.collection == "commands" || n < PER_PAGE {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
     pub fn create(&self, body: &Map<String, Value>) -> Result<Value> {
         let r = self.api.send(
             "POST",

@@ -6,13 +6,19 @@
 //! `<state_directory>/state.json`, so it updates rather than duplicates, and only what it
 //! created is ever removed (`--prune`). One failing webhook or project does not stop the
 //! others; every failure is reported at the end, with what was applied.
+//!
+//! What a declaration finds set up outside `sync` (after a move off Omnibus: GitLab's
+//! integrations, the incoming webhook they post to and the slash command they answer, all
+//! moved with the database) is taken over only with `--adopt`: recorded as adopted, brought
+//! to the declaration, never deleted. Without it, a project whose GitLab integration is
+//! active but not `sync`'s fails untouched, so nothing is duplicated or overwritten unasked.
 
 mod gitlab;
 mod local;
 mod mattermost;
 mod state;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -20,7 +26,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::{json, Map, Value};
 
-use self::gitlab::{NOTIFICATIONS, SLASH_COMMANDS};
+use self::gitlab::{is_active, NOTIFICATIONS, SLASH_COMMANDS};
 use self::local::Local;
 use self::mattermost::{id_of, Directory, Objects};
 use self::state::{GitLabApplied, Managed, State};
@@ -47,8 +53,35 @@ pub struct SyncArgs {
     /// config no longer declares (without it they are only reported).
     #[arg(long)]
     pub prune: bool,
+    /// Take over what the declarations find set up outside `sync`, as after a move off
+    /// Omnibus: a declared project's active Mattermost notifications and slash commands in
+    /// GitLab, its slash command in Mattermost (found by GitLab's trigger URL) and, for a
+    /// webhook `sync` has not made yet, the one incoming webhook already in its channel.
+    /// Each is set as declared and GitLab's webhook URL to this server's address of the
+    /// webhook (the moved database keeps webhook ids, so a URL naming the old Mattermost is
+    /// repointed). Adopted things are recorded, never removed (--prune only forgets them).
+    /// Without it such a project fails, unchanged.
+    #[arg(long)]
+    pub adopt: bool,
+    /// With --adopt: take over this incoming webhook for the declared webhook NAME, when its
+    /// channel has several (ID ends the webhook's URL in System Console > Integrations >
+    /// Incoming Webhooks). Repeatable.
+    #[arg(long, value_name = "NAME=ID", requires = "adopt", value_parser = name_and_id)]
+    pub adopt_webhook: Vec<(String, String)>,
     #[command(flatten)]
     pub net: NetArgs,
+}
+
+fn name_and_id(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((n, id)) if !n.trim().is_empty() && !id.trim().is_empty() => {
+            Ok((n.trim().to_string(), id.trim().to_string()))
+        }
+        _ => Err(
+            "expected NAME=ID: a webhook name of the config and a Mattermost incoming webhook id"
+                .into(),
+        ),
+    }
 }
 
 /// What a run did or would do, said at the end.
@@ -57,6 +90,7 @@ struct Outcome {
     changed: Vec<String>,
     unchanged: Vec<String>,
     stale: Vec<String>,
+    notes: Vec<String>,
     failed: Vec<String>,
 }
 
@@ -119,18 +153,26 @@ impl Sync<'_> {
             (Some(o), true) => Some(dir.user(o)?),
             _ => None,
         };
+        let needs_gitlab = !i.gitlab_projects.is_empty()
+            || (self.args.prune && !self.state.gitlab_projects.is_empty());
+        // A missing token stops the run only after the webhooks are synced.
+        let gitlab = needs_gitlab.then(|| self.gitlab_api());
+        let waiting = match gitlab.as_ref().and_then(|g| g.as_ref().ok()) {
+            Some(api) if !self.args.adopt => self.set_up_elsewhere(api),
+            _ => BTreeMap::new(),
+        };
         for (name, w) in &i.incoming_webhooks {
+            if let Some(project) = waiting.get(name) {
+                if !self.state.webhooks.contains_key(name) {
+                    self.out.notes.push(format!("webhook {name} was not created: GitLab project {project} already posts to a webhook set up outside `sync`, which --adopt takes over"));
+                    continue;
+                }
+            }
             if let Err(e) = self.webhook(&mut dir, owner.as_deref(), name, w) {
                 self.out.failed.push(format!("webhook {name}: {e:#}"));
             }
         }
-        let needs_gitlab = !i.gitlab_projects.is_empty()
-            || (self.args.prune && !self.state.gitlab_projects.is_empty());
-        let gitlab = if needs_gitlab {
-            Some(self.gitlab_api()?)
-        } else {
-            None
-        };
+        let gitlab = gitlab.transpose()?;
         if let Some(api) = &gitlab {
             for (path, p) in &i.gitlab_projects {
                 if let Err(e) = self.project(api, &mut dir, owner.as_deref(), path, p) {
@@ -141,6 +183,33 @@ impl Sync<'_> {
             }
         }
         self.stale(&local, gitlab.as_ref())
+    }
+
+    /// The webhooks (by name, with a project) of declared projects whose GitLab
+    /// notifications are active but not `sync`'s: without `--adopt` they are not created, so
+    /// that a first run after a move adds nothing beside what `--adopt` will take over. A
+    /// project GitLab cannot answer for is left to the main pass, which reports it.
+    fn set_up_elsewhere(&self, api: &gitlab::Api) -> BTreeMap<String, String> {
+        let mut waiting = BTreeMap::new();
+        for (path, p) in &self.plan.config.integrations.gitlab_projects {
+            let ours = self
+                .state
+                .gitlab_projects
+                .get(path)
+                .is_some_and(|a| a.webhook_sha256.is_some() || a.notifications_adopted);
+            if ours {
+                continue;
+            }
+            let found = api
+                .project_id(path)
+                .and_then(|id| api.integration(path, id, NOTIFICATIONS));
+            if let Ok(f) = found {
+                if is_active(f.as_ref()) {
+                    waiting.insert(p.webhook.clone(), path.clone());
+                }
+            }
+        }
+        waiting
     }
 
     fn gitlab_api(&self) -> Result<gitlab::Api> {
@@ -210,14 +279,104 @@ impl Sync<'_> {
         let managed = Managed {
             id: id_of(&created),
             team_id: team_id.to_string(),
+            adopted: false,
         };
         kind.managed_mut(&mut self.state)
             .insert(key.to_string(), managed);
         self.save()?;
         if let Some(old) = replaces {
-            objects.delete(&old.id)?;
+            if old.adopted {
+                self.out.notes.push(format!(
+                    "the {} {} adopted before stays in its team: `sync` did not create it",
+                    objects.noun, key
+                ));
+            } else {
+                objects.delete(&old.id)?;
+            }
         }
         Ok(created)
+    }
+
+    /// Record `found` under `key` as adopted (saved at once) and bring it to `wanted`.
+    fn adopt(
+        &mut self,
+        kind: Kind,
+        key: &str,
+        team_id: &str,
+        found: Value,
+        wanted: &Map<String, Value>,
+        label: &str,
+    ) -> Result<Value> {
+        let managed = Managed {
+            id: id_of(&found),
+            team_id: team_id.to_string(),
+            adopted: true,
+        };
+        // On a dry run too, in memory only: the rest of the run then sees it.
+        kind.managed_mut(&mut self.state)
+            .insert(key.to_string(), managed);
+        self.save()?;
+        self.update_if_changed(kind, found, wanted, label)
+    }
+
+    /// Ids `sync` already manages of this kind: never adopted a second time.
+    fn taken(&self, kind: Kind) -> BTreeSet<String> {
+        kind.managed(&self.state)
+            .values()
+            .map(|m| m.id.clone())
+            .collect()
+    }
+
+    /// The incoming webhook to adopt for `name`: the one `--adopt-webhook` names, else the
+    /// only one in its channel `sync` does not manage. Without `--adopt`, a note when the
+    /// channel has some.
+    fn adoptable_webhook(
+        &mut self,
+        name: &str,
+        w: &IncomingWebhook,
+        team_id: &str,
+        channel_id: &str,
+    ) -> Result<Option<Value>> {
+        let where_ = format!("{}/{}", w.team, w.channel);
+        let taken = self.taken(Kind::Webhook);
+        let hooks = Kind::Webhook.objects(&self.local);
+        let named = self.args.adopt_webhook.iter().find(|(n, _)| n == name);
+        if let Some((_, id)) = named {
+            let Some(f) = hooks.get(id)? else {
+                bail!("--adopt-webhook {name}=…: Mattermost has no incoming webhook with that id");
+            };
+            if f.get("team_id").and_then(Value::as_str) != Some(team_id) {
+                bail!("--adopt-webhook {name}=…: that incoming webhook belongs to another team than {} (Mattermost cannot move a webhook to another team)", w.team);
+            }
+            if taken.contains(id) {
+                bail!("--adopt-webhook {name}=…: `sync` already manages that incoming webhook under another name");
+            }
+            return Ok(Some(f));
+        }
+        let mut others: Vec<Value> = hooks
+            .in_team(team_id)?
+            .into_iter()
+            .filter(|h| h.get("channel_id").and_then(Value::as_str) == Some(channel_id))
+            .filter(|h| !taken.contains(&id_of(h)))
+            .collect();
+        if others.is_empty() {
+            return Ok(None);
+        }
+        let shown = others.iter().map(shown_name).collect::<Vec<_>>().join(", ");
+        if !self.args.adopt {
+            self.out.notes.push(format!(
+                "{where_} already has {} incoming webhook(s) `sync` did not create ({shown}); after a move off Omnibus, --adopt takes over the one GitLab posts to instead of creating webhook {name}",
+                others.len()
+            ));
+            return Ok(None);
+        }
+        if others.len() > 1 {
+            bail!(
+                "{where_} has {} incoming webhooks `sync` did not create ({shown}) and --adopt cannot tell which one GitLab posts to: name it with --adopt-webhook {name}=ID (ID ends its URL in System Console > Integrations > Incoming Webhooks); nothing was created",
+                others.len()
+            );
+        }
+        Ok(others.pop())
     }
 
     fn url_file(&self, name: &str, w: &IncomingWebhook) -> PathBuf {
@@ -252,6 +411,31 @@ impl Sync<'_> {
                 let label = format!("webhook {name} ({where_})");
                 id_of(&self.update_if_changed(Kind::Webhook, f, &wanted, &label)?)
             }
+            // Never made, or deleted in Mattermost since: one set up outside `sync` may be
+            // adopted.
+            None => match self.adoptable_webhook(name, w, &team_id, &channel_id)? {
+                Some(f) => {
+                    self.out.changed.push(format!(
+                            "{}adopt webhook {name}: the incoming webhook {} in {where_}, set up outside `sync` (its id, and so its URL path, stays)",
+                            self.would(),
+                            shown_name(&f)
+                        ));
+                    let label = format!("webhook {name} ({where_})");
+                    let adopted = self.adopt(Kind::Webhook, name, &team_id, f, &wanted, &label)?;
+                    id_of(&adopted)
+                }
+                None => {
+                    self.out
+                        .changed
+                        .push(format!("{}create webhook {name} in {where_}", self.would()));
+                    if self.args.dry_run {
+                        return Ok(());
+                    }
+                    let mut body = wanted.clone();
+                    body.insert("user_id".into(), json!(owner.unwrap_or_default()));
+                    id_of(&self.create(Kind::Webhook, name, &team_id, &body, None)?)
+                }
+            },
             other => {
                 let moved = other.is_some();
                 self.out.changed.push(format!(
@@ -319,6 +503,33 @@ impl Sync<'_> {
         let url = files::read_optional(&url_file)?;
         let wanted = gitlab::notification_fields(p);
         let found = api.integration(path, project_id, NOTIFICATIONS)?;
+        let ours = applied.webhook_sha256.is_some() || applied.notifications_adopted;
+        if is_active(found.as_ref()) && !ours {
+            if !self.args.adopt {
+                bail!(
+                    "GitLab already has active Mattermost notifications for it that `sync` did not set up (after a move off Omnibus: the old server's, posting to its webhook URL); nothing of this project was changed. Rerun with --adopt (see it first with --dry-run --adopt) to take them over: they are then set as declared, pointed at this server's webhook {}, and never removed by --prune",
+                    p.webhook
+                );
+            }
+            applied.notifications_adopted = true;
+            let hook_adopted = self
+                .state
+                .webhooks
+                .get(&p.webhook)
+                .is_some_and(|m| m.adopted);
+            let whose = if hook_adopted {
+                format!("webhook {} (adopted: the id the old server's URL names, since the database moved with it), so a URL naming the old Mattermost is repointed to this one", p.webhook)
+            } else {
+                format!(
+                    "webhook {}, which `sync` made (GitLab never shows the URL it had)",
+                    p.webhook
+                )
+            };
+            self.out.changed.push(format!(
+                "{}adopt GitLab {path}: Mattermost notifications, set up outside `sync`; their webhook URL is set to this server's address of {whose}",
+                self.would()
+            ));
+        }
         let mut diff = match &found {
             Some(f) => gitlab::differing(&wanted, f),
             None => vec!["not set up".to_string()],
@@ -399,13 +610,38 @@ impl Sync<'_> {
             &s.username,
             s.auto_complete,
         );
+        let applied = self
+            .state
+            .gitlab_projects
+            .get(path)
+            .cloned()
+            .unwrap_or_default();
+        let in_gitlab = api.integration(path, project_id, SLASH_COMMANDS)?;
+        let foreign = is_active(in_gitlab.as_ref())
+            && applied.token_sha256.is_none()
+            && !applied.slash_commands_adopted;
+        if foreign && !self.args.adopt {
+            bail!("GitLab already has active Mattermost slash commands for it that `sync` did not set up (after a move off Omnibus: answering the old server's command); rerun with --adopt (see it first with --dry-run --adopt) to take them over with the project's slash command in Mattermost");
+        }
         let (managed, found) = self.find(Kind::Command, path)?;
-        let command = match found {
-            Some(f) if f.get("team_id").and_then(Value::as_str) == Some(&team_id) => {
-                let label = format!("slash command /{trigger} ({team}) of {path}");
+        let label = format!("slash command /{trigger} ({team}) of {path}");
+        let adoptable = match &found {
+            None => self.adoptable_command(&team, &team_id, project_id)?,
+            Some(_) => None,
+        };
+        let command = match (found, adoptable) {
+            (_, Some(f)) => {
+                self.out.changed.push(format!(
+                    "{}adopt slash command /{} ({team}) of {path}: it calls GitLab's trigger of this project and was set up outside `sync`",
+                    self.would(),
+                    f.get("trigger").and_then(Value::as_str).unwrap_or_default()
+                ));
+                self.adopt(Kind::Command, path, &team_id, f, &wanted, &label)?
+            }
+            (Some(f), None) if f.get("team_id").and_then(Value::as_str) == Some(&team_id) => {
                 self.update_if_changed(Kind::Command, f, &wanted, &label)?
             }
-            other => {
+            (other, None) => {
                 self.out.changed.push(format!(
                     "{}create slash command /{trigger} in team {team} for {path}",
                     self.would()
@@ -429,18 +665,15 @@ impl Sync<'_> {
         if token.is_empty() {
             bail!("Mattermost did not show the token of slash command /{trigger}");
         }
-        let found = api.integration(path, project_id, SLASH_COMMANDS)?;
-        let active = found
-            .as_ref()
-            .and_then(|f| f.get("active"))
-            .and_then(Value::as_bool)
-            == Some(true);
+        let active = is_active(in_gitlab.as_ref());
         let digest = state::digest(&token);
-        let recorded = self
-            .state
-            .gitlab_projects
-            .get(path)
-            .and_then(|a| a.token_sha256.clone());
+        let recorded = applied.token_sha256.clone();
+        if foreign {
+            self.out.changed.push(format!(
+                "{}adopt GitLab {path}: Mattermost slash commands, set up outside `sync`; given the token of /{trigger}",
+                self.would()
+            ));
+        }
         if active && recorded.as_deref() == Some(digest.as_str()) {
             self.out
                 .unchanged
@@ -455,10 +688,58 @@ impl Sync<'_> {
             api.put_integration(path, project_id, SLASH_COMMANDS, &json!({"token": token}))?;
             if let Some(a) = self.state.gitlab_projects.get_mut(path) {
                 a.token_sha256 = Some(digest);
+                a.slash_commands_adopted |= foreign;
             }
             self.save()?;
         }
         Ok(())
+    }
+
+    /// The slash command in `team` that calls this project's GitLab trigger and that `sync`
+    /// does not manage: adopted with `--adopt`, refused without it (a second command for the
+    /// project would at best duplicate it).
+    fn adoptable_command(
+        &mut self,
+        team: &str,
+        team_id: &str,
+        project_id: u64,
+    ) -> Result<Option<Value>> {
+        let taken = self.taken(Kind::Command);
+        let commands = Kind::Command.objects(&self.local);
+        let mut theirs: Vec<Value> = commands
+            .in_team(team_id)?
+            .into_iter()
+            .filter(|c| {
+                c.get("url")
+                    .and_then(Value::as_str)
+                    .is_some_and(|u| gitlab::triggers(u, project_id))
+            })
+            .filter(|c| !taken.contains(&id_of(c)))
+            .collect();
+        let shown = theirs
+            .iter()
+            .map(|c| {
+                format!(
+                    "/{}",
+                    c.get("trigger").and_then(Value::as_str).unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        match theirs.len() {
+            0 => Ok(None),
+            _ if !self.args.adopt => bail!(
+                "team {team} already has the slash command {shown} for this project, set up outside `sync` (after a move off Omnibus: the old server's); rerun with --adopt (see it first with --dry-run --adopt) to take it over instead of adding another"
+            ),
+            1 => match theirs.pop() {
+                // The listing may leave the token out: read the command itself.
+                Some(c) => commands.get(&id_of(&c)),
+                None => Ok(None),
+            },
+            n => bail!(
+                "team {team} has {n} slash commands calling this project's GitLab trigger, set up outside `sync` ({shown}); --adopt cannot tell which GitLab answers: delete the unused ones in Mattermost's Integrations > Slash Commands, then rerun"
+            ),
+        }
     }
 
     /// A project's slash command `sync` made that is no longer declared.
@@ -466,32 +747,63 @@ impl Sync<'_> {
         let Some(m) = self.state.commands.get(path).cloned() else {
             return Ok(());
         };
+        let gitlab_adopted = self
+            .state
+            .gitlab_projects
+            .get(path)
+            .is_some_and(|a| a.slash_commands_adopted);
         if !self.args.prune || self.args.dry_run {
-            self.out.stale.push(format!("slash command {} of {path} (and GitLab's slash commands integration) is no longer declared{}", m.id, self.prune_hint()));
+            self.out.stale.push(format!(
+                "slash command {} of {path} (and GitLab's slash commands integration) is no longer declared{}",
+                m.id,
+                self.prune_hint_for(m.adopted && gitlab_adopted)
+            ));
             return Ok(());
         }
         let commands = Kind::Command.objects(&self.local);
-        if let Some(a) = self.state.gitlab_projects.get(path) {
-            api.delete_integration(path, a.project_id, SLASH_COMMANDS)?;
+        let mut kept = Vec::new();
+        match self.state.gitlab_projects.get(path) {
+            Some(_) if gitlab_adopted => kept.push("GitLab's slash commands integration"),
+            Some(a) => api.delete_integration(path, a.project_id, SLASH_COMMANDS)?,
+            None => {}
         }
-        commands.delete(&m.id)?;
+        if m.adopted {
+            kept.push("the slash command");
+        } else {
+            commands.delete(&m.id)?;
+        }
         self.state.commands.remove(path);
         if let Some(a) = self.state.gitlab_projects.get_mut(path) {
             a.token_sha256 = None;
+            a.slash_commands_adopted = false;
         }
         self.save()?;
-        self.out.changed.push(format!(
-            "removed slash command {} of {path} and GitLab's slash commands integration",
-            m.id
-        ));
+        self.out.changed.push(if kept.is_empty() {
+            format!(
+                "removed slash command {} of {path} and GitLab's slash commands integration",
+                m.id
+            )
+        } else {
+            format!(
+                "forgot slash command {} of {path}; {} adopted, so left in place",
+                m.id,
+                kept.join(" and ")
+            )
+        });
         Ok(())
     }
 
     fn prune_hint(&self) -> &'static str {
-        if self.args.dry_run && self.args.prune {
-            ": would remove it"
-        } else {
-            ": run with --prune to remove it"
+        self.prune_hint_for(false)
+    }
+
+    /// What --prune does: remove, or only forget what was adopted.
+    fn prune_hint_for(&self, adopted: bool) -> &'static str {
+        match (self.args.dry_run && self.args.prune, adopted) {
+            (true, false) => ": would remove it",
+            (true, true) => ": would forget it (adopted, so it stays)",
+            (false, false) => ": run with --prune to remove it",
+            (false, true) => ": run with --prune to forget it (adopted, so it stays)",
         }
     }
 
@@ -511,7 +823,16 @@ impl Sync<'_> {
                 self.out.stale.push(format!(
                     "webhook {name} ({}) is no longer declared{}",
                     m.id,
-                    self.prune_hint()
+                    self.prune_hint_for(m.adopted)
+                ));
+                continue;
+            }
+            if m.adopted {
+                self.state.webhooks.remove(&name);
+                self.save()?;
+                self.out.changed.push(format!(
+                    "forgot webhook {name} ({}): adopted, so it stays in Mattermost",
+                    m.id
                 ));
                 continue;
             }
@@ -534,8 +855,10 @@ impl Sync<'_> {
             .map(|(p, a)| (p.clone(), a.clone()))
             .collect();
         for (path, a) in projects {
+            let all_adopted =
+                a.notifications_adopted && (a.slash_commands_adopted || a.token_sha256.is_none());
             if !self.args.prune || self.args.dry_run {
-                self.out.stale.push(format!("GitLab project {path} (id {}) is no longer declared: its Mattermost integrations stay{}", a.project_id, self.prune_hint()));
+                self.out.stale.push(format!("GitLab project {path} (id {}) is no longer declared: its Mattermost integrations stay{}", a.project_id, self.prune_hint_for(all_adopted)));
                 if let Some(c) = self.state.commands.get(&path) {
                     self.out.stale.push(format!(
                         "slash command {} of {path} is no longer declared{}",
@@ -547,20 +870,31 @@ impl Sync<'_> {
             }
             let Some(api) = gitlab else { continue };
             let result = (|| -> Result<()> {
-                api.delete_integration(&path, a.project_id, NOTIFICATIONS)?;
+                if !a.notifications_adopted {
+                    api.delete_integration(&path, a.project_id, NOTIFICATIONS)?;
+                }
                 if self.state.commands.contains_key(&path) {
                     self.stale_command(api, &path)?;
                 }
-                api.delete_integration(&path, a.project_id, SLASH_COMMANDS)?;
+                if !a.slash_commands_adopted {
+                    api.delete_integration(&path, a.project_id, SLASH_COMMANDS)?;
+                }
                 Ok(())
             })();
             match result {
                 Ok(()) => {
                     self.state.gitlab_projects.remove(&path);
                     self.save()?;
-                    self.out.changed.push(format!(
-                        "removed the Mattermost integrations of GitLab project {path}"
-                    ));
+                    self.out.changed.push(
+                        match (a.notifications_adopted, a.slash_commands_adopted) {
+                            (false, false) => format!(
+                                "removed the Mattermost integrations of GitLab project {path}"
+                            ),
+                            (true, true) => format!("forgot GitLab project {path}: its Mattermost integrations were adopted, so they stay"),
+                            (true, false) => format!("forgot GitLab project {path}: its adopted Mattermost notifications stay; what `sync` set up of its slash commands is removed"),
+                            (false, true) => format!("removed the Mattermost notifications of GitLab project {path}; its adopted slash commands stay"),
+                        },
+                    );
                 }
                 Err(e) => self
                     .out
@@ -582,6 +916,9 @@ impl Sync<'_> {
         for line in &o.stale {
             println!("not declared: {line}");
         }
+        for line in &o.notes {
+            println!("note: {line}");
+        }
         for line in &o.failed {
             eprintln!("error: {line}");
         }
@@ -601,6 +938,17 @@ impl Sync<'_> {
             ExitCode::from(1)
         }
     }
+}
+
+/// An object as messages name it: its display name (never its id, which for a webhook is
+/// its secret).
+fn shown_name(object: &Value) -> String {
+    let name = object
+        .get("display_name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("(no display name)");
+    format!("{name:?}")
 }
 
 /// The two kinds of Mattermost objects `sync` manages.

@@ -1,7 +1,8 @@
 //! What `sync` manages, kept root-only in `<state_directory>/state.json`: the ids of the
 //! webhooks and commands it created (so a rerun updates them, and only they are ever
 //! pruned), and digests of the secrets it gave GitLab (GitLab never shows them again, so
-//! the digest is how a rerun knows GitLab has the current one).
+//! the digest is how a rerun knows GitLab has the current one). What `--adopt` took over is
+//! marked adopted: kept up to date like the rest, but never removed, only forgotten.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,9 @@ pub struct State {
 pub struct Managed {
     pub id: String,
     pub team_id: String,
+    /// Taken over with `--adopt` rather than created: never deleted.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub adopted: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -38,6 +42,16 @@ pub struct GitLabApplied {
     /// SHA-256 of the command token in GitLab's Mattermost slash commands.
     #[serde(default)]
     pub token_sha256: Option<String>,
+    /// The Mattermost notifications were set up outside `sync` and adopted: never deleted.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub notifications_adopted: bool,
+    /// The Mattermost slash commands were set up outside `sync` and adopted: never deleted.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub slash_commands_adopted: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 pub fn digest(secret: &str) -> String {
@@ -87,10 +101,28 @@ mod tests {
             Managed {
                 id: "h1".into(),
                 team_id: "t1".into(),
+                adopted: false,
+            },
+        );
+        s.webhooks.insert(
+            "old".into(),
+            Managed {
+                id: "h0".into(),
+                team_id: "t1".into(),
+                adopted: true,
             },
         );
         save(&path, &s).unwrap();
         assert_eq!(load(&path).unwrap(), s);
+        // A state written before adoption existed still reads, as created by `sync`.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("adopted").count(), 1, "{text}");
+        let before: State = serde_json::from_str(
+            r#"{"webhooks":{"ci":{"id":"h1","team_id":"t1"}},"gitlab_projects":{"g/p":{"project_id":3}}}"#,
+        )
+        .unwrap();
+        assert!(!before.webhooks["ci"].adopted);
+        assert!(!before.gitlab_projects["g/p"].notifications_adopted);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_ne!(digest("a"), digest("b"));

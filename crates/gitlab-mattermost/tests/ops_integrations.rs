@@ -1,0 +1,351 @@
+//! `integrations sync` against a stand-in for Mattermost's local-mode socket and the GitLab
+//! stub's projects and integrations: a fresh setup, and one moved off Omnibus, whose GitLab
+//! integrations, webhook and slash command exist already (`--adopt`).
+
+mod support;
+
+#[path = "support/mattermost_local.rs"]
+mod mattermost_local;
+
+use std::path::PathBuf;
+
+use mattermost_local::Mattermost;
+use serde_json::{json, Value};
+use support::gitlab_stub::{Stub, ADMIN_TOKEN};
+use support::*;
+
+const SITE: &str = "https://chat.example.test";
+const PROJECT: &str = "group/project";
+
+struct Site {
+    gitlab: Stub,
+    mm: Mattermost,
+    token: PathBuf,
+    team_id: String,
+    channel_id: String,
+    project_id: u64,
+    /// Last: removed after the servers stop.
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new() -> Site {
+        // Not under /tmp: the config refuses a socket in the unit's private /tmp.
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let mm = Mattermost::start(&dir.path().join("data/mm.sock"));
+        mm.user("admin");
+        let team_id = mm.team("eng");
+        let channel_id = mm.channel("eng", "town-square");
+        let gitlab = Stub::start(true);
+        let project_id = gitlab.add_project(PROJECT);
+        let token = dir.path().join("token");
+        write_file(&token, ADMIN_TOKEN, 0o600);
+        Site {
+            dir,
+            gitlab,
+            mm,
+            token,
+            team_id,
+            channel_id,
+            project_id,
+        }
+    }
+
+    /// The config; `declared`: whether the webhook and project are declared.
+    fn config(&self, declared: bool) -> PathBuf {
+        let d = self.dir.path().display();
+        let mut text = format!(
+            "external_url = \"{SITE}\"\n\
+             [directories]\ndata = \"{d}/data\"\n\
+             [gitlab]\nurl = \"{}\"\n\
+             [nginx]\nenable = false\n\
+             [settings.ServiceSettings]\nEnableLocalMode = true\nLocalModeSocketLocation = \"{d}/data/mm.sock\"\n\
+             [integrations]\nowner = \"admin\"\nstate_directory = \"{d}/state\"\n",
+            self.gitlab.url
+        );
+        if declared {
+            text.push_str(&format!(
+                "[integrations.incoming_webhooks.gitlab]\nteam = \"eng\"\nchannel = \"town-square\"\n\
+                 [integrations.gitlab_projects.\"{PROJECT}\"]\nwebhook = \"gitlab\"\nevents = [\"push\", \"merge_request\"]\n\
+                 [integrations.gitlab_projects.\"{PROJECT}\".slash_commands]\nenable = true\ntrigger = \"project\"\n"
+            ));
+        }
+        let path = self
+            .dir
+            .path()
+            .join(if declared { "site.toml" } else { "none.toml" });
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn sync(&self, declared: bool, extra: &[&str]) -> (i32, String, String) {
+        let config = self.config(declared);
+        let mut args = vec![
+            "-vvv",
+            "integrations",
+            "sync",
+            config.to_str().unwrap(),
+            "--token-file",
+            self.token.to_str().unwrap(),
+            "--timeout",
+            "5",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        let (out, err) = text(&o);
+        (o.status.code().unwrap_or(-1), out, err)
+    }
+
+    fn state(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir.path().join("state/state.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// What the Omnibus server left: a webhook in the channel, GitLab's notifications posting
+    /// to it at the old Mattermost address, a slash command calling the old GitLab's trigger
+    /// and GitLab's slash commands holding its token. Returns the hook id and the token.
+    fn omnibus_setup(&self) -> (String, String) {
+        let hook = self.mm.insert_hook(&self.channel_id, "GitLab (Omnibus)");
+        let old_trigger = format!(
+            "http://old-gitlab.example.test/api/v4/projects/{}/services/mattermost_slash_commands/trigger",
+            self.project_id
+        );
+        let (_, token) = self
+            .mm
+            .insert_command(&self.team_id, "project", &old_trigger);
+        self.gitlab.set_integration(
+            self.project_id,
+            "mattermost",
+            &format!("https://old-chat.example.test/hooks/{hook}"),
+            json!({"push_events": true, "issues_events": true, "channel": ""}),
+        );
+        self.gitlab.set_integration(
+            self.project_id,
+            "mattermost-slash-commands",
+            &token,
+            json!({}),
+        );
+        (hook, token)
+    }
+
+    fn secret(&self, slug: &str) -> Option<String> {
+        self.gitlab
+            .integration(self.project_id, slug)
+            .and_then(|i| i.secret)
+    }
+}
+
+fn assert_no_secret(out: &str, err: &str, secrets: &[&str]) {
+    for s in secrets {
+        assert!(
+            !out.contains(s) && !err.contains(s),
+            "{s} leaked:\n{out}\n{err}"
+        );
+    }
+    assert!(!err.contains(ADMIN_TOKEN), "the token leaked");
+}
+
+#[test]
+fn a_fresh_setup_is_created_a_rerun_changes_nothing_and_prune_removes_it() {
+    let s = Site::new();
+    let (code, out, err) = s.sync(true, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("create webhook gitlab in eng/town-square"),
+        "{out}"
+    );
+    assert!(!out.contains("adopt"), "{out}");
+    let hooks = s.mm.hooks();
+    assert_eq!(hooks.len(), 1);
+    let hook = hooks[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(s.secret("mattermost"), Some(format!("{SITE}/hooks/{hook}")));
+    let commands = s.mm.commands();
+    assert_eq!(commands.len(), 1);
+    let token = commands[0]["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        s.secret("mattermost-slash-commands").as_deref(),
+        Some(token.as_str())
+    );
+    assert_no_secret(&out, &err, &[&token]);
+
+    let writes = (s.gitlab.writes().len(), s.mm.writes().len());
+    let (code, out, _) = s.sync(true, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("no changes"), "{out}");
+    assert_eq!((s.gitlab.writes().len(), s.mm.writes().len()), writes);
+
+    let (code, out, err) = s.sync(false, &["--prune"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        s.mm.hooks().is_empty() && s.mm.commands().is_empty(),
+        "{out}"
+    );
+    let kept = s.gitlab.integration(s.project_id, "mattermost").unwrap();
+    assert!(!kept.active && kept.secret.is_none(), "{kept:?}");
+
+    // GitLab keeps a deleted integration, inactive: declaring the project again sets it up
+    // without --adopt, as it is nobody's.
+    let (code, out, err) = s.sync(true, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        s.gitlab
+            .integration(s.project_id, "mattermost")
+            .unwrap()
+            .active
+    );
+}
+
+#[test]
+fn a_setup_moved_off_omnibus_is_left_alone_without_adopt() {
+    let s = Site::new();
+    let (hook, token) = s.omnibus_setup();
+    let (code, out, err) = s.sync(true, &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("active Mattermost notifications for it that `sync` did not set up")
+            && err.contains("--adopt"),
+        "{err}"
+    );
+    assert!(out.contains("webhook gitlab was not created"), "{out}");
+    assert_eq!(s.gitlab.writes(), Vec::<String>::new());
+    assert_eq!(s.mm.writes(), Vec::<String>::new());
+    assert_eq!(
+        s.secret("mattermost").as_deref(),
+        Some(format!("https://old-chat.example.test/hooks/{hook}").as_str())
+    );
+    assert_no_secret(&out, &err, &[&hook, &token]);
+}
+
+#[test]
+fn adopt_takes_over_the_omnibus_setup_and_repoints_the_webhook() {
+    let s = Site::new();
+    let (hook, token) = s.omnibus_setup();
+
+    let (code, out, err) = s.sync(true, &["--adopt", "--dry-run"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    for line in [
+        "would adopt webhook gitlab: the incoming webhook \"GitLab (Omnibus)\" in eng/town-square",
+        "would adopt GitLab group/project: Mattermost notifications, set up outside `sync`",
+        "a URL naming the old Mattermost is repointed",
+        "would adopt slash command /project (eng) of group/project",
+        "would adopt GitLab group/project: Mattermost slash commands",
+    ] {
+        assert!(out.contains(line), "{line:?} missing:\n{out}");
+    }
+    assert_eq!(s.gitlab.writes(), Vec::<String>::new());
+    assert_eq!(s.mm.writes(), Vec::<String>::new());
+    assert!(!s.dir.path().join("state/state.json").exists());
+
+    let (code, out, err) = s.sync(true, &["--adopt"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("adopt webhook gitlab"), "{out}");
+    assert_no_secret(&out, &err, &[&hook, &token]);
+    // Nothing duplicated: the same webhook and command, brought to the declaration.
+    let hooks = s.mm.hooks();
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(hooks[0]["id"], hook.as_str());
+    assert_eq!(hooks[0]["display_name"], "gitlab");
+    let commands = s.mm.commands();
+    assert_eq!(commands.len(), 1, "{commands:?}");
+    assert_eq!(commands[0]["token"], token.as_str());
+    assert_eq!(
+        commands[0]["url"],
+        format!(
+            "{}/api/v4/projects/{}/integrations/mattermost_slash_commands/trigger",
+            s.gitlab.url, s.project_id
+        )
+        .as_str()
+    );
+    // GitLab posts to this server now, to the webhook id the old URL named.
+    assert_eq!(s.secret("mattermost"), Some(format!("{SITE}/hooks/{hook}")));
+    let n = s.gitlab.integration(s.project_id, "mattermost").unwrap();
+    assert_eq!(n.fields["merge_requests_events"], json!(true));
+    assert_eq!(n.fields["issues_events"], json!(false));
+    assert_eq!(
+        s.secret("mattermost-slash-commands").as_deref(),
+        Some(token.as_str())
+    );
+    let state = s.state();
+    assert_eq!(state["webhooks"]["gitlab"]["adopted"], json!(true));
+    assert_eq!(state["commands"][PROJECT]["adopted"], json!(true));
+    assert_eq!(
+        state["gitlab_projects"][PROJECT]["notifications_adopted"],
+        json!(true)
+    );
+    assert_eq!(
+        state["gitlab_projects"][PROJECT]["slash_commands_adopted"],
+        json!(true)
+    );
+
+    // Adopted is managed: a plain rerun (as the NixOS unit's) changes nothing.
+    let writes = (s.gitlab.writes().len(), s.mm.writes().len());
+    let (code, out, _) = s.sync(true, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("no changes"), "{out}");
+    assert_eq!((s.gitlab.writes().len(), s.mm.writes().len()), writes);
+
+    // Never deleted, only forgotten.
+    let (code, out, err) = s.sync(false, &["--prune", "--dry-run"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("would forget it (adopted, so it stays)"),
+        "{out}"
+    );
+    let (code, out, err) = s.sync(false, &["--prune"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("forgot webhook gitlab")
+            && out.contains("forgot GitLab project group/project"),
+        "{out}"
+    );
+    assert_eq!(s.mm.hooks().len(), 1);
+    assert_eq!(s.mm.commands().len(), 1);
+    assert!(
+        s.gitlab
+            .integration(s.project_id, "mattermost")
+            .unwrap()
+            .active
+    );
+    assert!(
+        s.gitlab
+            .integration(s.project_id, "mattermost-slash-commands")
+            .unwrap()
+            .active
+    );
+    assert!(!s.gitlab.writes().iter().any(|w| w.starts_with("DELETE")));
+    assert_eq!(s.state()["webhooks"], json!({}));
+    assert_eq!(s.state()["gitlab_projects"], json!({}));
+}
+
+#[test]
+fn several_webhooks_in_the_channel_need_the_one_named() {
+    let s = Site::new();
+    let (hook, _) = s.omnibus_setup();
+    let other = s.mm.insert_hook(&s.channel_id, "Jenkins");
+    let (code, out, err) = s.sync(true, &["--adopt"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("2 incoming webhooks") && err.contains("--adopt-webhook gitlab=ID"),
+        "{err}"
+    );
+    assert_eq!(s.mm.hooks().len(), 2, "nothing created");
+    let named = format!("gitlab={hook}");
+    let (code, out, err) = s.sync(true, &["--adopt", "--adopt-webhook", &named]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(s.state()["webhooks"]["gitlab"]["id"], hook.as_str());
+    assert_eq!(s.secret("mattermost"), Some(format!("{SITE}/hooks/{hook}")));
+    let jenkins = s.mm.hooks().into_iter().find(|h| h["id"] == other.as_str());
+    assert_eq!(jenkins.unwrap()["display_name"], "Jenkins", "left alone");
+
+    // --adopt-webhook alone is refused: it only says which one --adopt takes.
+    let o = run(&[
+        "integrations",
+        "sync",
+        s.config(true).to_str().unwrap(),
+        "--adopt-webhook",
+        &named,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("--adopt"), "{}", text(&o).1);
+}
