@@ -242,12 +242,16 @@ pub enum Command {
     /// Move an Omnibus Mattermost's database, files, plugins and config.json here, verified.
     #[command(
         after_help = "The move, in short (docs/migrating-from-omnibus.md has every step):\n  \
-        old host:  gitlab-mattermost migrate export --to /var/tmp/mattermost-move          # pre-sync, still serving\n  \
-        old host:  gitlab-ctl stop mattermost\n  \
-        old host:  gitlab-mattermost migrate export --to /var/tmp/mattermost-move --final  # delta + database\n  \
-        old host:  rsync -a --delete /var/tmp/mattermost-move/ root@new-host:/var/tmp/mattermost-move/\n  \
-        new host:  gitlab-mattermost migrate import /etc/gitlab-mattermost.toml --from /var/tmp/mattermost-move\n  \
-        new host:  gitlab-mattermost apply /etc/gitlab-mattermost.toml\n\n\
+        # old host, Mattermost still serving: copy the files (pre-sync)\n  \
+        gitlab-mattermost migrate export --to /var/tmp/mattermost-move\n  \
+        # old host, downtime begins: the delta and the database\n  \
+        gitlab-ctl stop mattermost\n  \
+        gitlab-mattermost migrate export --to /var/tmp/mattermost-move --final\n  \
+        rsync -a --delete /var/tmp/mattermost-move/ root@new-host:/var/tmp/mattermost-move/\n  \
+        # new host: restore, verify, start\n  \
+        gitlab-mattermost migrate import /etc/gitlab-mattermost.toml \\\n    \
+        --from /var/tmp/mattermost-move\n  \
+        gitlab-mattermost apply /etc/gitlab-mattermost.toml\n\n\
         Nothing on the old host changes: starting it again is the rollback."
     )]
     Migrate {

@@ -15,6 +15,12 @@ use crate::ops::backup::utc_stamp;
 const HOME: &str = "var/opt/gitlab/mattermost";
 
 pub fn run(args: &ExportArgs) -> Result<()> {
+    if crate::ops::users::effective_uid() != 0 {
+        bail!(
+            "migrate export reads Mattermost's files (owned by mattermost, private) and runs pg_dump as {}, so it runs as root",
+            args.pg_user
+        );
+    }
     let started = Instant::now();
     let home = args.omnibus_root.join(HOME);
     if !home.join("config.json").is_file() && !home.join("data").is_dir() {
@@ -66,7 +72,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         pass.add(p);
         m.trees.insert(name.to_string(), listing);
     }
-    m.config_json = copy_config_json(&home.join("config.json"), &args.to, m.config_json.take())?;
+    m.config_json = copy_config_json(&home.join("config.json"), &args.to)?;
 
     if args.final_pass {
         dump(&server, &args.to, &mut m)?;
@@ -156,11 +162,7 @@ fn dump(server: &Server, to: &Path, m: &mut Manifest) -> Result<()> {
 }
 
 /// config.json is small: copied whole every pass (0600: it holds secrets), hashed.
-fn copy_config_json(
-    from: &Path,
-    bundle: &Path,
-    _previous: Option<tree::FileEntry>,
-) -> Result<Option<tree::FileEntry>> {
+fn copy_config_json(from: &Path, bundle: &Path) -> Result<Option<tree::FileEntry>> {
     if !from.is_file() {
         println!("config.json: none at {}", from.display());
         return Ok(None);

@@ -31,9 +31,11 @@ use crate::cli::ConfigArgs;
 pub enum MigrateCommand {
     /// On the old (Omnibus) host: copy files into a bundle; with --final, also dump the database.
     #[command(after_help = "Examples (old host, as root):\n  \
-        gitlab-mattermost migrate export --to /var/tmp/mattermost-move            # Mattermost running: pre-sync\n  \
+        # Mattermost running: the pre-sync\n  \
+        gitlab-mattermost migrate export --to /var/tmp/mattermost-move\n  \
+        # Mattermost stopped: the delta and the database\n  \
         gitlab-ctl stop mattermost\n  \
-        gitlab-mattermost migrate export --to /var/tmp/mattermost-move --final    # the delta, the database\n\n\
+        gitlab-mattermost migrate export --to /var/tmp/mattermost-move --final\n\n\
         Reads /var/opt/gitlab/mattermost/{data,plugins,client-plugins,config.json} under\n\
         --omnibus-root and the database over Omnibus's socket as gitlab-psql. Refuses --final while\n\
         any session is connected to the database (Mattermost still running). Changes nothing on\n\
