@@ -350,6 +350,9 @@ def follow_guide(old, fixture, data):
         uid_taken(new, fixture)
     else:
         guide(new, "new-config")
+    presync = guide(new, "import-pre-sync")
+    expect("the bundle is not final" in presync, f"the import of a pre-synced bundle did more than copy files:\n"
+                                                 f"{presync[-2000:]}")
     # Users go on working after the pre-sync: this must reach the new host too.
     late = old.api("POST", "/api/v4/posts", {"channel_id": data["town"]["id"],
                                              "message": "written after the pre-sync"}, login=data["admin"])
