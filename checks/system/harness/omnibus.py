@@ -110,10 +110,16 @@ class Fixture:
         # An account of the new host that already holds the old uid/gid (the guide's
         # "the uid is taken" path).
         self.uid_holder = extra.get("new_host_account_holding_the_uid")
+        # The address the new host serves, when the move changes it.
+        self.new_url = extra.get("new_url")
 
     @property
     def host(self):
         return re.sub(r"^https?://", "", self.url).split("/")[0].split(":")[0]
+
+    @property
+    def new_host(self):
+        return re.sub(r"^https?://", "", self.new_url).split("/")[0].split(":")[0] if self.new_url else None
 
     @property
     def gitlab_host(self):
@@ -125,6 +131,8 @@ class Fixture:
         parts.append(f"mattermost uid {self.uid}")
         if self.uid_holder:
             parts.append(f"held on the new host by {self.uid_holder}")
+        if self.new_url:
+            parts.append(f"moving to {self.new_url}")
         return ", ".join(parts)
 
     def env(self):

@@ -53,16 +53,16 @@ TABLES = dict(upgrade.TABLES, reactions="postid || ':' || userid || ':' || emoji
 
 
 class OmnibusSite:
-    """What the clients need: one URL for old and new (the URL does not change)."""
+    """What the clients need: Mattermost's URL on this host, and GitLab's."""
 
-    def __init__(self, fixture):
+    def __init__(self, fixture, url=None):
         self.fixture = fixture
-        self.public_url = fixture.url.rstrip("/")
+        self.public_url = (url or fixture.url).rstrip("/")
         self.gitlab_url = fixture.gitlab_url.rstrip("/")
         self.env = {}
 
     def hosts(self):
-        return [self.fixture.host, self.fixture.gitlab_host]
+        return [h for h in (self.fixture.host, self.fixture.gitlab_host, self.fixture.new_host) if h]
 
 
 def run(ctx):
@@ -298,11 +298,11 @@ def snapshot(ctx):
 
 
 # ---- the guide ----------------------------------------------------------------------------
-def guide(ctx, name, timeout=1200):
+def guide(ctx, name, timeout=1200, env=None):
     script = docs.step(GUIDE, name)
     step(f"docs/migrating-from-omnibus.md step {name!r}")
     result = ctx.container.run(["bash", "-euxo", "pipefail", "-c", f"cd /root\n{script}"],
-                               check=False, timeout=timeout)
+                               check=False, timeout=timeout, env=env)
     if result.returncode != 0:
         raise ScenarioFailed(f"guide step {name} failed ({result.returncode}):\n"
                              f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
@@ -350,6 +350,8 @@ def follow_guide(old, fixture, data):
         uid_taken(new, fixture)
     else:
         guide(new, "new-config")
+    if fixture.new_url:
+        change_url(new, fixture)
     presync = guide(new, "import-pre-sync")
     expect("the bundle is not final" in presync, f"the import of a pre-synced bundle did more than copy files:\n"
                                                  f"{presync[-2000:]}")
@@ -405,6 +407,18 @@ def prepare_new_host(old):
     return new
 
 
+def change_url(new, fixture):
+    """The guide's changed-URL block, with a certificate for the new name where certbot would
+    have put it; from then on the clients use the new address."""
+    certs = Path(new.workdir) / "certs"
+    new.container.write("/etc/ssl/mattermost/fullchain.pem", (certs / f"{fixture.new_host}.pem").read_text())
+    new.container.write("/etc/ssl/mattermost/privkey.pem", (certs / f"{fixture.new_host}.key").read_text(), 0o600)
+    out = guide(new, "changed-url", env={"NEW_URL": fixture.new_url})
+    expect("created application" in out and "kept" in out,
+           f"gitlab register did not create a new application beside Omnibus's:\n{out[-3000:]}")
+    new.site = OmnibusSite(fixture, fixture.new_url)
+
+
 def uid_taken(new, fixture):
     """The new host already has an account with the old uid: the dry run must refuse, naming
     it, and the guide's fix (free ids in the config) must be enough."""
@@ -435,7 +449,13 @@ def check_new_host(new, fixture, data, before):
     differ = [f for f in data["files"] if files.get(f) != data["files"][f]]
     expect(not differ, f"files that download differently on the new host: {differ}")
     facts.append(f"all {len(files)} files with their previews and thumbnails download with the old checksums")
-    expect(public_link_sha(new, data["link"]) == data["files"][data["image"]["id"]]["file"],
+    link = data["link"]
+    if fixture.new_url:
+        # Links carry the address: the same link at the new name, and what the server hands out.
+        link = link.replace(fixture.url.rstrip("/"), fixture.new_url.rstrip("/"))
+        handed = new.api("GET", f"/api/v4/files/{data['image']['id']}/link", login=data["admin"])["link"]
+        expect(handed == link, f"the new host hands out {handed}, expected {link}")
+    expect(public_link_sha(new, link) == data["files"][data["image"]["id"]]["file"],
            "the public link does not serve the file on the new host")
     me = json.loads(new.container.run(["curl", "-fsS", "-H", f"Authorization: Bearer {data['access_token']}",
                                        f"{new.site.public_url}/api/v4/users/me"]).stdout)
@@ -445,10 +465,17 @@ def check_new_host(new, fixture, data, before):
     apps_before = gitlab_applications(new)
     user = upgrade.sign_in_with_gitlab(new, "/gitlab-sign-in")
     expect(user["id"] == data["gitlab_user"]["id"], "the GitLab user signed in to another account")
-    expect(gitlab_applications(new) == apps_before == [fixture.oauth_application()["application_id"]],
-           f"GitLab's applications changed: {apps_before} -> {gitlab_applications(new)}")
-    facts.append("public link, access token, password login, and GitLab sign-in to the same account with "
-                 "the application Omnibus registered (none added)")
+    omnibus_app = fixture.oauth_application()["application_id"]
+    expect(gitlab_applications(new) == apps_before, "signing in changed GitLab's applications")
+    if fixture.new_url:
+        expect(len(apps_before) == 2 and apps_before[0] == omnibus_app,
+               f"expected Omnibus's application kept and one new: {apps_before}")
+        facts.append(f"at the new address {fixture.new_url}: the public link, access token, password login, and "
+                     "GitLab sign-in to the same account with a new application (Omnibus's kept for the old host)")
+    else:
+        expect(apps_before == [omnibus_app], f"GitLab's applications changed: {apps_before}")
+        facts.append("public link, access token, password login, and GitLab sign-in to the same account with "
+                     "the application Omnibus registered (none added)")
     text = f"posted through the old webhook on the new host {time.time_ns()}"
     new.container.run(["curl", "-fsS", "-H", "Content-Type: application/json", "-d", json.dumps({"text": text}),
                        f"{new.site.public_url}/hooks/{data['hook']['id']}"])
