@@ -631,3 +631,32 @@ fn ids_systemd_sysusers_did_not_give_stop_apply() {
         "a failed step is not recorded as applied"
     );
 }
+
+#[test]
+fn a_secret_mattermost_would_refuse_stops_apply_before_anything_changes() {
+    let s = Scratch::new();
+    write_file(
+        &s.config,
+        "external_url = \"http://chat.example.com\"\n[account]\nuid = 4321\ngid = 4321\n\
+         [setting_files]\n\"SqlSettings.AtRestEncryptKey\" = \"/etc/mattermost-secrets/at-rest-key\"\n\
+         \"EmailSettings.SMTPPassword\" = \"/etc/mattermost-secrets/smtp\"\n",
+        0o644,
+    );
+    // What `jq -r` writes for a key GitLab 19 removed, and a key Mattermost refuses.
+    write_file(
+        &s.root.join("etc/mattermost-secrets/at-rest-key"),
+        "0123456789abcdef\n",
+        0o600,
+    );
+    write_file(&s.root.join("etc/mattermost-secrets/smtp"), "null\n", 0o600);
+    let before = s.tree();
+    for args in [&["--dry-run"][..], &[][..]] {
+        let o = s.apply(args);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+        assert!(err.contains("16 characters"), "{err}");
+        assert!(err.contains("`null`"), "{err}");
+        assert!(!err.contains("0123456789abcdef"), "never the value: {err}");
+        assert_eq!(s.tree(), before, "nothing may change");
+    }
+}

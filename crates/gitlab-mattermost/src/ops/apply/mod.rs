@@ -244,6 +244,7 @@ pub fn gather(config: &Plan, files: &[PathBuf], root: &Root) -> Result<Gathered,
     refuse_configs_inside_rendering(files, root, &mut refusals);
     check_installation(config, root, &mut refusals);
     account::check(&config.config.account, root, &mut refusals);
+    refuse_unusable_secrets(config, root, &mut refusals);
     let nginx = if config.config.nginx.enable {
         match paths::detect_nginx(root) {
             Ok(l) => Some(l),
@@ -293,6 +294,24 @@ pub fn gather(config: &Plan, files: &[PathBuf], root: &Root) -> Result<Gathered,
         database,
         release: upgrade::release_key(config, root),
     })
+}
+
+/// A secret Mattermost would refuse (empty, the text `null`, an AtRestEncryptKey under 32
+/// characters) stops apply before anything changes: otherwise Mattermost fails to start after
+/// the old server was stopped. Values are never printed.
+fn refuse_unusable_secrets(config: &Plan, root: &Root, refusals: &mut Diagnostics) {
+    for c in &config.credentials {
+        let path = root.path(&c.path);
+        let Some(shown) = path.to_str() else { continue };
+        if let Err((what, fix)) =
+            crate::ops::doctor::secrets::content_problem(config, &c.name, shown)
+        {
+            refusals.push(
+                Diagnostic::new("", format!("secret file {} ({}): {what}", c.path, c.name))
+                    .with_hint(fix),
+            );
+        }
+    }
 }
 
 /// The rendered directory is replaced as a whole: a config kept in it would be lost.

@@ -9,7 +9,7 @@ mod certs;
 mod database;
 mod host;
 mod oauth;
-mod secrets;
+pub mod secrets;
 mod smtp;
 
 use std::io::IsTerminal;

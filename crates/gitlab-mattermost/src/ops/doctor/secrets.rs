@@ -54,7 +54,17 @@ const AT_REST_KEY_MIN: usize = 32;
 /// What the value must be, where Mattermost has a rule. Unreadable here (not root, not the
 /// owner) is not a failure: mode and owner were checked.
 fn content(ctx: &Ctx, name: &str, path: &str) -> Result<(), (String, String)> {
-    let Some(credential) = ctx.plan.credentials.iter().find(|c| c.name == name) else {
+    content_problem(ctx.plan, name, path)
+}
+
+/// [`content`] for a plan alone (apply refuses to start Mattermost on such a value): what is
+/// wrong with the value and how to fix it, never the value.
+pub fn content_problem(
+    plan: &crate::validate::Plan,
+    name: &str,
+    path: &str,
+) -> Result<(), (String, String)> {
+    let Some(credential) = plan.credentials.iter().find(|c| c.name == name) else {
         return Ok(());
     };
     let Ok(bytes) = std::fs::read(path) else {
