@@ -42,7 +42,7 @@ class Context:
         self._admin_ready = False
         # Set by the harness: the base tree, the staged install files, the transfer directory,
         # the Omnibus fixture; containers a scenario booted besides this one.
-        self.tree = self.staged = self.transfer = self.omnibus_fixture = None
+        self.tree = self.new_tree = self.staged = self.transfer = self.omnibus_fixture = None
         self.other_containers = []
 
     # ---- installation, by the document -------------------------------------------------

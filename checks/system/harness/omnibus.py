@@ -112,6 +112,9 @@ class Fixture:
         self.uid_holder = extra.get("new_host_account_holding_the_uid")
         # The address the new host serves, when the move changes it.
         self.new_url = extra.get("new_url")
+        # The Debian suite of each host (trixie: Debian 13, PostgreSQL 17; bookworm: 15).
+        self.old_suite = extra.get("old_host_suite", "trixie")
+        self.new_suite = extra.get("new_host_suite", "trixie")
 
     @property
     def host(self):
@@ -133,6 +136,7 @@ class Fixture:
             parts.append(f"held on the new host by {self.uid_holder}")
         if self.new_url:
             parts.append(f"moving to {self.new_url}")
+        parts.append(f"Debian {self.old_suite} → {self.new_suite}")
         return ", ".join(parts)
 
     def env(self):

@@ -313,7 +313,7 @@ def boot_new_host(ctx):
     """A second container from the same tree: the new host, with the 11 build staged."""
     tree = ctx.workdir / "new-tree"
     step(f"copying the container tree for the new host to {tree}")
-    subprocess.run(["cp", "-a", "--reflink=auto", str(ctx.tree), str(tree)], check=True)
+    subprocess.run(["cp", "-a", "--reflink=auto", str(ctx.new_tree or ctx.tree), str(tree)], check=True)
     staged = ctx.workdir / "install-new"
     (staged / "target/release").mkdir(parents=True, exist_ok=True)
     shutil.copy2(ctx.staged / "target/release/gitlab-mattermost", staged / "target/release/gitlab-mattermost")
@@ -387,8 +387,10 @@ def follow_guide(old, fixture, data):
         "omnibus_presync_s": round(pre["seconds"], 2), "omnibus_final_export_s": round(fin["seconds"], 2),
         "omnibus_import_s": round(import_s, 1), "omnibus_apply_s": round(apply_s, 1),
         "omnibus_downtime_s": round(downtime, 1)})
+    versions = f"PostgreSQL {manifest['source']['pg_version_num'] // 10000} → " + new.container.run(
+        ["runuser", "-u", "postgres", "--", "psql", "-XAtc", "SHOW server_version_num"]).stdout.strip()[:2]
     return {"new": new, "summary": (
-        f"the guide moved it (pre-sync {pre['copied']} files / {pre['copied_bytes']} B in {pre['seconds']:.1f} s "
+        f"the guide moved it ({versions}; pre-sync {pre['copied']} files / {pre['copied_bytes']} B in {pre['seconds']:.1f} s "
         f"while serving; final pass {fin['copied']} files / {fin['copied_bytes']} B plus the database in "
         f"{fin['seconds']:.1f} s; Mattermost unavailable {downtime:.1f} s from `gitlab-ctl stop` to ready on "
         f"the new host: stop and final export {final_s:.1f} s, migrate import with its verification "
