@@ -322,13 +322,38 @@ fn check_versions(server: &Server, m: &Manifest) -> Result<()> {
     };
     let new = pg::major(server.version_num()?);
     let tool = server.tool_major("pg_restore")?;
-    if new < old || tool < old {
-        bail!(
+    match version_refusal(old, new, tool) {
+        Some(why) => bail!("{why}"),
+        None => Ok(()),
+    }
+}
+
+/// Why a dump of PostgreSQL `old` cannot be restored by server `new` with pg_restore `tool`:
+/// pg_restore reads archives of its own major version and older, and a server of an older
+/// major version may lack what the dump uses.
+fn version_refusal(old: u32, new: u32, tool: u32) -> Option<String> {
+    (new < old || tool < old).then(|| {
+        format!(
             "the old database ran PostgreSQL {old}; this host has PostgreSQL {new} (pg_restore {tool}), which cannot read its dump. \
              Install PostgreSQL {old} or later (Debian 13 ships 17) and point database.port/socket_dir at it"
-        );
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_refusal;
+
+    #[test]
+    fn a_dump_goes_to_the_same_or_a_newer_postgresql_only() {
+        assert_eq!(version_refusal(16, 17, 17), None);
+        assert_eq!(version_refusal(17, 17, 17), None);
+        assert_eq!(version_refusal(15, 17, 17), None);
+        let older_server = version_refusal(17, 15, 15).expect("refused");
+        assert!(older_server.contains("PostgreSQL 17") && older_server.contains("PostgreSQL 15"));
+        // A new server, but the pg_restore on PATH is an older client.
+        assert!(version_refusal(17, 17, 15).is_some());
     }
-    Ok(())
 }
 
 fn restore(plan: &Plan, server: &Server, bundle_dir: &Path) -> Result<()> {
