@@ -340,22 +340,6 @@ fn version_refusal(old: u32, new: u32, tool: u32) -> Option<String> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::version_refusal;
-
-    #[test]
-    fn a_dump_goes_to_the_same_or_a_newer_postgresql_only() {
-        assert_eq!(version_refusal(16, 17, 17), None);
-        assert_eq!(version_refusal(17, 17, 17), None);
-        assert_eq!(version_refusal(15, 17, 17), None);
-        let older_server = version_refusal(17, 15, 15).expect("refused");
-        assert!(older_server.contains("PostgreSQL 17") && older_server.contains("PostgreSQL 15"));
-        // A new server, but the pg_restore on PATH is an older client.
-        assert!(version_refusal(17, 17, 15).is_some());
-    }
-}
-
 fn restore(plan: &Plan, server: &Server, bundle_dir: &Path) -> Result<()> {
     let db = &plan.config.database;
     let exists = !server
@@ -590,4 +574,20 @@ fn literal(s: &str) -> String {
 
 fn ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_refusal;
+
+    #[test]
+    fn a_dump_goes_to_the_same_or_a_newer_postgresql_only() {
+        assert_eq!(version_refusal(16, 17, 17), None);
+        assert_eq!(version_refusal(17, 17, 17), None);
+        assert_eq!(version_refusal(15, 17, 17), None);
+        let older_server = version_refusal(17, 15, 15).expect("refused");
+        assert!(older_server.contains("PostgreSQL 17") && older_server.contains("PostgreSQL 15"));
+        // A new server, but the pg_restore on PATH is an older client.
+        assert!(version_refusal(17, 17, 15).is_some());
+    }
 }
