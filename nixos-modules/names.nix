@@ -117,6 +117,7 @@
     name = "nginx";
     options = {
       enable = "enable";
+      install = "install";
       https = "https";
       certificate = "certificate";
       certificateKey = "certificate_key";

@@ -21,7 +21,7 @@ let
     }) cfg.nginx.listenAddresses;
 in
 {
-  config = lib.mkIf (helpers.active config && cfg.nginx.enable) (
+  config = lib.mkIf (helpers.active config && cfg.nginx.enable && cfg.nginx.install) (
     lib.mkMerge [
       {
         services.nginx = {

@@ -516,6 +516,18 @@ in
         description = "Render the nginx vhost.";
       };
 
+      install = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Install the vhost into this host's nginx (`apply`: Debian's sites-available and
+          sites-enabled, else conf.d; NixOS: `services.nginx`). `false` only renders it, to
+          `/etc/gitlab-mattermost/nginx/mattermost.conf`, for another nginx to include — GitLab
+          Omnibus's, when Mattermost stays on the host that runs GitLab:
+          `nginx['custom_nginx_config'] = "include /etc/gitlab-mattermost/nginx/mattermost.conf;"`.
+        '';
+      };
+
       https = mkOption {
         type = types.nullOr types.bool;
         default = null;

@@ -506,6 +506,13 @@ pub struct Nginx {
     /// Render the nginx vhost.
     #[serde(default = "default_true")]
     pub enable: bool,
+    /// Install the vhost into this host's nginx (`apply`: Debian's sites-available and
+    /// sites-enabled, else conf.d; NixOS: `services.nginx`). `false` only renders it, to
+    /// `/etc/gitlab-mattermost/nginx/mattermost.conf`, for another nginx to include — GitLab
+    /// Omnibus's, when Mattermost stays on the host that runs GitLab:
+    /// `nginx['custom_nginx_config'] = "include /etc/gitlab-mattermost/nginx/mattermost.conf;"`.
+    #[serde(default = "default_true")]
+    pub install: bool,
     /// Serve https; default: the scheme of `external_url`. Set false when TLS ends at a load
     /// balancer in front of nginx.
     #[serde(default)]

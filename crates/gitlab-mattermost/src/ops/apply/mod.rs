@@ -245,7 +245,9 @@ pub fn gather(config: &Plan, files: &[PathBuf], root: &Root) -> Result<Gathered,
     check_installation(config, root, &mut refusals);
     account::check(&config.config.account, root, &mut refusals);
     refuse_unusable_secrets(config, root, &mut refusals);
-    let nginx = if config.config.nginx.enable {
+    // With nginx.install = false another nginx includes the rendered vhost: apply leaves
+    // this host's nginx alone.
+    let nginx = if config.config.nginx.enable && config.config.nginx.install {
         match paths::detect_nginx(root) {
             Ok(l) => Some(l),
             Err(d) => {

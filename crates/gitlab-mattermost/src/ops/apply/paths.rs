@@ -84,7 +84,7 @@ pub fn detect_nginx(root: &Root) -> Result<NginxLayout, Diagnostic> {
     let conf = root.path(NGINX_CONF);
     let text = std::fs::read_to_string(&conf).map_err(|e| {
         Diagnostic::new(NGINX_CONF, format!("cannot read nginx's configuration: {e}")).with_hint(
-            "install nginx (`apt-get install nginx`), or set nginx.enable = false and put a proxy in front yourself",
+            "install nginx (`apt-get install nginx`), or set nginx.install = false and include /etc/gitlab-mattermost/nginx/mattermost.conf from your own proxy",
         )
     })?;
     let includes = includes(&text);
@@ -115,7 +115,7 @@ pub fn detect_nginx(root: &Root) -> Result<NginxLayout, Diagnostic> {
             NGINX_CONF,
             "includes neither /etc/nginx/sites-enabled/* nor /etc/nginx/conf.d/*.conf, so there is no place for the Mattermost site",
         )
-        .with_hint("add `include /etc/nginx/conf.d/*.conf;` to its http block, or set nginx.enable = false and include /etc/gitlab-mattermost/nginx/mattermost.conf yourself"))
+        .with_hint("add `include /etc/nginx/conf.d/*.conf;` to its http block, or set nginx.install = false and include /etc/gitlab-mattermost/nginx/mattermost.conf yourself"))
     }
 }
 

@@ -429,6 +429,21 @@ fn turning_nginx_off_removes_the_site_and_reloads_nginx() {
 }
 
 #[test]
+fn with_install_off_the_vhost_is_only_rendered_for_another_nginx() {
+    let h = Host::new();
+    let mut r = Recorder::default();
+    let (_, result, _) = h.apply(&["nginx.install=false"], &mut r);
+    assert!(result.is_ok());
+    assert!(!h.root.path(SITE).exists() && std::fs::symlink_metadata(h.root.path(LINK)).is_err());
+    assert_eq!(r.ran("nginx -t"), 0, "this host's nginx is left alone");
+    assert!(
+        h.read("/etc/gitlab-mattermost/nginx/mattermost.conf")
+            .contains("server_name"),
+        "the vhost is rendered for another nginx to include"
+    );
+}
+
+#[test]
 fn a_failing_nginx_test_puts_the_previous_site_back_and_stops() {
     let h = Host::new();
     h.first_apply();
