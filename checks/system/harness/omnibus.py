@@ -112,6 +112,9 @@ class Fixture:
         self.uid_holder = extra.get("new_host_account_holding_the_uid")
         # The address the new host serves, when the move changes it.
         self.new_url = extra.get("new_url")
+        # Mattermost stays on the host that runs GitLab: no second host, Omnibus's own nginx
+        # (holding 80 and 443 for GitLab) serves the new Mattermost too.
+        self.same_host = bool(extra.get("same_host"))
         # The Debian suite of each host (trixie: Debian 13, PostgreSQL 17; bookworm: 15).
         self.old_suite = extra.get("old_host_suite", "trixie")
         self.new_suite = extra.get("new_host_suite", "trixie")
@@ -136,7 +139,10 @@ class Fixture:
             parts.append(f"held on the new host by {self.uid_holder}")
         if self.new_url:
             parts.append(f"moving to {self.new_url}")
-        parts.append(f"Debian {self.old_suite} → {self.new_suite}")
+        if self.same_host:
+            parts.append(f"staying on the same host (Debian {self.old_suite})")
+        else:
+            parts.append(f"Debian {self.old_suite} → {self.new_suite}")
         return ", ".join(parts)
 
     def env(self):
@@ -311,16 +317,71 @@ WantedBy=multi-user.target
     c.run(["systemctl", "daemon-reload"])
 
 
+NGINX_CONF = "/var/opt/gitlab/nginx/conf"
+NGINX_UNIT = "omnibus-nginx"
+
+
 def install_gitlab_ctl(c):
+    # `reconfigure` does what Omnibus's does to its nginx: the Mattermost vhost only while
+    # gitlab.rb sets mattermost_external_url, and nginx['custom_nginx_config'] inside http.
     c.write("/usr/bin/gitlab-ctl", f"""#!/bin/bash
 # The system test's gitlab-ctl: only what the migration guide uses.
-case "$1 $2" in
+set -euo pipefail
+reconfigure() {{
+  [ -d {NGINX_CONF} ] || {{ echo "gitlab-ctl (system test): Omnibus's nginx is not used on this host" >&2; exit 64; }}
+  custom=$(sed -n "s/^nginx\\['custom_nginx_config'\\] *= *\\"\\(.*\\)\\" *$/\\1/p" /etc/gitlab/gitlab.rb | tail -n 1)
+  {{
+    echo "# Rendered by gitlab-ctl reconfigure (system test)."
+    echo "pid /run/{NGINX_UNIT}.pid;"
+    echo "error_log /var/log/gitlab/nginx/error.log;"
+    echo "events {{ worker_connections 1024; }}"
+    echo "http {{"
+    echo "  include /etc/nginx/mime.types;"
+    echo "  access_log /var/log/gitlab/nginx/access.log;"
+    echo "  map \\$http_upgrade \\$connection_upgrade {{ default upgrade; '' close; }}"
+    echo "  include {NGINX_CONF}/gitlab-http.conf;"
+    if grep -q '^mattermost_external_url' /etc/gitlab/gitlab.rb; then
+      echo "  include {NGINX_CONF}/service_conf/gitlab-mattermost.conf;"
+    fi
+    if [ -n "$custom" ]; then echo "  $custom"; fi
+    echo "}}"
+  }} > {NGINX_CONF}/nginx.conf.new
+  nginx -t -q -c {NGINX_CONF}/nginx.conf.new
+  mv {NGINX_CONF}/nginx.conf.new {NGINX_CONF}/nginx.conf
+  systemctl reload-or-restart {NGINX_UNIT}
+  echo "gitlab Reconfigured!"
+}}
+case "$1 ${{2:-}}" in
   "stop mattermost") exec systemctl stop {MATTERMOST_UNIT} ;;
   "start mattermost") exec systemctl start {MATTERMOST_UNIT} ;;
   "status mattermost") exec systemctl status --no-pager {MATTERMOST_UNIT} ;;
+  "reconfigure ") reconfigure ;;
   *) echo "gitlab-ctl (system test): unsupported: $*" >&2; exit 64 ;;
 esac
 """, 0o755)
+
+
+def omnibus_nginx(c):
+    """Omnibus's own nginx: a second nginx with its configuration in /var/opt/gitlab/nginx,
+    holding 80 and 443; Debian's nginx, which the container tree has, is stopped."""
+    c.run(["mkdir", "-p", f"{NGINX_CONF}/service_conf", "/var/log/gitlab/nginx"])
+    # GitLab's own vhost: the stand-in's, which the harness put in Debian's conf.d.
+    c.run(["cp", "/etc/nginx/conf.d/system-test-gitlab.conf", f"{NGINX_CONF}/gitlab-http.conf"])
+    c.run(["systemctl", "disable", "--now", "nginx"])
+    c.write(f"/etc/systemd/system/{NGINX_UNIT}.service", f"""\
+[Unit]
+Description=Omnibus's nginx (system test; runit ran it)
+[Service]
+Type=forking
+PIDFile=/run/{NGINX_UNIT}.pid
+ExecStart=/usr/sbin/nginx -c {NGINX_CONF}/nginx.conf
+ExecReload=/bin/kill -HUP $MAINPID
+[Install]
+WantedBy=multi-user.target
+""")
+    c.write(f"{NGINX_CONF}/nginx.conf", "events {}\nhttp {}\n")
+    c.run(["systemctl", "daemon-reload"])
+    c.run(["gitlab-ctl", "reconfigure"])
 
 
 def serve_vhost(c, fixture, certs_dir):
@@ -329,7 +390,10 @@ def serve_vhost(c, fixture, certs_dir):
     host = fixture.host
     c.write(f"/etc/gitlab/ssl/{host}.crt", (Path(certs_dir) / f"{host}.pem").read_text())
     c.write(f"/etc/gitlab/ssl/{host}.key", (Path(certs_dir) / f"{host}.key").read_text(), 0o600)
-    c.write("/etc/nginx/conf.d/omnibus-gitlab-mattermost.conf", f"""\
+    vhost = (f"{NGINX_CONF}/service_conf/gitlab-mattermost.conf" if fixture.same_host
+             else "/etc/nginx/conf.d/omnibus-gitlab-mattermost.conf")
+    c.run(["mkdir", "-p", str(Path(vhost).parent)])
+    c.write(vhost, f"""\
 # Omnibus's Mattermost vhost (system test).
 upstream gitlab_mattermost {{ server 127.0.0.1:8065; }}
 server {{
@@ -356,5 +420,8 @@ server {{
     }}
 }}
 """)
-    c.run(["nginx", "-t"])
-    c.run(["systemctl", "reload", "nginx"])
+    if fixture.same_host:
+        omnibus_nginx(c)
+    else:
+        c.run(["nginx", "-t"])
+        c.run(["systemctl", "reload", "nginx"])

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from harness import container as containers
 from harness import docs, omnibus as omni, site as sites
-from harness.context import Context, ScenarioFailed, expect
+from harness.context import GETTING_STARTED, Context, ScenarioFailed, expect
 from harness.log import step
 
 from . import upgrade
@@ -342,6 +342,8 @@ def follow_guide(old, fixture, data):
     report = guide(old, "import")
     expect("taken from" in report, f"the import report does not say where the secrets came from:\n{report[-3000:]}")
     guide(old, "pre-sync")
+    if fixture.same_host:
+        return follow_guide_on_the_same_host(old, data)
     # The new host is made ready while the old one serves: installed, the config and the
     # pre-synced bundle carried over, the config checked.
     new = prepare_new_host(old)
@@ -355,12 +357,7 @@ def follow_guide(old, fixture, data):
     presync = guide(new, "import-pre-sync")
     expect("the bundle is not final" in presync, f"the import of a pre-synced bundle did more than copy files:\n"
                                                  f"{presync[-2000:]}")
-    # Users go on working after the pre-sync: this must reach the new host too.
-    late = old.api("POST", "/api/v4/posts", {"channel_id": data["town"]["id"],
-                                             "message": "written after the pre-sync"}, login=data["admin"])
-    late_file, late_sha = upgrade.upload_file(old, data["town"]["id"], data["admin"])
-    data["late_post"], data["late_file"], data["late_sha"] = late["id"], late_file, late_sha
-    data["files"] = file_checksums(old, data["admin"])
+    write_late_data(old, data)
     # Downtime: from here until the new host answers.
     stopped = time.monotonic()
     guide(old, "stop-old")
@@ -395,6 +392,40 @@ def follow_guide(old, fixture, data):
         f"{fin['seconds']:.1f} s; Mattermost unavailable {downtime:.1f} s from `gitlab-ctl stop` to ready on "
         f"the new host: stop and final export {final_s:.1f} s, migrate import with its verification "
         f"{import_s:.1f} s, apply with the first start of 11 {apply_s:.1f} s, the rest the harness's copy)")}
+
+
+def write_late_data(old, data):
+    """Users go on working after the pre-sync: this must reach the new server too."""
+    late = old.api("POST", "/api/v4/posts", {"channel_id": data["town"]["id"],
+                                             "message": "written after the pre-sync"}, login=data["admin"])
+    late_file, late_sha = upgrade.upload_file(old, data["town"]["id"], data["admin"])
+    data["late_post"], data["late_file"], data["late_sha"] = late["id"], late_file, late_sha
+    data["files"] = file_checksums(old, data["admin"])
+
+
+def follow_guide_on_the_same_host(host, data):
+    """The guide's same-host path: Mattermost 11 installed beside Omnibus's, the config
+    rendering the vhost for Omnibus's nginx, the address handed over after apply."""
+    host.container.run(["bash", "-euxo", "pipefail", "-c",
+                        "cd /root/install/next\n" + docs.step(GETTING_STARTED, "install-mattermost")])
+    guide(host, "same-host-config")
+    presync = guide(host, "import-pre-sync")
+    expect("the bundle is not final" in presync, f"the import of a pre-synced bundle did more:\n{presync[-2000:]}")
+    write_late_data(host, data)
+    stopped = time.monotonic()
+    guide(host, "stop-old")
+    guide(host, "final-export")
+    imported = guide(host, "migrate-import")
+    expect("nothing lost" in imported, f"migrate import did not verify:\n{imported[-3000:]}")
+    host.state["moved"] = True
+    guide(host, "apply")
+    guide(host, "same-host-switch")
+    host.wait_ready(timeout=600)
+    downtime = time.monotonic() - stopped
+    host.timings["omnibus_downtime_s"] = round(downtime, 1)
+    return {"new": host, "summary": (
+        f"the guide moved it on the same host (Omnibus's nginx now includes the rendered vhost); "
+        f"Mattermost unavailable {downtime:.1f} s from `gitlab-ctl stop` to ready")}
 
 
 def prepare_new_host(old):
@@ -509,7 +540,11 @@ def check_new_host(new, fixture, data, before):
     held = new.container.run(["bash", "-c", "tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value mattermost)/environ "
                                             "| grep -c '^MM_SQLSETTINGS_ATRESTENCRYPTKEY=" + key + "$'"], check=False)
     expect(held.stdout.strip() == "1", "the new server does not run with the old AtRestEncryptKey")
-    leaks = world_readable_leaks(new, [key, fixture.mattermost_secrets["gitlab_secret"], data["plugin_secret"]])
+    # On the same host Omnibus's files are still there (its env directory holds the secrets,
+    # as Omnibus left them): only what the move made is checked.
+    omnibus_paths = ["/opt/gitlab", "/etc/gitlab", "/var/opt/gitlab", "/var/log/gitlab"] if fixture.same_host else []
+    leaks = world_readable_leaks(new, [key, fixture.mattermost_secrets["gitlab_secret"], data["plugin_secret"]],
+                                 omnibus_paths)
     expect(not leaks, f"a secret is in world-readable files: {leaks}")
     facts.append("every database object owned by the service role, every file by the service account, "
                  "the old AtRestEncryptKey in use, no secret in a world-readable file")
@@ -526,12 +561,13 @@ def gitlab_applications(ctx):
     return [a["application_id"] for a in state["applications"]]
 
 
-def world_readable_leaks(ctx, values):
+def world_readable_leaks(ctx, values, skip=()):
     patterns = "\n".join(values) + "\n"
     ctx.container.write("/root/.secret-patterns", patterns, 0o600)
+    # /var/lib/system-test holds the stand-ins' own state (GitLab's side).
+    prune = " ".join(f"-path {p} -prune -o" for p in ["/var/lib/system-test", *skip])
     out = ctx.container.run(["bash", "-c",
-                             # /var/lib/system-test holds the stand-ins' own state (GitLab's side).
-                             "find /etc /var /opt /root /tmp /srv -xdev -path /var/lib/system-test -prune -o "
+                             f"find /etc /var /opt /root /tmp /srv -xdev {prune} "
                              "-type f -perm -o+r -size -20M -print0 2>/dev/null "
                              "| xargs -0 -r grep -lF -f /root/.secret-patterns 2>/dev/null || true"]).stdout
     ctx.container.run(["rm", "-f", "/root/.secret-patterns"])
@@ -540,8 +576,12 @@ def world_readable_leaks(ctx, values):
 
 # ---- rollback -----------------------------------------------------------------------------
 def roll_back(old, new, data, before):
-    guide(new, "rollback-new")
-    guide(old, "rollback-old")
+    if new is old:
+        guide(old, "same-host-rollback")
+        old.state["moved"] = False
+    else:
+        guide(new, "rollback-new")
+        guide(old, "rollback-old")
     wait_ping(old)
     now = snapshot(old)
     differ = {t: (len(before[t]), len(now[t])) for t in TABLES if not before[t] <= now[t]}
