@@ -31,7 +31,7 @@ struct Site {
 impl Site {
     fn new() -> Site {
         // Not under /tmp: the config refuses a socket in the unit's private /tmp.
-        let dir = tempfile::tempdir_in(socket_base()).unwrap();
+        let dir = tempfile::tempdir_in(socket_parent()).unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
         let mm = Mattermost::start(&dir.path().join("data/mm.sock"));
         mm.user("admin");
@@ -348,17 +348,4 @@ fn several_webhooks_in_the_channel_need_the_one_named() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("--adopt"), "{}", text(&o).1);
-}
-
-/// Where the local-mode socket may live: never under /tmp or /var/tmp, which the unit keeps
-/// private (the config refuses such a socket), wherever the checkout is. /run when writable
-/// (tests run as root), else the target directory's scratch space.
-fn socket_base() -> std::path::PathBuf {
-    let run = std::path::Path::new("/run");
-    let writable = tempfile::tempdir_in(run).is_ok();
-    if writable {
-        run.to_path_buf()
-    } else {
-        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-    }
 }

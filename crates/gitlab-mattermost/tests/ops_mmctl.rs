@@ -36,22 +36,10 @@ fn open_dir(dir: &Path) {
 
 /// A config for `user`/`group` with local mode on and the socket in the data directory;
 /// the socket exists when `listening`.
-/// Where the service's data directory (and so the socket) can live: the compiler refuses a
-/// socket under /tmp or /var/tmp (the unit's PrivateTmp= hides it), so a checkout under /tmp
-/// puts it in /run instead (these tests run as root to switch users).
-fn data_parent() -> std::path::PathBuf {
-    let target = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    if target.starts_with("/tmp") || target.starts_with("/var/tmp") {
-        std::path::PathBuf::from("/run")
-    } else {
-        target
-    }
-}
-
 fn host(user: &str, group: &str, listening: bool) -> Host {
     let public = tempfile::tempdir().unwrap();
     open_dir(public.path());
-    let data = tempfile::tempdir_in(data_parent()).unwrap();
+    let data = tempfile::tempdir_in(socket_parent()).unwrap();
     open_dir(data.path());
     let mmctl = public.path().join("mmctl");
     write_file(&mmctl, FAKE_MMCTL, 0o755);

@@ -91,3 +91,15 @@ pub fn check_json(stdout: &str, check: &str) -> serde_json::Value {
         .and_then(|a| a.iter().find(|c| c["check"] == check).cloned())
         .unwrap_or_else(|| panic!("no {check} in {stdout}"))
 }
+
+/// Where a test's service data directory (and so a local-mode socket) can live: the compiler
+/// refuses a socket under /tmp or /var/tmp (the unit's PrivateTmp= hides it), so a checkout
+/// under /tmp puts it in /run instead (these tests run as root).
+pub fn socket_parent() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    if target.starts_with("/tmp") || target.starts_with("/var/tmp") {
+        PathBuf::from("/run")
+    } else {
+        target
+    }
+}
