@@ -58,14 +58,17 @@ in
       left at its default. Use a 10.11 or 11 package, or set mattermost.version yourself.
     '';
 
+    # The ids only when set: users.users.<name>.uid and users.groups.<name>.gid are defined
+    # (as null) otherwise, which clashes with an existing account's fixed id (nginx, users).
     users.users.${cfg.account.user} = {
       isSystemUser = true;
-      inherit (cfg.account) group uid;
+      inherit (cfg.account) group;
+      uid = lib.mkIf (cfg.account.uid != null) cfg.account.uid;
       home = cfg.directories.data;
       description = "Mattermost";
     };
 
-    users.groups.${cfg.account.group}.gid = cfg.account.gid;
+    users.groups.${cfg.account.group}.gid = lib.mkIf (cfg.account.gid != null) cfg.account.gid;
 
     systemd.packages = [ rendered ];
     systemd.tmpfiles.packages = [ rendered ];

@@ -91,6 +91,14 @@ in
     ok = failed minimal == [ ];
   }
   {
+    name = "sharedGroup: the account joins a group whose gid another module fixes, leaving ids unset";
+    ok =
+      failed hosts.sharedGroup == [ ]
+      && hosts.sharedGroup.users.groups.nginx.gid == 60
+      && hosts.sharedGroup.users.users.mattermost.group == "nginx"
+      && hosts.sharedGroup.users.users.mattermost.uid == null;
+  }
+  {
     name = "minimal: system user and group mattermost";
     ok =
       minimal.users.users.mattermost.isSystemUser

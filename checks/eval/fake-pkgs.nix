@@ -29,8 +29,6 @@ in
   # As nixos-26.05 has them: both the 11.7 ESR.
   mattermost = package "mattermost" "11.7.16";
   mattermostLatest = package "mattermost" "11.7.16";
-  # A release the compiler has no settings catalogue for.
-  mattermostOld = package "mattermost" "10.5.8";
   util-linux = package "util-linux" "2.41";
   curl = package "curl" "8.16.0";
 

@@ -272,7 +272,8 @@ rec {
       {
         services.gitlab-mattermost = {
           enable = true;
-          package = pkgs.mattermostOld;
+          # Built in the host from what real nixpkgs has: its own package, another version.
+          package = pkgs.mattermost // { version = "10.5.8"; };
           externalUrl = "https://chat.example.com";
           nginx = certificates "chat.example.com";
         };
@@ -390,6 +391,21 @@ rec {
             trust = false;
           };
         };
+      };
+    };
+  };
+
+  # The service account in an existing group whose gid another module fixes (as NixOS's
+  # nginx module does for nginx), and no ids of its own.
+  sharedGroup = {
+    system = "x86_64-linux";
+    module = {
+      users.groups.nginx.gid = 60;
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+        account.group = "nginx";
       };
     };
   };
