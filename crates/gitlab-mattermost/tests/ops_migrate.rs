@@ -429,3 +429,20 @@ fn export_refuses_a_directory_that_is_not_a_bundle() {
         b"mine"
     );
 }
+
+#[test]
+fn a_manifest_naming_files_outside_the_bundle_is_refused() {
+    let Some(m) = setup() else { return };
+    ok(&m.export(&["--final"]));
+    let path = m.bundle().join("migration.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("manifest")).expect("json");
+    let entry = manifest["trees"]["data"]["users/u1/profile.png"].clone();
+    manifest["trees"]["data"]["../../../etc/passwd"] = entry;
+    std::fs::write(&path, manifest.to_string()).expect("write");
+    let o = m.import();
+    let (_, err) = support::text(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("leaves its directory"), "{err}");
+    assert!(!m.new_dir().join("data").exists(), "nothing was copied");
+}

@@ -128,7 +128,31 @@ pub fn open(dir: &Path) -> Result<Option<Manifest>> {
             m.format
         );
     }
+    check_names(&manifest, &m)?;
     Ok(Some(m))
+}
+
+/// Every tree and file name must stay inside its tree: a manifest naming `../x` or `/etc/x`
+/// would make the checks read (and the copies write) outside the bundle and the target.
+fn check_names(manifest: &Path, m: &Manifest) -> Result<()> {
+    for (tree, listing) in &m.trees {
+        if !TREES.contains(&tree.as_str()) {
+            bail!("{}: unknown tree {tree:?}", manifest.display());
+        }
+        for name in listing.keys() {
+            let inside = !name.is_empty()
+                && Path::new(name)
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !inside {
+                bail!(
+                    "{}: the file name {name:?} in {tree} leaves its directory; this is not a bundle `migrate export` wrote",
+                    manifest.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Create the bundle directory (0700: the dump holds every message and the config.json secrets).
