@@ -105,7 +105,9 @@ pub enum Command {
         after every change to the config. It never overwrites a file it did not install (exit 2,\n\
         nothing changed); a failing step stops it and it says what state the host is in (exit 1).\n\
         A second run with the same config changes and restarts nothing.\n\
-        See docs/getting-started.md (\"What apply does\") for each step.")]
+        See docs/getting-started.md (\"What apply does\") for each step. `reconfigure` is another\n\
+        name for it, as Omnibus admins type it.")]
+    #[command(visible_alias = "reconfigure")]
     Apply(crate::ops::apply::ApplyArgs),
     /// Go back to the release that ran before an upgrade, with its data as it was then.
     #[command(after_help = "Example (the config as it was before the upgrade):\n  \

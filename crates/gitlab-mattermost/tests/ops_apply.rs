@@ -660,3 +660,19 @@ fn a_secret_mattermost_would_refuse_stops_apply_before_anything_changes() {
         assert_eq!(s.tree(), before, "nothing may change");
     }
 }
+
+#[test]
+fn reconfigure_is_apply_under_the_name_omnibus_admins_type() {
+    let s = Scratch::new();
+    let apply = ok(&s.apply(&["--dry-run"]));
+    let o = Command::new(bin_path())
+        .arg("reconfigure")
+        .arg(&s.config)
+        .arg("--root")
+        .arg(&s.root)
+        .arg("--dry-run")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("runs");
+    assert_eq!(ok(&o), apply);
+}
