@@ -11,8 +11,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::ops::files::{self, ReadError};
 use crate::syntax::env_file;
 use crate::syntax::names::{is_credential_name, is_env_name};
+
+/// Largest credential file read (1 MiB). A value longer than the kernel passes to a program
+/// (128 KiB) is refused later with that reason; past this limit the file is not read at all.
+const CREDENTIAL_LIMIT: u64 = 1 << 20;
 
 /// What to set before exec'ing the program.
 #[derive(Debug, Default)]
@@ -45,7 +50,7 @@ pub fn environment(
 ) -> Result<BTreeMap<String, String>> {
     let mut env = BTreeMap::new();
     if let Some(file) = &plan.env_file {
-        let bytes = std::fs::read(file)
+        let bytes = files::read_regular(file, files::ENV_FILE_LIMIT)
             .with_context(|| format!("cannot read the environment file {}", file.display()))?;
         let vars = env_file::decode(&bytes)
             .and_then(env_file::parse)
@@ -96,14 +101,18 @@ fn read_credential(dir: Option<&Path>, name: &str) -> Result<String> {
     };
     let path = dir.join(name);
     let check = "check the LoadCredential= path in the unit";
-    let raw = match std::fs::read(&path) {
+    let raw = match files::read_regular(&path, CREDENTIAL_LIMIT) {
         Ok(raw) => raw,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+        Err(ReadError::Missing(_)) => bail!(
             "credential {name:?} is missing: {} does not exist ({check})",
             path.display()
         ),
-        Err(_) if path.is_dir() => bail!(
+        Err(ReadError::NotRegular("a directory")) => bail!(
             "credential {name:?} is a directory ({}), not a file holding the secret ({check})",
+            path.display()
+        ),
+        Err(ReadError::NotRegular(what)) => bail!(
+            "credential {name:?} is {what} ({}), not a regular file holding the secret ({check})",
             path.display()
         ),
         Err(e) => bail!(

@@ -63,8 +63,31 @@ pub fn read_file(path: &Path) -> Result<Layer, Diagnostic> {
             .at(origin())
             .with_hint("name the file *.toml, *.json or *.nix")
     })?;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::new("", format!("cannot read the file: {e}")).at(origin()))?;
+    // A config must be a regular file (a symbolic link to one is fine) of at most
+    // CONFIG_LIMIT bytes: a FIFO or a device would block or never end.
+    let bytes =
+        crate::ops::files::read_regular(path, crate::ops::files::CONFIG_LIMIT).map_err(|e| {
+            let d = Diagnostic::new("", format!("cannot read the file: {e}")).at(origin());
+            match e {
+                crate::ops::files::ReadError::NotRegular(_) => {
+                    d.with_hint("name the config file itself, not a pipe, device or directory")
+                }
+                crate::ops::files::ReadError::TooLarge { .. } => d.with_hint(
+                    "a config is a few KiB: check that this is the config file you meant",
+                ),
+                _ => d,
+            }
+        })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Diagnostic::new(
+            "",
+            format!(
+                "cannot read the file: the byte at offset {} is not UTF-8 text",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+        .at(origin())
+    })?;
     parse_text(&source, format, &text)
 }
 
