@@ -10,6 +10,8 @@
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use super::{Ctx, Outcome, Steps};
 use crate::ops::tls::{self, Verify};
@@ -53,6 +55,11 @@ struct Found {
     /// Posts not deleted (when the schema exists).
     posts: Option<i64>,
 }
+
+/// Connect, authenticate and read the version within this many times `--timeout`: the
+/// connect has a timeout of its own, but a server that accepts the connection and then says
+/// nothing would otherwise be waited for forever.
+pub const DEADLINE_STEPS: u32 = 3;
 
 /// Entry shows only the newest 10,000 messages.
 const ENTRY_VISIBLE_POSTS: i64 = 10_000;
@@ -145,8 +152,8 @@ fn connect(ctx: &Ctx, dsn: &str) -> Result<Found, (String, String)> {
         })?;
         config.password(password);
     }
-    let result = match sslmode.as_str() {
-        "disable" => config.connect(postgres::NoTls),
+    let tls = match sslmode.as_str() {
+        "disable" => None,
         mode => {
             let verify = match mode {
                 "verify-full" => Verify::Full,
@@ -164,29 +171,118 @@ fn connect(ctx: &Ctx, dsn: &str) -> Result<Found, (String, String)> {
                     "pass --ca-file with the database server's CA".to_string(),
                 )
             })?;
-            config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+            Some(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
         }
     };
-    let mut client = result.map_err(|e| explain(ctx, &e))?;
-    let row = client
-        .query_one("SHOW server_version", &[])
-        .map_err(|e| explain(ctx, &e))?;
-    let version = row.get::<_, String>(0);
-    let major = client
-        .query_one("SHOW server_version_num", &[])
-        .ok()
-        .and_then(|r| r.get::<_, String>(0).parse::<u32>().ok())
-        .map(|n| n / 10_000);
-    // Before Mattermost's first start there is no posts table: nothing to count.
-    let posts = client
-        .query_one("SELECT count(*) FROM posts WHERE deleteat = 0", &[])
-        .ok()
-        .map(|r| r.get::<_, i64>(0));
+    // The conversation runs in a thread of its own, waited for until the deadline. A thread
+    // still waiting then is left behind: it ends with the process, which reports and exits.
+    let budget = ctx.timeout * DEADLINE_STEPS;
+    let deadline = Instant::now() + budget;
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("database-check".into())
+        .spawn(move || converse(&mut config, tls, &tx));
+    if let Err(e) = spawned {
+        return Err((
+            format!("cannot start the database check: {e}"),
+            "retry; the host is out of threads or memory".to_string(),
+        ));
+    }
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let (version, major) = match rx.recv_timeout(left()) {
+        Ok(Answer::Version(Ok(v))) => v,
+        Ok(Answer::Version(Err(e))) => return Err(explain(ctx, &e)),
+        Ok(Answer::Posts(_)) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+            return Err((
+                format!(
+                    "the connection to {} ended without an answer",
+                    describe(ctx)
+                ),
+                "see PostgreSQL's log".to_string(),
+            ))
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => return Err(timed_out(ctx, budget)),
+    };
+    // Counting may take long on a big database; without the count the check still passes.
+    let posts = match rx.recv_timeout(left()) {
+        Ok(Answer::Posts(p)) => p,
+        _ => None,
+    };
     Ok(Found {
         version,
         major,
         posts,
     })
+}
+
+/// What the conversation thread reports, in this order.
+enum Answer {
+    Version(Result<(String, Option<u32>), postgres::Error>),
+    Posts(Option<i64>),
+}
+
+/// Connect, read the version, count the posts; each result sent as soon as it is known.
+fn converse(
+    config: &mut postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+    tx: &mpsc::Sender<Answer>,
+) {
+    let result = match tls {
+        None => config.connect(postgres::NoTls),
+        Some(tls) => config.connect(tls),
+    };
+    let mut client = match result {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = tx.send(Answer::Version(Err(e)));
+            return;
+        }
+    };
+    let version = match client.query_one("SHOW server_version", &[]) {
+        Ok(row) => row.get::<_, String>(0),
+        Err(e) => {
+            let _ = tx.send(Answer::Version(Err(e)));
+            return;
+        }
+    };
+    let major = client
+        .query_one("SHOW server_version_num", &[])
+        .ok()
+        .and_then(|r| r.get::<_, String>(0).parse::<u32>().ok())
+        .map(|n| n / 10_000);
+    if tx.send(Answer::Version(Ok((version, major)))).is_err() {
+        return;
+    }
+    // Before Mattermost's first start there is no posts table: nothing to count.
+    let posts = client
+        .query_one("SELECT count(*) FROM posts WHERE deleteat = 0", &[])
+        .ok()
+        .map(|r| r.get::<_, i64>(0));
+    let _ = tx.send(Answer::Posts(posts));
+}
+
+/// The server did not finish connect, authentication and the version query in time.
+fn timed_out(ctx: &Ctx, budget: Duration) -> (String, String) {
+    let db = &ctx.plan.config.database;
+    let fix = match db.kind {
+        DatabaseKind::Local => format!(
+            "check that what listens on {}/.s.PGSQL.{} is a working PostgreSQL",
+            db.socket_dir, db.port
+        ),
+        DatabaseKind::External => {
+            "check that database.host and database.port point at a working PostgreSQL \
+             (the connection was accepted but the server did not answer)"
+                .to_string()
+        }
+    };
+    (
+        format!(
+            "timed out: {} did not finish connecting, authenticating and answering within {}s",
+            describe(ctx),
+            budget.as_secs()
+        ),
+        fix,
+    )
 }
 
 /// One line for a connection error, with the fix for the usual causes.

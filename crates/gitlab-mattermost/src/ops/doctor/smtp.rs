@@ -1,12 +1,17 @@
 //! The SMTP check: connect, TLS or STARTTLS as configured, EHLO, AUTH with the password
 //! file and, with `--send-to`, a real test mail — each step separately, so a failure names
 //! the step, and a port/security mismatch gets a specific hint.
+//!
+//! A server can be slow or hostile: each read and write waits at most `--timeout`, the whole
+//! conversation at most [`DEADLINE_STEPS`] times that, a reply line is at most
+//! [`MAX_LINE`] bytes and a reply at most [`MAX_REPLY_LINES`] lines. Past any of these the
+//! check fails and says which.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use rustls::pki_types::ServerName;
@@ -16,6 +21,17 @@ use super::{Ctx, Outcome, Steps};
 use crate::ops::files;
 use crate::ops::tls::{self, Verify};
 use crate::schema::{ConnectionSecurity, Smtp};
+
+/// The whole check (connect, TLS, greeting, EHLO, AUTH, test mail) must end within this many
+/// times `--timeout`: a server that drips a byte at a time never trips the per-read timeout.
+pub const DEADLINE_STEPS: u32 = 3;
+
+/// Longest reply line read, with its CRLF. RFC 5321 allows 512 bytes; real servers stay well
+/// below, and 4 KiB leaves room for long EHLO keywords.
+pub const MAX_LINE: usize = 4096;
+
+/// Most lines in one (multi-line) reply. An EHLO reply has a dozen or two.
+pub const MAX_REPLY_LINES: usize = 128;
 
 pub fn check(ctx: &Ctx, steps: &mut Steps) -> Outcome {
     let s = &ctx.plan.config.smtp;
@@ -47,9 +63,17 @@ fn run(ctx: &Ctx, s: &Smtp, server: &str, steps: &mut Steps) -> Result<String, F
     let port = s.port;
     let security = s.connection_security;
     let addr = format!("{server}:{port}");
+    let budget = ctx.timeout * DEADLINE_STEPS;
+    let deadline = Instant::now() + budget;
     steps.doing(&format!("connecting to {addr}"));
     let tcp = connect(&addr, ctx.timeout)?;
     steps.done(format!("connected to {addr}"));
+    let tcp = Conn {
+        tcp,
+        step: ctx.timeout,
+        deadline,
+        budget,
+    };
 
     let tls_config = || tls_config(ctx, s);
     let mut session = match security {
@@ -167,6 +191,15 @@ fn greeting_failure(
     security: ConnectionSecurity,
     timeout: Duration,
 ) -> Failure {
+    if let Some(d) = deadline_exceeded(e) {
+        return fail(
+            format!(
+                "timed out: no complete SMTP greeting within {}s (the server sends too slowly)",
+                d.0.as_secs()
+            ),
+            "check smtp.server and smtp.port point at a working SMTP server",
+        );
+    }
     let timed_out = matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
@@ -417,9 +450,86 @@ impl Reply {
     }
 }
 
+/// The whole check ran out of time (not one read: the sum of them).
+#[derive(Debug)]
+struct DeadlineExceeded(Duration);
+
+impl std::fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "timed out: the SMTP conversation did not finish within {}s ({DEADLINE_STEPS} times --timeout)",
+            self.0.as_secs()
+        )
+    }
+}
+
+impl std::error::Error for DeadlineExceeded {}
+
+fn deadline_exceeded(e: &io::Error) -> Option<&DeadlineExceeded> {
+    e.get_ref()?.downcast_ref::<DeadlineExceeded>()
+}
+
+/// The TCP connection, each read and write waiting at most `step` and never past `deadline`
+/// (TLS reads through it too, so a handshake or record sent a byte at a time is cut off).
+struct Conn {
+    tcp: TcpStream,
+    step: Duration,
+    deadline: Instant,
+    budget: Duration,
+}
+
+impl Conn {
+    fn late(&self) -> io::Error {
+        io::Error::new(io::ErrorKind::TimedOut, DeadlineExceeded(self.budget))
+    }
+
+    /// Set the socket's timeouts to what is left of the step and of the whole check.
+    fn arm(&self) -> io::Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(self.late());
+        }
+        let wait = self.step.min(left);
+        self.tcp.set_read_timeout(Some(wait))?;
+        self.tcp.set_write_timeout(Some(wait))
+    }
+
+    /// A timeout past the deadline is the deadline's.
+    fn explain(&self, e: io::Error) -> io::Error {
+        let timed_out = matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        );
+        if timed_out && Instant::now() >= self.deadline {
+            self.late()
+        } else {
+            e
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.arm()?;
+        self.tcp.read(buf).map_err(|e| self.explain(e))
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.arm()?;
+        self.tcp.write(buf).map_err(|e| self.explain(e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
 enum Stream {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Plain(Conn),
+    Tls(Box<StreamOwned<ClientConnection, Conn>>),
 }
 
 impl Read for Stream {
@@ -454,18 +564,14 @@ struct Session {
 }
 
 impl Session {
-    fn plain(tcp: TcpStream) -> Session {
+    fn plain(tcp: Conn) -> Session {
         Session {
             stream: Stream::Plain(tcp),
             buf: Vec::new(),
         }
     }
 
-    fn tls(
-        mut tcp: TcpStream,
-        config: Arc<rustls::ClientConfig>,
-        server: &str,
-    ) -> io::Result<Session> {
+    fn tls(mut tcp: Conn, config: Arc<rustls::ClientConfig>, server: &str) -> io::Result<Session> {
         let name = ServerName::try_from(server.to_string())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let mut conn = ClientConnection::new(config, name).map_err(io::Error::other)?;
@@ -529,12 +635,25 @@ impl Session {
             if !more {
                 return Ok(Reply { code, lines });
             }
+            if lines.len() >= MAX_REPLY_LINES {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("the server sent a reply of more than {MAX_REPLY_LINES} lines ({code}- continuation lines without end)"),
+                ));
+            }
         }
     }
 
     fn line(&mut self) -> io::Result<String> {
         loop {
-            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+            let newline = self.buf.iter().position(|&b| b == b'\n');
+            if newline.unwrap_or(self.buf.len()) >= MAX_LINE {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("the server sent a reply line longer than {MAX_LINE} bytes"),
+                ));
+            }
+            if let Some(i) = newline {
                 let raw: Vec<u8> = self.buf.drain(..=i).collect();
                 return Ok(String::from_utf8_lossy(&raw).trim_end().to_string());
             }
