@@ -493,3 +493,77 @@ fn out_cannot_be_a_secret_file() {
     );
     assert!(!secrets.exists());
 }
+
+/// Runs racing for one `--out`: each created file is checked beforehand, but the last step
+/// must still create it only if nothing is there, so exactly one content survives and every
+/// run that says it succeeded wrote that content; the others are refused (exit 2).
+#[test]
+fn concurrent_imports_into_one_out_leave_one_content_and_refuse_the_rest() {
+    const RUNS: usize = 8;
+    for round in 0..4 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("mattermost.toml");
+        // Odd rounds: all runs import the same file, so all of them may succeed.
+        let inputs: Vec<(PathBuf, String)> = (0..RUNS)
+            .map(|i| {
+                let n = if round % 2 == 1 { 0 } else { i };
+                let src = format!(
+                    "mattermost_external_url 'https://chat{n}.example.com'\nmattermost['team_site_name'] = 'Site {n}'\n"
+                );
+                let rb = write_bytes(dir.path(), &format!("gitlab-{n}.rb"), src.as_bytes());
+                let o = import(&rb, &[]);
+                assert!(o.status.success(), "{}", stderr(&o));
+                (rb, stdout(&o))
+            })
+            .collect();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(RUNS));
+        let runs: Vec<_> = inputs
+            .iter()
+            .map(|(rb, _)| {
+                let (rb, out, start) = (rb.clone(), out.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let mut cmd = bin();
+                    cmd.arg("import")
+                        .arg(&rb)
+                        .arg("--out")
+                        .arg(&out)
+                        .env_remove("RUST_LOG");
+                    start.wait();
+                    cmd.output().expect("runs")
+                })
+            })
+            .collect();
+        let results: Vec<Output> = runs
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect();
+        let written = std::fs::read_to_string(&out).expect("one run wrote --out");
+        let mut succeeded = 0;
+        for (o, (_, expected)) in results.iter().zip(&inputs) {
+            match o.status.code() {
+                Some(0) => {
+                    succeeded += 1;
+                    assert_eq!(&written, expected, "a run succeeded without its content");
+                }
+                Some(2) => assert!(stderr(o).contains("--out"), "{}", stderr(o)),
+                other => panic!("exit {other:?}: {}", stderr(o)),
+            }
+        }
+        if round % 2 == 1 {
+            assert_eq!(succeeded, RUNS, "identical content is no conflict");
+        } else {
+            assert_eq!(
+                succeeded, 1,
+                "exactly one of the different contents is kept"
+            );
+        }
+        // Nothing else is left next to it (no temporary files).
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".rb"))
+            .collect();
+        assert_eq!(left, vec!["mattermost.toml".to_string()]);
+    }
+}

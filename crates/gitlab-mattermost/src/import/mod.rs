@@ -134,16 +134,28 @@ pub fn run(args: &ImportArgs) -> Result<(), ImportError> {
     let imported = import(args)?;
     check_outputs(args, &imported)?;
     if let Some(dir) = &imported.secrets_dir {
-        secrets::write_files(dir, &imported.secret_files)?;
+        secrets::write_files(dir, &imported.secret_files).map_err(refused_or_other)?;
     }
     match &args.out {
         Some(path) => {
-            crate::output::write_new_file("--out", path, imported.text.as_bytes(), 0o644, &[])?;
+            // Checked above; created only if still nothing is there, so that of runs racing
+            // for the same file one wins and the others are refused (or find its bytes).
+            crate::output::create_file_exclusively("--out", path, imported.text.as_bytes(), 0o644)
+                .map_err(refused_or_other)?;
         }
         None => print!("{}", imported.text),
     }
     eprintln!("{}", imported.report);
     Ok(())
+}
+
+/// A refusal met while writing (another run created the file meanwhile) is invalid input
+/// (exit 2), like the ones found before.
+fn refused_or_other(e: anyhow::Error) -> ImportError {
+    match e.downcast::<Diagnostics>() {
+        Ok(d) => ImportError::Invalid(d),
+        Err(e) => ImportError::Other(e),
+    }
 }
 
 /// Every output is checked before anything is written, and every refusal reported at once:

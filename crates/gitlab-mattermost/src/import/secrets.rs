@@ -135,9 +135,10 @@ impl Secrets {
     }
 }
 
-/// Create `dir` (mode 0700) and write each `(path, value)` there (mode 0600, atomically),
+/// Create `dir` (mode 0700) and create each `(path, value)` there (mode 0600, atomically),
 /// except files that already hold exactly that value. The targets were checked with
-/// [`crate::output::target::inspect_file_target`] before.
+/// [`crate::output::target::inspect_file_target`] before; a file another run created
+/// meanwhile with another value is refused, never replaced.
 pub fn write_files(dir: &Path, files: &[(PathBuf, String)]) -> Result<()> {
     create_private_dir(dir)?;
     for (path, value) in files {
@@ -161,9 +162,9 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot create the secrets directory {}", dir.display()))
 }
 
-/// Write `value` to `path` with mode 0600, atomically.
+/// Create `path` holding `value` with mode 0600, atomically, only if nothing is there.
 fn write_secret(path: &Path, value: &str) -> Result<()> {
-    crate::output::write_file_atomically(path, value.as_bytes(), 0o600)
+    crate::output::create_file_exclusively("--secrets-dir", path, value.as_bytes(), 0o600).map(drop)
 }
 
 #[cfg(test)]

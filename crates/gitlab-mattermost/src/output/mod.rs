@@ -182,6 +182,53 @@ pub fn write_new_file(
     Ok(what)
 }
 
+/// Create `path` holding `bytes` with `mode`, only when nothing is there at the moment of
+/// the final step: a temporary file beside it, fsynced, then moved into place without
+/// replacing anything (`renameat2` with `RENAME_NOREPLACE`). When another writer got there
+/// first, the file it left is kept: `Unchanged` when it holds the same bytes, a refusal
+/// under `flag` (a [`Diagnostics`] in the error, exit 2) otherwise. Check the path with
+/// [`target::inspect_file_target`] before.
+pub fn create_file_exclusively(
+    flag: &str,
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<FileWrite> {
+    let dir = parent_of(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gitlab-mattermost-")
+        .permissions(fs::Permissions::from_mode(mode))
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    match renameat_with(CWD, tmp.path(), CWD, path, RenameFlags::NOREPLACE) {
+        Ok(()) => {
+            // The temporary name is gone: nothing is left to remove.
+            let _ = tmp.into_temp_path().keep();
+            sync_dir(&dir)?;
+            Ok(FileWrite::Create)
+        }
+        Err(rustix::io::Errno::EXIST) => {
+            let existing =
+                fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            if existing == bytes {
+                Ok(FileWrite::Unchanged)
+            } else {
+                Err(Diagnostics::from(target::refusal(
+                    flag,
+                    path.display(),
+                    "was created by another run meanwhile, with other content; it is never replaced",
+                    "compare the two runs' inputs, move the file away, then run again",
+                ))
+                .into())
+            }
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+}
+
 /// Move refusals (exit 2) out of `result` into `all`, so every one is reported at once;
 /// any other error is returned.
 pub fn collect_refusals<T>(result: Result<T>, all: &mut Diagnostics) -> Result<Option<T>> {
