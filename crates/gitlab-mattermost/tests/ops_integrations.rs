@@ -349,3 +349,138 @@ fn several_webhooks_in_the_channel_need_the_one_named() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("--adopt"), "{}", text(&o).1);
 }
+
+impl Site {
+    /// `sync` with the declared config changed by `edit` (written to site.toml).
+    fn sync_edited(&self, edit: impl Fn(String) -> String) -> (i32, String, String, PathBuf) {
+        let config = self.config(true);
+        let edited = edit(std::fs::read_to_string(&config).unwrap());
+        std::fs::write(&config, edited).unwrap();
+        let o = run(&[
+            "integrations",
+            "sync",
+            config.to_str().unwrap(),
+            "--token-file",
+            self.token.to_str().unwrap(),
+            "--timeout",
+            "5",
+        ]);
+        let (out, err) = text(&o);
+        (o.status.code().unwrap_or(-1), out, err, config)
+    }
+
+    fn nothing_changed(&self) {
+        assert!(self.mm.writes().is_empty(), "{:?}", self.mm.writes());
+        assert!(
+            self.gitlab.writes().is_empty(),
+            "{:?}",
+            self.gitlab.writes()
+        );
+        assert!(self.mm.hooks().is_empty());
+        assert!(!self.dir.path().join("state/state.json").exists());
+    }
+}
+
+fn with_url_file(text: String, path: &std::path::Path) -> String {
+    text.replace(
+        "[integrations.incoming_webhooks.gitlab]\n",
+        &format!(
+            "[integrations.incoming_webhooks.gitlab]\nurl_file = \"{}\"\n",
+            path.display()
+        ),
+    )
+}
+
+#[test]
+fn a_url_file_naming_the_config_is_refused_and_the_config_kept() {
+    let s = Site::new();
+    let config = s.dir.path().join("site.toml");
+    let mut given = String::new();
+    let (code, out, err, written) = s.sync_edited(|t| with_url_file(t, &config));
+    assert_eq!(written, config);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("url_file") && err.contains("config file"),
+        "{err}"
+    );
+    given.push_str(&with_url_file(
+        std::fs::read_to_string(s.config(true)).unwrap(),
+        &config,
+    ));
+    // `config(true)` wrote the unedited text again: the run was given `given`.
+    std::fs::write(&config, &given).unwrap();
+    let o = run(&[
+        "integrations",
+        "sync",
+        config.to_str().unwrap(),
+        "--token-file",
+        s.token.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), given);
+    s.nothing_changed();
+}
+
+#[test]
+fn a_url_file_naming_the_state_file_is_refused() {
+    let s = Site::new();
+    let state = s.dir.path().join("state/state.json");
+    let (code, out, err, _) = s.sync_edited(|t| with_url_file(t, &state));
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("gitlab.url_file") && err.contains("the state file"),
+        "{err}"
+    );
+    s.nothing_changed();
+}
+
+#[test]
+fn url_files_that_are_links_directories_or_fifos_are_refused_at_once() {
+    let s = Site::new();
+    let elsewhere = s.dir.path().join("elsewhere");
+    std::fs::write(&elsewhere, "keep me\n").unwrap();
+    let link = s.dir.path().join("link.url");
+    std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+    let fifo = s.dir.path().join("fifo.url");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let dir = s.dir.path().join("adir");
+    std::fs::create_dir(&dir).unwrap();
+    let (code, out, err, _) = s.sync_edited(|t| {
+        let t = with_url_file(t, &link);
+        format!(
+            "{t}[integrations.incoming_webhooks.second]\nteam = \"eng\"\nchannel = \"town-square\"\nurl_file = \"{}\"\n\
+             [integrations.incoming_webhooks.third]\nteam = \"eng\"\nchannel = \"town-square\"\nurl_file = \"{}\"\n",
+            fifo.display(),
+            dir.display()
+        )
+    });
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(err.contains("FIFO"), "{err}");
+    assert!(err.contains("a directory"), "{err}");
+    assert_eq!(std::fs::read_to_string(&elsewhere).unwrap(), "keep me\n");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    s.nothing_changed();
+}
+
+#[test]
+fn an_owner_that_is_no_user_name_never_reaches_the_socket() {
+    for owner in ["ad\\r\\nmin", "admin/../users", "admin?x=1", "Admin", "a b"] {
+        let s = Site::new();
+        let (code, out, err, _) =
+            s.sync_edited(|t| t.replace("owner = \"admin\"", &format!("owner = \"{owner}\"")));
+        assert_eq!(code, 2, "{owner}: {out}\n{err}");
+        assert!(
+            err.contains("integrations.owner") && err.contains("not a Mattermost user name"),
+            "{owner}: {err}"
+        );
+        s.nothing_changed();
+    }
+}

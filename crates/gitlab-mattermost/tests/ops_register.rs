@@ -623,3 +623,106 @@ fn tls_server_once(cert: &Path, key: &Path) -> u16 {
     });
     port
 }
+
+/// A config whose `[gitlab]` table has these id_file and secret_file lines.
+fn site_with_files(stub: &Stub, files: impl Fn(&Path) -> (String, String)) -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("site.toml");
+    let (id_file, secret_file) = files(dir.path());
+    std::fs::write(
+        &config,
+        format!(
+            "external_url = \"https://chat.example.test\"\n\
+             [gitlab]\nenable = true\nallow_team_edition_route = true\nurl = \"{}\"\n\
+             id_file = \"{id_file}\"\nsecret_file = \"{secret_file}\"\n\
+             [nginx]\nenable = false\n",
+            stub.url
+        ),
+    )
+    .unwrap();
+    let token = dir.path().join("token");
+    write_file(&token, ADMIN_TOKEN, 0o600);
+    Site { dir, config, token }
+}
+
+#[test]
+fn a_secret_file_naming_the_config_is_refused_before_gitlab_is_asked() {
+    let stub = Stub::start(true);
+    let site = site_with_files(&stub, |d| {
+        (
+            format!("{}/secrets/gitlab-id", d.display()),
+            format!("{}/site.toml", d.display()),
+        )
+    });
+    let before = std::fs::read(&site.config).unwrap();
+    let (code, out, err) = site.register(&[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("gitlab.secret_file") && err.contains("config file"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&site.config).unwrap(), before);
+    assert!(stub.writes().is_empty(), "{:?}", stub.writes());
+    assert!(stub.apps().is_empty());
+    assert!(!site.dir.path().join("secrets").exists());
+}
+
+#[test]
+fn id_and_secret_files_of_other_roles_are_all_refused_at_once() {
+    let stub = Stub::start(true);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("kept");
+    std::fs::write(&target, "keep me\n").unwrap();
+    let site = site_with_files(&stub, |d| {
+        std::os::unix::fs::symlink(&target, d.join("id-link")).unwrap();
+        (
+            format!("{}/id-link", d.display()),
+            format!("{}/token", d.display()),
+        )
+    });
+    let (code, out, err) = site.register(&[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("gitlab.id_file") && err.contains("symbolic link"),
+        "{err}"
+    );
+    assert!(
+        err.contains("gitlab.secret_file") && err.contains("token file"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
+    assert_eq!(read(&site.token), ADMIN_TOKEN);
+    assert!(stub.writes().is_empty(), "{:?}", stub.writes());
+
+    // One file for both: the secret would be overwritten by the id.
+    let same = site_with_files(&stub, |d| {
+        let f = format!("{}/secrets/both", d.display());
+        (f.clone(), f)
+    });
+    let (code, out, err) = same.register(&[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("gitlab.secret_file, where the secret goes"),
+        "{err}"
+    );
+    assert!(stub.writes().is_empty(), "{:?}", stub.writes());
+}
+
+#[test]
+fn a_hostile_application_id_from_gitlab_is_never_written_or_printed() {
+    for hostile in ["uid1\nuid2", "uid1').destroy!; ('", "uid1\"; rm -rf /", ""] {
+        let stub = Stub::start(true);
+        let site = Site::new(&stub.url);
+        let app = stub.insert(&format!("{SIGNUP} {LOGIN}"), "read_user");
+        stub.state.lock().unwrap().apps[0].uid = hostile.to_string();
+        for extra in [&[][..], &["--rotate"][..]] {
+            let (code, out, err) = site.register(extra);
+            assert_ne!(code, 0, "{hostile:?}: {out}\n{err}");
+            assert!(err.contains("not an OAuth client id"), "{hostile:?}: {err}");
+            assert!(!out.contains("gitlab-rails"), "{out}");
+            assert!(!site.id_file().exists() && !site.secret_file().exists());
+            assert!(stub.writes().is_empty(), "{:?}", stub.writes());
+            assert!(stub.accepts(hostile, &app.secret), "the secret was renewed");
+        }
+    }
+}

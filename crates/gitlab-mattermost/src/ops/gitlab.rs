@@ -14,7 +14,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -24,7 +24,10 @@ use serde_json::json;
 use super::args::RegisterArgs;
 use super::http::{self, Answer};
 use super::{files, tls};
+use crate::cli::ConfigArgs;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::output::target::{inspect_owned_file, same_path};
+use crate::output::Input;
 use crate::validate::Plan;
 
 /// The name GitLab shows in Admin > Applications and on the consent page.
@@ -223,7 +226,16 @@ impl Api {
         if a.status != 200 {
             return Err(self.refuse("GET", "/applications", &a));
         }
-        self.parse("GET", "/applications", &a)
+        let apps: Vec<Application> = self.parse("GET", "/applications", &a)?;
+        for app in &apps {
+            check_client_id(&app.application_id).map_err(|why| {
+                anyhow!(
+                    "GET {}: {why}; nothing was changed",
+                    self.url("/applications")
+                )
+            })?;
+        }
+        Ok(apps)
     }
 
     /// Create the application; the answer is the only time GitLab reveals the secret.
@@ -257,6 +269,23 @@ impl Api {
                 self.url(path)
             )
         })?;
+        let checked = check_client_id(&w.app.application_id).and_then(|()| {
+            // Never shown: only what is wrong with it.
+            if secret.chars().all(|c| c.is_ascii_graphic()) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the secret of application {} (id {}) holds blanks, control characters or non-ASCII characters, which no OAuth secret has",
+                    w.app.application_id, w.app.id
+                ))
+            }
+        });
+        if let Err(why) = checked {
+            bail!(
+                "unexpected answer from GitLab to {method} {}: {why}; nothing was written to gitlab.id_file or gitlab.secret_file (delete the application in GitLab's Admin > Applications if nothing uses it)",
+                self.url(path)
+            );
+        }
         Ok((w.app, Secret(secret)))
     }
 
@@ -282,6 +311,115 @@ impl Api {
         }
     }
 }
+
+/// The longest OAuth client id accepted (Doorkeeper's are 64 hex digits).
+const CLIENT_ID_MAX: usize = 128;
+
+/// An OAuth client id (`application_id`) as GitLab issues them: letters, digits, `-` and `_`.
+/// Anything else (a newline, a quote, a blank) is refused before it is written to
+/// gitlab.id_file or printed inside a command to paste.
+pub fn check_client_id(id: &str) -> Result<(), String> {
+    let plain = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if !id.is_empty() && id.len() <= CLIENT_ID_MAX && plain {
+        Ok(())
+    } else {
+        Err(format!(
+            "GitLab answered an application id {id:?}, which is not an OAuth client id (1 to {CLIENT_ID_MAX} letters, digits, `-` or `_`); it is not used"
+        ))
+    }
+}
+
+/// The files a command reads besides the secret files the config names
+/// ([`secret_files_except`]): the config files, `--token-file` and `--ca-file`.
+pub fn read_inputs(
+    config: &ConfigArgs,
+    token_file: Option<&Path>,
+    ca_file: Option<&Path>,
+) -> Vec<Input> {
+    let mut inputs: Vec<Input> = config
+        .files
+        .iter()
+        .map(|f| Input::new(f, "a config file given on the command line"))
+        .collect();
+    if let Some(t) = token_file {
+        inputs.push(Input::new(t, "the token file (--token-file)"));
+    }
+    if let Some(c) = ca_file {
+        inputs.push(Input::new(c, "the CA file (--ca-file)"));
+    }
+    inputs
+}
+
+/// The secret files the config names other than for `variable`: every use of a file is its
+/// role, and a file with another role is never written over.
+pub fn secret_files_except(plan: &Plan, variable: Option<&str>) -> Vec<Input> {
+    use crate::validate::SecretUse;
+    plan.credentials
+        .iter()
+        .filter(|c| {
+            !c.uses
+                .iter()
+                .all(|u| matches!((u, variable), (SecretUse::Variable(v), Some(w)) if v == w))
+        })
+        .map(|c| {
+            Input::new(
+                &c.path,
+                "a secret file the config reads for another setting",
+            )
+        })
+        .collect()
+}
+
+/// Check gitlab.id_file and gitlab.secret_file before anything is asked of GitLab: each is
+/// a file of its own (not a config file, the token, the other one, another secret file of
+/// the config, a file `integrations sync` writes), a regular file or none yet. Every
+/// refusal at once, exit 2.
+pub fn check_outputs(plan: &Plan, args: &RegisterArgs) -> Result<(), Diagnostics> {
+    let g = &plan.config.gitlab;
+    let (Some(id_file), Some(secret_file)) = (&g.id_file, &g.secret_file) else {
+        return Ok(());
+    };
+    let (id_file, secret_file) = (Path::new(id_file), Path::new(secret_file));
+    let read = read_inputs(
+        &args.config,
+        Some(&args.token_file),
+        args.net.ca_file.as_deref(),
+    );
+    let written_by_sync = crate::ops::integrations::written_files(plan)
+        .into_iter()
+        .map(|(what, path)| Input::new(path, what));
+    let mut d = Diagnostics::default();
+    for (key, path, variable, other) in [
+        (
+            "gitlab.id_file",
+            id_file,
+            "MM_GITLABSETTINGS_ID",
+            Input::new(secret_file, "gitlab.secret_file, where the secret goes"),
+        ),
+        (
+            "gitlab.secret_file",
+            secret_file,
+            "MM_GITLABSETTINGS_SECRET",
+            Input::new(id_file, "gitlab.id_file, where the application id goes"),
+        ),
+    ] {
+        if key == "gitlab.secret_file" && same_path(id_file, secret_file) {
+            // Reported once, for gitlab.id_file.
+            continue;
+        }
+        let mut others = read.clone();
+        others.push(other);
+        others.extend(secret_files_except(plan, Some(variable)));
+        others.extend(written_by_sync.clone());
+        if let Err(e) = inspect_owned_file(key, path, &others) {
+            d.push(e);
+        }
+    }
+    d.into_result(())
+}
+
 /// What the config asks of the application.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Wanted {
@@ -450,6 +588,7 @@ fn target(plan: &Plan) -> Result<Target> {
 
 /// Run `gitlab register`; the report goes to stdout, one line per fact.
 pub fn register(plan: &Plan, args: &RegisterArgs) -> Result<()> {
+    check_outputs(plan, args)?;
     let t = target(plan)?;
     let token = Secret(files::read_secret(&args.token_file).context("--token-file")?);
     let roots = tls::trusted_roots(args.net.ca_file.as_deref())?;
@@ -871,6 +1010,25 @@ mod tests {
             decide(&apps, None, false, &wanted("read_user"), false),
             Action::Found(apps[1].clone())
         );
+    }
+
+    #[test]
+    fn only_plain_client_ids_are_accepted() {
+        for ok in ["uid1", &"a1".repeat(32), "abc-DEF_123"] {
+            assert!(check_client_id(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "a\nb",
+            "a'b",
+            "a\"b",
+            "a b",
+            "a/b",
+            "é",
+            &"a".repeat(129),
+        ] {
+            assert!(check_client_id(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

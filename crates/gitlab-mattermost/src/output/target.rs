@@ -554,6 +554,90 @@ pub fn check_install_dir(flag: &str, dir: &str) -> Result<(), Diagnostic> {
     ))
 }
 
+/// Check a file a command owns and replaces as a whole (the OAuth id and secret files, a
+/// webhook's URL file, the state of `integrations sync`). It may be missing (its directory
+/// is created) or a regular file; refused: a path naming no file, one of `others` (the
+/// config files, files of ours with another role, files the command reads), a symbolic
+/// link (it would be replaced by the file, leaving what it points to stale), a directory,
+/// a device, a FIFO, a socket, and a path through something that is not a directory.
+/// The refusal names `key`, the setting that gives the path.
+pub fn inspect_owned_file(key: &str, given: &Path, others: &[Input]) -> Result<(), Diagnostic> {
+    let hint = "give it a path of its own, a regular file (or none yet) used for nothing else";
+    let refuse = |why: String| refusal(key, given.display(), why, hint);
+    let (parent, name) = split_name(given).map_err(|why| refuse(format!("{why}, not a file")))?;
+    let normalized = parent.join(name);
+    if let Some(other) = others.iter().find(|o| same_path(&o.path, &normalized)) {
+        return Err(refuse(format!(
+            "is {}; it is never written over",
+            other.what
+        )));
+    }
+    let kind = match Kind::of(&normalized) {
+        Ok(k) => k,
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
+            return Err(refuse("a directory in this path is not a directory".into()))
+        }
+        Err(e) => return Err(refuse(format!("cannot be inspected ({e})"))),
+    };
+    match kind {
+        Kind::Missing => match nearest_existing(&parent) {
+            Some(dir) if !dir.is_dir() => {
+                Err(refuse(format!("{} is not a directory", dir.display())))
+            }
+            _ => Ok(()),
+        },
+        Kind::RegularFile => Ok(()),
+        Kind::Symlink(link) => Err(refuse(format!(
+            "is a symbolic link to {}; a file this command writes is never written through a link",
+            link.display()
+        ))),
+        other => Err(refuse(format!(
+            "is {}, not a regular file; it is never replaced",
+            other.describe()
+        ))),
+    }
+}
+
+/// The nearest ancestor of `dir` (itself included) that exists, without following a final
+/// symlink; `None` when nothing does.
+fn nearest_existing(dir: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(dir).ok()?;
+    let mut p = absolute.as_path();
+    loop {
+        if fs::symlink_metadata(p).is_ok() {
+            return Some(p.to_path_buf());
+        }
+        p = p.parent()?;
+    }
+}
+
+/// Whether two paths name the same file: the same existing file, or (when missing) the
+/// same name in the same directory, symlinks in the directories resolved.
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    same_file(a, b) || matches!((resolved(a), resolved(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// `path` with its directory made absolute and resolved as far as it exists.
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let (parent, name) = split_name(path).ok()?;
+    let absolute = std::path::absolute(&parent).ok()?;
+    let mut existing = absolute.as_path();
+    let mut below = Vec::new();
+    let base = loop {
+        if let Ok(c) = fs::canonicalize(existing) {
+            break c;
+        }
+        below.push(existing.file_name()?.to_os_string());
+        existing = existing.parent()?;
+    };
+    let mut out = base;
+    for c in below.into_iter().rev() {
+        out.push(c);
+    }
+    out.push(name);
+    Some(out)
+}
+
 /// Whether two paths name the same existing file.
 fn same_file(a: &Path, b: &Path) -> bool {
     match (fs::metadata(a), fs::metadata(b)) {

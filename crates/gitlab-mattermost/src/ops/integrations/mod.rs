@@ -103,8 +103,99 @@ struct Sync<'a> {
     out: Outcome,
 }
 
+/// The files `integrations sync` writes, each with what it is (for messages): its state
+/// and each declared webhook's URL file.
+pub fn written_files(plan: &Plan) -> Vec<(&'static str, PathBuf)> {
+    let i = &plan.config.integrations;
+    let mut files = vec![(
+        "the state file of `integrations sync`",
+        state::file(&i.state_directory),
+    )];
+    for (name, w) in &i.incoming_webhooks {
+        files.push(("the URL file of a webhook", url_file_of(plan, name, w)));
+    }
+    files
+}
+
+fn url_file_of(plan: &Plan, name: &str, w: &IncomingWebhook) -> PathBuf {
+    w.url_file.as_ref().map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(&plan.config.integrations.state_directory).join(format!("webhook-{name}.url"))
+    })
+}
+
+/// Mattermost's rule for user names (`model.IsValidUsername`): 1 to 64 of lowercase
+/// letters, digits, `.`, `-` and `_`. The owner goes into the path of a request on the
+/// local-mode socket, so nothing else may reach it.
+const USERNAME_MAX: usize = 64;
+
+fn check_owner(owner: &str) -> Result<(), crate::diag::Diagnostic> {
+    let plain = owner
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'));
+    if !owner.is_empty() && owner.len() <= USERNAME_MAX && plain {
+        return Ok(());
+    }
+    Err(crate::diag::Diagnostic::new(
+        "integrations.owner",
+        format!("{owner:?} is not a Mattermost user name (1 to {USERNAME_MAX} lowercase letters, digits, `.`, `-` or `_`)"),
+    )
+    .with_hint("set integrations.owner to the user name of a Mattermost user, as System Console > Users shows it"))
+}
+
+/// Everything `sync` would refuse before asking anything of Mattermost or GitLab, at once
+/// (exit 2): an owner that is no user name, and files it writes that are not its own (a
+/// config file, the token, a secret file the config reads, another file it writes, a
+/// symbolic link, a directory, a FIFO, a device).
+fn check_inputs(plan: &Plan, args: &SyncArgs) -> Result<(), crate::diag::Diagnostics> {
+    use crate::output::target::{inspect_owned_file, same_path};
+    use crate::output::Input;
+    let mut d = crate::diag::Diagnostics::default();
+    let i = &plan.config.integrations;
+    if let Some(owner) = &i.owner {
+        if let Err(e) = check_owner(owner) {
+            d.push(e);
+        }
+    }
+    let mut read = super::gitlab::read_inputs(
+        &args.config,
+        args.token_file.as_deref(),
+        args.net.ca_file.as_deref(),
+    );
+    read.extend(super::gitlab::secret_files_except(plan, None));
+    // The state file last: a URL file naming it is reported at the webhook.
+    let mut written = written_files(plan);
+    written.rotate_left(1);
+    let keys = i
+        .incoming_webhooks
+        .iter()
+        .map(|(name, w)| match w.url_file {
+            Some(_) => format!("integrations.incoming_webhooks.{name}.url_file"),
+            None => format!("integrations.incoming_webhooks.{name} (its URL file in integrations.state_directory)"),
+        })
+        .chain(std::iter::once("integrations.state_directory".to_string()));
+    for (n, ((_, path), key)) in written.iter().zip(keys).enumerate() {
+        // A file shared with one before is reported there.
+        if written[..n].iter().any(|(_, p)| same_path(p, path)) {
+            continue;
+        }
+        let mut others = read.clone();
+        others.extend(
+            written
+                .iter()
+                .enumerate()
+                .filter(|(m, _)| *m != n)
+                .map(|(_, (what, p))| Input::new(p, what)),
+        );
+        if let Err(e) = inspect_owned_file(&key, path, &others) {
+            d.push(e);
+        }
+    }
+    d.into_result(())
+}
+
 /// Run `integrations sync`; exit 1 when anything failed.
 pub fn run(plan: &Plan, args: &SyncArgs) -> Result<ExitCode> {
+    check_inputs(plan, args)?;
     let Some(lm) = &plan.local_mode else {
         bail!("`integrations sync` talks to Mattermost over its local-mode socket, and local mode is off: set settings.ServiceSettings.EnableLocalMode = true, then run `gitlab-mattermost apply`");
     };
@@ -380,10 +471,7 @@ impl Sync<'_> {
     }
 
     fn url_file(&self, name: &str, w: &IncomingWebhook) -> PathBuf {
-        w.url_file.as_ref().map(PathBuf::from).unwrap_or_else(|| {
-            Path::new(&self.plan.config.integrations.state_directory)
-                .join(format!("webhook-{name}.url"))
-        })
+        url_file_of(self.plan, name, w)
     }
 
     fn webhook_url(&self, id: &str) -> String {
