@@ -7,8 +7,11 @@
 //! name only after the manifest is written and synced (never over anything already there),
 //! so a backup directory with a manifest is complete; a failed backup removes its partial
 //! directory. `--to` is never replaced: it must be a directory (or not exist yet), and not
-//! inside the files directory that is being copied. `restore` verifies every checksum and checks every precondition before it
-//! changes anything.
+//! inside the files directory that is being copied.
+//!
+//! `restore` never trusts the backup: before it changes anything it verifies everything it
+//! will read (see `inspect`) and checks every precondition; the database is restored in one
+//! transaction, so it is either the old or the new one, and every failure says which.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
@@ -27,7 +30,10 @@ use super::{files, users};
 use crate::schema::{DatabaseKind, FileDriver};
 use crate::validate::Plan;
 
+mod inspect;
 mod omnibus;
+
+pub use inspect::verify;
 
 const MANIFEST: &str = "manifest.json";
 const FILES_DIR: &str = "files";
@@ -65,6 +71,16 @@ pub struct Manifest {
     #[serde(default)]
     pub mattermost: Option<Release>,
     pub files: Vec<Entry>,
+    /// Symbolic links in the copied directories, with their targets (relative, inside
+    /// their own directory tree).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Link {
+    pub path: String,
+    pub target: String,
 }
 
 /// Which Mattermost ran when a backup was taken.
@@ -224,6 +240,7 @@ pub fn backup_into(plan: &Plan, to: &Path, prefix: &str, ran: Option<Release>) -
             install_dir: plan.config.mattermost.install_dir.clone(),
         })),
         files: checksums(&staging)?,
+        links: links(&staging)?,
     };
     write_manifest(&staging, &manifest)?;
     // NOREPLACE: a plain rename would silently replace an empty directory of that name.
@@ -313,6 +330,31 @@ fn checksums(dir: &Path) -> Result<Vec<Entry>> {
             })
         })
         .collect()
+}
+
+/// Every symbolic link under `dir`, sorted, with its target.
+fn links(dir: &Path) -> Result<Vec<Link>> {
+    fn walk_links(root: &Path, dir: &Path, out: &mut Vec<Link>) -> Result<()> {
+        for e in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            let e = e?;
+            let t = e.file_type()?;
+            if t.is_dir() {
+                walk_links(root, &e.path(), out)?;
+            } else if t.is_symlink() {
+                if let Ok(rel) = e.path().strip_prefix(root) {
+                    out.push(Link {
+                        path: rel.to_string_lossy().into_owned(),
+                        target: fs::read_link(e.path())?.to_string_lossy().into_owned(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk_links(dir, dir, &mut out)?;
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
@@ -469,135 +511,118 @@ fn dump_database(plan: &Plan, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Read and verify a backup: every listed file present with its size and checksum.
-pub fn verify(dir: &Path) -> Result<Manifest> {
-    let path = dir.join(MANIFEST);
-    let text = fs::read_to_string(&path).map_err(|_| {
-        anyhow::anyhow!(
-            "{} is not a complete backup: it has no {MANIFEST} (a partial backup is never restored)",
-            dir.display()
-        )
-    })?;
-    let m: Manifest =
-        serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
-    if m.format != 1 {
-        bail!(
-            "{} has format {}, this version reads format 1",
-            path.display(),
-            m.format
-        );
-    }
-    let mut problems = Vec::new();
-    for e in &m.files {
-        let p = dir.join(&e.path);
-        match fs::metadata(&p) {
-            Err(_) => problems.push(format!("{} is missing", e.path)),
-            Ok(md) if md.len() != e.size => problems.push(format!(
-                "{} has {} bytes, expected {}",
-                e.path,
-                md.len(),
-                e.size
-            )),
-            Ok(_) => match sha256_file(&p) {
-                Ok(h) if h == e.sha256 => {}
-                Ok(_) => problems.push(format!("{} does not match its checksum", e.path)),
-                Err(err) => problems.push(format!("{err:#}")),
-            },
-        }
-    }
-    if !m.files.iter().any(|e| e.path == m.database_dump) {
-        problems.push(format!(
-            "the database dump {} is not in the manifest",
-            m.database_dump
-        ));
-    }
-    if !problems.is_empty() {
-        bail!(
-            "{} is incomplete or damaged, nothing was restored: {}",
-            dir.display(),
-            problems.join("; ")
-        );
-    }
-    Ok(m)
-}
-
 /// Run `restore`: verify, check every precondition, then restore the database, the files
 /// and config.json.
 pub fn restore(plan: &Plan, args: &RestoreArgs) -> Result<()> {
-    let from = match (&args.from, &args.omnibus_database, &args.omnibus_files) {
-        (Some(from), _, _) => from,
-        (None, Some(database), Some(files)) => {
-            return omnibus::restore(plan, database, files, args.force)
-        }
+    match (&args.from, &args.omnibus_database, &args.omnibus_files) {
+        (Some(from), _, _) => restore_from(plan, from, args.force, false),
+        (None, Some(database), Some(files)) => omnibus::restore(plan, database, files, args.force),
         _ => {
             bail!("name a backup: --from DIR, or --omnibus-database FILE with --omnibus-files FILE")
         }
-    };
+    }
+}
+
+/// Restore our own backup. `dropped`: the caller dropped the database just before (a
+/// rollback), which every failure message says.
+fn restore_from(plan: &Plan, from: &Path, force: bool, dropped: bool) -> Result<()> {
     let m = verify(from)?;
     println!("verified {} files in {}", m.files.len(), from.display());
     let db = &plan.config.database;
-    let tables = match user_tables(plan)? {
-        Some(n) => n,
-        None => {
-            create_database(plan)?;
-            println!("created database {}", db.name);
-            0
-        }
+    let mut before = if dropped {
+        format!(
+            "database {} was dropped before the restore and does not exist",
+            db.name
+        )
+    } else {
+        format!("database {} is as it was", db.name)
     };
-    if tables > 0 && !args.force {
+    let tables =
+        match user_tables(plan).with_context(|| format!("nothing was restored: {before}"))? {
+            Some(n) => n,
+            None => {
+                create_database(plan).with_context(|| format!("nothing was restored: {before}"))?;
+                println!("created database {}", db.name);
+                before = if dropped {
+                    format!(
+                        "database {} was dropped before the restore and created again, empty",
+                        db.name
+                    )
+                } else {
+                    format!(
+                        "database {} did not exist; it was created, and is empty",
+                        db.name
+                    )
+                };
+                0
+            }
+        };
+    if tables > 0 && !force {
         bail!(
-            "database {} already has {tables} table(s): refusing to restore over it (drop it with `dropdb {}`, or pass --force)",
+            "database {} already has {tables} table(s): refusing to restore over it (drop it with `dropdb {}`, or pass --force); nothing was restored",
             db.name,
             db.name
         );
     }
     let files_dir = files_directory(plan);
     let backup_files = from.join(FILES_DIR);
+    let has_files = fs::symlink_metadata(&backup_files).is_ok_and(|md| md.is_dir());
     let cfg = config_json(plan);
-    if !args.force {
-        if let Some(dir) = files_dir
-            .as_ref()
-            .filter(|d| backup_files.exists() && not_empty(d))
-        {
+    if !force {
+        if let Some(dir) = files_dir.as_ref().filter(|d| has_files && not_empty(d)) {
             bail!(
-                "{} is not empty: refusing to restore over it (pass --force to move it aside)",
+                "{} is not empty: refusing to restore over it (pass --force to move it aside); nothing was restored: {before}",
                 dir.display()
             );
         }
-        if m.has_config_json && cfg.exists() {
+        if m.has_config_json && fs::symlink_metadata(&cfg).is_ok() {
             bail!(
-                "{} exists: refusing to restore over it (pass --force to move it aside)",
+                "{} exists: refusing to restore over it (pass --force to move it aside); nothing was restored: {before}",
                 cfg.display()
             );
         }
     }
 
-    restore_database(plan, &from.join(&m.database_dump))?;
+    let dump = m
+        .files
+        .iter()
+        .find(|e| e.path == m.database_dump)
+        .context("the database dump is not in the manifest")?;
+    restore_database(plan, &from.join(&m.database_dump), dump, &before)?;
     println!("restored database {} from {}", db.name, m.database_dump);
-    let stamp = utc_stamp(SystemTime::now());
-    if let (Some(dir), true) = (&files_dir, backup_files.exists()) {
-        move_aside(dir, &stamp)?;
-        let n = copy_tree(&backup_files, dir)?;
-        give_to_service_user(plan, dir)?;
-        println!("restored {} ({n} files)", dir.display());
-    }
-    for (name, dir) in plugin_dirs(plan) {
-        if m.plugins.iter().any(|p| p == name) {
-            move_aside(&dir, &stamp)?;
-            let n = copy_tree(&from.join(name), &dir)?;
-            give_to_service_user(plan, &dir)?;
+    let files = || -> Result<()> {
+        let stamp = utc_stamp(SystemTime::now());
+        if let (Some(dir), true) = (&files_dir, has_files) {
+            move_aside(dir, &stamp)?;
+            let n = copy_tree(&backup_files, dir)?;
+            give_to_service_user(plan, dir)?;
             println!("restored {} ({n} files)", dir.display());
         }
-    }
-    if m.has_config_json {
-        move_aside(&cfg, &stamp)?;
-        if let Some(parent) = cfg.parent() {
-            fs::create_dir_all(parent)?;
+        for (name, dir) in plugin_dirs(plan) {
+            if m.plugins.iter().any(|p| p == name) {
+                move_aside(&dir, &stamp)?;
+                let n = copy_tree(&from.join(name), &dir)?;
+                give_to_service_user(plan, &dir)?;
+                println!("restored {} ({n} files)", dir.display());
+            }
         }
-        copy_file(&from.join(CONFIG_JSON), &cfg)?;
-        give_to_service_user(plan, &cfg)?;
-        println!("restored {}", cfg.display());
-    }
+        if m.has_config_json {
+            move_aside(&cfg, &stamp)?;
+            if let Some(parent) = cfg.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            copy_file(&from.join(CONFIG_JSON), &cfg)?;
+            give_to_service_user(plan, &cfg)?;
+            println!("restored {}", cfg.display());
+        }
+        Ok(())
+    };
+    files().with_context(|| {
+        format!(
+            "database {} WAS restored from the backup (committed), but restoring the files failed (what was replaced is kept as *.before-restore-*)",
+            db.name
+        )
+    })?;
     println!("restore complete: start Mattermost");
     Ok(())
 }
@@ -609,19 +634,7 @@ pub fn restore_replacing(plan: &Plan, from: &Path) -> Result<()> {
     verify(from)?;
     drop_database(plan)?;
     println!("dropped database {}", plan.config.database.name);
-    restore(
-        plan,
-        &RestoreArgs {
-            config: crate::cli::ConfigArgs {
-                files: Vec::new(),
-                sets: Vec::new(),
-            },
-            from: Some(from.to_path_buf()),
-            omnibus_database: None,
-            omnibus_files: None,
-            force: true,
-        },
-    )
+    restore_from(plan, from, true, true)
 }
 
 /// Drop the local database as the `postgres` OS user (connections are closed: `--force`).
@@ -762,9 +775,61 @@ fn as_postgres(plan: &Plan, program: &str, args: &[&str], failed: &str) -> Resul
     Ok(())
 }
 
-/// Feed the gunzipped dump to psql in one transaction, stopping at the first error.
-fn restore_database(plan: &Plan, dump: &Path) -> Result<()> {
-    let mut pg = pg_command(plan, "psql")?;
+/// Feed the gunzipped dump to psql in one transaction, stopping at the first error. The dump
+/// was verified; it is read again, and its bytes are hashed on the way: unless every byte
+/// decompressed and the checksum still matches, psql is stopped before its input ends, so it
+/// commits nothing. `before` says what the database is then.
+fn restore_database(plan: &Plan, dump: &Path, entry: &Entry, before: &str) -> Result<()> {
+    let file = inspect::open_regular(dump, false)
+        .with_context(|| format!("nothing was restored: {before}"))?;
+    let mut hashed = Hashing {
+        inner: BufReader::new(file),
+        hash: Sha256::new(),
+        read: 0,
+    };
+    feed_psql(plan, &format!("the dump {}", entry.path), before, |stdin| {
+        let mut gz = flate2::read::MultiGzDecoder::new(&mut hashed);
+        io::copy(&mut gz, stdin)
+            .with_context(|| format!("cannot decompress {}", dump.display()))?;
+        drop(gz);
+        // The decoder stops at the end of the compressed data: the rest must be empty.
+        io::copy(&mut hashed, &mut io::sink())?;
+        let sum = inspect::hex(&hashed.hash.clone().finalize());
+        if hashed.read != entry.size || sum != entry.sha256 {
+            bail!("{} changed after it was verified", dump.display());
+        }
+        Ok(())
+    })
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+    read: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// Run psql on the config's database in one transaction (`--single-transaction`,
+/// `ON_ERROR_STOP=1`) with what `feed` writes as its input. psql commits only when its
+/// input ends; when `feed` fails, psql is killed before its input is closed, so nothing is
+/// committed. Every error says so, with `before`: what the database is then.
+pub(crate) fn feed_psql<T>(
+    plan: &Plan,
+    what: &str,
+    before: &str,
+    feed: impl FnOnce(&mut dyn Write) -> Result<T>,
+) -> Result<T> {
+    let nothing = format!("nothing was committed: {before}");
+    let mut pg = pg_command(plan, "psql").with_context(|| nothing.clone())?;
     pg.cmd
         .args([
             "--no-psqlrc",
@@ -774,26 +839,58 @@ fn restore_database(plan: &Plan, dump: &Path) -> Result<()> {
             "ON_ERROR_STOP=1",
             "--dbname",
         ])
-        .arg(data_source(plan)?)
+        .arg(data_source(plan).with_context(|| nothing.clone())?)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut child = pg.cmd.spawn().map_err(|e| spawn_error("psql", e))?;
-    let file = File::open(dump).with_context(|| format!("cannot read {}", dump.display()))?;
-    let mut gz = flate2::read::GzDecoder::new(BufReader::new(file));
-    let fed = match child.stdin.take() {
-        Some(mut stdin) => io::copy(&mut gz, &mut stdin).map(|_| ()),
-        None => Ok(()),
+    let mut child = pg
+        .cmd
+        .spawn()
+        .map_err(|e| spawn_error("psql", e).context(nothing.clone()))?;
+    let (Some(stdin), Some(stderr)) = (child.stdin.take(), child.stderr.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!("cannot talk to psql; {nothing}");
     };
-    let out = child.wait_with_output()?;
-    if !out.status.success() {
-        bail!(
-            "psql failed to restore the dump (nothing was committed): {}",
-            last_line(&out.stderr)
-        );
+    let (fed, status, said) = std::thread::scope(|s| {
+        // Read concurrently (psql blocks when its messages are not read), keeping the end.
+        let reader = s.spawn(move || {
+            let mut stderr = stderr;
+            let mut tail: Vec<u8> = Vec::new();
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > 64 * 1024 {
+                    tail.drain(..tail.len() - 32 * 1024);
+                }
+            }
+            tail
+        });
+        let mut w = io::BufWriter::new(stdin);
+        let fed = feed(&mut w).and_then(|t| {
+            w.flush()?;
+            Ok(t)
+        });
+        if fed.is_err() {
+            // Before its input ends: a killed psql commits nothing.
+            let _ = child.kill();
+        }
+        drop(w);
+        let status = child.wait();
+        (fed, status, reader.join().unwrap_or_default())
+    });
+    let said = last_line(&said);
+    match (fed, status) {
+        (Ok(t), Ok(st)) if st.success() => Ok(t),
+        (Ok(_), Ok(_)) => bail!("psql failed to restore {what}: {said}; {nothing}"),
+        (Ok(_), Err(e)) => bail!("psql did not finish restoring {what} ({e}); {nothing}"),
+        (Err(e), _) => Err(e.context(format!(
+            "restoring {what} stopped (psql: {said}), and psql was stopped before the end of its input; {nothing}"
+        ))),
     }
-    fed.with_context(|| format!("cannot read {}", dump.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]

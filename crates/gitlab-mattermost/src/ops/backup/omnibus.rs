@@ -20,8 +20,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
-use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
@@ -156,26 +156,40 @@ pub fn restore(plan: &Plan, database: &Path, files: &Path, force: bool) -> Resul
     // Unpacked next to where it goes (one file system, so the swap is a rename); removed on
     // every error path until it is renamed into place.
     let stamp = utc_stamp(SystemTime::now());
+    let mut before = format!("database {} is as it was", db.name);
     let staged = stage(
         plan,
         files,
         &members,
         files_dir.as_deref().filter(|_| has_data),
-    )?;
+    )
+    .with_context(|| format!("nothing was restored: {before}"))?;
 
     match tables {
         Some(n) if n > 0 => {
-            drop_database(plan)?;
-            create_database(plan)?;
+            drop_database(plan).with_context(|| format!("nothing was restored: {before}"))?;
+            before = format!(
+                "database {} was dropped (--force) and does not exist",
+                db.name
+            );
+            create_database(plan).with_context(|| format!("nothing was restored: {before}"))?;
+            before = format!(
+                "database {} was dropped (--force) and created again, empty",
+                db.name
+            );
             println!("dropped and created database {} again", db.name);
         }
         None => {
-            create_database(plan)?;
+            create_database(plan).with_context(|| format!("nothing was restored: {before}"))?;
+            before = format!(
+                "database {} did not exist; it was created, and is empty",
+                db.name
+            );
             println!("created database {}", db.name);
         }
         _ => {}
     }
-    let dropped = restore_dump(plan, database)?;
+    let dropped = restore_dump(plan, database, &before)?;
     println!(
         "restored database {} from {} as role {} ({dropped} ownership and privilege statements of the old role left out)",
         db.name,
@@ -183,48 +197,57 @@ pub fn restore(plan: &Plan, database: &Path, files: &Path, force: bool) -> Resul
         db.user
     );
 
-    let mut restored_files = None;
-    if let (Some(dir), Some(data)) = (&files_dir, staged.data) {
-        move_aside(dir, &stamp)?;
-        rustix::fs::renameat_with(
-            rustix::fs::CWD,
-            data.path(),
-            rustix::fs::CWD,
-            dir,
-            rustix::fs::RenameFlags::NOREPLACE,
-        )
-        .with_context(|| {
-            format!(
-                "cannot rename {} to {}",
-                data.path().display(),
-                dir.display()
+    let after = || -> Result<()> {
+        let mut restored_files = None;
+        if let (Some(dir), Some(data)) = (&files_dir, staged.data) {
+            move_aside(dir, &stamp)?;
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                data.path(),
+                rustix::fs::CWD,
+                dir,
+                rustix::fs::RenameFlags::NOREPLACE,
             )
-        })?;
-        let _ = data.keep();
-        if let Some((uid, gid)) = owner {
-            chown_tree(dir, uid, gid)?;
+            .with_context(|| {
+                format!(
+                    "cannot rename {} to {}",
+                    data.path().display(),
+                    dir.display()
+                )
+            })?;
+            let _ = data.keep();
+            if let Some((uid, gid)) = owner {
+                chown_tree(dir, uid, gid)?;
+            }
+            println!("restored {} ({} files)", dir.display(), staged.sums.len());
+            restored_files = Some(dir.clone());
+        } else if has_data {
+            println!(
+                "note: files are kept in S3 (file_storage.driver): upload the archive's data/ to the bucket yourself"
+            );
         }
-        println!("restored {} ({} files)", dir.display(), staged.sums.len());
-        restored_files = Some(dir.clone());
-    } else if has_data {
-        println!(
-            "note: files are kept in S3 (file_storage.driver): upload the archive's data/ to the bucket yourself"
-        );
-    }
-    if let Some(tmp) = staged.config {
-        move_aside(&cfg, &stamp)?;
-        tmp.persist(&cfg)
-            .with_context(|| format!("cannot write {}", cfg.display()))?;
-        if let Some((uid, gid)) = owner {
-            chown_tree(&cfg, uid, gid)?;
+        if let Some(tmp) = staged.config {
+            move_aside(&cfg, &stamp)?;
+            tmp.persist(&cfg)
+                .with_context(|| format!("cannot write {}", cfg.display()))?;
+            if let Some((uid, gid)) = owner {
+                chown_tree(&cfg, uid, gid)?;
+            }
+            println!("restored {}", cfg.display());
         }
-        println!("restored {}", cfg.display());
-    }
 
-    verify_database(plan, &dump)?;
-    if let Some(dir) = restored_files {
-        verify_files(&dir, &staged.sums)?;
-    }
+        verify_database(plan, &dump)?;
+        if let Some(dir) = restored_files {
+            verify_files(&dir, &staged.sums)?;
+        }
+        Ok(())
+    };
+    after().with_context(|| {
+        format!(
+            "database {} WAS restored from the dump (committed), but what followed failed (what was replaced is kept as *.before-restore-*)",
+            db.name
+        )
+    })?;
     println!("restore complete: start Mattermost (`systemctl start mattermost.service`)");
     Ok(())
 }
@@ -328,7 +351,7 @@ fn read_archive(
     path: &Path,
     visit: &mut dyn FnMut(&Member, &mut dyn Read) -> Result<()>,
 ) -> Result<Vec<Member>> {
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = super::inspect::open_regular(path, true)?;
     let mut r = flate2::read::GzDecoder::new(BufReader::new(file));
     let mut members = Vec::new();
     let (mut long_name, mut long_link): (Option<Vec<u8>>, Option<Vec<u8>>) = (None, None);
@@ -522,7 +545,7 @@ fn normalize(name: &[u8]) -> Result<PathBuf, &'static str> {
 /// Where a link target leads, from the directory `from`, without leaving the archive; `None`
 /// when it climbs above the archive's top or passes through one of `links` (whose own
 /// target would change where `..` leads).
-fn resolve(from: &Path, target: &Path, links: &BTreeSet<&Path>) -> Option<PathBuf> {
+pub(super) fn resolve(from: &Path, target: &Path, links: &BTreeSet<&Path>) -> Option<PathBuf> {
     let mut out = from.to_path_buf();
     for c in target.components() {
         match c {
@@ -791,7 +814,7 @@ fn verify_files(dir: &Path, sums: &BTreeMap<PathBuf, String>) -> Result<()> {
 
 /// What the dump holds and what was left out of it.
 #[derive(Debug, Default)]
-struct DumpSummary {
+pub(super) struct DumpSummary {
     /// Every table a COPY block fills, with its rows, in dump order.
     tables: Vec<(String, u64)>,
     /// Roles the dump gave objects to (`ALTER … OWNER TO role`).
@@ -806,7 +829,7 @@ fn scan_dump(path: &Path) -> Result<DumpSummary> {
 }
 
 fn open_dump(path: &Path) -> Result<impl BufRead> {
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = super::inspect::open_regular(path, true)?;
     Ok(BufReader::new(flate2::read::GzDecoder::new(
         BufReader::new(file),
     )))
@@ -835,7 +858,7 @@ enum Lex {
 /// DEFAULT PRIVILEGES FOR ROLE` and `SET SESSION AUTHORIZATION`. The filter follows SQL's
 /// quoting (strings, quoted names, dollar quotes, comments) and COPY data, so text that only
 /// looks like such a statement (a message in a post) is never touched.
-fn filter_dump(mut input: impl BufRead, out: &mut dyn Write) -> Result<DumpSummary> {
+pub(super) fn filter_dump(mut input: impl BufRead, out: &mut dyn Write) -> Result<DumpSummary> {
     let mut summary = DumpSummary::default();
     let mut line = Vec::new();
     let mut stmt: Vec<u8> = Vec::new();
@@ -919,6 +942,11 @@ fn filter_dump(mut input: impl BufRead, out: &mut dyn Write) -> Result<DumpSumma
                         String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).trim()
                     ),
                     b';' => {
+                        if let Some(word) = transaction_control(&stmt) {
+                            bail!(
+                                "line {line_no} holds {word}: it would end the single transaction the dump is restored in, and a dump of pg_dump has none"
+                            );
+                        }
                         let rest_blank = line[i + 1..].iter().all(u8::is_ascii_whitespace);
                         match statement(&stmt, &mut summary) {
                             Verdict::Keep => {
@@ -1003,6 +1031,19 @@ fn filter_dump(mut input: impl BufRead, out: &mut dyn Write) -> Result<DumpSumma
     out.write_all(&stmt)?;
     out.flush()?;
     Ok(summary)
+}
+
+/// The statement's transaction control keyword, if it is one.
+fn transaction_control(stmt: &[u8]) -> Option<String> {
+    let text = significant(stmt).to_ascii_uppercase();
+    let mut words = text.split_ascii_whitespace();
+    let first = words.next()?;
+    let second = words.next().unwrap_or("");
+    match first {
+        "BEGIN" | "START" | "COMMIT" | "END" | "ROLLBACK" | "ABORT" => Some(first.to_string()),
+        "PREPARE" if second == "TRANSACTION" => Some("PREPARE TRANSACTION".to_string()),
+        _ => None,
+    }
 }
 
 fn is_ident(b: u8) -> bool {
@@ -1101,44 +1142,14 @@ fn copy_table(text: &str) -> String {
 }
 
 /// Feed the filtered dump to psql as the service's role, in one transaction, stopping at the
-/// first error. Returns how many statements were left out.
-fn restore_dump(plan: &Plan, dump: &Path) -> Result<usize> {
-    let mut pg = pg_command(plan, "psql")?;
-    pg.cmd
-        .args([
-            "--no-psqlrc",
-            "--quiet",
-            "--single-transaction",
-            "--set",
-            "ON_ERROR_STOP=1",
-            "--dbname",
-        ])
-        .arg(data_source(plan)?)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = pg.cmd.spawn().map_err(|e| spawn_error("psql", e))?;
-    let stdin = child.stdin.take().context("psql has no input")?;
-    let input = open_dump(dump)?;
-    let (fed, out) = std::thread::scope(|s| {
-        let feeder = s.spawn(move || {
-            let mut w = BufWriter::new(stdin);
-            filter_dump(input, &mut w)
-        });
-        let out = child.wait_with_output();
-        (feeder.join(), out)
-    });
-    let out = out.context("psql did not finish")?;
-    if !out.status.success() {
-        bail!(
-            "psql failed to restore the dump (nothing was committed): {}",
-            last_line(&out.stderr)
-        );
-    }
-    let summary = match fed {
-        Ok(r) => r.with_context(|| format!("cannot read {}", dump.display()))?,
-        Err(_) => bail!("reading {} failed", dump.display()),
-    };
+/// first error; psql is stopped before its input ends when the dump cannot be read through
+/// (so nothing is committed). Returns how many statements were left out.
+fn restore_dump(plan: &Plan, dump: &Path, before: &str) -> Result<usize> {
+    let input = open_dump(dump).with_context(|| format!("nothing was restored: {before}"))?;
+    let what = format!("the dump {}", dump.display());
+    let summary = super::feed_psql(plan, &what, before, |stdin| {
+        filter_dump(input, stdin).with_context(|| format!("cannot read {}", dump.display()))
+    })?;
     Ok(summary.dropped)
 }
 
@@ -1294,6 +1305,11 @@ mod tests {
             ("SELECT 1; \\o /tmp/x\n", "psql command"),
             ("COPY public.t (a) FROM stdin;\n1\n", "truncated"),
             ("SELECT 'open;\n", "truncated"),
+            ("SELECT 1;\nCOMMIT;\nSELECT 1/0;\n", "holds COMMIT"),
+            ("begin;\n", "holds BEGIN"),
+            ("-- x\nRollback ;\n", "holds ROLLBACK"),
+            ("END;\n", "holds END"),
+            ("PREPARE TRANSACTION 'x';\n", "holds PREPARE TRANSACTION"),
         ] {
             let dump = format!("--\n-- PostgreSQL database dump\n--\n{sql}");
             let err = filter_dump(dump.as_bytes(), &mut io::sink()).unwrap_err();
@@ -1304,6 +1320,9 @@ mod tests {
             format!("{err:#}").contains("not a plain SQL dump"),
             "{err:#}"
         );
+        // Only statements that end a transaction; the words inside others are fine.
+        let (out, _) = filtered("SELECT 'COMMIT;';\nPREPARE q AS SELECT 1;\n");
+        assert!(out.contains("PREPARE q"), "{out}");
         let (out, _) = filtered("\\restrict abc\nSELECT 1;\n\\unrestrict abc\n");
         assert!(out.contains("\\restrict abc\n") && out.contains("\\unrestrict abc\n"));
     }
