@@ -1143,3 +1143,374 @@ fn an_omnibus_restore_with_force_replaces_a_local_database() {
         "before"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// `restore` never trusts the backup: whatever the manifest says, a path outside the backup,
+// a FIFO, device or link, an unlisted file, a truncated dump or a dump that would end the
+// restore's transaction is refused before anything changes, and never hangs.
+
+/// Run the binary, killed when it does not finish within `secs` (which fails the test).
+fn run_within(secs: u64, args: &[&str]) -> (i32, String, String) {
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let err = tempfile::NamedTempFile::new().unwrap();
+    let mut child = std::process::Command::new(bin_path())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(out.reopen().unwrap())
+        .stderr(err.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{args:?} hung for {secs} s: {}",
+                std::fs::read_to_string(err.path()).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    (
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(out.path()).unwrap(),
+        std::fs::read_to_string(err.path()).unwrap(),
+    )
+}
+
+fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Rewrite the manifest as a forger would.
+fn edit_manifest(backup: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut m = manifest(backup);
+    edit(&mut m);
+    std::fs::write(
+        backup.join("manifest.json"),
+        serde_json::to_string_pretty(&m).unwrap(),
+    )
+    .unwrap();
+}
+
+/// List `path` with the size and checksum of `bytes` (replacing its entry).
+fn list(m: &mut serde_json::Value, path: &str, bytes: &[u8]) {
+    unlist(m, path);
+    m["files"].as_array_mut().unwrap().push(serde_json::json!({
+        "path": path,
+        "size": bytes.len(),
+        "sha256": digest(bytes),
+    }));
+}
+
+fn unlist(m: &mut serde_json::Value, path: &str) {
+    m["files"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|e| e["path"] != path);
+}
+
+fn gunzip(bytes: &[u8]) -> String {
+    use std::io::Read;
+    let mut sql = String::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_string(&mut sql)
+        .unwrap();
+    sql
+}
+
+fn gzip(sql: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(sql.as_bytes()).unwrap();
+    gz.finish().unwrap()
+}
+
+/// What a restore could change: the rows, and everything under the data directory (files,
+/// config.json, anything moved aside).
+fn everything(s: &Site) -> (String, Vec<(PathBuf, String)>) {
+    (s.rows().unwrap(), tree(&s.dir.path().join("data")))
+}
+
+/// The database after a backup differs from the backup's, so a restore would show.
+fn diverge(s: &Site) {
+    pg::psql(&s.db.name, "DELETE FROM posts WHERE id > 10").unwrap();
+}
+
+/// `restore --force` of `backup` is refused, naming `needle`, and nothing changed.
+fn refused(s: &Site, backup: &Path, needle: &str) {
+    let before = everything(s);
+    let (code, out, err) = run_within(
+        60,
+        &[
+            "restore",
+            s.config.to_str().unwrap(),
+            "--from",
+            backup.to_str().unwrap(),
+            "--force",
+        ],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains(needle) && err.contains("nothing was restored"),
+        "{needle}: {err}"
+    );
+    assert_eq!(everything(s), before, "nothing changed: {err}");
+    assert!(before.0.starts_with("10|"), "{before:?}");
+}
+
+#[test]
+fn a_truncated_dump_with_a_matching_checksum_is_refused_before_psql() {
+    let Some(s) = site() else { return };
+    let backup = s.backup();
+    diverge(&s);
+    let dump = manifest(&backup)["database_dump"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sql = gunzip(&std::fs::read(backup.join(&dump)).unwrap());
+    // Cut right after the table's rows (before its primary key): what a truncated file
+    // decompresses to is a valid script, and psql would commit it at the end of its input.
+    let copy = sql.find("COPY public.posts").expect("the dump fills posts");
+    let end = copy + sql[copy..].find("\n\\.\n").unwrap() + 4;
+    let truncated = {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&sql.as_bytes()[..end]).unwrap();
+        gz.flush().unwrap();
+        let cut = gz.get_ref().len();
+        gz.write_all(&sql.as_bytes()[end..]).unwrap();
+        let mut whole = gz.finish().unwrap();
+        whole.truncate(cut);
+        whole
+    };
+    assert_eq!(gunzip_prefix(&truncated), sql[..end]);
+    std::fs::write(backup.join(&dump), &truncated).unwrap();
+    edit_manifest(&backup, |m| list(m, &dump, &truncated));
+    refused(&s, &backup, "refused before psql");
+}
+
+/// What a truncated gzip decompresses to before the decoder stops.
+fn gunzip_prefix(bytes: &[u8]) -> String {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut d = flate2::read::GzDecoder::new(bytes);
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = d.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn a_dump_that_would_commit_early_is_refused() {
+    let Some(s) = site() else { return };
+    let backup = s.backup();
+    diverge(&s);
+    let dump = manifest(&backup)["database_dump"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The whole dump, then a COMMIT that would end the single transaction, then an error.
+    let sql = gunzip(&std::fs::read(backup.join(&dump)).unwrap()) + "COMMIT;\nSELECT 1/0;\n";
+    let gz = gzip(&sql);
+    std::fs::write(backup.join(&dump), &gz).unwrap();
+    edit_manifest(&backup, |m| list(m, &dump, &gz));
+    refused(&s, &backup, "refused before psql saw any of it");
+    refused(
+        &s,
+        &backup,
+        "holds COMMIT: it would end the single transaction",
+    );
+}
+
+#[test]
+fn manifest_paths_outside_the_backup_are_refused() {
+    let Some(s) = site() else { return };
+    let backup = s.backup();
+    diverge(&s);
+    let dump = manifest(&backup)["database_dump"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A dump beside the backup, named with `..`: a valid one, so only the path is wrong.
+    let outside = backup.parent().unwrap().join("x.sql.gz");
+    std::fs::rename(backup.join(&dump), &outside).unwrap();
+    let bytes = std::fs::read(&outside).unwrap();
+    edit_manifest(&backup, |m| {
+        unlist(m, &dump);
+        list(m, "../x.sql.gz", &bytes);
+        m["database_dump"] = "../x.sql.gz".into();
+    });
+    refused(&s, &backup, "\"../x.sql.gz\" climbs out of the backup");
+    assert_eq!(std::fs::read(&outside).unwrap(), bytes);
+
+    // Back in place, and an absolute path listed with its true size and checksum.
+    std::fs::rename(&outside, backup.join(&dump)).unwrap();
+    let passwd = std::fs::read("/etc/passwd").unwrap();
+    edit_manifest(&backup, |m| {
+        unlist(m, "../x.sql.gz");
+        list(m, &dump, &bytes);
+        m["database_dump"] = dump.clone().into();
+        list(m, "/etc/passwd", &passwd);
+    });
+    refused(&s, &backup, "\"/etc/passwd\", which is an absolute path");
+    assert_eq!(std::fs::read("/etc/passwd").unwrap(), passwd);
+    let outside: Vec<_> = std::fs::read_dir(backup.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        outside.len(),
+        1,
+        "nothing written beside the backup: {outside:?}"
+    );
+}
+
+#[test]
+fn a_listed_fifo_or_link_is_refused_without_hanging() {
+    let Some(s) = site() else { return };
+    let backup = s.backup();
+    diverge(&s);
+    // A FIFO where a file was, listed as an empty file: reading it would wait forever.
+    let fifo = backup.join("files/users/u1/profile.txt");
+    std::fs::remove_file(&fifo).unwrap();
+    sh(&format!("mkfifo '{}'", fifo.display()));
+    edit_manifest(&backup, |m| list(m, "files/users/u1/profile.txt", b""));
+    refused(&s, &backup, "files/users/u1/profile.txt is a FIFO");
+
+    // A link to /dev/zero listed as an empty file (it never ends).
+    std::fs::remove_file(&fifo).unwrap();
+    std::fs::write(&fifo, "hello").unwrap();
+    edit_manifest(&backup, |m| list(m, "files/users/u1/profile.txt", b"hello"));
+    std::os::unix::fs::symlink("/dev/zero", backup.join("files/zero")).unwrap();
+    edit_manifest(&backup, |m| list(m, "files/zero", b""));
+    refused(&s, &backup, "files/zero is a symbolic link");
+
+    // A link to /etc/passwd listed with the checksum of what it leads to.
+    std::fs::remove_file(backup.join("files/zero")).unwrap();
+    let passwd = std::fs::read("/etc/passwd").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", backup.join("files/passwd")).unwrap();
+    edit_manifest(&backup, |m| {
+        unlist(m, "files/zero");
+        list(m, "files/passwd", &passwd);
+    });
+    refused(&s, &backup, "files/passwd is a symbolic link");
+}
+
+#[test]
+fn anything_the_manifest_does_not_list_is_refused() {
+    let Some(s) = site() else { return };
+    let backup = s.backup();
+    diverge(&s);
+    std::fs::write(backup.join("files/teams/t1/extra.txt"), "unlisted").unwrap();
+    refused(
+        &s,
+        &backup,
+        "files/teams/t1/extra.txt is in the backup but not in the manifest",
+    );
+    std::fs::remove_file(backup.join("files/teams/t1/extra.txt")).unwrap();
+
+    std::os::unix::fs::symlink("/etc", backup.join("files/etc")).unwrap();
+    refused(
+        &s,
+        &backup,
+        "files/etc is a symbolic link (to /etc) that the manifest does not list",
+    );
+    std::fs::remove_file(backup.join("files/etc")).unwrap();
+
+    std::fs::create_dir(backup.join("unknown")).unwrap();
+    refused(
+        &s,
+        &backup,
+        "unknown/ is in the backup but not in the manifest",
+    );
+}
+
+#[test]
+fn a_missing_config_json_the_manifest_promises_is_refused_before_anything_changes() {
+    let Some(s) = site() else { return };
+    let backup = s.backup();
+    diverge(&s);
+    write_file(&s.config_json, "{\"live\":true}\n", 0o600);
+    assert_eq!(manifest(&backup)["has_config_json"], true);
+    std::fs::remove_file(backup.join("config.json")).unwrap();
+    edit_manifest(&backup, |m| unlist(m, "config.json"));
+    refused(
+        &s,
+        &backup,
+        "the manifest says the backup has config.json, but does not list it",
+    );
+    assert_eq!(
+        std::fs::read_to_string(&s.config_json).unwrap(),
+        "{\"live\":true}\n"
+    );
+}
+
+/// Links in the files directory are backed up as links, listed with their targets, and
+/// restored; a listed link leading out of its directory is refused.
+#[test]
+fn links_in_the_files_directory_are_listed_and_restored() {
+    let Some(s) = site() else { return };
+    std::os::unix::fs::symlink("t1/a.png", s.files.join("teams/current.png")).unwrap();
+    let backup = s.backup();
+    let m = manifest(&backup);
+    assert_eq!(
+        m["links"],
+        serde_json::json!([{"path": "files/teams/current.png", "target": "t1/a.png"}])
+    );
+    std::fs::remove_dir_all(&s.files).unwrap();
+    let (code, out, err) = s.cmd(&["restore", "--from", backup.to_str().unwrap(), "--force"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        std::fs::read_link(s.files.join("teams/current.png")).unwrap(),
+        Path::new("t1/a.png")
+    );
+
+    diverge(&s);
+    std::fs::remove_file(backup.join("files/teams/current.png")).unwrap();
+    std::os::unix::fs::symlink("../../../../etc", backup.join("files/teams/current.png")).unwrap();
+    edit_manifest(&backup, |m| {
+        m["links"][0]["target"] = "../../../../etc".into();
+    });
+    refused(
+        &s,
+        &backup,
+        "files/teams/current.png is a link to ../../../../etc, outside",
+    );
+}
+
+#[test]
+fn an_omnibus_restore_from_a_fifo_is_refused_without_hanging() {
+    let Some(s) = site() else { return };
+    let before = everything(&s);
+    let fifo = s.dir.path().join("dump.sql.gz");
+    sh(&format!("mkfifo '{}'", fifo.display()));
+    let (code, out, err) = run_within(
+        60,
+        &[
+            "restore",
+            s.config.to_str().unwrap(),
+            "--omnibus-database",
+            fifo.to_str().unwrap(),
+            "--omnibus-files",
+            fifo.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("is not a regular file"), "{err}");
+    assert_eq!(everything(&s), before);
+}
