@@ -1259,12 +1259,12 @@ fn refused(s: &Site, backup: &Path, needle: &str) {
             "--force",
         ],
     );
+    assert_eq!(everything(s), before, "nothing changed: {err}");
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
         err.contains(needle) && err.contains("nothing was restored"),
         "{needle}: {err}"
     );
-    assert_eq!(everything(s), before, "nothing changed: {err}");
     assert!(before.0.starts_with("10|"), "{before:?}");
 }
 
