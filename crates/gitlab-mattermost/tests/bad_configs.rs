@@ -34,6 +34,20 @@ fn http(rest: &str) -> String {
     format!("{HTTP}{rest}")
 }
 
+/// A config with one incoming webhook `ci` (lines 1-8); `rest` starts on line 9.
+const INTEGRATIONS: &str = "external_url = \"http://mm.example.com\"\n[gitlab]\nurl = \"https://gitlab.example.com\"\n[integrations]\nowner = \"admin\"\n[integrations.incoming_webhooks.ci]\nteam = \"eng\"\nchannel = \"town-square\"\n";
+
+fn integrations(rest: &str) -> String {
+    format!("{INTEGRATIONS}{rest}")
+}
+
+/// A project `group/app` posting to `ci`, with a slash command set by `slash` (line 9 on).
+fn slash(slash: &str) -> String {
+    integrations(&format!(
+        "[integrations.gitlab_projects.\"group/app\"]\nwebhook = \"ci\"\nslash_commands = {{ enable = true{slash} }}\n"
+    ))
+}
+
 fn cases() -> Vec<Case> {
     vec![
         case("missing external_url", "toml", "[listen]\nport = 8065\n", &["missing required key \"external_url\""]),
@@ -87,6 +101,19 @@ fn cases() -> Vec<Case> {
         case("site url derived", "toml", http("[settings]\n\"ServiceSettings.SiteURL\" = \"http://other\"\n"), &["settings.ServiceSettings.SiteURL:", "derived from `external_url`"]),
         case("list with spaces", "toml", http("[settings.ServiceSettings]\nTrustedProxyIPHeader = [\"X-Forwarded-For\", \"has space\"]\n"), &["settings.ServiceSettings.TrustedProxyIPHeader:", "without spaces"]),
         case("top level not a table", "json", "[1, 2]", &["bad.json:1:1:", "top level must be a table"]),
+        // Mattermost's own limits (model/incoming_webhook.go and model/command.go `IsValid`,
+        // which count bytes), refused by `check` rather than by Mattermost at `sync`.
+        case("webhook display name bytes", "toml", integrations(&format!("display_name = \"{}\"\n", "é".repeat(33))), &["bad.toml:9:1: integrations.incoming_webhooks.ci.display_name:", "at most 64 bytes, found 66 (33 characters"]),
+        case("webhook description", "toml", integrations(&format!("description = \"{}\"\n", "d".repeat(501))), &["bad.toml:9:1: integrations.incoming_webhooks.ci.description:", "at most 500 bytes, found 501"]),
+        case("webhook username", "toml", integrations(&format!("username = \"{}\"\n", "u".repeat(65))), &["bad.toml:9:1: integrations.incoming_webhooks.ci.username:", "at most 64 bytes, found 65"]),
+        case("webhook icon url", "json", format!("{{\"external_url\": \"http://mm.example.com\", \"gitlab\": {{\"url\": \"https://gitlab.example.com\"}},\n \"integrations\": {{\"owner\": \"admin\", \"incoming_webhooks\": {{\"ci\": {{\"team\": \"eng\", \"channel\": \"town-square\",\n  \"icon_url\": \"https://x.example.com/{}\"}}}}}}}}", "i".repeat(1010)), &["bad.json:3:3: integrations.incoming_webhooks.ci.icon_url:", "at most 1024 bytes, found 1032"]),
+        case("trigger bytes", "toml", slash(&format!(", trigger = \"{}\"", "ü".repeat(65))), &["bad.toml:11:35: integrations.gitlab_projects.group/app.slash_commands.trigger:", "1-128 bytes, found 130"]),
+        case("trigger capitalised", "toml", slash(", trigger = \"Deploy\""), &["bad.toml:11:35: integrations.gitlab_projects.group/app.slash_commands.trigger:", "saved as \"deploy\"", "changed on every run", "write it in lower case: \"deploy\""]),
+        case("trigger built in", "toml", slash(", trigger = \"me\""), &["bad.toml:11:35: integrations.gitlab_projects.group/app.slash_commands.trigger:", "/me is one of Mattermost's built-in commands"]),
+        case("default trigger built in", "toml", integrations("[integrations.gitlab_projects.\"group/away\"]\nwebhook = \"ci\"\nslash_commands = { enable = true }\n"), &["bad.toml:11:1: integrations.gitlab_projects.group/away.slash_commands.trigger:", "/away is one of Mattermost's built-in commands", "(the default, the project's name)"]),
+        case("trigger characters on 11", "toml", slash(", trigger = \"déploy\""), &["bad.toml:11:35: integrations.gitlab_projects.group/app.slash_commands.trigger:", "Mattermost 11 takes a command word of A-Z"]),
+        case("dot dot project path", "toml", integrations("[integrations.gitlab_projects.\"group/../app\"]\nwebhook = \"ci\"\n"), &["bad.toml:9:31: integrations.gitlab_projects.group/../app:", "found \"..\" in \"group/../app\""]),
+        case("dots inside a project path part", "toml", integrations("[integrations.gitlab_projects.\"group/a..b\"]\nwebhook = \"ci\"\n"), &["bad.toml:9:31: integrations.gitlab_projects.group/a..b:", "nor `..` inside one"]),
         case("unknown extension", "yaml", "external_url: http://x\n", &["bad.yaml:", "unknown config format", "*.toml, *.json or *.nix"]),
     ]
 }
@@ -207,4 +234,72 @@ fn errors_name_the_file_a_layered_value_came_from() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&o.stderr).contains("--set:1:1: smtp.port:"));
+}
+
+#[test]
+fn integration_limits_are_all_reported_at_once_by_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = integrations(&format!(
+        "display_name = \"{}\"\ndescription = \"{}\"\n\
+         [integrations.gitlab_projects.\"group/app\"]\nwebhook = \"ci\"\n\
+         slash_commands = {{ enable = true, trigger = \"Deploy\" }}\n\
+         [integrations.gitlab_projects.\"group/join\"]\nwebhook = \"ci\"\n\
+         slash_commands = {{ enable = true }}\n\
+         [integrations.gitlab_projects.\"group/../x\"]\nwebhook = \"ci\"\n",
+        "n".repeat(65),
+        "é".repeat(251),
+    ));
+    let file = write(tmp.path(), "many.toml", &text);
+    let o = bin().arg("check").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    for want in [
+        "many.toml:9:1: integrations.incoming_webhooks.ci.display_name:",
+        "many.toml:10:1: integrations.incoming_webhooks.ci.description: Mattermost takes a webhook description of at most 500 bytes, found 502",
+        "many.toml:13:35: integrations.gitlab_projects.group/app.slash_commands.trigger:",
+        "many.toml:16:1: integrations.gitlab_projects.group/join.slash_commands.trigger:",
+        "many.toml:17:31: integrations.gitlab_projects.group/../x:",
+        "5 errors found",
+    ] {
+        assert!(stderr.contains(want), "{want:?} missing in:\n{stderr}");
+    }
+}
+
+#[test]
+fn the_limits_are_mattermosts_not_stricter() {
+    // Right at Mattermost's limits, in lower case, not a built-in: accepted. 10.11 takes any
+    // trigger character but a space; 11.7 only A-Z a-z 0-9 _ . / -.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = |version: &str, trigger: &str| {
+        format!(
+            "{}[mattermost]\nversion = \"{version}\"\nallow_end_of_life = true\n",
+            integrations(&format!(
+                "display_name = \"{}\"\ndescription = \"{}\"\nusername = \"{}\"\n\
+                 [integrations.gitlab_projects.\"group/app\"]\nwebhook = \"ci\"\n\
+                 slash_commands = {{ enable = true, trigger = \"{trigger}\" }}\n\
+                 [integrations.gitlab_projects.\"group/my.app\"]\nwebhook = \"ci\"\n\
+                 slash_commands = {{ enable = true }}\n",
+                "é".repeat(32),
+                "d".repeat(500),
+                "u".repeat(64),
+            ))
+        )
+    };
+    for (version, trigger, ok) in [
+        ("11.7", "t".repeat(128), true),
+        ("11.7", "gitlab/deploy-1.x_y".to_string(), true),
+        ("11.7", "déploy".to_string(), false),
+        ("10.11", "déploy".to_string(), true),
+        ("10.11", "me".to_string(), false),
+    ] {
+        let file = write(tmp.path(), "edge.toml", &text(version, &trigger));
+        let o = bin().arg("check").arg(&file).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(
+            o.status.success(),
+            ok,
+            "{version} /{trigger}: exit {:?}\n{stderr}",
+            o.status.code()
+        );
+    }
 }

@@ -7,7 +7,7 @@
 
 use super::{Context, Report};
 use crate::diag::Diagnostic;
-use crate::schema::{Config, Integrations};
+use crate::schema::{Config, Integrations, MattermostVersion};
 use crate::sources::KeyPath;
 use crate::syntax::paths;
 
@@ -40,17 +40,141 @@ pub fn webhook_name_problem(name: &str) -> Option<String> {
     (!ok).then(|| format!("expected a name of 1-64 of A-Z, a-z, 0-9, `-`, `_`, found {name:?}"))
 }
 
-/// A slash command's word: Mattermost refuses a leading `/`, spaces and more than 128
-/// characters.
-pub fn trigger_problem(trigger: &str) -> Option<String> {
-    let ok = (1..=128).contains(&trigger.chars().count())
-        && !trigger.starts_with('/')
-        && !trigger.chars().any(|c| c.is_whitespace() || c.is_control());
-    (!ok).then(|| {
-        format!(
-            "expected a command word without `/` or spaces (1-128 characters), found {trigger:?}"
-        )
+/// Mattermost's limits on what `sync` sends, from its model at the versions this tool targets
+/// (`server/public` v0.1.16 for 10.11 and v0.2.1 for 11.7, `model/incoming_webhook.go` and
+/// `model/command.go`, `IsValid`). Go's `len` counts bytes, so these are byte lengths: 64
+/// bytes are 64 ASCII letters but only 21 three-byte ones.
+pub mod limits {
+    /// `IncomingWebhook.IsValid`: `len(o.DisplayName) > 64`.
+    pub const WEBHOOK_DISPLAY_NAME: usize = 64;
+    /// `IncomingWebhook.IsValid`: `len(o.Description) > 500`.
+    pub const WEBHOOK_DESCRIPTION: usize = 500;
+    /// `IncomingWebhook.IsValid`: `len(o.Username) > 64`.
+    pub const WEBHOOK_USERNAME: usize = 64;
+    /// `IncomingWebhook.IsValid`: `len(o.IconURL) > 1024`.
+    pub const WEBHOOK_ICON_URL: usize = 1024;
+    /// `Command.IsValid`: `MinTriggerLength` and `MaxTriggerLength`.
+    pub const TRIGGER_MIN: usize = 1;
+    pub const TRIGGER_MAX: usize = 128;
+}
+
+/// The triggers of Mattermost's built-in commands (`server/channels/app/slashcommands`, each
+/// provider's `Cmd…` constant, and `app.CmdCustomStatusTrigger`), the same in the 10.11 and
+/// 11 lines. `App.createCommand` refuses a custom command whose trigger is one of them
+/// ("This trigger word is already in use"). Some are only registered with a setting or a
+/// licence (`echo` and `test` with `EnableTesting`, `exportlink`, `marketplace`,
+/// `secure-connection`), which a later change to `settings` can bring in: they are refused
+/// too.
+pub const BUILT_IN_TRIGGERS: &[&str] = &[
+    "away",
+    "code",
+    "collapse",
+    "dnd",
+    "echo",
+    "expand",
+    "exportlink",
+    "groupmsg",
+    "header",
+    "help",
+    "invite",
+    "invite_people",
+    "join",
+    "kick",
+    "leave",
+    "logout",
+    "marketplace",
+    "me",
+    "msg",
+    "mute",
+    "offline",
+    "online",
+    "open",
+    "purpose",
+    "remove",
+    "rename",
+    "search",
+    "secure-connection",
+    "settings",
+    "share-channel",
+    "shortcuts",
+    "shrug",
+    "status",
+    "test",
+];
+
+/// A value longer than Mattermost takes, in bytes (what Go's `len` counts).
+fn too_long(what: &str, value: &str, max: usize) -> Option<String> {
+    let n = value.len();
+    (n > max).then(|| {
+        let chars = value.chars().count();
+        if chars == n {
+            format!("Mattermost takes a {what} of at most {max} bytes, found {n}")
+        } else {
+            format!(
+                "Mattermost takes a {what} of at most {max} bytes, found {n} ({chars} characters; \
+                 a non-ASCII character takes 2 to 4 bytes)"
+            )
+        }
     })
+}
+
+/// A slash command's word, as `Command.IsValid` and `App.createCommand` take it: 1 to 128
+/// bytes, no leading `/`, no space (11.7 also allows only `A-Z a-z 0-9 _ . / -`: its
+/// `validCommandTriggerChars`), not a built-in command's, and in lower case (Mattermost
+/// lower-cases the trigger when it saves the command, so a capitalised one would differ from
+/// what is stored on every `sync` and be "updated" each time).
+pub fn trigger_problem(trigger: &str, version: MattermostVersion) -> Option<(String, String)> {
+    let hint = "e.g. `project` for /project".to_string();
+    let n = trigger.len();
+    if !(limits::TRIGGER_MIN..=limits::TRIGGER_MAX).contains(&n) {
+        return Some((
+            format!(
+                "Mattermost takes a command word of {}-{} bytes, found {n} in {trigger:?}",
+                limits::TRIGGER_MIN,
+                limits::TRIGGER_MAX
+            ),
+            hint,
+        ));
+    }
+    if trigger.starts_with('/') || trigger.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some((
+            format!("expected a command word without a leading `/` or spaces, found {trigger:?}"),
+            hint,
+        ));
+    }
+    if version >= MattermostVersion::V11_7
+        && !trigger
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
+    {
+        return Some((
+            format!(
+                "Mattermost 11 takes a command word of A-Z, a-z, 0-9, `_`, `.`, `/` and `-` only, \
+                 found {trigger:?}"
+            ),
+            hint,
+        ));
+    }
+    let lower = trigger.to_lowercase();
+    if lower != trigger {
+        return Some((
+            format!(
+                "Mattermost stores command words in lower case, so {trigger:?} would be saved as \
+                 {lower:?} and `integrations sync` would find it changed on every run"
+            ),
+            format!("write it in lower case: {lower:?}"),
+        ));
+    }
+    if BUILT_IN_TRIGGERS.contains(&trigger) {
+        return Some((
+            format!(
+                "/{trigger} is one of Mattermost's built-in commands; Mattermost refuses a \
+                 custom command with its word"
+            ),
+            "set slash_commands.trigger to another word, e.g. the project's full name".into(),
+        ));
+    }
+    None
 }
 
 /// A GitLab project path: `group/project` (subgroups allowed), no empty parts.
@@ -62,7 +186,19 @@ pub fn project_path_problem(path: &str) -> Option<String> {
                 && p.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         });
-    (!ok).then(|| format!("expected a GitLab project path like `group/project`, found {path:?}"))
+    if !ok {
+        return Some(format!(
+            "expected a GitLab project path like `group/project`, found {path:?}"
+        ));
+    }
+    // GitLab refuses `.` and `..` as a group or project path, and consecutive special
+    // characters in a path: the API answers 404 for such a project.
+    parts
+        .iter()
+        .find(|p| *p == &"." || p.contains(".."))
+        .map(|p| {
+            format!("GitLab takes no `.` or `..` as a path part, nor `..` inside one, found {p:?} in {path:?}")
+        })
 }
 
 /// The trigger word of a project's slash command: as set, else the project's name.
@@ -125,6 +261,44 @@ pub(super) fn check_values(config: &Config, report: &mut Report) {
                     format!("expected an http or https URL, found {icon:?}"),
                     "e.g. https://gitlab.example.com/assets/gitlab_logo.png",
                 );
+            } else if let Some(p) = too_long("profile picture URL", icon, limits::WEBHOOK_ICON_URL)
+            {
+                refuse(
+                    report,
+                    field("icon_url"),
+                    p,
+                    "link a shorter URL of the picture",
+                );
+            }
+        }
+        let texts = [
+            (
+                "display_name",
+                "display name",
+                w.display_name.as_deref(),
+                limits::WEBHOOK_DISPLAY_NAME,
+            ),
+            (
+                "description",
+                "description",
+                Some(w.description.as_str()),
+                limits::WEBHOOK_DESCRIPTION,
+            ),
+            (
+                "username",
+                "user name",
+                w.username.as_deref(),
+                limits::WEBHOOK_USERNAME,
+            ),
+        ];
+        for (f, what, value, max) in texts {
+            if let Some(p) = value.and_then(|v| too_long(&format!("webhook {what}"), v, max)) {
+                refuse(
+                    report,
+                    field(f),
+                    p,
+                    "shorten it: Mattermost refuses the webhook at `integrations sync` otherwise",
+                );
             }
         }
     }
@@ -166,13 +340,13 @@ pub(super) fn check_values(config: &Config, report: &mut Report) {
         }
         if s.enable {
             let trigger = trigger_of(path, s.trigger.as_deref());
-            if let Some(problem) = trigger_problem(&trigger) {
-                refuse(
-                    report,
-                    field("slash_commands.trigger"),
-                    problem,
-                    "e.g. `project` for /project",
-                );
+            if let Some((problem, hint)) = trigger_problem(&trigger, config.mattermost.version) {
+                let problem = if s.trigger.is_none() {
+                    format!("{problem} (the default, the project's name)")
+                } else {
+                    problem
+                };
+                refuse(report, field("slash_commands.trigger"), problem, &hint);
             }
         }
     }
@@ -229,7 +403,9 @@ pub(super) fn check_section(config: &Config, ctx: &Context, report: &mut Report)
                 .clone()
                 .unwrap_or_else(|| hook.team.clone());
             let trigger = trigger_of(path, p.slash_commands.trigger.as_deref());
-            if let Some(other) = triggers.insert((team.clone(), trigger.clone()), path) {
+            // Mattermost compares triggers after lower-casing them (`App.createCommand`).
+            let word = trigger.to_lowercase();
+            if let Some(other) = triggers.insert((team.clone(), word), path) {
                 refuse(
                     report,
                     at(&[
