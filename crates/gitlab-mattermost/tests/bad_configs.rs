@@ -303,3 +303,79 @@ fn the_limits_are_mattermosts_not_stricter() {
         );
     }
 }
+
+#[test]
+fn a_byte_order_mark_at_the_start_is_accepted_and_positions_ignore_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bom = "\u{feff}";
+    let good_toml = write(
+        tmp.path(),
+        "good.toml",
+        &format!("{bom}external_url = \"http://mm.example.com\"\n"),
+    );
+    let good_json = write(
+        tmp.path(),
+        "good.json",
+        &format!("{bom}{{\"external_url\": \"http://mm.example.com\"}}"),
+    );
+    for f in [&good_toml, &good_json] {
+        let o = bin().arg("check").arg(f).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{f:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // A refusal on line 1 names the column an editor (which hides the mark) shows.
+    for (name, text, want) in [
+        (
+            "bad.toml",
+            format!("{bom}external_url = \"ftp://mm.example.com\"\n"),
+            "bad.toml:1:1: external_url:",
+        ),
+        (
+            "bad.json",
+            format!("{bom}{{\"external_url\": \"ftp://mm.example.com\"}}"),
+            "bad.json:1:2: external_url:",
+        ),
+    ] {
+        let f = write(tmp.path(), name, &text);
+        let o = bin().arg("check").arg(&f).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(want), "{want:?} missing in:\n{stderr}");
+    }
+}
+
+#[test]
+fn a_stray_byte_order_mark_is_named_where_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bom = "\u{feff}";
+    for (name, text, want) in [
+        (
+            "twice.json",
+            format!("{bom}{bom}{{}}"),
+            "twice.json:1:1: invalid JSON: an invisible byte order mark (U+FEFF",
+        ),
+        (
+            "joined.json",
+            format!("{{\"external_url\": \"http://mm.example.com\",\n {bom}\"x\": 1}}"),
+            "joined.json:2:2: invalid JSON: an invisible byte order mark",
+        ),
+        (
+            "joined.toml",
+            format!("external_url = \"http://mm.example.com\"\n{bom}[smtp]\n"),
+            "joined.toml:2:1: invalid TOML: an invisible byte order mark",
+        ),
+    ] {
+        let f = write(tmp.path(), name, &text);
+        let o = bin().arg("check").arg(&f).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(want), "{want:?} missing in:\n{stderr}");
+        assert!(
+            stderr.contains("save the file as UTF-8 without BOM"),
+            "{stderr}"
+        );
+    }
+}

@@ -26,13 +26,17 @@ pub(super) fn parse(
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
     };
+    // A UTF-8 byte order mark, which some Windows editors write: RFC 8259 lets a parser
+    // ignore it, and the TOML reader already does. Positions are counted after it, as
+    // editors (which hide it) show them.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let index = LineIndex::new(text);
     let parsed = parse_to_ast(text, &CollectOptions::default(), &strict).map_err(|e| {
-        (
-            index.pos(e.range().start),
-            format!("invalid JSON: {}", e.kind()),
-            None,
-        )
+        let at = e.range().start;
+        match stray_bom(text, at) {
+            Some((message, hint)) => (index.pos(at), format!("invalid JSON: {message}"), hint),
+            None => (index.pos(at), format!("invalid JSON: {}", e.kind()), None),
+        }
     })?;
     let ast = parsed.value.ok_or_else(|| {
         (
@@ -43,6 +47,22 @@ pub(super) fn parse(
     })?;
     let mut path = Vec::new();
     convert(&index, &ast, &mut path, positions, problems)
+}
+
+/// A byte order mark where a parser stopped: a second one at the start, or one in the middle
+/// of the text (two files joined with `cat`), which the parser's own message ("Unexpected
+/// token") does not name, the character being invisible in an editor.
+pub(super) fn stray_bom(text: &str, offset: usize) -> Option<(String, Option<String>)> {
+    text.get(offset..)?.starts_with('\u{feff}').then(|| {
+        (
+            "an invisible byte order mark (U+FEFF, bytes EF BB BF) is here".to_string(),
+            Some(
+                "remove it: save the file as UTF-8 without BOM (one BOM at the very start is \
+                 accepted)"
+                    .to_string(),
+            ),
+        )
+    })
 }
 
 fn convert(

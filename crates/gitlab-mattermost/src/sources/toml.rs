@@ -13,9 +13,32 @@ pub(super) fn parse(
     positions: &mut BTreeMap<KeyPath, Pos>,
     problems: &mut Vec<ReadProblem>,
 ) -> Result<Value, ParseFailure> {
+    // A UTF-8 byte order mark (some Windows editors write one) is accepted, as the JSON
+    // reader does; positions are counted after it, as editors (which hide it) show them,
+    // rather than one column off on the first line.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let index = LineIndex::new(text);
     let doc = Document::parse(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
+        // toml_edit reads past a stray byte order mark and stops a little later: look for one
+        // on the line it stopped at.
+        let line_start = text
+            .get(..offset)
+            .and_then(|t| t.rfind('\n'))
+            .map_or(0, |i| i + 1);
+        let line_end = text
+            .get(offset..)
+            .and_then(|t| t.find('\n'))
+            .map_or(text.len(), |i| offset + i);
+        let bom = text
+            .get(line_start..line_end)
+            .and_then(|line| line.find('\u{feff}'))
+            .map(|i| line_start + i);
+        if let Some((at, (message, hint))) =
+            bom.and_then(|at| super::json::stray_bom(text, at).map(|m| (at, m)))
+        {
+            return (index.pos(at), format!("invalid TOML: {message}"), hint);
+        }
         let message = e.message().trim().to_string();
         (index.pos(offset), format!("invalid TOML: {message}"), None)
     })?;
