@@ -84,7 +84,8 @@ fn default_filter(verbose: u8) -> String {
 }
 
 fn load(config: &ConfigArgs) -> Result<Plan, Failure> {
-    let plan = gitlab_mattermost::load(&config.files, &config.sets)?;
+    let plan = gitlab_mattermost::load(&config.files, &config.sets)
+        .map_err(|d| name_set_origins(d, &config.sets))?;
     for w in &plan.warnings {
         tracing::warn!("{w}");
     }
@@ -95,6 +96,27 @@ fn load(config: &ConfigArgs) -> Result<Plan, Failure> {
         "config is valid"
     );
     Ok(plan)
+}
+
+/// A `--set` that cannot be read (no `=`, an open quote, an empty key part) is reported
+/// without an origin: name it `--set #N`, N counting the `--set` options from 1, as the
+/// values they set are (`--set:N:1`).
+fn name_set_origins(mut d: Diagnostics, sets: &[String]) -> Diagnostics {
+    for diag in d.0.iter_mut().filter(|diag| diag.origin.is_none()) {
+        let n = sets.iter().position(|set| match set.split_once('=') {
+            None => diag.message == format!("`--set {set}` has no `=`"),
+            Some((key, _)) => {
+                diag.key == key && (!key.is_empty() || diag.message.contains("--set"))
+            }
+        });
+        if let Some(i) = n {
+            diag.origin = Some(gitlab_mattermost::diag::Origin {
+                source: format!("--set #{}", i + 1),
+                pos: None,
+            });
+        }
+    }
+    d
 }
 
 fn run(command: Command) -> Result<ExitCode, Failure> {

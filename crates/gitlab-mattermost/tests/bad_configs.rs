@@ -379,3 +379,37 @@ fn a_stray_byte_order_mark_is_named_where_it_is() {
         );
     }
 }
+
+#[test]
+fn an_unreadable_set_is_named_by_its_number_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = write(tmp.path(), "base.toml", HTTP);
+    let o = bin()
+        .arg("check")
+        .arg(&base)
+        .args([
+            "--set",
+            "smtp.port=25",
+            "--set",
+            "nope",
+            "--set",
+            "a.\"b=1",
+            "--set",
+            "smtp..port=1",
+            "--set",
+            "=x",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    for want in [
+        "error: --set #2: `--set nope` has no `=`",
+        "error: --set #3: a.\"b: a quote in this --set key is not closed",
+        "error: --set #4: smtp..port: empty key path element",
+        "error: --set #5: empty key path element",
+        "4 errors found",
+    ] {
+        assert!(stderr.contains(want), "{want:?} missing in:\n{stderr}");
+    }
+}
