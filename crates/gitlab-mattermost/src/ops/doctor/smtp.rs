@@ -19,6 +19,7 @@ use rustls::{ClientConnection, StreamOwned};
 
 use super::{Ctx, Outcome, Steps};
 use crate::ops::files;
+use crate::ops::http::Redactor;
 use crate::ops::tls::{self, Verify};
 use crate::schema::{ConnectionSecurity, Smtp};
 
@@ -331,6 +332,10 @@ fn authenticate(
         };
         return Err(fail("the server offers no AUTH mechanism", fix));
     }
+    // A reply may echo what was sent: never print the password, alone or in the PLAIN blob,
+    // in any encoding.
+    session.secrets.add(&password);
+    session.secrets.add(&format!("\0{user}\0{password}"));
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let (mechanism, reply) = if mechanisms.iter().any(|m| m == "PLAIN") {
         let r = session
@@ -561,6 +566,8 @@ impl Write for Stream {
 struct Session {
     stream: Stream,
     buf: Vec<u8>,
+    /// What was sent that no reply line may show.
+    secrets: Redactor,
 }
 
 impl Session {
@@ -568,6 +575,7 @@ impl Session {
         Session {
             stream: Stream::Plain(tcp),
             buf: Vec::new(),
+            secrets: Redactor::new(),
         }
     }
 
@@ -582,12 +590,16 @@ impl Session {
         Ok(Session {
             stream: Stream::Tls(Box::new(StreamOwned::new(conn, tcp))),
             buf: Vec::new(),
+            secrets: Redactor::new(),
         })
     }
 
     fn start_tls(self, config: Arc<rustls::ClientConfig>, server: &str) -> io::Result<Session> {
         match self.stream {
-            Stream::Plain(tcp) => Session::tls(tcp, config, server),
+            Stream::Plain(tcp) => Session::tls(tcp, config, server).map(|mut s| {
+                s.secrets = self.secrets;
+                s
+            }),
             Stream::Tls(_) => Err(io::Error::other("already encrypted")),
         }
     }
@@ -655,7 +667,10 @@ impl Session {
             }
             if let Some(i) = newline {
                 let raw: Vec<u8> = self.buf.drain(..=i).collect();
-                return Ok(String::from_utf8_lossy(&raw).trim_end().to_string());
+                // Redacted before anything (trace, error, message) can show it.
+                return Ok(self
+                    .secrets
+                    .redact(String::from_utf8_lossy(&raw).trim_end()));
             }
             let mut chunk = [0u8; 4096];
             let n = self.stream.read(&mut chunk)?;
