@@ -746,3 +746,51 @@ fn sign_in_choice(args: &[&str]) -> Vec<&'static str> {
         vec!["--gitlab-sign-in", "team-route"]
     }
 }
+
+/// `database.port` as a string (a hand-made JSON, an option typed loosely): the number it
+/// holds is carried; one that holds no port is reported, never replaced by 5432 unsaid.
+#[test]
+fn a_string_database_port_is_carried_or_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = dir.path().join("secrets");
+    let original: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("password-auth.json")).expect("fixture"),
+    )
+    .expect("JSON");
+    for (port, carried) in [
+        (serde_json::json!("6543"), Some(6543)),
+        (serde_json::json!(" 6543 "), Some(6543)),
+        (serde_json::json!("postgres"), None),
+        (serde_json::json!(70000), None),
+        (serde_json::json!(0), None),
+    ] {
+        let mut module = original.clone();
+        module["database"]["port"] = port.clone();
+        let json_path = write(dir.path(), "port.json", &module.to_string());
+        let run = import(
+            &json_path,
+            &["--secrets-dir", secrets.to_str().expect("utf-8")],
+        );
+        let config: toml_edit::DocumentMut = run.config.parse().expect("TOML");
+        let found = config["database"]["port"].as_integer();
+        match carried {
+            Some(p) => {
+                assert_eq!(found, Some(p), "{port}: {}", run.config);
+                assert!(
+                    run.report.contains(&format!("read as the port number {p}")),
+                    "{port}: {}",
+                    run.report
+                );
+            }
+            None => {
+                let shown = port.to_string();
+                assert!(
+                    run.report.contains(&format!("{shown}: not a port number"))
+                        && run.report.contains("5432"),
+                    "{port} must be reported with the port used instead:\n{}",
+                    run.report
+                );
+            }
+        }
+    }
+}

@@ -560,6 +560,46 @@ fn matterircd(run: &mut Run) {
     run.report(Section::Dropped, "matterircd.enable", format!("true: no equivalent; matterircd is a separate service. Keep it with a unit of your own: systemd.services.matterircd = {{ wantedBy = [ \"multi-user.target\" ]; serviceConfig = {{ DynamicUser = true; ExecStart = \"{}\"; }}; }} (with pkgs.matterircd in place of the store path)", command.replace('"', "\\\"")));
 }
 
+/// nixpkgs' default `database.port`.
+const DEFAULT_PORT: u16 = 5432;
+
+/// `database.port`: a number, or a string holding one (a hand-made JSON, an option set from
+/// an environment variable) carried as that number; anything else is reported and nixpkgs'
+/// default applies.
+fn database_port(run: &mut Run) -> u16 {
+    let value = match run.module.take("database.port") {
+        None => return DEFAULT_PORT,
+        Some(v) => v,
+    };
+    let port = match &value {
+        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+        Value::String(s) => s.trim().parse::<u16>().ok(),
+        _ => None,
+    }
+    .filter(|p| *p != 0);
+    match (port, &value) {
+        (Some(p), Value::String(s)) => {
+            run.report(
+                Section::Derived,
+                "database.port",
+                format!("the string {s:?} read as the port number {p}"),
+            );
+            p
+        }
+        (Some(p), _) => p,
+        (None, _) => {
+            run.report(
+                Section::Dropped,
+                "database.port",
+                format!(
+                    "{value}: not a port number (1 to 65535); nixpkgs' default {DEFAULT_PORT} is used instead: set database.port by hand if the server listens elsewhere"
+                ),
+            );
+            DEFAULT_PORT
+        }
+    }
+}
+
 fn database(run: &mut Run) -> Result<(), ImportError> {
     let driver = string_or(run, "database.driver", "postgres");
     if driver != "postgres" {
@@ -577,11 +617,7 @@ fn database(run: &mut Run) -> Result<(), ImportError> {
     let from_environment = bool_or(run, "database.fromEnvironment", false);
     let name = string_or(run, "database.name", DEFAULT_NAME);
     let host = string_or(run, "database.host", "localhost");
-    let port = match run.module.take("database.port") {
-        Some(Value::Number(n)) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
-        _ => None,
-    }
-    .unwrap_or(5432);
+    let port = database_port(run);
     let user = string_or(run, "database.user", DEFAULT_NAME);
     let password = run.module.string("database.password", &mut run.ctx.report);
     let extra_options = match run.module.take("database.extraConnectionOptions") {
