@@ -149,3 +149,39 @@ fn the_reader_names_the_line_of_a_bad_name() {
         },
     );
 }
+
+/// systemd's `EnvironmentFile=` reader (`parse_env_file_internal`, src/basic/env-file.c)
+/// ends a line at any byte of `NEWLINE` ("\n\r"): a bare carriage return separates two
+/// assignments exactly as a line feed does, ends a comment, and after a backslash outside
+/// quotes is a continuation eaten whole; inside quotes it is kept (and `\` before it stays,
+/// since only `\` + LF is a continuation there). Each row is what systemd reads from the
+/// bytes; the reader `exec` uses must read the same.
+#[test]
+fn a_carriage_return_ends_a_line_as_in_systemd() {
+    let rows: &[(&str, &[(&str, &str)])] = &[
+        ("A=1\rB=2", &[("A", "1"), ("B", "2")]),
+        ("A=1\r\nB=2\r\n", &[("A", "1"), ("B", "2")]),
+        ("A=1 \t\rB=2", &[("A", "1"), ("B", "2")]),
+        ("A=\rB=2", &[("A", ""), ("B", "2")]),
+        ("# note\rA=1", &[("A", "1")]),
+        ("; note\\\rA=1", &[("A", "1")]),
+        ("A=x\\\rB=2", &[("A", "xB=2")]),
+        ("A=x\\\r\nB=2", &[("A", "x"), ("B", "2")]),
+        ("A=\"x\ry\"\rB=2", &[("A", "x\ry"), ("B", "2")]),
+        ("A=\"x\\\ry\"", &[("A", "x\\\ry")]),
+        ("A='x\ry'\rB=2", &[("A", "x\ry"), ("B", "2")]),
+    ];
+    for (bytes, systemd) in rows {
+        let read = env_file::parse(bytes).unwrap_or_else(|e| panic!("{bytes:?}: {e}"));
+        let expected: Vec<(String, String)> = systemd
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(read, expected, "{bytes:?}");
+    }
+    // Lines are counted as an editor shows them: a lone CR and a CRLF are one line end each.
+    let e = env_file::parse("A=1\rB=2\r\nC=3\rnot an assignment\r").expect_err("refused");
+    assert!(e.starts_with("line 4:"), "{e}");
+    let e = env_file::decode(b"A=1\rB=2\r\n\xff").expect_err("not UTF-8");
+    assert!(e.starts_with("line 3:"), "{e}");
+}

@@ -4,6 +4,15 @@
 //! Values that need it are double-quoted with `\`, `"`, `` ` `` and `$` escaped; newlines stay
 //! literal inside the quotes. Names are `[A-Za-z_][A-Za-z0-9_]*`; a NUL byte cannot be passed
 //! to a program at all, so validation refuses it and the reader reports its line.
+//!
+//! The reader ends a line where systemd's does (`parse_env_file_internal` in
+//! `src/basic/env-file.c`, `NEWLINE "\n\r"`): at a line feed and at a carriage return alike,
+//! so `A=1<CR>B=2` is two variables to both. Inside quotes a carriage return is kept, as
+//! systemd keeps it; a backslash before one outside quotes joins the lines, as before a line
+//! feed. Lines are counted for messages as an editor shows them: CRLF is one line end.
+
+use std::iter::Peekable;
+use std::str::Chars;
 
 use super::names::is_env_name;
 
@@ -32,9 +41,11 @@ pub fn entry_problem(name: &str, value: &str) -> Option<String> {
 /// The text of an environment file, or the line of the first byte that is not UTF-8.
 pub fn decode(bytes: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
+        let valid = &bytes[..e.valid_up_to()];
+        let line = valid
             .iter()
-            .filter(|b| **b == b'\n')
+            .enumerate()
+            .filter(|(i, b)| **b == b'\n' || (**b == b'\r' && valid.get(i + 1) != Some(&b'\n')))
             .count()
             + 1;
         format!("line {line}: not UTF-8 text")
@@ -59,6 +70,17 @@ pub fn quote(value: &str) -> String {
     q
 }
 
+/// Whether `c` ends a line for systemd's environment file reader.
+fn is_line_end(c: char) -> bool {
+    c == '\n' || c == '\r'
+}
+
+/// After the line end `c` was read: whether it ends a line as an editor counts them (a CR
+/// right before an LF is counted with the LF).
+fn counts_as_line(c: char, rest: &mut Peekable<Chars<'_>>) -> bool {
+    c == '\n' || rest.peek() != Some(&'\n')
+}
+
 /// Parse an environment file written in systemd's syntax (the subset [`quote`] writes, plus
 /// single quotes, comments and backslash-newline continuations). Errors name the line.
 pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
@@ -68,15 +90,19 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
     loop {
         // Skip blank space and comments between assignments.
         while let Some(&c) = chars.peek() {
-            if c == '\n' {
-                line += 1;
+            if is_line_end(c) {
                 chars.next();
+                if counts_as_line(c, &mut chars) {
+                    line += 1;
+                }
             } else if c.is_whitespace() {
                 chars.next();
             } else if c == '#' || c == ';' {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        line += 1;
+                while let Some(c) = chars.next() {
+                    if is_line_end(c) {
+                        if counts_as_line(c, &mut chars) {
+                            line += 1;
+                        }
                         break;
                     }
                 }
@@ -89,7 +115,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
         }
         let mut name = String::new();
         while let Some(&c) = chars.peek() {
-            if c == '=' || c == '\n' {
+            if c == '=' || is_line_end(c) {
                 break;
             }
             name.push(c);
@@ -110,8 +136,10 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
         loop {
             match chars.next() {
                 None => break,
-                Some('\n') => {
-                    line += 1;
+                Some(c) if is_line_end(c) => {
+                    if counts_as_line(c, &mut chars) {
+                        line += 1;
+                    }
                     break;
                 }
                 Some('"') => {
@@ -133,7 +161,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
                                 }
                             },
                             Some(c) => {
-                                if c == '\n' {
+                                if is_line_end(c) && counts_as_line(c, &mut chars) {
                                     line += 1;
                                 }
                                 value.push(c);
@@ -149,7 +177,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
                             None => return Err(format!("line {line}: unterminated single quote")),
                             Some('\'') => break,
                             Some(c) => {
-                                if c == '\n' {
+                                if is_line_end(c) && counts_as_line(c, &mut chars) {
                                     line += 1;
                                 }
                                 value.push(c);
@@ -158,7 +186,11 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
                     }
                 }
                 Some('\\') => match chars.next() {
-                    Some('\n') => line += 1,
+                    Some(c) if is_line_end(c) => {
+                        if counts_as_line(c, &mut chars) {
+                            line += 1;
+                        }
+                    }
                     Some(c) => {
                         value.push_str(&pending_space);
                         pending_space.clear();
