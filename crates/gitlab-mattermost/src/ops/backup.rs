@@ -33,6 +33,7 @@ use crate::validate::Plan;
 mod inspect;
 mod omnibus;
 
+use super::tools::{last_line, spawn_error};
 pub use inspect::verify;
 
 const MANIFEST: &str = "manifest.json";
@@ -373,17 +374,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    super::tools::sha256_file(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 fn copy_file(from: &Path, to: &Path) -> Result<()> {
@@ -464,26 +455,6 @@ fn data_source(plan: &Plan) -> Result<String> {
         .get("MM_SQLSETTINGS_DATASOURCE")
         .cloned()
         .context("no data source in the config")
-}
-
-fn spawn_error(program: &str, e: io::Error) -> anyhow::Error {
-    if e.kind() == io::ErrorKind::NotFound {
-        anyhow::anyhow!(
-            "{program} not found: install PostgreSQL's client programs (postgresql-client)"
-        )
-    } else {
-        anyhow::anyhow!("cannot run {program}: {e}")
-    }
-}
-
-fn last_line(stderr: &[u8]) -> String {
-    String::from_utf8_lossy(stderr)
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("no message")
-        .trim()
-        .to_string()
 }
 
 /// `pg_dump` (plain SQL with DROP … IF EXISTS, so a forced restore replaces objects) piped

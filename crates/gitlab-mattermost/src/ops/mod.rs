@@ -16,4 +16,5 @@ pub mod integrations;
 pub mod migrate;
 pub mod mmctl;
 pub mod tls;
+pub mod tools;
 pub mod users;

@@ -28,6 +28,7 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
 use super::{Entry, Manifest, CONFIG_JSON, FILES_DIR, MANIFEST, SECRETS_DIR};
+pub use crate::ops::tools::hex;
 
 /// The largest manifest read: one of a million files is well below it.
 pub const MANIFEST_LIMIT: u64 = 256 << 20;
@@ -100,10 +101,6 @@ fn hash_bounded(f: &mut File, size: u64) -> io::Result<(u64, String)> {
         h.update(&buf[..k]);
     }
     Ok((n, hex(&h.finalize())))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Read the manifest of `dir`, bounded.

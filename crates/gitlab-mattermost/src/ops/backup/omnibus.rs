@@ -36,6 +36,7 @@ use super::{
     last_line, move_aside, not_empty, pg_command, spawn_error, user_tables, utc_stamp,
 };
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::ops::tools::hex;
 use crate::ops::users;
 use crate::schema::DatabaseKind;
 use crate::validate::Plan;
@@ -769,10 +770,6 @@ fn create_parent(path: &Path) -> Result<()> {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every file in place, with the checksum it had in the archive.

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
 
+pub use crate::ops::tools::{last_line, spawn_error};
 use crate::ops::users;
 
 /// Where and as whom to reach one database.
@@ -168,7 +169,7 @@ impl Server {
         }
         tmp.as_file().sync_all()?;
         tmp.persist(out).map_err(|e| e.error)?;
-        Ok((size, crate::ops::migrate::tree::hex(&h.finalize())))
+        Ok((size, crate::ops::tools::hex(&h.finalize())))
     }
 
     /// `pg_restore` of a custom-format dump as `role` (every object it creates is the
@@ -229,24 +230,6 @@ fn run(mut cmd: Command, program: &str) -> Result<Vec<u8>> {
         bail!("{program} failed: {}", last_line(&out.stderr));
     }
     Ok(out.stdout)
-}
-
-pub fn spawn_error(program: &str, e: io::Error) -> anyhow::Error {
-    if e.kind() == io::ErrorKind::NotFound {
-        anyhow!("{program} not found: install PostgreSQL's client programs (postgresql-client)")
-    } else {
-        anyhow!("cannot run {program}: {e}")
-    }
-}
-
-pub fn last_line(stderr: &[u8]) -> String {
-    String::from_utf8_lossy(stderr)
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("no message")
-        .trim()
-        .to_string()
 }
 
 /// `170002` → 17; `150010` → 15 (versions before 10 do not matter here).
