@@ -194,15 +194,7 @@ pub fn create_file_exclusively(
     bytes: &[u8],
     mode: u32,
 ) -> Result<FileWrite> {
-    let dir = parent_of(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".gitlab-mattermost-")
-        .permissions(fs::Permissions::from_mode(mode))
-        .tempfile_in(&dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let (dir, tmp) = synced_temp_beside(path, bytes, mode)?;
     match renameat_with(CWD, tmp.path(), CWD, path, RenameFlags::NOREPLACE) {
         Ok(()) => {
             // The temporary name is gone: nothing is left to remove.
@@ -248,6 +240,20 @@ pub fn collect_refusals<T>(result: Result<T>, all: &mut Diagnostics) -> Result<O
 /// renamed over the target, then the directory fsynced. A crash leaves the old or the new
 /// content, never a torn file, and the file is never readable beyond `mode` (secrets: 0600).
 pub fn write_file_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let (dir, tmp) = synced_temp_beside(path, bytes, mode)?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    sync_dir(&dir)
+}
+
+/// `bytes` in a temporary file with `mode` (from its first byte) in `path`'s directory,
+/// fsynced: what both ways of putting a file in place start from.
+fn synced_temp_beside(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<(PathBuf, tempfile::NamedTempFile)> {
     use std::os::unix::fs::PermissionsExt;
     let dir = parent_of(path);
     let mut tmp = tempfile::Builder::new()
@@ -258,10 +264,7 @@ pub fn write_file_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<()>
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    sync_dir(&dir)
+    Ok((dir, tmp))
 }
 
 fn parent_of(dir: &Path) -> PathBuf {
