@@ -412,19 +412,11 @@ fn place_config_json(
     if let Some(dir) = to.parent() {
         if !dir.exists() {
             fs::create_dir_all(dir)?;
-            rustix::fs::chown(
-                dir,
-                Some(rustix::fs::Uid::from_raw(owner.uid)),
-                Some(rustix::fs::Gid::from_raw(owner.gid)),
-            )?;
+            tree::chown(dir, owner)?;
         }
     }
     crate::output::write_file_atomically(to, &text, 0o600)?;
-    rustix::fs::chown(
-        to,
-        Some(rustix::fs::Uid::from_raw(owner.uid)),
-        Some(rustix::fs::Gid::from_raw(owner.gid)),
-    )?;
+    tree::chown(to, owner)?;
     println!(
         "config.json → {} ({} bytes, 0600)",
         to.display(),

@@ -29,11 +29,16 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn command(&self, program: &str) -> Result<Command> {
-        let exe = match &self.bin {
+    /// The program in `bin` when it is there (Omnibus's own, matching its server), else PATH's.
+    fn exe(&self, program: &str) -> PathBuf {
+        match &self.bin {
             Some(dir) if dir.join(program).is_file() => dir.join(program),
             _ => PathBuf::from(program),
-        };
+        }
+    }
+
+    pub fn command(&self, program: &str) -> Result<Command> {
+        let exe = self.exe(program);
         let mut cmd = Command::new(exe);
         cmd.current_dir("/")
             .env_remove("PGPASSWORD")
@@ -209,10 +214,7 @@ impl Server {
 
     /// The major version of a client program (`pg_restore --version` → 17).
     pub fn tool_major(&self, program: &str) -> Result<u32> {
-        let exe = match &self.bin {
-            Some(dir) if dir.join(program).is_file() => dir.join(program),
-            _ => PathBuf::from(program),
-        };
+        let exe = self.exe(program);
         let out = Command::new(&exe)
             .arg("--version")
             .output()

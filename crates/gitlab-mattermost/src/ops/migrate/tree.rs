@@ -245,7 +245,8 @@ fn copy_file(src: &Path, dst: &Path, meta: &FileEntry, owner: Option<Owner>) -> 
     Ok(hex(&h.finalize()))
 }
 
-fn chown(path: &Path, o: Owner) -> Result<()> {
+/// Give `path` (never what a symlink there points to) to the account.
+pub fn chown(path: &Path, o: Owner) -> Result<()> {
     rustix::fs::chownat(
         rustix::fs::CWD,
         path,
