@@ -1,44 +1,54 @@
 {
   description = "GitLab Mattermost from one typed configuration: a compiler and a NixOS module";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+  # NixOS 26.05: Mattermost 11.7 ESR as pkgs.mattermost, GitLab 18.11.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs =
     { self, nixpkgs }:
     let
+      inherit (nixpkgs) lib;
       # Built and tested on x86_64-linux only (the module asserts it too).
-      system = "x86_64-linux";
-      pkgs = nixpkgs.legacyPackages.${system};
+      systems = [ "x86_64-linux" ];
+      forSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
     in
     {
-      packages.${system} = {
+      packages = forSystems (pkgs: {
         gitlab-mattermost = pkgs.callPackage ./nix/package.nix { };
-        default = self.packages.${system}.gitlab-mattermost;
-      };
+        default = self.packages.${pkgs.stdenv.hostPlatform.system}.gitlab-mattermost;
+      });
 
-      # The compiler defaults to this flake's build (the Rust toolchain it was tested with);
-      # without the flake, nixos-modules builds it with the host's pkgs.
-      nixosModules.default = {
-        imports = [ ./nixos-modules ];
-        services.gitlab-mattermost.compilerPackage = nixpkgs.lib.mkDefault self.packages.${system}.default;
-      };
+      # The compiler defaults to this flake's build for the host's platform (the Rust
+      # toolchain it was tested with); on a platform the flake builds nothing for, and without
+      # the flake, nixos-modules builds it with the host's pkgs (and the module's platform
+      # assertion says what is supported).
+      nixosModules.default =
+        { lib, pkgs, ... }:
+        {
+          imports = [ ./nixos-modules ];
+          services.gitlab-mattermost.compilerPackage = lib.mkIf (
+            self.packages ? ${pkgs.stdenv.hostPlatform.system}
+          ) (lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default);
+        };
 
-      checks.${system} = import ./checks { inherit nixpkgs pkgs self; };
+      checks = forSystems (pkgs: import ./checks { inherit nixpkgs pkgs self; });
 
-      formatter.${system} = pkgs.nixfmt-tree;
+      formatter = forSystems (pkgs: pkgs.nixfmt-tree);
 
-      devShells.${system}.default = pkgs.mkShell {
-        packages = [
-          pkgs.cargo
-          pkgs.rustc
-          pkgs.clippy
-          pkgs.rustfmt
-          pkgs.nginx
-          pkgs.systemd # systemd-analyze
-          pkgs.nixfmt
-          pkgs.postgresql
-          (pkgs.python3.withPackages (python: [ python.aiosmtpd ]))
-        ];
-      };
+      devShells = forSystems (pkgs: {
+        default = pkgs.mkShell {
+          packages = [
+            pkgs.cargo
+            pkgs.rustc
+            pkgs.clippy
+            pkgs.rustfmt
+            pkgs.nginx
+            pkgs.systemd # systemd-analyze
+            pkgs.nixfmt
+            pkgs.postgresql
+            (pkgs.python3.withPackages (python: [ python.aiosmtpd ]))
+          ];
+        };
+      });
     };
 }

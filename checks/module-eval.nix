@@ -16,14 +16,16 @@ let
   secretFile = toString (builtins.toFile "module-eval-secret" canary);
 
   evalSystem =
-    { system, module }:
+    host:
     nixpkgs.lib.nixosSystem {
+      # A host with `release` gets a lib that reports that NixOS release (eval/host-lib.nix).
+      lib = import ./eval/host-lib.nix nixpkgs.lib host;
       modules = [
         self.nixosModules.default
-        module
+        host.module
         {
-          nixpkgs.hostPlatform = system;
-          system.stateVersion = "25.11";
+          nixpkgs.hostPlatform = host.system;
+          system.stateVersion = "26.05";
           boot.loader.grub.enable = false;
           fileSystems."/" = {
             device = "/dev/vda";

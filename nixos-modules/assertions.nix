@@ -87,6 +87,19 @@ in
         '';
       }
       {
+        # The module orders Mattermost after postgresql.target and adds to
+        # postgresql-setup.service, which NixOS has from 25.11 on: on an older release
+        # Mattermost would wait for a target that never comes.
+        assertion = !lib.versionOlder lib.version "25.11";
+        message = ''
+          services.gitlab-mattermost needs NixOS 25.11 or later; this system's nixpkgs is
+          NixOS ${lib.trivial.release} (lib.version ${lib.version}), whose PostgreSQL module has no
+          postgresql.target, so Mattermost would never start. Move the host to a supported
+          release, e.g. the flake input github:NixOS/nixpkgs/nixos-26.05 (NixOS 25.11 also
+          works, but reached its end of life on 2026-06-30).
+        '';
+      }
+      {
         assertion = system == "x86_64-linux";
         message = ''
           services.gitlab-mattermost supports x86_64-linux only; this system is ${system}.

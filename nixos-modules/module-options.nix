@@ -26,8 +26,9 @@ in
 
     package = lib.mkPackageOption pkgs "mattermost" {
       extraDescription = ''
-        On NixOS 25.11 `pkgs.mattermost` is the 10.11 Extended Support Release, whose Team
-        Edition offers "Sign in with GitLab"; from 11.0 that button needs a license.
+        On NixOS 26.05 `pkgs.mattermost` is the 11.7 Extended Support Release (Team Edition:
+        from 11.0 the "Sign in with GitLab" button needs a license, see
+        `gitlab.allowTeamEditionRoute`). `mattermost.version` follows this package.
       '';
     };
 

@@ -485,6 +485,13 @@ in
       && rejects hosts.teamEditionNoChoice "mattermost.edition = \"enterprise\"";
   }
   {
+    name = "release2505: a NixOS release older than 25.11 is rejected, saying what to move to";
+    ok =
+      rejects hosts.release2505 "NixOS 25.05"
+      && rejects hosts.release2505 "needs NixOS 25.11 or later"
+      && rejects hosts.release2505 "nixos-26.05";
+  }
+  {
     name = "aarch64: rejected, x86_64-linux only";
     ok = rejects hosts.aarch64 "x86_64-linux only";
   }

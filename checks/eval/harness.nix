@@ -10,13 +10,23 @@ let
   lib = import libPath;
 
   evalSystem =
-    { system, module }:
-    lib.evalModules {
+    host:
+    let
+      hostLib = import ./host-lib.nix lib host;
+    in
+    hostLib.evalModules {
+      # The module's `lib` argument, as NixOS passes it.
+      specialArgs.lib = hostLib;
       modules = [
         ../../nixos-modules
         ./nixos-stubs.nix
-        module
-        { _module.args.pkgs = import ./fake-pkgs.nix { inherit lib system; }; }
+        host.module
+        {
+          _module.args.pkgs = import ./fake-pkgs.nix {
+            inherit lib;
+            inherit (host) system;
+          };
+        }
       ];
     };
 
@@ -60,6 +70,42 @@ let
           "FAILED";
     };
 
+  # Every attribute path of the fake pkgs (down to a derivation, a function or a plain value;
+  # `lib` is nixpkgs' own), which must all exist in the nixpkgs the flake pins: the hosts and
+  # the module are evaluated against real nixpkgs too (checks/module-eval.nix), where an
+  # attribute only the fake pkgs have aborts the evaluation.
+  fakePkgs = import ./fake-pkgs.nix {
+    inherit lib;
+    system = "x86_64-linux";
+  };
+  attributePaths =
+    prefix: set:
+    lib.concatLists (
+      lib.mapAttrsToList (
+        name: value:
+        let
+          path = prefix ++ [ name ];
+        in
+        if name != "lib" && builtins.isAttrs value && !lib.isDerivation value && !(value ? type) then
+          attributePaths path value
+        else
+          [ (lib.concatStringsSep "." path) ]
+      ) set
+    );
+  # nixpkgs-attributes.txt: one attribute path a line, then where nixpkgs defines it.
+  known = map (line: lib.head (lib.splitString " " line)) (
+    lib.filter (line: line != "" && !lib.hasPrefix "#" line) (
+      lib.splitString "\n" (builtins.readFile ./nixpkgs-attributes.txt)
+    )
+  );
+  unknown = lib.filter (path: !builtins.elem path known) (attributePaths [ ] fakePkgs);
+  fakePkgsCheck = {
+    name =
+      "fake-pkgs: every attribute exists in the pinned nixpkgs (nixpkgs-attributes.txt)"
+      + lib.optionalString (unknown != [ ]) " (not there: ${lib.concatStringsSep ", " unknown})";
+    ok = unknown == [ ];
+  };
+
   # What the module hands the compiler for each host it accepts, for `gitlab-mattermost check`.
   accepted = [
     "minimal"
@@ -71,7 +117,7 @@ let
   ];
 in
 {
-  checks = map run checks;
+  checks = map run (checks ++ [ fakePkgsCheck ]);
   configs = lib.genAttrs accepted (
     name:
     builtins.unsafeDiscardStringContext (

@@ -291,6 +291,20 @@ rec {
 
   # Hosts that the assertions must reject.
 
+  # A NixOS release older than 25.11 (its lib says so; `release` is read by both harnesses):
+  # no postgresql.target, so Mattermost would never start.
+  release2505 = {
+    system = "x86_64-linux";
+    release = "25.05";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+      };
+    };
+  };
+
   # nixpkgs' own services.mattermost next to this module (both define the unit and the user).
   bothModules = {
     system = "x86_64-linux";

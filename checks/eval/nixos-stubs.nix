@@ -1,6 +1,12 @@
 # Typed declarations of the NixOS options that services.gitlab-mattermost sets or reads, so
 # that lib.evalModules can evaluate the module without nixpkgs. Types follow NixOS where it
 # matters for merging (lists concatenate, attribute sets merge, a conflict is an error).
+#
+# They follow NixOS 26.05 as the flake pins it (nixpkgs rev
+# 78e9c786dc08cd4f3420c2395cd977206a9b1da2): nixos/modules/system/boot/systemd.nix and
+# lib/systemd-unit-options.nix for units, services/web-servers/nginx/{default,vhost-options}.nix
+# for nginx, services/databases/postgresql.nix, services/misc/gitlab.nix. Only the options the
+# module uses are declared, with NixOS's names, types and defaults.
 { config, lib, ... }:
 let
   inherit (lib) mkOption types;

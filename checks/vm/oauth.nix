@@ -20,13 +20,14 @@
 let
   inherit (helpers) certs;
 
-  # From 11.0 Mattermost Team Edition offers "Sign in with GitLab" only with a license
-  # carrying the OpenId feature, so the login flow can only be tested on 10.11, the Extended
-  # Support Release that GitLab's Omnibus bundled last; on nixos-25.11 that is pkgs.mattermost.
-  mattermostEsr =
-    assert lib.assertMsg (lib.versions.majorMinor pkgs.mattermost.version == "10.11") ''
-      vm-oauth needs Mattermost 10.11 (Team Edition shows the GitLab button without a license
-      only up to 10.11), but pkgs.mattermost is ${pkgs.mattermost.version} at this nixpkgs.
+  # From 11.0 Mattermost Team Edition advertises "Sign in with GitLab" only with a license
+  # carrying the OpenId feature; without one, the module's gitlab.allowTeamEditionRoute leads
+  # users through /gitlab-sign-in to the route that still works. This is what NixOS 26.05
+  # ships (pkgs.mattermost, the 11.7 ESR), so that is what the test signs in through.
+  mattermostPackage =
+    assert lib.assertMsg (lib.versionAtLeast pkgs.mattermost.version "11.7") ''
+      vm-oauth tests the 11.7 ESR that NixOS 26.05 ships, but pkgs.mattermost is
+      ${pkgs.mattermost.version} at this nixpkgs (the flake pins nixos-26.05).
     '';
     pkgs.mattermost;
 
@@ -101,7 +102,7 @@ in
       })
     ];
     services.gitlab-mattermost = {
-      package = mattermostEsr;
+      package = mattermostPackage;
       gitlab = {
         url = "https://gitlab.test";
         # On an 11 package (Team Edition) the sign-in goes through /gitlab-sign-in.
@@ -174,6 +175,7 @@ in
         mattermost.succeed(
             "oauth-login --gitlab https://gitlab.test --mattermost https://mattermost.test"
             + f" --user {user} --password {shlex.quote(GITLAB_PASSWORD)} --expect {expect}"
+            + " --start /gitlab-sign-in"
         )
         member = api(mattermost, "GET", f"/api/v4/users/username/{user}", login=MM_ADMIN)
         assert member["email"] == f"{user}@example.org", member
