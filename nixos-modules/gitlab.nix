@@ -29,8 +29,39 @@ let
       config.environment.systemPackages;
 
   createToken = reg.tokenFile == null;
-  configFile = cfg.rendered.configFile;
   stateDir = "/var/lib/gitlab-mattermost-oauth";
+
+  # What registration reads, and nothing else: GitLab's URL, the site URL the redirect URIs
+  # are made from, the scope, where the id and secret go, and the Mattermost release (whose
+  # edition rules the compiler checks). Registration gets this file rather than the whole
+  # configuration, so that the unit (and with it a switch) changes only when one of these
+  # does. The whole configuration is checked when it is rendered. (nginx plays no part in
+  # registration: left out, it is not checked again here.)
+  registrationSettings = {
+    inherit (cfg.finalConfig) external_url site_url gitlab;
+    mattermost = lib.filterAttrs (
+      name: _:
+      builtins.elem name [
+        "version"
+        "edition"
+        "allow_end_of_life"
+        "license_file"
+      ]
+    ) cfg.finalConfig.mattermost;
+    nginx.enable = false;
+  };
+  registrationConfig = pkgs.writeText "gitlab-mattermost-oauth.json" (
+    builtins.toJSON registrationSettings
+  );
+  # The registration inputs (the file above and whether the application is trusted): a run
+  # whose inputs match the last successful one, with the credentials in place, does nothing.
+  inputsHash = builtins.hashString "sha256" (
+    builtins.toJSON {
+      settings = registrationSettings;
+      inherit (reg) trust;
+    }
+  );
+  stamp = "${stateDir}/registered-inputs";
   # What Mattermost loads (LoadCredential=) from a registration.
   credentialPaths = lib.filter (path: path != null) [
     cfg.gitlab.idFile
@@ -103,6 +134,15 @@ let
       exit 1
     }
 
+    # The registration inputs are those of the last successful run and the credentials are
+    # there: nothing to ask GitLab (at boot, on a switch that changed other settings, or when
+    # GitLab is down).
+    if have_credentials && [ "$(cat ${stamp} 2>/dev/null || true)" = ${inputsHash} ]; then
+      echo "gitlab-mattermost-oauth: the registration is current (GitLab URL, site URL, scope and trust as at the last registration, credentials in place). To register again anyway: rm ${stamp}; systemctl restart gitlab-mattermost-oauth.service"
+      rm -f ${stateDir}/mattermost-waits
+      exit 0
+    fi
+
     # Without credentials Mattermost's start is refused (AssertFileNotEmpty=); whichever later
     # run succeeds starts it. The mark is made first, so a run that is killed keeps it.
     have_credentials || touch ${stateDir}/mattermost-waits
@@ -129,7 +169,7 @@ let
     }
 
     attempt=1
-    until gitlab-mattermost gitlab register ${configFile} --token-file "$token_file"; do
+    until gitlab-mattermost gitlab register ${registrationConfig} --token-file "$token_file"; do
       if [ "$attempt" -ge ${toString registerAttempts} ]; then
         ${lib.optionalString createToken ''rm -f "$token_file"''}
         fail "GitLab at ${cfg.gitlab.url} answers but did not take the registration ${toString registerAttempts} times; the message above says why${
@@ -151,6 +191,10 @@ let
         } (the message above says why)."
     ''}
     ${lib.optionalString createToken ''rm -f "$token_file"''}
+
+    # Registered with these inputs: later runs skip until one of them changes.
+    echo ${inputsHash} > ${stamp}.new
+    mv ${stamp}.new ${stamp}
 
     if [ -e ${stateDir}/mattermost-waits ]; then
       # Mattermost's start was (or would have been) refused for want of credentials.
@@ -180,7 +224,6 @@ in
         systemd.services.gitlab-mattermost-oauth = {
           description = "Register GitLab Mattermost as an OAuth application in GitLab";
           wantedBy = [ "multi-user.target" ];
-          before = [ "mattermost.service" ];
           wants = [ "network-online.target" ] ++ lib.optional local "gitlab.service";
           after = [
             "network-online.target"
@@ -199,7 +242,9 @@ in
           # The compiler's HTTP client, curl and Mattermost trust what the host trusts
           # (security.pki), e.g. a GitLab with a private CA.
           environment.SSL_CERT_FILE = "/etc/ssl/certs/ca-certificates.crt";
-          restartTriggers = [ configFile ];
+          # Run again on switch when the registration inputs change (the script, which names
+          # the file, changes with them too); other settings leave the unit as it is.
+          restartTriggers = [ registrationConfig ];
           # systemd retries a failed run for as long as it takes (no start limit).
           unitConfig.StartLimitIntervalSec = 0;
           serviceConfig = {
@@ -217,17 +262,36 @@ in
           };
         };
 
-        # Mattermost waits for the registration and starts only with credentials. Not
-        # Requires=: a run that fails on a switch or a reboot (GitLab away, an expired token)
-        # would then also stop a Mattermost that has the credentials of an earlier
+        # Mattermost waits for a registration only when it has no credentials yet (a first
+        # start, or after they were removed). This unit stands between the two: ordered after
+        # the registration and before Mattermost, and skipped at once (its condition fails)
+        # when both files are there, which lets Mattermost start without waiting for GitLab
+        # at every boot and switch. Without credentials it waits for the registration's run;
+        # if that run fails, AssertFileNotEmpty= below refuses Mattermost's start, and the
+        # retry that succeeds starts Mattermost (the script's mattermost-waits mark).
+        # Not Requires= on the registration: a run that fails (GitLab away, an expired
+        # token) would then also stop a Mattermost that has the credentials of an earlier
         # registration, and a unit whose start failed for a dependency is not started when
-        # the dependency later recovers (https://github.com/systemd/systemd/issues/18856): the
-        # script starts it instead.
+        # the dependency later recovers (https://github.com/systemd/systemd/issues/18856).
+        systemd.services.gitlab-mattermost-oauth-wait = {
+          description = "Hold Mattermost's first start until GitLab Mattermost is registered in GitLab";
+          wants = [ "gitlab-mattermost-oauth.service" ];
+          after = [ "gitlab-mattermost-oauth.service" ];
+          before = [ "mattermost.service" ];
+          # Runs only if one of the files is missing or empty ("|": any one condition, "!":
+          # negated).
+          unitConfig.ConditionFileNotEmpty = map (path: "|!${path}") credentialPaths;
+          serviceConfig = {
+            Type = "oneshot";
+            ExecStart = "${pkgs.coreutils}/bin/true";
+          };
+        };
+
         # AssertFileNotEmpty= refuses a start without credentials with the file's name,
         # instead of LoadCredential='s bare exit status 243.
         systemd.services.mattermost = {
-          wants = [ "gitlab-mattermost-oauth.service" ];
-          after = [ "gitlab-mattermost-oauth.service" ];
+          wants = [ "gitlab-mattermost-oauth-wait.service" ];
+          after = [ "gitlab-mattermost-oauth-wait.service" ];
           unitConfig.AssertFileNotEmpty = credentialPaths;
         };
       })

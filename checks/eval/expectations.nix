@@ -303,12 +303,59 @@ in
       && localMm.finalConfig.gitlab.secret_file == "/var/lib/gitlab-mattermost-oauth/gitlab-secret";
   }
   {
-    name = "gitlabLocal: the OAuth oneshot runs after GitLab and before Mattermost";
+    name = "gitlabLocal: the OAuth oneshot runs after GitLab, and Mattermost is not ordered after it";
     ok =
       has oauth.wantedBy "multi-user.target"
       && has oauth.after "gitlab.service"
-      && has local.systemd.services.mattermost.after "gitlab-mattermost-oauth.service"
-      && has local.systemd.services.mattermost.wants "gitlab-mattermost-oauth.service";
+      && !has oauth.before "mattermost.service"
+      && !has local.systemd.services.mattermost.after "gitlab-mattermost-oauth.service"
+      && !has local.systemd.services.mattermost.wants "gitlab-mattermost-oauth.service";
+  }
+  {
+    # Without credentials (a first start) Mattermost waits for the registration's run; with
+    # them it starts at once, whatever the registration does.
+    name = "gitlabLocal: Mattermost waits for the registration only while credentials are missing";
+    ok =
+      let
+        wait = local.systemd.services.gitlab-mattermost-oauth-wait;
+        mattermost = local.systemd.services.mattermost;
+      in
+      has mattermost.wants "gitlab-mattermost-oauth-wait.service"
+      && has mattermost.after "gitlab-mattermost-oauth-wait.service"
+      && has wait.after "gitlab-mattermost-oauth.service"
+      && has wait.wants "gitlab-mattermost-oauth.service"
+      && has wait.before "mattermost.service"
+      && wait.serviceConfig.Type == "oneshot"
+      && wait.unitConfig.ConditionFileNotEmpty or null == [
+        "|!/var/lib/gitlab-mattermost-oauth/gitlab-id"
+        "|!/var/lib/gitlab-mattermost-oauth/gitlab-secret"
+      ];
+  }
+  {
+    name = "gitlabLocal: the oneshot registers only when its inputs changed or credentials are missing";
+    ok =
+      let
+        stamp = "/var/lib/gitlab-mattermost-oauth/registered-inputs";
+        before =
+          first: second:
+          lib.hasInfix first oauthScript && lib.hasInfix second (lib.last (lib.splitString first oauthScript));
+      in
+      contains stamp oauthScript
+      && contains "registration is current" oauthScript
+      # The check comes before any wait for GitLab, token or registration.
+      && before "registration is current" "/users/sign_in"
+      && before "registration is current" "create-token.rb"
+      && !contains (builtins.toString localMm.rendered) oauthScript;
+  }
+  {
+    name = "gitlabLocal: the oneshot's unit changes with the registration inputs only, not with other settings";
+    ok =
+      let
+        oauthUnit = host: unitText host "gitlab-mattermost-oauth.service";
+      in
+      oauthUnit local == oauthUnit hosts.gitlabLocalOtherSetting
+      && oauthUnit local != oauthUnit hosts.gitlabLocalSiteUrl
+      && !has oauth.restartTriggers localMm.rendered.configFile;
   }
   {
     name = "gitlabLocal: Mattermost never starts without the credentials the oneshot writes";

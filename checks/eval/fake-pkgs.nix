@@ -2,16 +2,21 @@
 # can be computed without a Nix store), with the attributes the module and the checks read.
 { lib, system }:
 let
+  # The attributes are the derivation's too, so that, as in nixpkgs, its store path changes
+  # with what it is made of (a script's text, a rendering's inputs).
   fake =
     name: attributes:
-    derivation {
-      inherit name system;
-      builder = "/bin/sh";
-      args = [
-        "-c"
-        "exit 1"
-      ];
-    }
+    derivation (
+      {
+        inherit name system;
+        builder = "/bin/sh";
+        args = [
+          "-c"
+          "exit 1"
+        ];
+      }
+      // attributes
+    )
     // attributes;
 
   package =
@@ -30,6 +35,7 @@ in
   mattermost = package "mattermost" "11.7.16";
   mattermostLatest = package "mattermost" "11.7.16";
   util-linux = package "util-linux" "2.41";
+  coreutils = package "coreutils" "9.7";
   curl = package "curl" "8.16.0";
 
   # The compiler: nix/package.nix is not built here.
@@ -41,13 +47,8 @@ in
   # Like mkDerivation, passthru attributes end up on the result.
   runCommand =
     name: environment: buildCommand:
-    fake name (
-      removeAttrs environment [ "passthru" ]
-      // environment.passthru or { }
-      // {
-        inherit buildCommand;
-      }
-    );
+    fake name (removeAttrs environment [ "passthru" ] // { inherit buildCommand; })
+    // environment.passthru or { };
 
   formats.json = _: {
     type = lib.types.attrsOf lib.types.anything;

@@ -289,6 +289,16 @@ rec {
     };
   };
 
+  # The same with a Mattermost setting changed that registration does not read: the OAuth
+  # oneshot must stay as it is (not run again on switch).
+  gitlabLocalOtherSetting = {
+    system = "x86_64-linux";
+    module = {
+      imports = [ gitlabLocal.module ];
+      services.gitlab-mattermost.settings.TeamSettings.SiteName = "Another Name";
+    };
+  };
+
   # Hosts that the assertions must reject.
 
   # A NixOS release older than 25.11 (its lib says so; `release` is read by both harnesses):

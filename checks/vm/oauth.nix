@@ -9,8 +9,10 @@
 # First boot, the way it goes wrong on a real host: the token does not exist in GitLab yet
 # when GitLab comes up, so the oneshot's first run fails. Mattermost must not start without
 # credentials, the failure must say what to do, and systemd's retry must register and start
-# Mattermost without anyone's help. Last, a re-registration that fails (the token revoked)
-# must leave the running Mattermost alone.
+# Mattermost without anyone's help. A run whose registration inputs are unchanged asks GitLab
+# nothing. A re-registration that fails (the token revoked) must leave the running Mattermost
+# alone, and a reboot with GitLab down must bring Mattermost up on its credentials without
+# waiting for the registration.
 {
   pkgs,
   lib,
@@ -152,6 +154,7 @@ in
     GITLAB_PASSWORD = "${gitlabPassword}"
     MM_ADMIN = f"mmadmin:{PASSWORD}"
     ID_FILE = "/var/lib/gitlab-mattermost-oauth/gitlab-id"
+    STAMP = "/var/lib/gitlab-mattermost-oauth/registered-inputs"
 
 
     def gitlab_api(method, path, body=None):
@@ -246,8 +249,20 @@ in
         )
         sign_in("bob", "trusted")
 
-    with subtest("registering again keeps the one application"):
+    with subtest("a run with the registration inputs unchanged asks GitLab nothing"):
+        since = mattermost.succeed("date +%s").strip()
         mattermost.succeed("systemctl restart gitlab-mattermost-oauth.service")
+        said = mattermost.succeed(
+            f"journalctl -u gitlab-mattermost-oauth.service --since @{since} --no-pager -o cat"
+        )
+        assert "the registration is current" in said, said
+        assert "waiting for GitLab" not in said, said
+
+    with subtest("registering again keeps the one application"):
+        # Without the stamp of the last registration's inputs, the run registers again.
+        mattermost.succeed(f"rm {STAMP}")
+        mattermost.succeed("systemctl restart gitlab-mattermost-oauth.service")
+        mattermost.succeed(f"test -s {STAMP}")
         [app] = registered_apps()
         assert app["application_id"] == app_id, app
         assert mattermost.succeed(f"cat {ID_FILE}").strip() == app_id
@@ -307,11 +322,30 @@ in
             f"GITLAB_MATTERMOST_APP_ID={app_id} GITLAB_MATTERMOST_REVOKE_FOR=root"
             + " runuser -u gitlab -- gitlab-rails runner ${finish}"
         )
+        mattermost.succeed(f"rm {STAMP}")
         mattermost.fail("systemctl restart gitlab-mattermost-oauth.service")
         log = mattermost.succeed(oauth_log)
         assert "Mattermost keeps the OAuth id and secret of the last registration" in log, log
         mattermost.succeed("systemctl is-active mattermost.service")
         assert mattermost.succeed("systemctl show -P MainPID mattermost.service").strip() == main_pid
         mattermost.succeed("curl -sSf https://mattermost.test/api/v4/system/ping")
+
+    with subtest("a reboot with GitLab down: Mattermost starts on its credentials within a minute"):
+        # GitLab is away and the registration is still pending (the failed run above left no
+        # stamp): the oneshot waits for GitLab, Mattermost does not wait for the oneshot.
+        gitlab.succeed("systemctl stop gitlab.service gitlab-workhorse.service")
+        mattermost.shutdown()
+        mattermost.start()
+        # The boot and Mattermost's own start; the registration would wait for GitLab up to
+        # gitlab.register.waitTimeout (an hour).
+        mattermost.wait_for_unit("mattermost.service", timeout=120)
+        mattermost.wait_until_succeeds("curl -sSf https://mattermost.test/api/v4/system/ping", timeout=60)
+        # The registration's wait unit was skipped (credentials in place), not waited for.
+        result = mattermost.succeed(
+            "systemctl show -P ConditionResult gitlab-mattermost-oauth-wait.service"
+        ).strip()
+        assert result == "no", result
+        state = mattermost.succeed("systemctl show -P ActiveState gitlab-mattermost-oauth.service").strip()
+        assert state in ("activating", "failed"), state
   '';
 }
