@@ -99,8 +99,8 @@ fn load(config: &ConfigArgs) -> Result<Plan, Failure> {
 }
 
 /// A `--set` that cannot be read (no `=`, an open quote, an empty key part) is reported
-/// without an origin: name it `--set #N`, N counting the `--set` options from 1, as the
-/// values they set are (`--set:N:1`).
+/// without an origin: name it `--set #N`, N counting the `--set` options from 1, as a problem
+/// with a value one sets is named.
 fn name_set_origins(mut d: Diagnostics, sets: &[String]) -> Diagnostics {
     for diag in d.0.iter_mut().filter(|diag| diag.origin.is_none()) {
         let n = sets.iter().position(|set| match set.split_once('=') {

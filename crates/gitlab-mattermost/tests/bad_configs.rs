@@ -233,7 +233,7 @@ fn errors_name_the_file_a_layered_value_came_from() {
         .args(["check", "base.toml", "--set", "smtp.port=x"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--set:1:1: smtp.port:"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--set #1: smtp.port:"));
 }
 
 #[test]

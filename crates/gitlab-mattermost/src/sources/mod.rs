@@ -19,6 +19,9 @@ use crate::diag::{Diagnostic, Diagnostics, Origin, Pos};
 /// A dotted key path, one element per nesting level.
 pub type KeyPath = Vec<String>;
 
+/// The source name of the `--set` overrides' layer.
+pub const SET_SOURCE: &str = "--set";
+
 /// One parsed input: a file, or the `--set` overrides.
 #[derive(Debug, Clone)]
 pub struct Layer {
@@ -173,17 +176,16 @@ pub fn parse_overrides(sets: &[String]) -> Result<Layer, Diagnostics> {
             continue;
         }
         let value = toml::parse_value(raw).unwrap_or_else(|| Value::String(raw.to_string()));
+        // The option's number stands in the line: `Layered::origin` names it `--set #N`.
+        let here = Pos {
+            line: i + 1,
+            column: 1,
+        };
         insert_path(&mut root, &path, value);
-        positions.insert(
-            path,
-            Pos {
-                line: i + 1,
-                column: 1,
-            },
-        );
+        positions.insert(path, here);
     }
     errors.into_result(Layer {
-        source: "--set".into(),
+        source: SET_SOURCE.into(),
         value: root,
         positions,
         problems: Vec::new(),
@@ -216,7 +218,7 @@ struct LayerProvider<'a>(&'a Layer);
 impl Provider for LayerProvider<'_> {
     fn metadata(&self) -> Metadata {
         let name = self.0.source.clone();
-        if name == "--set" {
+        if name == SET_SOURCE {
             Metadata::named("--set overrides")
         } else {
             Metadata::named(name.clone()).source(figment::Source::File(PathBuf::from(name)))
@@ -228,6 +230,15 @@ impl Provider for LayerProvider<'_> {
             .into_dict()
             .unwrap_or_default();
         Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// A --set has no line: it is named by its number among the --set options (kept as the
+/// line of its position), as one that cannot be read at all is.
+fn set_origin(pos: &Pos) -> Origin {
+    Origin {
+        source: format!("{SET_SOURCE} #{}", pos.line),
+        pos: None,
     }
 }
 
@@ -264,11 +275,30 @@ impl Layered {
             let prefix = &path[..len];
             for layer in self.layers.iter().rev() {
                 if let Some(pos) = layer.positions.get(prefix) {
+                    if layer.source == SET_SOURCE {
+                        return Some(set_origin(pos));
+                    }
                     return Some(Origin {
                         source: layer.source.clone(),
                         pos: Some(*pos),
                     });
                 }
+            }
+            // A file records every table it opens; the --set overrides only the keys they
+            // set, so a table they alone made is theirs through the first key set in it.
+            if len == 0 {
+                break;
+            }
+            if let Some(pos) = self
+                .layers
+                .iter()
+                .filter(|l| l.source == SET_SOURCE)
+                .flat_map(|l| &l.positions)
+                .filter(|(k, _)| k.starts_with(prefix) && k.len() > prefix.len())
+                .map(|(_, pos)| pos)
+                .min()
+            {
+                return Some(set_origin(pos));
             }
         }
         self.figment_origin(path)
