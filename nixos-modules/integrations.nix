@@ -1,7 +1,7 @@
 # GitLab notifications and slash commands (services.gitlab-mattermost.integrations, generated
-# from the schema): a oneshot runs `gitlab-mattermost integrations sync` after Mattermost (and
-# after GitLab on the same host) whenever the configuration changes. The sync is idempotent,
-# so a run at every boot or switch changes nothing unless the declaration did.
+# from the schema): a oneshot runs `gitlab-mattermost integrations sync` with every start of
+# Mattermost (and after GitLab on the same host), and again on a switch that changes the
+# declaration. The sync is idempotent, so a run changes nothing unless the declaration did.
 {
   config,
   lib,
@@ -17,7 +17,43 @@ let
   sync = icfg.sync;
   gitlab = config.services.gitlab;
   local = gitlab.enable;
-  configFile = cfg.rendered.configFile;
+
+  # What the sync reads, and nothing else: the declaration, GitLab's URL, the site URL the
+  # webhook URLs are made of, the account and local-mode socket it reaches Mattermost by, and
+  # the release. The sync gets this file rather than the whole configuration, so that its unit
+  # (and with it a switch) changes only when one of these does; the whole configuration is
+  # checked when it is rendered. (nginx plays no part in the sync: left out, it is not
+  # checked again here.)
+  syncSettings = {
+    inherit (cfg.finalConfig)
+      external_url
+      site_url
+      gitlab
+      integrations
+      account
+      directories
+      ;
+    mattermost = lib.filterAttrs (
+      name: _:
+      builtins.elem name [
+        "version"
+        "edition"
+        "allow_end_of_life"
+        "license_file"
+        "install_dir"
+        "mmctl"
+      ]
+    ) cfg.finalConfig.mattermost;
+    settings.ServiceSettings = lib.filterAttrs (
+      name: _:
+      builtins.elem name [
+        "EnableLocalMode"
+        "LocalModeSocketLocation"
+      ]
+    ) (cfg.finalConfig.settings.ServiceSettings or { });
+    nginx.enable = false;
+  };
+  configFile = pkgs.writeText "gitlab-mattermost-integrations.json" (builtins.toJSON syncSettings);
 
   declared = icfg.incomingWebhooks != { } || icfg.gitlabProjects != { };
   needsGitlab = icfg.gitlabProjects != { };
@@ -110,8 +146,13 @@ in
 
     systemd.services.gitlab-mattermost-integrations = {
       description = "GitLab notifications and slash commands in Mattermost";
-      wantedBy = [ "multi-user.target" ];
-      requires = [ "mattermost.service" ];
+      # Started by each start of Mattermost (the drop-in's Wants=), and after it; not
+      # Requires=: on a first boot Mattermost's start may be refused until the OAuth
+      # registration succeeds, and a unit that failed as a dependency is not started again
+      # when the dependency recovers. The later start of Mattermost (by the registration)
+      # starts the sync then. A sync that finds Mattermost not answering yet retries
+      # (`sync.attempts`).
+      wantedBy = [ "mattermost.service" ];
       wants = [ "network-online.target" ] ++ lib.optional local "gitlab.service";
       after = [
         "network-online.target"
@@ -126,7 +167,8 @@ in
       ]
       ++ lib.optional createToken gitlabRails;
       environment.SSL_CERT_FILE = "/etc/ssl/certs/ca-certificates.crt";
-      # A changed declaration (it is part of the configuration) runs the sync again on switch.
+      # A changed declaration runs the sync again on switch (the script, which names the
+      # file, changes with it too); other settings leave the unit as it is.
       restartTriggers = [ configFile ];
       serviceConfig = {
         Type = "oneshot";

@@ -445,6 +445,27 @@ in
       && contains "gitlab-rails runner" integrationsUnit.serviceConfig.ExecStart.text;
   }
   {
+    # A start of Mattermost that fails (on a first boot, while the registration is pending)
+    # must not fail the sync for good: each later start of Mattermost starts it again.
+    name = "integrations: each start of Mattermost starts the sync, which does not fail with it";
+    ok =
+      has integrationsUnit.wantedBy "mattermost.service"
+      && has integrationsUnit.after "mattermost.service"
+      && !has integrationsUnit.requires "mattermost.service"
+      && !has integrationsUnit.bindsTo "mattermost.service"
+      && !has integrationsUnit.wantedBy "multi-user.target";
+  }
+  {
+    name = "integrations: the sync's unit changes with the declaration, not with other settings";
+    ok =
+      let
+        syncUnit = host: unitText host "gitlab-mattermost-integrations.service";
+      in
+      syncUnit integrations == syncUnit hosts.integrationsOtherSetting
+      && syncUnit integrations != syncUnit hosts.integrationsOtherWebhook
+      && !has integrationsUnit.restartTriggers integrations.services.gitlab-mattermost.rendered.configFile;
+  }
+  {
     name = "mattermost11: GitLab sign-in through Team Edition's route says what users get";
     ok = lib.any (contains "shows no \"Sign in with GitLab\" button") hosts.mattermost11.warnings;
   }

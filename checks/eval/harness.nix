@@ -115,13 +115,24 @@ let
     "integrations"
     "mattermost11"
   ];
+  # The oneshots read configurations of their own, cut down to what they use (the file each
+  # names in restartTriggers): the compiler must accept those too.
+  oneshotConfig =
+    host: unit:
+    builtins.unsafeDiscardStringContext (lib.head hosts.${host}.systemd.services.${unit}.restartTriggers).text;
 in
 {
   checks = map run (checks ++ [ fakePkgsCheck ]);
-  configs = lib.genAttrs accepted (
-    name:
-    builtins.unsafeDiscardStringContext (
-      builtins.toJSON hosts.${name}.services.gitlab-mattermost.finalConfig
+  configs =
+    lib.genAttrs accepted (
+      name:
+      builtins.unsafeDiscardStringContext (
+        builtins.toJSON hosts.${name}.services.gitlab-mattermost.finalConfig
+      )
     )
-  );
+    // {
+      gitlabLocal-registration = oneshotConfig "gitlabLocal" "gitlab-mattermost-oauth";
+      gitlabRemote-registration = oneshotConfig "gitlabRemote" "gitlab-mattermost-oauth";
+      integrations-sync = oneshotConfig "integrations" "gitlab-mattermost-integrations";
+    };
 }

@@ -299,6 +299,26 @@ rec {
     };
   };
 
+  # The integrations host with a setting changed that the sync does not read, and with
+  # another webhook declared.
+  integrationsOtherSetting = {
+    system = "x86_64-linux";
+    module = {
+      imports = [ integrations.module ];
+      services.gitlab-mattermost.settings.TeamSettings.SiteName = "Another Name";
+    };
+  };
+  integrationsOtherWebhook = {
+    system = "x86_64-linux";
+    module = {
+      imports = [ integrations.module ];
+      services.gitlab-mattermost.integrations.incomingWebhooks.deploys = {
+        team = "engineering";
+        channel = "deploys";
+      };
+    };
+  };
+
   # Hosts that the assertions must reject.
 
   # A NixOS release older than 25.11 (its lib says so; `release` is read by both harnesses):
