@@ -141,6 +141,23 @@ in
         '';
       }
       {
+        assertion = !(cfg.nginx.enableACME && cfg.nginx.useACMEHost != null);
+        message = ''
+          services.gitlab-mattermost.nginx.enableACME and nginx.useACMEHost are both set:
+          choose one. enableACME gets a certificate for ${url.host} with the http-01
+          challenge; useACMEHost = "${toString cfg.nginx.useACMEHost}" serves the certificate
+          security.acme.certs."${toString cfg.nginx.useACMEHost}" names (e.g. a wildcard got
+          with DNS-01).
+        '';
+      }
+      {
+        assertion = cfg.nginx.useACMEHost != null -> url.scheme == "https";
+        message = ''
+          services.gitlab-mattermost.nginx.useACMEHost serves a certificate, which needs an
+          https externalUrl (it is ${cfg.externalUrl}).
+        '';
+      }
+      {
         assertion = cfg.gitlab.register.enable -> cfg.gitlab.url != null;
         message = ''
           services.gitlab-mattermost.gitlab.register.enable needs gitlab.url, GitLab's base

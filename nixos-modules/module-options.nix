@@ -60,6 +60,19 @@ in
       '';
     };
 
+    nginx.useACMEHost = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "example.com";
+      description = ''
+        Serve the certificate of `security.acme.certs.<name>`, which another part of the
+        host configures: a wildcard certificate got with a DNS-01 challenge, or one shared
+        by several virtual hosts (NixOS's `useACMEHost`). Sets `nginx.certificate` and
+        `nginx.certificateKey` to its files; with `nginx.redirectHttpToHttps` on port 443,
+        NixOS's own redirect to https serves port 80. Exclusive with `nginx.enableACME`.
+      '';
+    };
+
     backup.enable = mkOption {
       type = types.bool;
       default = false;

@@ -130,10 +130,20 @@ in
       && vhost.sslCertificateKey == "/var/lib/certs/chat.example.com/key.pem";
   }
   {
-    name = "minimal: the vhost includes the rendered locations (/, websocket), http has their upstream";
+    name = "minimal: the vhost includes the rendered locations (/, websocket)";
+    ok = contains "/nginx/locations.conf;" vhost.extraConfig;
+  }
+  {
+    name = "minimal: the locations' upstream is a services.nginx.upstreams entry, their map in http, no raw include";
     ok =
-      contains "include ${mm.rendered}/nginx/locations.conf;" vhost.extraConfig
-      && contains "include ${mm.rendered}/nginx/http.conf;" minimal.services.nginx.commonHttpConfig;
+      let
+        upstream = minimal.services.nginx.upstreams.gitlab_mattermost or null;
+      in
+      upstream != null
+      && builtins.attrNames upstream.servers == [ "127.0.0.1:8065" ]
+      && contains "keepalive 32;" upstream.extraConfig
+      && contains "map $http_upgrade $gitlab_mattermost_connection" minimal.services.nginx.commonHttpConfig
+      && !contains "http.conf" minimal.services.nginx.commonHttpConfig;
   }
   {
     # NixOS writes commonHttpConfig before the virtual hosts, appendHttpConfig after them; nginx
@@ -142,12 +152,50 @@ in
     ok = !contains "${mm.rendered}/nginx/http.conf" minimal.services.nginx.appendHttpConfig;
   }
   {
-    name = "minimal: nginx listens on IPv4 and IPv6 by default";
+    name = "minimal: nginx listens where NixOS's nginx listens by default (IPv4 and IPv6)";
     ok =
-      map (listen: listen.addr) vhost.listen == [
+      map (listen: listen.addr) vhost.listen == minimal.services.nginx.defaultListenAddresses
+      && minimal.services.nginx.defaultListenAddresses == [
         "0.0.0.0"
-        "[::]"
+        "[::0]"
       ];
+  }
+  {
+    name = "nginxDefaults: the host's services.nginx.defaultListenAddresses are the vhost's";
+    ok = lib.all (listen: listen.addr == "192.0.2.20") hosts.nginxDefaults.services.nginx.virtualHosts."chat.example.com".listen;
+  }
+  {
+    name = "userForceSSL: a host's own forceSSL = true on the vhost wins, with NixOS's port 80 redirect";
+    ok =
+      let
+        host = hosts.userForceSSL;
+        vh = host.services.nginx.virtualHosts."chat.example.com";
+      in
+      lib.all (a: a.assertion) host.assertions
+      && vh.forceSSL
+      && !vh.onlySSL
+      && lib.any (listen: listen.port == 80 && !listen.ssl) vh.listen
+      && lib.any (listen: listen.port == 443 && listen.ssl) vh.listen
+      && !(host.services.nginx.virtualHosts ? "chat.example.com-http-redirect");
+  }
+  {
+    name = "acmeHost: nginx.useACMEHost serves the named certificate, with the port 80 redirect";
+    ok =
+      let
+        host = hosts.acmeHost;
+        vh = host.services.nginx.virtualHosts."chat.example.com";
+      in
+      lib.all (a: a.assertion) host.assertions
+      && vh.useACMEHost == "example.com"
+      && !vh.enableACME
+      && vh.forceSSL
+      && vh.sslCertificate == null
+      && host.services.gitlab-mattermost.finalConfig.nginx.certificate
+        == "/var/lib/acme/example.com/fullchain.pem";
+  }
+  {
+    name = "bothAcme: nginx.enableACME and nginx.useACMEHost together are rejected";
+    ok = rejects hosts.bothAcme "nginx.useACMEHost";
   }
   {
     name = "noIPv6: without networking.enableIPv6 nginx listens on IPv4 only";

@@ -319,6 +319,47 @@ rec {
     };
   };
 
+  # The host's own forceSSL on the module's vhost (a port 80 redirect by NixOS): it wins over
+  # the module's defaults instead of conflicting with them.
+  userForceSSL = {
+    system = "x86_64-linux";
+    module = {
+      services.nginx.virtualHosts."chat.example.com".forceSSL = true;
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+      };
+    };
+  };
+
+  # A certificate another part of the host gets (a wildcard by DNS-01), named by
+  # security.acme.certs.<name>.
+  acmeHost = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.com";
+        nginx.useACMEHost = "example.com";
+        nginx.redirectHttpToHttps = true;
+      };
+    };
+  };
+
+  # nginx's own default addresses, set by the host for every vhost.
+  nginxDefaults = {
+    system = "x86_64-linux";
+    module = {
+      services.nginx.defaultListenAddresses = [ "192.0.2.20" ];
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+      };
+    };
+  };
+
   # Hosts that the assertions must reject.
 
   # A NixOS release older than 25.11 (its lib says so; `release` is read by both harnesses):
@@ -383,6 +424,18 @@ rec {
         nginx = certificates "chat.example.com";
         smtp.passwordFile = "inline-secret-canary";
         settingFiles."SqlSettings.AtRestEncryptKey" = "another-inline-secret";
+      };
+    };
+  };
+
+  bothAcme = {
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.com";
+        nginx.enableACME = true;
+        nginx.useACMEHost = "example.com";
       };
     };
   };

@@ -47,11 +47,24 @@ let
   vhost = types.submodule {
     options = {
       serverName = option (types.nullOr types.str) null;
-      listen = option (types.listOf (types.attrsOf types.anything)) [ ];
+      listen = option (types.listOf (
+        types.submodule {
+          options = {
+            addr = option types.str "";
+            port = option (types.nullOr types.port) null;
+            ssl = option (types.nullOr types.bool) null;
+            proxyProtocol = flag;
+            extraParameters = strings;
+          };
+        }
+      )) [ ];
+      listenAddresses = strings;
       onlySSL = flag;
       addSSL = flag;
       forceSSL = flag;
+      rejectSSL = flag;
       enableACME = flag;
+      useACMEHost = option (types.nullOr types.str) null;
       sslCertificate = option (types.nullOr types.path) null;
       sslCertificateKey = option (types.nullOr types.path) null;
       extraConfig = lines;
@@ -101,6 +114,30 @@ in
       commonHttpConfig = lines;
       appendHttpConfig = lines;
       virtualHosts = option (types.attrsOf vhost) { };
+      upstreams = option (types.attrsOf (
+        types.submodule {
+          options = {
+            servers = option (types.attrsOf (
+              types.submodule {
+                freeformType = types.attrsOf (
+                  types.oneOf [
+                    types.bool
+                    types.int
+                    types.str
+                  ]
+                );
+                options.backup = flag;
+              }
+            )) { };
+            extraConfig = lines;
+          };
+        }
+      )) { };
+      defaultListenAddresses = option (types.listOf types.str) (
+        [ "0.0.0.0" ] ++ lib.optional config.networking.enableIPv6 "[::0]"
+      );
+      defaultHTTPListenPort = option types.port 80;
+      defaultSSLListenPort = option types.port 443;
     };
 
     services.postgresql = {
@@ -148,12 +185,34 @@ in
     };
   };
 
-  # Stands in for the GitLab module's gitlab-rails wrapper, which gitlab.nix looks up.
-  config.environment.systemPackages = lib.mkIf config.services.gitlab.enable [
-    (derivation {
-      name = "gitlab-rails";
-      system = "x86_64-linux";
-      builder = "/bin/sh";
-    })
-  ];
+  config = {
+    # Stands in for the GitLab module's gitlab-rails wrapper, which gitlab.nix looks up.
+    environment.systemPackages = lib.mkIf config.services.gitlab.enable [
+      (derivation {
+        name = "gitlab-rails";
+        system = "x86_64-linux";
+        builder = "/bin/sh";
+      })
+    ];
+
+    # What NixOS's nginx module asserts about every virtual host (in its own words, abridged).
+    assertions = lib.concatLists (
+      lib.mapAttrsToList (name: vhost: [
+        {
+          assertion =
+            lib.count (x: x) [
+              vhost.onlySSL
+              vhost.addSSL
+              vhost.forceSSL
+              vhost.rejectSSL
+            ] <= 1;
+          message = "Options services.nginx.service.virtualHosts.${name}.addSSL, .onlySSL, .forceSSL and .rejectSSL are mutually exclusive.";
+        }
+        {
+          assertion = !(vhost.enableACME && vhost.useACMEHost != null);
+          message = "Options services.nginx.service.virtualHosts.${name}.enableACME and .useACMEHost are mutually exclusive.";
+        }
+      ]) config.services.nginx.virtualHosts
+    );
+  };
 }
