@@ -81,21 +81,42 @@ fn counts_as_line(c: char, rest: &mut Peekable<Chars<'_>>) -> bool {
     c == '\n' || rest.peek() != Some(&'\n')
 }
 
-/// Parse an environment file written in systemd's syntax (the subset [`quote`] writes, plus
-/// single quotes, comments and backslash-newline continuations). Errors name the line.
+/// Blank space for systemd's reader: its `WHITESPACE` is ASCII " \t\n\r" only (the line ends
+/// are handled apart). Any other space, a no-break space or a form feed, is an ordinary
+/// character to it: part of a name (which is then not a name) or kept in a value.
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// Parse an environment file as systemd's `EnvironmentFile=` reads it
+/// (`parse_env_file_internal` in `src/basic/env-file.c`), or refuse it, naming the first line
+/// where systemd would read something other than what the line seems to say:
+///
+/// - a line without `=` (systemd skips it without a word);
+/// - a name that is not a variable name (systemd's `exec` drops it with a warning);
+/// - a quote left open (systemd takes the rest of the file into the value);
+/// - text after a closing quote and blank space (`A="x" y`: systemd drops the space and
+///   reads `xy`; `A="x" # note` would be `x# note`);
+/// - a NUL byte in a value.
+///
+/// Everything else reads as systemd reads it: a quote opens a quoted part only where a value
+/// starts or right after a closing quote (`A=x"y"` is `x"y"`, `A="x"'y'` is `xy`); outside
+/// quotes a backslash keeps the next character and a backslash before a line end joins the
+/// lines; blank space is dropped around names and unquoted values, not inside them.
 pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut vars = Vec::new();
     let mut chars = text.chars().peekable();
     let mut line = 1;
     loop {
-        // Skip blank space and comments between assignments.
+        // Blank space and comments between assignments; a comment starts only where a name
+        // could.
         while let Some(&c) = chars.peek() {
             if is_line_end(c) {
                 chars.next();
                 if counts_as_line(c, &mut chars) {
                     line += 1;
                 }
-            } else if c.is_whitespace() {
+            } else if is_blank(c) {
                 chars.next();
             } else if c == '#' || c == ';' {
                 while let Some(c) = chars.next() {
@@ -121,101 +142,190 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, String> {
             name.push(c);
             chars.next();
         }
-        let name = name.trim().to_string();
-        if chars.next() != Some('=') || name.is_empty() {
-            return Err(format!("line {line}: expected NAME=value"));
+        let name = name.trim_end_matches(is_blank).to_string();
+        if chars.next() != Some('=') {
+            return Err(format!(
+                "line {line}: {name:?} has no `=`, so it is not an assignment (systemd would skip the line without a word)"
+            ));
         }
         if !is_env_name(&name) {
+            let spaces = if name.chars().any(|c| c.is_whitespace() && !is_blank(c)) {
+                " (systemd takes only ASCII spaces and tabs around a name as blank)"
+            } else {
+                ""
+            };
             return Err(format!(
-                "line {line}: {name:?} is not a variable name (letters, digits and `_`, not starting with a digit)"
+                "line {line}: {name:?} is not a variable name (letters, digits and `_`, not starting with a digit){spaces}"
             ));
         }
         let value_line = line;
-        let mut value = String::new();
-        let mut pending_space = String::new();
-        loop {
-            match chars.next() {
-                None => break,
-                Some(c) if is_line_end(c) => {
-                    if counts_as_line(c, &mut chars) {
-                        line += 1;
-                    }
-                    break;
-                }
-                Some('"') => {
-                    value.push_str(&pending_space);
-                    pending_space.clear();
-                    loop {
-                        match chars.next() {
-                            None => return Err(format!("line {line}: unterminated double quote")),
-                            Some('"') => break,
-                            Some('\\') => match chars.next() {
-                                Some('\n') => line += 1,
-                                Some(c @ ('"' | '\\' | '`' | '$')) => value.push(c),
-                                Some(c) => {
-                                    value.push('\\');
-                                    value.push(c);
-                                }
-                                None => {
-                                    return Err(format!("line {line}: unterminated double quote"))
-                                }
-                            },
-                            Some(c) => {
-                                if is_line_end(c) && counts_as_line(c, &mut chars) {
-                                    line += 1;
-                                }
-                                value.push(c);
-                            }
-                        }
-                    }
-                }
-                Some('\'') => {
-                    value.push_str(&pending_space);
-                    pending_space.clear();
-                    loop {
-                        match chars.next() {
-                            None => return Err(format!("line {line}: unterminated single quote")),
-                            Some('\'') => break,
-                            Some(c) => {
-                                if is_line_end(c) && counts_as_line(c, &mut chars) {
-                                    line += 1;
-                                }
-                                value.push(c);
-                            }
-                        }
-                    }
-                }
-                Some('\\') => match chars.next() {
-                    Some(c) if is_line_end(c) => {
-                        if counts_as_line(c, &mut chars) {
-                            line += 1;
-                        }
-                    }
-                    Some(c) => {
-                        value.push_str(&pending_space);
-                        pending_space.clear();
-                        value.push(c);
-                    }
-                    None => break,
-                },
-                Some(c) if c.is_whitespace() => {
-                    if !value.is_empty() {
-                        pending_space.push(c);
-                    }
-                }
-                Some(c) => {
-                    value.push_str(&pending_space);
-                    pending_space.clear();
-                    value.push(c);
-                }
-            }
-        }
+        let value = read_value(&mut chars, &mut line)?;
         if value.contains('\0') {
             return Err(format!(
                 "line {value_line}: the value of {name} contains a NUL byte"
             ));
         }
         vars.push((name, value));
+    }
+}
+
+/// Where a value's reader is: where a value or a quoted part may start (systemd's
+/// `PRE_VALUE`), or inside unquoted text (`VALUE`).
+#[derive(PartialEq)]
+enum At {
+    /// Before the value, or after a closing quote (`after_quote`), with blank space seen
+    /// since that quote (`spaced`).
+    Start {
+        after_quote: bool,
+        spaced: bool,
+    },
+    Unquoted,
+}
+
+/// The value after `=`, up to and including its line end.
+fn read_value(chars: &mut Peekable<Chars<'_>>, line: &mut usize) -> Result<String, String> {
+    let mut value = String::new();
+    let mut at = At::Start {
+        after_quote: false,
+        spaced: false,
+    };
+    // Where the blank space ending the unquoted text starts: systemd chomps it.
+    let mut trailing: Option<usize> = None;
+    while let Some(c) = chars.next() {
+        if is_line_end(c) {
+            if counts_as_line(c, chars) {
+                *line += 1;
+            }
+            break;
+        }
+        match at {
+            At::Start {
+                after_quote,
+                spaced,
+            } => {
+                if is_blank(c) {
+                    at = At::Start {
+                        after_quote,
+                        spaced: after_quote,
+                    };
+                    continue;
+                }
+                if spaced {
+                    return Err(format!(
+                        "line {line}: text after a closing quote and blank space (systemd would drop the space and join the text to the quoted part); quote the whole value",
+                        line = *line
+                    ));
+                }
+                match c {
+                    '"' => {
+                        double_quoted(chars, line, &mut value)?;
+                        at = At::Start {
+                            after_quote: true,
+                            spaced: false,
+                        };
+                    }
+                    '\'' => {
+                        single_quoted(chars, line, &mut value)?;
+                        at = At::Start {
+                            after_quote: true,
+                            spaced: false,
+                        };
+                    }
+                    '\\' => {
+                        escaped(chars, line, &mut value);
+                        at = At::Unquoted;
+                    }
+                    c => {
+                        value.push(c);
+                        at = At::Unquoted;
+                    }
+                }
+            }
+            At::Unquoted => match c {
+                '\\' => {
+                    trailing = None;
+                    escaped(chars, line, &mut value);
+                }
+                c if is_blank(c) => {
+                    trailing.get_or_insert(value.len());
+                    value.push(c);
+                }
+                c => {
+                    trailing = None;
+                    value.push(c);
+                }
+            },
+        }
+    }
+    if let (At::Unquoted, Some(end)) = (at, trailing) {
+        value.truncate(end);
+    }
+    Ok(value)
+}
+
+/// After a backslash outside quotes: the next character as it is, or, when it is a line end,
+/// nothing (the lines are joined; of a CRLF only the CR is taken, so the LF ends the line).
+fn escaped(chars: &mut Peekable<Chars<'_>>, line: &mut usize, value: &mut String) {
+    match chars.next() {
+        Some(c) if is_line_end(c) && counts_as_line(c, chars) => *line += 1,
+        Some(c) if is_line_end(c) => {}
+        Some(c) => value.push(c),
+        None => {}
+    }
+}
+
+/// A double-quoted part, after its opening quote: `\` keeps `"`, `\`, `` ` `` and `$` (the
+/// characters a shell needs escaped), joins lines before a line feed, and stays before
+/// anything else.
+fn double_quoted(
+    chars: &mut Peekable<Chars<'_>>,
+    line: &mut usize,
+    value: &mut String,
+) -> Result<(), String> {
+    let open = *line;
+    let unterminated = || format!("line {open}: unterminated double quote");
+    loop {
+        match chars.next().ok_or_else(unterminated)? {
+            '"' => return Ok(()),
+            '\\' => match chars.next().ok_or_else(unterminated)? {
+                '\n' => *line += 1,
+                c @ ('"' | '\\' | '`' | '$') => value.push(c),
+                c => {
+                    if is_line_end(c) && counts_as_line(c, chars) {
+                        *line += 1;
+                    }
+                    value.push('\\');
+                    value.push(c);
+                }
+            },
+            c => {
+                if is_line_end(c) && counts_as_line(c, chars) {
+                    *line += 1;
+                }
+                value.push(c);
+            }
+        }
+    }
+}
+
+/// A single-quoted part, after its opening quote: every character as it is.
+fn single_quoted(
+    chars: &mut Peekable<Chars<'_>>,
+    line: &mut usize,
+    value: &mut String,
+) -> Result<(), String> {
+    let open = *line;
+    loop {
+        match chars.next() {
+            None => return Err(format!("line {open}: unterminated single quote")),
+            Some('\'') => return Ok(()),
+            Some(c) => {
+                if is_line_end(c) && counts_as_line(c, chars) {
+                    *line += 1;
+                }
+                value.push(c);
+            }
+        }
     }
 }
 
