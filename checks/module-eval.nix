@@ -37,7 +37,8 @@ let
 
   unitText = config: name: config.systemd.units.${name}.text;
 
-  systems = lib.mapAttrs (_: evalSystem) (import ./eval/hosts.nix { inherit secretFile; });
+  hostSpecs = import ./eval/hosts.nix { inherit secretFile; };
+  systems = lib.mapAttrs (_: evalSystem) hostSpecs;
   hosts = lib.mapAttrs (_: system: system.config) systems;
 
   checks = import ./eval/expectations.nix {
@@ -45,11 +46,19 @@ let
     inherit
       lib
       hosts
+      hostSpecs
       unitText
       secretFile
       canary
       ;
   };
+
+  # The hosts the assertions accept, for this platform: each must evaluate to a whole system.
+  accepted = lib.attrNames (
+    lib.filterAttrs (
+      _: host: !(host.rejected or false) && host.system == pkgs.stdenv.hostPlatform.system
+    ) hostSpecs
+  );
 
   # A check with a `skip` reason (a feature this version of the module lacks) is not evaluated.
   skipped = lib.filter (check: (check.skip or null) != null) checks;
@@ -62,26 +71,44 @@ assert lib.assertMsg (failures == [ ]) ''
 '';
 pkgs.runCommand "gitlab-mattermost-module-eval"
   {
-    # The compiler must accept what the module hands it.
-    rendered = map (name: hosts.${name}.services.gitlab-mattermost.rendered) [
-      "minimal"
-      "custom"
-      "gitlabLocal"
-    ];
+    nativeBuildInputs = [ self.packages.${pkgs.stdenv.hostPlatform.system}.default ];
+    # The compiler must accept what the module hands it: every accepted host's renderings
+    # (Mattermost's, from the configuration without nginx, and the whole one for nginx).
+    rendered = lib.concatMap (name: [
+      hosts.${name}.services.gitlab-mattermost.rendered
+      hosts.${name}.services.gitlab-mattermost.renderedNginx
+    ]) accepted;
+    # The oneshots' own, cut-down configurations (the file each names in restartTriggers).
+    oneshotConfigs = lib.concatMap (
+      name:
+      lib.concatMap (unit: lib.take 1 (hosts.${name}.systemd.services.${unit}.restartTriggers or [ ])) [
+        "gitlab-mattermost-oauth"
+        "gitlab-mattermost-integrations"
+      ]
+    ) accepted;
     # nginx.conf with the compiler's includes, built as NixOS builds it: the build runs gixy,
     # which also reads the included files.
-    nginx = map (name: toString hosts.${name}.systemd.services.nginx.serviceConfig.ExecStart) [
-      "minimal"
-      "custom"
-    ];
-    # A whole system evaluates (nothing of it is built).
-    toplevel = builtins.unsafeDiscardStringContext hosts.minimal.system.build.toplevel.drvPath;
+    nginx = map (name: toString hosts.${name}.systemd.services.nginx.serviceConfig.ExecStart) (
+      lib.filter (name: hosts.${name}.services.nginx.enable) accepted
+    );
+    # Every accepted host's whole system evaluates (the same-host GitLab flow, gitlab-rails
+    # found by name, ACME, …); nothing of it is built (the context is dropped).
+    toplevels = map (
+      name: "${name} ${builtins.unsafeDiscardStringContext hosts.${name}.system.build.toplevel.drvPath}"
+    ) accepted;
     report = lib.concatMapStringsSep "\n" (check: "ok ${check.name}") evaluated
       + lib.concatMapStrings (check: "\nSKIPPED ${check.name}: ${check.skip}") skipped;
-    passAsFile = [ "report" ];
+    passAsFile = [
+      "report"
+      "toplevels"
+    ];
   }
   ''
+    for config in $oneshotConfigs; do
+      gitlab-mattermost check "$config"
+    done
     cp "$reportPath" $out
     echo "rendered: $rendered" >> $out
-    echo "toplevel: $toplevel" >> $out
+    echo "toplevels:" >> $out
+    cat "$toplevelsPath" >> $out
   ''

@@ -147,8 +147,19 @@ in
       type = types.package;
       readOnly = true;
       description = ''
-        Output of `gitlab-mattermost render`: the unit, the environment file, the nginx
-        locations and the tmpfiles rules that this module wires into NixOS.
+        Output of `gitlab-mattermost render` for Mattermost: the unit, the environment file
+        and the tmpfiles rules that this module wires into NixOS. Rendered from the
+        configuration without its nginx section, so that an nginx-only change does not
+        restart Mattermost.
+      '';
+    };
+
+    renderedNginx = mkOption {
+      type = types.package;
+      readOnly = true;
+      description = ''
+        Output of `gitlab-mattermost render` for the whole configuration, whose nginx
+        locations the virtual host includes.
       '';
     };
   };

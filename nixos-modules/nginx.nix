@@ -83,7 +83,7 @@ in
               client_max_body_size ${cfg.nginx.clientMaxBodySize};
               ${lib.optionalString https ''add_header Strict-Transport-Security "max-age=63072000" always;''}
               add_header Referrer-Policy strict-origin-when-cross-origin always;
-              include ${cfg.rendered}/nginx/locations.conf;
+              include ${cfg.renderedNginx}/nginx/locations.conf;
               ${cfg.nginx.serverConfig}
             '';
           };

@@ -30,23 +30,38 @@ let
   # (no import-from-derivation). The compiler writes a scratch directory (it replaces its
   # output as a whole) that names $out in the unit; the copies under lib/ are where
   # systemd.packages and systemd.tmpfiles.packages look.
-  rendered =
-    pkgs.runCommand "gitlab-mattermost-rendered"
+  render =
+    name: config: install:
+    pkgs.runCommandLocal name
       {
         nativeBuildInputs = [ cfg.compilerPackage ];
-        passthru = { inherit configFile; };
+        passthru.configFile = config;
       }
       ''
-        gitlab-mattermost render ${configFile} --out rendered --install-dir "$out"
+        gitlab-mattermost render ${config} --out rendered --install-dir "$out"
         cp -r rendered "$out"
-        install -D -m 0444 "$out/systemd/mattermost.service" "$out/lib/systemd/system/mattermost.service"
-        install -D -m 0444 "$out/tmpfiles.d/mattermost.conf" "$out/lib/tmpfiles.d/gitlab-mattermost.conf"
+        ${install}
       '';
+
+  # Two renderings, one per consumer, so that a switch restarts only what changed:
+  # - Mattermost's (the unit, its environment file, tmpfiles rules) from the configuration
+  #   without the nginx section, which none of those files depends on: an nginx-only change
+  #   leaves Mattermost's unit, and Mattermost, as they are;
+  # - nginx's (the locations the virtual host includes) from the whole configuration, which
+  #   the compiler thereby also checks as a whole.
+  serviceConfigFile = pkgs.writeText "gitlab-mattermost-service.json" (
+    builtins.toJSON (finalConfig // { nginx.enable = false; })
+  );
+  rendered = render "gitlab-mattermost-rendered" serviceConfigFile ''
+    install -D -m 0444 "$out/systemd/mattermost.service" "$out/lib/systemd/system/mattermost.service"
+    install -D -m 0444 "$out/tmpfiles.d/mattermost.conf" "$out/lib/tmpfiles.d/gitlab-mattermost.conf"
+  '';
+  renderedNginx = render "gitlab-mattermost-rendered-nginx" configFile "";
 in
 {
   config = lib.mkIf (helpers.active config) {
     services.gitlab-mattermost = lib.mkMerge [
-      { inherit finalConfig rendered; }
+      { inherit finalConfig rendered renderedNginx; }
       (lib.optionalAttrs hasVersionOption {
         mattermost.version = lib.mkIf (packageCatalogue != null) (lib.mkDefault packageCatalogue);
       })
@@ -78,7 +93,8 @@ in
     systemd.services.mattermost = {
       overrideStrategy = "asDropin";
       wantedBy = [ "multi-user.target" ];
-      # A new rendering is a new unit file and environment: restart on switch.
+      # A new rendering is a new unit file and environment: restart on switch. (nginx's
+      # rendering is another derivation: an nginx-only change does not touch this one.)
       restartTriggers = [ rendered ];
       # nixos-rebuild switch installs a new Mattermost without `apply`: before every start the
       # guard compares the release with the last one and, when it changed, refuses an older
@@ -87,7 +103,7 @@ in
       # root ("+"), outside the unit's sandbox; pg_dump from the server's own package.
       path = [ config.services.postgresql.package ];
       serviceConfig.ExecStartPre = [
-        "+${cfg.compilerPackage}/bin/gitlab-mattermost upgrade-guard ${configFile}"
+        "+${cfg.compilerPackage}/bin/gitlab-mattermost upgrade-guard ${serviceConfigFile}"
       ];
     };
   };

@@ -5,6 +5,8 @@
   lib,
   # The evaluated `config` of each host in hosts.nix.
   hosts,
+  # hosts.nix itself (for `rejected`).
+  hostSpecs,
   # The evaluated `options` of the minimal host.
   options,
   # config -> unit name -> the text NixOS writes for that unit (or a dump of its definition)
@@ -83,8 +85,23 @@ let
         config.systemd.services.gitlab-mattermost-oauth.serviceConfig.ExecStart.text
       ]
     );
+  # Hosts the assertions must accept, each with every assertion (NixOS's own too) holding.
+  acceptedHosts = lib.filterAttrs (name: _: !(hostSpecs.${name}.rejected or false)) hosts;
+  rejectedHosts = lib.filterAttrs (name: _: hostSpecs.${name}.rejected or false) hosts;
+  failing = lib.attrNames (
+    lib.filterAttrs (_: config: !lib.all (a: a.assertion) config.assertions) acceptedHosts
+  );
+  passing = lib.attrNames (lib.filterAttrs (_: config: failed config == [ ]) rejectedHosts);
 in
 [
+  {
+    name =
+      "hosts: every host not marked rejected passes every assertion, every rejected one fails one of the module's"
+      + lib.optionalString (failing != [ ]) " (failing: ${toString failing})"
+      + lib.optionalString (passing != [ ]) " (not rejected: ${toString passing})";
+    ok = failing == [ ] && passing == [ ];
+  }
+
   # minimal
   {
     name = "minimal: the module's assertions hold";
@@ -116,6 +133,24 @@ in
   {
     name = "minimal: a new rendering restarts the service";
     ok = has service.restartTriggers mm.rendered;
+  }
+  {
+    name = "minimalNginxChange: an nginx-only change leaves Mattermost's unit and restart triggers as they are";
+    ok =
+      let
+        other = hosts.minimalNginxChange;
+      in
+      other.systemd.services.mattermost.restartTriggers == service.restartTriggers
+      && unitText other "mattermost.service" == unitText minimal "mattermost.service"
+      && other.systemd.packages == minimal.systemd.packages
+      && other.systemd.tmpfiles.packages == minimal.systemd.tmpfiles.packages
+      # (while nginx does change)
+      && other.services.nginx.virtualHosts."chat.example.com".extraConfig != vhost.extraConfig;
+  }
+  {
+    name = "minimalSettingChange: a Mattermost setting changes its restart triggers";
+    ok =
+      hosts.minimalSettingChange.systemd.services.mattermost.restartTriggers != service.restartTriggers;
   }
   {
     name = "minimal: tmpfiles rules come from the rendering";

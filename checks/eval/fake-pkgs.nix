@@ -50,6 +50,11 @@ in
     fake name (removeAttrs environment [ "passthru" ] // { inherit buildCommand; })
     // environment.passthru or { };
 
+  runCommandLocal =
+    name: environment: buildCommand:
+    fake name (removeAttrs environment [ "passthru" ] // { inherit buildCommand; })
+    // environment.passthru or { };
+
   formats.json = _: {
     type = lib.types.attrsOf lib.types.anything;
   };

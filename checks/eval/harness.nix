@@ -34,7 +34,8 @@ let
   unitText =
     config: name: builtins.toJSON config.systemd.services.${lib.removeSuffix ".service" name};
 
-  systems = lib.mapAttrs (_: evalSystem) (import ./hosts.nix { inherit secretFile; });
+  hostSpecs = import ./hosts.nix { inherit secretFile; };
+  systems = lib.mapAttrs (_: evalSystem) hostSpecs;
   hosts = lib.mapAttrs (_: system: system.config) systems;
 
   checks = import ./expectations.nix {
@@ -42,6 +43,7 @@ let
     inherit
       lib
       hosts
+      hostSpecs
       unitText
       secretFile
       canary
@@ -134,5 +136,7 @@ in
       gitlabLocal-registration = oneshotConfig "gitlabLocal" "gitlab-mattermost-oauth";
       gitlabRemote-registration = oneshotConfig "gitlabRemote" "gitlab-mattermost-oauth";
       integrations-sync = oneshotConfig "integrations" "gitlab-mattermost-integrations";
+      # Mattermost's own rendering is made from the configuration without its nginx section.
+      custom-service = builtins.unsafeDiscardStringContext hosts.custom.services.gitlab-mattermost.rendered.configFile.text;
     };
 }

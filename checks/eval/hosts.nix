@@ -1,6 +1,12 @@
 # Host configurations that both the flake's module-eval check (real NixOS) and
 # checks/eval/run (stub NixOS options) evaluate. `secretFile` is the absolute path of a file
 # whose content is `canary`: the module must pass the path on, never the content.
+#
+# Each host is { system, module } with optionally `release` (the NixOS release its lib
+# reports, eval/host-lib.nix) and `rejected = true` for a host the assertions must reject.
+# Every other host must pass every assertion (NixOS's own too), and module-eval evaluates
+# its whole system (toplevel.drvPath), so hosts set what real NixOS needs besides the
+# module (e.g. security.acme for ACME).
 { secretFile }:
 let
   certificates = host: {
@@ -25,6 +31,10 @@ rec {
   custom = {
     system = "x86_64-linux";
     module = {
+      security.acme = {
+        acceptTerms = true;
+        defaults.email = "admin@example.org";
+      };
       services.gitlab-mattermost = {
         enable = true;
         externalUrl = "https://chat.example.org";
@@ -176,6 +186,7 @@ rec {
   # Mattermost 11 with GitLab sign-in: the license warning.
   # The 10.11 ESR, past its end of life, without saying so (and with it: see endOfLifeAllowed).
   endOfLife = {
+    rejected = true;
     system = "x86_64-linux";
     module =
       { pkgs, ... }:
@@ -205,6 +216,7 @@ rec {
 
   # GitLab sign-in on 11 Team Edition without saying how: rejected with the choices.
   teamEditionNoChoice = {
+    rejected = true;
     system = "x86_64-linux";
     module = {
       services.gitlab-mattermost = {
@@ -257,7 +269,10 @@ rec {
         }
         // (
           if options.services.gitlab-mattermost.mattermost ? version then
-            { mattermost.version = "10.11"; }
+            {
+              mattermost.version = "10.11";
+              mattermost.allowEndOfLife = true;
+            }
           else
             { }
         );
@@ -338,6 +353,16 @@ rec {
   acmeHost = {
     system = "x86_64-linux";
     module = {
+      security.acme = {
+        acceptTerms = true;
+        defaults.email = "admin@example.com";
+        certs."example.com" = {
+          domain = "*.example.com";
+          dnsProvider = "rfc2136";
+          environmentFile = "/run/secrets/acme-dns";
+          group = "nginx";
+        };
+      };
       services.gitlab-mattermost = {
         enable = true;
         externalUrl = "https://chat.example.com";
@@ -360,11 +385,32 @@ rec {
     };
   };
 
+  # The minimal host with only nginx settings changed, and with only a Mattermost setting
+  # changed: a switch between the first two must leave Mattermost running.
+  minimalNginxChange = {
+    system = "x86_64-linux";
+    module = {
+      imports = [ minimal.module ];
+      services.gitlab-mattermost.nginx = {
+        clientMaxBodySize = "50m";
+        serverConfig = "access_log off;";
+      };
+    };
+  };
+  minimalSettingChange = {
+    system = "x86_64-linux";
+    module = {
+      imports = [ minimal.module ];
+      services.gitlab-mattermost.settings.TeamSettings.SiteName = "Another Name";
+    };
+  };
+
   # Hosts that the assertions must reject.
 
   # A NixOS release older than 25.11 (its lib says so; `release` is read by both harnesses):
   # no postgresql.target, so Mattermost would never start.
   release2505 = {
+    rejected = true;
     system = "x86_64-linux";
     release = "25.05";
     module = {
@@ -378,6 +424,7 @@ rec {
 
   # nixpkgs' own services.mattermost next to this module (both define the unit and the user).
   bothModules = {
+    rejected = true;
     system = "x86_64-linux";
     module = {
       services.mattermost = {
@@ -393,6 +440,7 @@ rec {
   };
 
   aarch64 = {
+    rejected = true;
     system = "aarch64-linux";
     module = {
       services.gitlab-mattermost = {
@@ -404,6 +452,7 @@ rec {
   };
 
   nixPathSecret = {
+    rejected = true;
     system = "x86_64-linux";
     module = {
       services.gitlab-mattermost = {
@@ -416,6 +465,7 @@ rec {
   };
 
   inlineSecret = {
+    rejected = true;
     system = "x86_64-linux";
     module = {
       services.gitlab-mattermost = {
@@ -429,6 +479,7 @@ rec {
   };
 
   bothAcme = {
+    rejected = true;
     system = "x86_64-linux";
     module = {
       services.gitlab-mattermost = {
@@ -441,6 +492,7 @@ rec {
   };
 
   noCertificate = {
+    rejected = true;
     system = "x86_64-linux";
     module = {
       services.gitlab-mattermost = {
@@ -452,6 +504,7 @@ rec {
 
   # The option that counted attempts, 10 s apart, before the oneshot waited for GitLab.
   registerAttempts = {
+    rejected = true;
     system = "x86_64-linux";
     module = {
       services.gitlab-mattermost = {
@@ -473,6 +526,7 @@ rec {
   };
 
   nixPathToken = {
+    rejected = true;
     system = "x86_64-linux";
     module = {
       services.gitlab-mattermost = {

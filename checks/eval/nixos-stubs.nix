@@ -159,6 +159,17 @@ in
       )) [ ];
     };
 
+    # security/acme: the settings are taken as they come; the assertions below stand in for
+    # what NixOS checks.
+    security.acme = option (types.submodule {
+      freeformType = types.attrsOf types.anything;
+      options = {
+        acceptTerms = flag;
+        defaults = anything;
+        certs = anything;
+      };
+    }) { };
+
     services.postgresqlBackup = {
       enable = flag;
       databases = strings;
@@ -211,6 +222,18 @@ in
         {
           assertion = !(vhost.enableACME && vhost.useACMEHost != null);
           message = "Options services.nginx.service.virtualHosts.${name}.enableACME and .useACMEHost are mutually exclusive.";
+        }
+        # (NixOS fails evaluation on a certificate that security.acme.certs lacks.)
+        {
+          assertion = vhost.useACMEHost != null -> config.security.acme.certs ? ${vhost.useACMEHost};
+          message = "services.nginx.virtualHosts.${name}.useACMEHost names no security.acme.certs entry.";
+        }
+        # security/acme's own assertions, for the certificates nginx asks for.
+        {
+          assertion =
+            vhost.enableACME || vhost.useACMEHost != null
+            -> config.security.acme.acceptTerms && config.security.acme.defaults ? email;
+          message = "You must accept the CA's terms of service before using the ACME module by setting `security.acme.acceptTerms` to `true`, and set security.acme.defaults.email.";
         }
       ]) config.services.nginx.virtualHosts
     );
