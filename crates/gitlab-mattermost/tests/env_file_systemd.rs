@@ -127,7 +127,7 @@ fn rows() -> Vec<Row> {
             "A=\"open\nB=1\n",
             &[("A", "open\nB=1\n")],
             &[("B", "1")],
-            Refused(1, "unterminated double quote"),
+            Refused(3, "unterminated double quote (opened on line 1)"),
         ),
         // DOUBLE_QUOTE_VALUE_ESCAPE: `\` keeps `"\`$`, eats a line feed, stays before
         // anything else.

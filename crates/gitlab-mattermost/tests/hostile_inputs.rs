@@ -639,7 +639,7 @@ fn at_once_cases() -> Vec<Case> {
             .absent(&["missing required key"]),
         Case::new(c, "a parse error does not hide the values of the other files", "a.json",
             "{\"external_url\": ",
-            &["a.json:1:", "invalid JSON", "b.toml:2:1: account.user:", "--set:1:1: database.port:"])
+            &["a.json:1:", "invalid JSON", "b.toml:2:1: account.user:", "--set #1: database.port:"])
             .also("b.toml", "[account]\nuser = \"root\"\n")
             .args(&["--set", "database.port=0"])
             .absent(&["missing required key", "database.user"]),

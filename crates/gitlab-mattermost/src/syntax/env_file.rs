@@ -283,11 +283,13 @@ fn double_quoted(
     value: &mut String,
 ) -> Result<(), String> {
     let open = *line;
-    let unterminated = || format!("line {open}: unterminated double quote");
+    // Found at the end of the file; the line that opened it is where to look.
+    let unterminated =
+        |end: usize| format!("line {end}: unterminated double quote (opened on line {open})");
     loop {
-        match chars.next().ok_or_else(unterminated)? {
+        match chars.next().ok_or_else(|| unterminated(*line))? {
             '"' => return Ok(()),
-            '\\' => match chars.next().ok_or_else(unterminated)? {
+            '\\' => match chars.next().ok_or_else(|| unterminated(*line))? {
                 '\n' => *line += 1,
                 c @ ('"' | '\\' | '`' | '$') => value.push(c),
                 c => {
@@ -317,7 +319,12 @@ fn single_quoted(
     let open = *line;
     loop {
         match chars.next() {
-            None => return Err(format!("line {open}: unterminated single quote")),
+            None => {
+                return Err(format!(
+                    "line {}: unterminated single quote (opened on line {open})",
+                    *line
+                ))
+            }
             Some('\'') => return Ok(()),
             Some(c) => {
                 if is_line_end(c) && counts_as_line(c, chars) {
