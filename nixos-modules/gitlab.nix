@@ -263,12 +263,14 @@ in
         };
 
         # Mattermost waits for a registration only when it has no credentials yet (a first
-        # start, or after they were removed). This unit stands between the two: ordered after
-        # the registration and before Mattermost, and skipped at once (its condition fails)
-        # when both files are there, which lets Mattermost start without waiting for GitLab
-        # at every boot and switch. Without credentials it waits for the registration's run;
-        # if that run fails, AssertFileNotEmpty= below refuses Mattermost's start, and the
-        # retry that succeeds starts Mattermost (the script's mattermost-waits mark).
+        # start, or after they were removed). This unit stands between the two: it pulls in
+        # the registration and is ordered before Mattermost, but not after the registration
+        # (systemd orders jobs before it checks conditions, so an After= here would hold
+        # Mattermost at every boot and switch for as long as the registration waits for
+        # GitLab). With both files there it ends at once; without them it waits until the
+        # registration has written them, for as long as one registration run may take. If
+        # none succeeds by then, AssertFileNotEmpty= below refuses Mattermost's start, and
+        # the run that succeeds later starts Mattermost (the script's mattermost-waits mark).
         # Not Requires= on the registration: a run that fails (GitLab away, an expired
         # token) would then also stop a Mattermost that has the credentials of an earlier
         # registration, and a unit whose start failed for a dependency is not started when
@@ -276,14 +278,29 @@ in
         systemd.services.gitlab-mattermost-oauth-wait = {
           description = "Hold Mattermost's first start until GitLab Mattermost is registered in GitLab";
           wants = [ "gitlab-mattermost-oauth.service" ];
-          after = [ "gitlab-mattermost-oauth.service" ];
           before = [ "mattermost.service" ];
-          # Runs only if one of the files is missing or empty ("|": any one condition, "!":
-          # negated).
-          unitConfig.ConditionFileNotEmpty = map (path: "|!${path}") credentialPaths;
           serviceConfig = {
             Type = "oneshot";
-            ExecStart = "${pkgs.coreutils}/bin/true";
+            ExecStart = pkgs.writeShellScript "gitlab-mattermost-oauth-wait" ''
+              have_credentials() {
+                for file in ${credentialFiles}; do
+                  [ -s "$file" ] || return 1
+                done
+              }
+              if ! have_credentials; then
+                echo "Mattermost has no OAuth credentials yet: waiting for gitlab-mattermost-oauth.service to register it in GitLab" >&2
+                until have_credentials; do
+                  sleep 5
+                done
+              fi
+            '';
+            TimeoutStartSec = "${toString (reg.waitTimeout + 900)}s";
+            # As root, which can see the credential files wherever they are; it only looks.
+            ProtectSystem = "strict";
+            ProtectHome = "read-only";
+            PrivateTmp = true;
+            PrivateNetwork = true;
+            NoNewPrivileges = true;
           };
         };
 

@@ -395,24 +395,27 @@ in
       && !has local.systemd.services.mattermost.wants "gitlab-mattermost-oauth.service";
   }
   {
-    # Without credentials (a first start) Mattermost waits for the registration's run; with
-    # them it starts at once, whatever the registration does.
+    # Without credentials (a first start) Mattermost waits for the registration; with them it
+    # starts at once, whatever the registration does. systemd orders jobs before it checks a
+    # unit's conditions, so an ordering After= the registration would hold Mattermost even
+    # when a condition then skipped the unit in between: the unit in between is not ordered
+    # after the registration, and waits for the credentials only when they are missing.
     name = "gitlabLocal: Mattermost waits for the registration only while credentials are missing";
     ok =
       let
         wait = local.systemd.services.gitlab-mattermost-oauth-wait;
         mattermost = local.systemd.services.mattermost;
+        script = wait.serviceConfig.ExecStart.text;
       in
       has mattermost.wants "gitlab-mattermost-oauth-wait.service"
       && has mattermost.after "gitlab-mattermost-oauth-wait.service"
-      && has wait.after "gitlab-mattermost-oauth.service"
       && has wait.wants "gitlab-mattermost-oauth.service"
+      && !has wait.after "gitlab-mattermost-oauth.service"
       && has wait.before "mattermost.service"
       && wait.serviceConfig.Type == "oneshot"
-      && wait.unitConfig.ConditionFileNotEmpty or null == [
-        "|!/var/lib/gitlab-mattermost-oauth/gitlab-id"
-        "|!/var/lib/gitlab-mattermost-oauth/gitlab-secret"
-      ];
+      && contains "/var/lib/gitlab-mattermost-oauth/gitlab-id" script
+      && contains "/var/lib/gitlab-mattermost-oauth/gitlab-secret" script
+      && wait.serviceConfig.TimeoutStartSec == oauth.serviceConfig.TimeoutStartSec;
   }
   {
     name = "gitlabLocal: the oneshot registers only when its inputs changed or credentials are missing";

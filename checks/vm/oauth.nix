@@ -340,11 +340,12 @@ in
         # gitlab.register.waitTimeout (an hour).
         mattermost.wait_for_unit("mattermost.service", timeout=120)
         mattermost.wait_until_succeeds("curl -sSf https://mattermost.test/api/v4/system/ping", timeout=60)
-        # The registration's wait unit was skipped (credentials in place), not waited for.
-        result = mattermost.succeed(
-            "systemctl show -P ConditionResult gitlab-mattermost-oauth-wait.service"
-        ).strip()
-        assert result == "no", result
+        # The unit between the registration and Mattermost found the credentials and did not
+        # wait for the registration.
+        wait_log = mattermost.succeed(
+            "journalctl -b -u gitlab-mattermost-oauth-wait.service --no-pager -o cat"
+        )
+        assert "waiting for gitlab-mattermost-oauth.service" not in wait_log, wait_log
         state = mattermost.succeed("systemctl show -P ActiveState gitlab-mattermost-oauth.service").strip()
         assert state in ("activating", "failed"), state
   '';
