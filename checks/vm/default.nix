@@ -15,4 +15,5 @@ in
   vm-basic = runTest ./basic.nix;
   vm-oauth = runTest ./oauth.nix;
   vm-smtp = runTest ./smtp.nix;
+  vm-gitlab-local = runTest ./gitlab-local.nix;
 }
