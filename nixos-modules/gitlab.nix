@@ -157,8 +157,20 @@ let
     ${
       if createToken then
         ''
-          # No token given: make a short-lived one for the administrator.
+          # No token given: make a short-lived one for the administrator. It is removed, and
+          # revoked in GitLab, however the run ends (finish.rb revokes it on success).
           token_file=${stateDir}/admin-token
+          token_made=0
+          cleanup() {
+            rm -f "$token_file"
+            if [ "$token_made" = 1 ]; then
+              GITLAB_MATTERMOST_APP_ID= GITLAB_MATTERMOST_REVOKE_FOR=${lib.escapeShellArg reg.adminUser} \
+                runuser -u ${gitlab.user} -- gitlab-rails runner ${./gitlab/finish.rb} \
+                || echo "gitlab-mattermost-oauth: could not revoke the temporary token of ${reg.adminUser} (it expires within a day)" >&2
+            fi
+          }
+          trap cleanup EXIT
+          token_made=1
           head -c 15 /dev/urandom | base64 | tr '+/' '-_' > "$token_file"
           GITLAB_MATTERMOST_TOKEN="$(cat "$token_file")" runuser -u ${gitlab.user} -- \
             gitlab-rails runner ${./gitlab/create-token.rb} ${lib.escapeShellArg reg.adminUser} \
@@ -189,6 +201,7 @@ let
         || fail "the application is registered, but gitlab-rails could not ${
           if reg.trust then "mark it trusted" else "revoke the temporary token"
         } (the message above says why)."
+      ${lib.optionalString createToken "token_made=0"}
     ''}
     ${lib.optionalString createToken ''rm -f "$token_file"''}
 
@@ -247,12 +260,17 @@ in
           restartTriggers = [ registrationConfig ];
           # systemd retries a failed run for as long as it takes (no start limit).
           unitConfig.StartLimitIntervalSec = 0;
-          serviceConfig = {
+          serviceConfig = helpers.oneshotSandbox // {
             Type = "oneshot";
             RemainAfterExit = true;
             ExecStart = register;
             StateDirectory = "gitlab-mattermost-oauth";
             StateDirectoryMode = "0700";
+            # Where the id and secret go (when elsewhere than the state directory), and
+            # GitLab's state, where gitlab-rails writes its logs and caches.
+            ReadWritePaths = helpers.writablePaths (
+              map dirOf credentialPaths ++ lib.optional local gitlab.statePath
+            );
             # The wait for GitLab, then the token, the registration attempts and finish.rb.
             TimeoutStartSec = "${toString (reg.waitTimeout + 900)}s";
             Restart = "on-failure";

@@ -74,8 +74,8 @@ let
         ''
           # No token given: a short-lived one for the administrator, revoked when done.
           token_file="$RUNTIME_DIRECTORY/gitlab-token"
+          trap 'rm -f "$token_file"; runuser -u ${gitlab.user} -- gitlab-rails runner ${tokenScript} revoke ${lib.escapeShellArg sync.adminUser} || true' EXIT
           head -c 15 /dev/urandom | base64 | tr '+/' '-_' > "$token_file"
-          trap 'runuser -u ${gitlab.user} -- gitlab-rails runner ${tokenScript} revoke ${lib.escapeShellArg sync.adminUser} || true' EXIT
           GITLAB_MATTERMOST_TOKEN="$(cat "$token_file")" runuser -u ${gitlab.user} -- \
             gitlab-rails runner ${tokenScript} create ${lib.escapeShellArg sync.adminUser}
         ''
@@ -170,10 +170,21 @@ in
       # A changed declaration runs the sync again on switch (the script, which names the
       # file, changes with it too); other settings leave the unit as it is.
       restartTriggers = [ configFile ];
-      serviceConfig = {
+      serviceConfig = helpers.oneshotSandbox // {
         Type = "oneshot";
         RemainAfterExit = true;
         ExecStart = script;
+        # What the sync writes: its state and the webhook URL files, and GitLab's state
+        # when gitlab-rails makes its token. The state directory is made first, outside the
+        # sandbox ("+"), in case it does not exist yet.
+        ExecStartPre = [ "+${pkgs.coreutils}/bin/mkdir -p -m 0700 ${lib.escapeShellArg icfg.stateDirectory}" ];
+        ReadWritePaths = helpers.writablePaths (
+          [ icfg.stateDirectory ]
+          ++ lib.mapAttrsToList (_: hook: dirOf hook.urlFile) (
+            lib.filterAttrs (_: hook: hook.urlFile != null) icfg.incomingWebhooks
+          )
+          ++ lib.optional createToken gitlab.statePath
+        );
         # Root: the local-mode socket is the service user's, and the webhook URL files and
         # the state are root-only.
         RuntimeDirectory = "gitlab-mattermost-integrations";

@@ -80,6 +80,34 @@ rec {
             80;
       };
 
+  # The sandbox of the module's oneshots (registration, integrations sync). They run as root
+  # (they read root-only secrets, hand work to `runuser -u gitlab` for gitlab-rails and
+  # start Mattermost), so this keeps the rest of the system read-only and out of reach;
+  # each unit adds the few paths it writes (ReadWritePaths=, StateDirectory=).
+  oneshotSandbox = {
+    ProtectSystem = "strict";
+    # Token files may be under /root.
+    ProtectHome = "read-only";
+    PrivateTmp = true;
+    PrivateDevices = true;
+    NoNewPrivileges = true;
+    ProtectKernelTunables = true;
+    ProtectKernelModules = true;
+    ProtectKernelLogs = true;
+    ProtectControlGroups = true;
+    ProtectClock = true;
+    ProtectHostname = true;
+    RestrictSUIDSGID = true;
+    RestrictRealtime = true;
+    RestrictNamespaces = true;
+    LockPersonality = true;
+    SystemCallArchitectures = "native";
+    UMask = "0077";
+  };
+
+  # ReadWritePaths= entries that may not exist yet ("-": then left out rather than failing).
+  writablePaths = paths: map (path: "-${path}") (lib.unique paths);
+
   # The address to reach a service that listens on `address` from this host.
   connectAddress =
     address:

@@ -73,6 +73,30 @@ in
       '';
     };
 
+    telemetry = {
+      enableDiagnostics = mkOption {
+        type = types.bool;
+        default = false;
+        example = true;
+        description = ''
+          Send Mattermost's diagnostics and usage data to Mattermost, Inc.
+          (`LogSettings.EnableDiagnostics`, which Mattermost itself turns on by default).
+          <https://docs.mattermost.com/manage/telemetry.html>
+        '';
+      };
+
+      enableSecurityAlerts = mkOption {
+        type = types.bool;
+        default = true;
+        example = false;
+        description = ''
+          Let Mattermost ask Mattermost, Inc. for security updates and tell the system
+          administrators about them (`ServiceSettings.EnableSecurityFixAlert`); it sends the
+          server's version and a few counts.
+        '';
+      };
+    };
+
     backup.enable = mkOption {
       type = types.bool;
       default = false;

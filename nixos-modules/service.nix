@@ -62,6 +62,14 @@ in
   config = lib.mkIf (helpers.active config) {
     services.gitlab-mattermost = lib.mkMerge [
       { inherit finalConfig rendered renderedNginx; }
+      # Telemetry as the options say (off unless asked for), unless the settings say
+      # otherwise themselves.
+      {
+        settings = {
+          LogSettings.EnableDiagnostics = lib.mkDefault cfg.telemetry.enableDiagnostics;
+          ServiceSettings.EnableSecurityFixAlert = lib.mkDefault cfg.telemetry.enableSecurityAlerts;
+        };
+      }
       (lib.optionalAttrs hasVersionOption {
         mattermost.version = lib.mkIf (packageCatalogue != null) (lib.mkDefault packageCatalogue);
       })

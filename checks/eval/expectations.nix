@@ -92,13 +92,21 @@ let
     lib.filterAttrs (_: config: !lib.all (a: a.assertion) config.assertions) acceptedHosts
   );
   passing = lib.attrNames (lib.filterAttrs (_: config: failed config == [ ]) rejectedHosts);
+  # (In a check's name, which is shown even when evaluating the check fails.)
+  hostsSummary =
+    let
+      r = builtins.tryEval (
+        lib.optionalString (failing != [ ]) " (failing: ${toString failing})"
+        + lib.optionalString (passing != [ ]) " (not rejected: ${toString passing})"
+      );
+    in
+    if r.success then r.value else " (a host does not evaluate)";
 in
 [
   {
     name =
       "hosts: every host not marked rejected passes every assertion, every rejected one fails one of the module's"
-      + lib.optionalString (failing != [ ]) " (failing: ${toString failing})"
-      + lib.optionalString (passing != [ ]) " (not rejected: ${toString passing})";
+      + hostsSummary;
     ok = failing == [ ] && passing == [ ];
   }
 
@@ -296,6 +304,46 @@ in
   {
     name = "minimal: no warnings";
     ok = lib.filter ours minimal.warnings == [ ];
+  }
+
+  {
+    name = "minimal: telemetry is off by default (diagnostics), security alerts stay on as in nixpkgs";
+    ok =
+      mm.finalConfig.settings.LogSettings.EnableDiagnostics or null == false
+      && mm.finalConfig.settings.ServiceSettings.EnableSecurityFixAlert or null == true;
+  }
+  {
+    name = "telemetryOn: telemetry.enableDiagnostics turns diagnostics on; telemetrySetting: the setting itself wins";
+    ok =
+      hosts.telemetryOn.services.gitlab-mattermost.finalConfig.settings.LogSettings.EnableDiagnostics
+      && hosts.telemetrySetting.services.gitlab-mattermost.finalConfig.settings.LogSettings.EnableDiagnostics;
+  }
+  {
+    name = "gitlabLocal/integrations: the oneshots run sandboxed, writing only where they must";
+    ok =
+      let
+        sandboxed =
+          unit:
+          unit.serviceConfig.ProtectSystem or null == "strict"
+          && unit.serviceConfig.PrivateTmp or false
+          && unit.serviceConfig.ProtectHome or null != null
+          && unit.serviceConfig.NoNewPrivileges or false
+          && unit.serviceConfig.ProtectKernelTunables or false
+          && unit.serviceConfig.RestrictSUIDSGID or false;
+      in
+      sandboxed oauth
+      && sandboxed remoteOauth
+      && sandboxed integrationsUnit
+      # GitLab's state (gitlab-rails writes its logs and caches there) only with GitLab here.
+      && has oauth.serviceConfig.ReadWritePaths "-/var/gitlab/state"
+      && !has (remoteOauth.serviceConfig.ReadWritePaths or [ ]) "-/var/gitlab/state";
+  }
+  {
+    name = "gitlabLocal: the temporary GitLab token is removed and revoked on every exit path";
+    ok =
+      contains "trap " oauthScript
+      && contains "GITLAB_MATTERMOST_REVOKE_FOR" oauthScript
+      && contains "trap " integrationsUnit.serviceConfig.ExecStart.text;
   }
 
   # custom

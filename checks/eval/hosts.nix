@@ -405,6 +405,23 @@ rec {
     };
   };
 
+  # Telemetry: diagnostics switched on with the module's option; and a host that sets the
+  # Mattermost setting itself.
+  telemetryOn = {
+    system = "x86_64-linux";
+    module = {
+      imports = [ minimal.module ];
+      services.gitlab-mattermost.telemetry.enableDiagnostics = true;
+    };
+  };
+  telemetrySetting = {
+    system = "x86_64-linux";
+    module = {
+      imports = [ minimal.module ];
+      services.gitlab-mattermost.settings.LogSettings.EnableDiagnostics = true;
+    };
+  };
+
   # Hosts that the assertions must reject.
 
   # A NixOS release older than 25.11 (its lib says so; `release` is read by both harnesses):

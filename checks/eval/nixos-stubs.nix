@@ -191,6 +191,7 @@ in
       port = option types.port 8080;
       https = flag;
       extraConfig = anything;
+      statePath = option types.str "/var/gitlab/state";
       initialRootPasswordFile = option (types.nullOr types.str) null;
       secrets = option (types.attrsOf types.str) { };
     };
