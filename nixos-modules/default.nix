@@ -7,6 +7,10 @@
 # nginx locations, and the files below wire those into NixOS by store path only, so
 # evaluation never reads a build result.
 {
+  # The module's documentation (NixOS's meta.doc; there is no nixpkgs maintainer handle to
+  # name in meta.maintainers).
+  meta.doc = ../docs/nixos.md;
+
   imports = [
     ./options.nix
     ./module-options.nix

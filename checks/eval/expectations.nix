@@ -346,6 +346,17 @@ in
       && contains "trap " integrationsUnit.serviceConfig.ExecStart.text;
   }
 
+  {
+    name = "minimal: the module names its documentation (meta.doc)";
+    ok =
+      let
+        # NixOS collects every module's meta.doc by the defining file; the stubs keep one.
+        doc = minimal.meta.doc or null;
+        docs = if builtins.isAttrs doc then lib.attrValues doc else [ doc ];
+      in
+      lib.any (file: file != null && lib.hasSuffix "docs/nixos.md" (toString file)) docs;
+  }
+
   # custom
   {
     name = "custom: the module's assertions hold";

@@ -83,6 +83,8 @@ in
 {
   options = {
     assertions = option (types.listOf types.unspecified) [ ];
+    # nixos/modules/misc/meta.nix (doc: a Markdown file of the module).
+    meta.doc = option (types.nullOr types.path) null;
     warnings = strings;
 
     environment.systemPackages = option (types.listOf types.package) [ ];
