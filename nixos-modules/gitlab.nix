@@ -164,7 +164,7 @@ let
           cleanup() {
             rm -f "$token_file"
             if [ "$token_made" = 1 ]; then
-              GITLAB_MATTERMOST_APP_ID= GITLAB_MATTERMOST_REVOKE_FOR=${lib.escapeShellArg reg.adminUser} \
+              GITLAB_MATTERMOST_APP_ID=''' GITLAB_MATTERMOST_REVOKE_FOR=${lib.escapeShellArg reg.adminUser} \
                 runuser -u ${gitlab.user} -- gitlab-rails runner ${./gitlab/finish.rb} \
                 || echo "gitlab-mattermost-oauth: could not revoke the temporary token of ${reg.adminUser} (it expires within a day)" >&2
             fi
