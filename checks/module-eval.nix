@@ -81,7 +81,10 @@ pkgs.runCommand "gitlab-mattermost-module-eval"
     # The oneshots' own, cut-down configurations (the file each names in restartTriggers).
     oneshotConfigs = lib.concatMap (
       name:
-      lib.concatMap (unit: lib.take 1 (hosts.${name}.systemd.services.${unit}.restartTriggers or [ ])) [
+      let
+        units = hosts.${name}.systemd.services;
+      in
+      lib.concatMap (unit: lib.take 1 (units.${unit}.restartTriggers or [ ])) [
         "gitlab-mattermost-oauth"
         "gitlab-mattermost-integrations"
       ]
@@ -94,7 +97,11 @@ pkgs.runCommand "gitlab-mattermost-module-eval"
     # Every accepted host's whole system evaluates (the same-host GitLab flow, gitlab-rails
     # found by name, ACME, …); nothing of it is built (the context is dropped).
     toplevels = map (
-      name: "${name} ${builtins.unsafeDiscardStringContext hosts.${name}.system.build.toplevel.drvPath}"
+      name:
+      let
+        drvPath = builtins.unsafeDiscardStringContext hosts.${name}.system.build.toplevel.drvPath;
+      in
+      "${name} ${drvPath}"
     ) accepted;
     report = lib.concatMapStringsSep "\n" (check: "ok ${check.name}") evaluated
       + lib.concatMapStrings (check: "\nSKIPPED ${check.name}: ${check.skip}") skipped;

@@ -66,7 +66,8 @@ in
             serverName = lib.mkDefault url.host;
             # The https port, and the port 80 entries NixOS's forceSSL serves (whoever set it).
             listen =
-              listenOn port https ++ lib.optionals (https && vhost.forceSSL) (listenOn cfg.nginx.redirectHttpPort false);
+              listenOn port https
+              ++ lib.optionals (https && vhost.forceSSL) (listenOn cfg.nginx.redirectHttpPort false);
             onlySSL = lib.mkDefault (https && !vhost.forceSSL && !vhost.addSSL);
             forceSSL = lib.mkDefault (https && nixosRedirect);
             enableACME = lib.mkDefault enableACME;
@@ -116,7 +117,8 @@ in
         # nginx listens where NixOS's nginx listens for any virtual host that does not say
         # (services.nginx.defaultListenAddresses: IPv4, and IPv6 when the host has it).
         # Setting the option replaces this.
-        services.gitlab-mattermost.nginx.listenAddresses = lib.mkDefault config.services.nginx.defaultListenAddresses;
+        services.gitlab-mattermost.nginx.listenAddresses =
+          lib.mkDefault config.services.nginx.defaultListenAddresses;
       }
 
       # The compiler is told where the certificate is (for its own checks and `doctor`).

@@ -158,7 +158,8 @@ in
   {
     name = "minimalSettingChange: a Mattermost setting changes its restart triggers";
     ok =
-      hosts.minimalSettingChange.systemd.services.mattermost.restartTriggers != service.restartTriggers;
+      hosts.minimalSettingChange.systemd.services.mattermost.restartTriggers
+      != service.restartTriggers;
   }
   {
     name = "minimal: tmpfiles rules come from the rendering";
@@ -185,7 +186,9 @@ in
       upstream != null
       && builtins.attrNames upstream.servers == [ "127.0.0.1:8065" ]
       && contains "keepalive 32;" upstream.extraConfig
-      && contains "map $http_upgrade $gitlab_mattermost_connection" minimal.services.nginx.commonHttpConfig
+      && contains "map $http_upgrade $gitlab_mattermost_connection" (
+        minimal.services.nginx.commonHttpConfig
+      )
       && !contains "http.conf" minimal.services.nginx.commonHttpConfig;
   }
   {
@@ -205,7 +208,9 @@ in
   }
   {
     name = "nginxDefaults: the host's services.nginx.defaultListenAddresses are the vhost's";
-    ok = lib.all (listen: listen.addr == "192.0.2.20") hosts.nginxDefaults.services.nginx.virtualHosts."chat.example.com".listen;
+    ok = lib.all (listen: listen.addr == "192.0.2.20") (
+      hosts.nginxDefaults.services.nginx.virtualHosts."chat.example.com".listen
+    );
   }
   {
     name = "userForceSSL: a host's own forceSSL = true on the vhost wins, with NixOS's port 80 redirect";
@@ -315,8 +320,10 @@ in
   {
     name = "telemetryOn: telemetry.enableDiagnostics turns diagnostics on; telemetrySetting: the setting itself wins";
     ok =
-      hosts.telemetryOn.services.gitlab-mattermost.finalConfig.settings.LogSettings.EnableDiagnostics
-      && hosts.telemetrySetting.services.gitlab-mattermost.finalConfig.settings.LogSettings.EnableDiagnostics;
+      let
+        diagnostics = host: host.services.gitlab-mattermost.finalConfig.settings.LogSettings.EnableDiagnostics;
+      in
+      diagnostics hosts.telemetryOn && diagnostics hosts.telemetrySetting;
   }
   {
     name = "gitlabLocal/integrations: the oneshots run sandboxed, writing only where they must";
@@ -483,7 +490,8 @@ in
         stamp = "/var/lib/gitlab-mattermost-oauth/registered-inputs";
         before =
           first: second:
-          lib.hasInfix first oauthScript && lib.hasInfix second (lib.last (lib.splitString first oauthScript));
+          lib.hasInfix first oauthScript
+          && lib.hasInfix second (lib.last (lib.splitString first oauthScript));
       in
       contains stamp oauthScript
       && contains "registration is current" oauthScript
@@ -608,7 +616,9 @@ in
       in
       syncUnit integrations == syncUnit hosts.integrationsOtherSetting
       && syncUnit integrations != syncUnit hosts.integrationsOtherWebhook
-      && !has integrationsUnit.restartTriggers integrations.services.gitlab-mattermost.rendered.configFile;
+      && !has integrationsUnit.restartTriggers (
+        integrations.services.gitlab-mattermost.rendered.configFile
+      );
   }
   {
     name = "mattermost11: GitLab sign-in through Team Edition's route says what users get";

@@ -88,7 +88,9 @@ let
         let
           path = prefix ++ [ name ];
         in
-        if name != "lib" && builtins.isAttrs value && !lib.isDerivation value && !(value ? type) then
+        if
+          name != "lib" && builtins.isAttrs value && !lib.isDerivation value && !(value ? type)
+        then
           attributePaths path value
         else
           [ (lib.concatStringsSep "." path) ]
@@ -121,7 +123,8 @@ let
   # names in restartTriggers): the compiler must accept those too.
   oneshotConfig =
     host: unit:
-    builtins.unsafeDiscardStringContext (lib.head hosts.${host}.systemd.services.${unit}.restartTriggers).text;
+    builtins.unsafeDiscardStringContext
+      (lib.head hosts.${host}.systemd.services.${unit}.restartTriggers).text;
 in
 {
   checks = map run (checks ++ [ fakePkgsCheck ]);
@@ -137,6 +140,8 @@ in
       gitlabRemote-registration = oneshotConfig "gitlabRemote" "gitlab-mattermost-oauth";
       integrations-sync = oneshotConfig "integrations" "gitlab-mattermost-integrations";
       # Mattermost's own rendering is made from the configuration without its nginx section.
-      custom-service = builtins.unsafeDiscardStringContext hosts.custom.services.gitlab-mattermost.rendered.configFile.text;
+      custom-service = builtins.unsafeDiscardStringContext (
+        hosts.custom.services.gitlab-mattermost.rendered.configFile.text
+      );
     };
 }

@@ -228,7 +228,8 @@ in
         }
         # (NixOS fails evaluation on a certificate that security.acme.certs lacks.)
         {
-          assertion = vhost.useACMEHost != null -> config.security.acme.certs ? ${vhost.useACMEHost};
+          assertion =
+            vhost.useACMEHost != null -> config.security.acme.certs ? ${vhost.useACMEHost};
           message = "services.nginx.virtualHosts.${name}.useACMEHost names no security.acme.certs entry.";
         }
         # security/acme's own assertions, for the certificates nginx asks for.
