@@ -1,11 +1,16 @@
 {
   description = "GitLab Mattermost from one typed configuration: a compiler and a NixOS module";
 
-  # NixOS 26.05: Mattermost 11.7 ESR as pkgs.mattermost, GitLab 18.11.
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
+  inputs = {
+    # NixOS 26.05: Mattermost 11.7 ESR as pkgs.mattermost, GitLab 18.11.
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
+    # Only for the upgrade VM test (checks/vm/upgrade.nix): its pkgs.mattermost, the 10.11
+    # ESR, makes the database the 11.7 ESR then migrates. Nothing else uses it.
+    nixpkgs-25-11.url = "github:NixOS/nixpkgs/nixos-25.11";
+  };
 
   outputs =
-    { self, nixpkgs }:
+    { self, nixpkgs, ... }:
     let
       inherit (nixpkgs) lib;
       # Built and tested on x86_64-linux only (the module asserts it too).
