@@ -36,6 +36,10 @@ in
   mattermostLatest = package "mattermost" "11.7.16";
   util-linux = package "util-linux" "2.41";
   coreutils = package "coreutils" "9.7";
+  # What the VM scenarios (checks/vm) use besides, for their evaluation in checks/eval/vm.nix.
+  openssl = package "openssl" "3.5.4";
+  jq = package "jq" "1.8.1";
+  python3 = package "python3" "3.13.9";
   curl = package "curl" "8.16.0";
 
   # The compiler: nix/package.nix is not built here.

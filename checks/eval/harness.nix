@@ -127,7 +127,17 @@ let
       (lib.head hosts.${host}.systemd.services.${unit}.restartTriggers).text;
 in
 {
-  checks = map run (checks ++ [ fakePkgsCheck ]);
+  checks = map run (
+    checks
+    ++ [ fakePkgsCheck ]
+    ++ import ./vm.nix {
+      inherit lib;
+      fakePkgs = import ./fake-pkgs.nix {
+        inherit lib;
+        system = "x86_64-linux";
+      };
+    }
+  );
   configs =
     lib.genAttrs accepted (
       name:

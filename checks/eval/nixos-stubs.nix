@@ -73,6 +73,8 @@ let
           options = {
             return = option (types.nullOr types.str) null;
             proxyPass = option (types.nullOr types.str) null;
+            # (In NixOS its default is services.nginx.recommendedProxySettings.)
+            recommendedProxySettings = flag;
             extraConfig = lines;
           };
         }
@@ -113,6 +115,7 @@ in
 
     services.nginx = {
       enable = flag;
+      recommendedProxySettings = flag;
       commonHttpConfig = lines;
       appendHttpConfig = lines;
       virtualHosts = option (types.attrsOf vhost) { };
@@ -194,8 +197,11 @@ in
       https = flag;
       extraConfig = anything;
       statePath = option types.str "/var/gitlab/state";
-      initialRootPasswordFile = option (types.nullOr types.str) null;
-      secrets = option (types.attrsOf types.str) { };
+      databasePasswordFile = option (types.nullOr types.path) null;
+      initialRootPasswordFile = option (types.nullOr types.path) null;
+      secrets = option (types.attrsOf (types.nullOr types.path)) { };
+      sidekiq = anything;
+      puma = anything;
     };
   };
 
