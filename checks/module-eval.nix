@@ -114,6 +114,14 @@ pkgs.runCommand "gitlab-mattermost-module-eval"
     for config in $oneshotConfigs; do
       gitlab-mattermost check "$config"
     done
+    # The module writes the upstream (services.nginx.upstreams) and the Connection map
+    # itself: their names must be the ones the compiler's locations use.
+    for out in $rendered; do
+      if [ -e "$out/nginx/locations.conf" ]; then
+        grep -q 'proxy_pass http://gitlab_mattermost;' "$out/nginx/locations.conf"
+        grep -q 'map $http_upgrade $gitlab_mattermost_connection' "$out/nginx/http.conf"
+      fi
+    done
     cp "$reportPath" $out
     echo "rendered: $rendered" >> $out
     echo "toplevels:" >> $out
