@@ -21,6 +21,25 @@
       packages = forSystems (pkgs: {
         gitlab-mattermost = pkgs.callPackage ./nix/package.nix { };
         default = self.packages.${pkgs.stdenv.hostPlatform.system}.gitlab-mattermost;
+
+        # The module's options as Markdown (`nix build .#options-doc`), as NixOS's manual
+        # renders its own: every services.gitlab-mattermost option with its type, default,
+        # example and description.
+        options-doc =
+          let
+            system = nixpkgs.lib.nixosSystem {
+              modules = [
+                self.nixosModules.default
+                {
+                  nixpkgs.hostPlatform = pkgs.stdenv.hostPlatform.system;
+                  system.stateVersion = "26.05";
+                }
+              ];
+            };
+          in
+          (pkgs.nixosOptionsDoc {
+            options = { inherit (system.options.services) gitlab-mattermost; };
+          }).optionsCommonMark;
       });
 
       # The compiler defaults to this flake's build for the host's platform (the Rust
