@@ -119,6 +119,15 @@ let
     "integrations"
     "mattermost11"
   ];
+  # The VM scenarios of checks/vm, evaluated over the stubs (vm.nix).
+  vmScenarios = import ./vm.nix {
+    inherit lib;
+    fakePkgs = import ./fake-pkgs.nix {
+      inherit lib;
+      system = "x86_64-linux";
+    };
+  };
+
   # The oneshots read configurations of their own, cut down to what they use (the file each
   # names in restartTriggers): the compiler must accept those too.
   oneshotConfig =
@@ -127,17 +136,7 @@ let
       (lib.head hosts.${host}.systemd.services.${unit}.restartTriggers).text;
 in
 {
-  checks = map run (
-    checks
-    ++ [ fakePkgsCheck ]
-    ++ import ./vm.nix {
-      inherit lib;
-      fakePkgs = import ./fake-pkgs.nix {
-        inherit lib;
-        system = "x86_64-linux";
-      };
-    }
-  );
+  checks = map run (checks ++ [ fakePkgsCheck ] ++ vmScenarios.checks);
   configs =
     lib.genAttrs accepted (
       name:
@@ -153,5 +152,6 @@ in
       custom-service = builtins.unsafeDiscardStringContext (
         hosts.custom.services.gitlab-mattermost.rendered.configFile.text
       );
-    };
+    }
+    // vmScenarios.configs;
 }

@@ -71,4 +71,18 @@ let
         && builtins.isString (builtins.unsafeDiscardStringContext script);
     };
 in
-lib.mapAttrsToList check scenarios
+{
+  checks = lib.mapAttrsToList check scenarios;
+  # What the module hands the compiler on each node that runs it, for `gitlab-mattermost check`.
+  configs = lib.concatMapAttrs (
+    name: scenario:
+    lib.concatMapAttrs (
+      node: config:
+      lib.optionalAttrs config.services.gitlab-mattermost.enable {
+        "vm-${name}-${node}" = builtins.unsafeDiscardStringContext (
+          builtins.toJSON config.services.gitlab-mattermost.finalConfig
+        );
+      }
+    ) (evalNodes scenario)
+  ) scenarios;
+}
