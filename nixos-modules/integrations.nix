@@ -53,7 +53,9 @@ let
     ) (cfg.finalConfig.settings.ServiceSettings or { });
     nginx.enable = false;
   };
-  configFile = pkgs.writeText "gitlab-mattermost-integrations.json" (builtins.toJSON syncSettings);
+  configFile = pkgs.writeText "gitlab-mattermost-integrations.json" (
+    builtins.toJSON syncSettings
+  );
 
   declared = icfg.incomingWebhooks != { } || icfg.gitlabProjects != { };
   needsGitlab = icfg.gitlabProjects != { };
@@ -177,7 +179,9 @@ in
         # What the sync writes: its state and the webhook URL files, and GitLab's state
         # when gitlab-rails makes its token. The state directory is made first, outside the
         # sandbox ("+"), in case it does not exist yet.
-        ExecStartPre = [ "+${pkgs.coreutils}/bin/mkdir -p -m 0700 ${lib.escapeShellArg icfg.stateDirectory}" ];
+        ExecStartPre = [
+          "+${pkgs.coreutils}/bin/mkdir -p -m 0700 ${lib.escapeShellArg icfg.stateDirectory}"
+        ];
         ReadWritePaths = helpers.writablePaths (
           [ icfg.stateDirectory ]
           ++ lib.mapAttrsToList (_: hook: dirOf hook.urlFile) (

@@ -67,7 +67,9 @@ in
             # The https port, and the port 80 entries NixOS's forceSSL serves (whoever set it).
             listen =
               listenOn port https
-              ++ lib.optionals (https && vhost.forceSSL) (listenOn cfg.nginx.redirectHttpPort false);
+              ++ lib.optionals (https && vhost.forceSSL) (
+                listenOn cfg.nginx.redirectHttpPort false
+              );
             onlySSL = lib.mkDefault (https && !vhost.forceSSL && !vhost.addSSL);
             forceSSL = lib.mkDefault (https && nixosRedirect);
             enableACME = lib.mkDefault enableACME;
