@@ -321,7 +321,8 @@ in
     name = "telemetryOn: telemetry.enableDiagnostics turns diagnostics on; telemetrySetting: the setting itself wins";
     ok =
       let
-        diagnostics = host: host.services.gitlab-mattermost.finalConfig.settings.LogSettings.EnableDiagnostics;
+        diagnostics =
+          host: host.services.gitlab-mattermost.finalConfig.settings.LogSettings.EnableDiagnostics;
       in
       diagnostics hosts.telemetryOn && diagnostics hosts.telemetrySetting;
   }
