@@ -1,17 +1,25 @@
-# The gitlab-mattermost compiler, from this repository's Rust workspace.
+# The gitlab-mattermost command, from this repository's Rust workspace.
+#
+# With `lean = true` it is the compiler alone (`gitlab-mattermost-compiler`): the same
+# `gitlab-mattermost` binary built without the importers and the operations
+# (`--no-default-features`), i.e. render, check, env, exec, upgrade-guard and the generated
+# references. That is what a NixOS host builds at every `nixos-rebuild` and what the unit runs
+# at every start; it links none of the TLS, PostgreSQL, HTTP or X.509 crates. The full command
+# (the default) is what admins run.
 {
   lib,
   rustPlatform,
   installShellFiles,
   getent,
   stdenv,
+  lean ? false,
 }:
 let
   root = ../.;
   fs = lib.fileset;
 in
 rustPlatform.buildRustPackage {
-  pname = "gitlab-mattermost";
+  pname = if lean then "gitlab-mattermost-compiler" else "gitlab-mattermost";
   version = (lib.importTOML ../Cargo.toml).workspace.package.version;
 
   # What cargo and the tests read: the workspace, the generated docs and examples the tests
@@ -34,7 +42,19 @@ rustPlatform.buildRustPackage {
     "--package"
     "gitlab-mattermost"
   ];
-  cargoTestFlags = [ "--workspace" ];
+  buildNoDefaultFeatures = lean;
+  # The lean build checks the two crates it is made of (their unit tests need no tool outside
+  # the sandbox); the full build runs the workspace's tests.
+  cargoTestFlags =
+    if lean then
+      [
+        "--package"
+        "gitlab-mattermost-core"
+        "--package"
+        "gitlab-mattermost-backup"
+      ]
+    else
+      [ "--workspace" ];
 
   nativeBuildInputs = [ installShellFiles ];
   # Account lookups go through NSS with `getent`, which stdenv lacks; a unit test looks up
@@ -44,7 +64,8 @@ rustPlatform.buildRustPackage {
   # skip themselves when the tool is missing, as it is here: the sandbox runs unprivileged
   # and without /var, which those checks need. CI runs them (.ci/run).
 
-  postInstall = lib.optionalString (stdenv.buildPlatform.canExecute stdenv.hostPlatform) ''
+  # Completions and the man page describe the full command; the lean one is run by units.
+  postInstall = lib.optionalString (!lean && stdenv.buildPlatform.canExecute stdenv.hostPlatform) ''
     installShellCompletion --cmd gitlab-mattermost \
       --bash <("$out/bin/gitlab-mattermost" completions bash) \
       --zsh <("$out/bin/gitlab-mattermost" completions zsh) \
@@ -54,7 +75,11 @@ rustPlatform.buildRustPackage {
   '';
 
   meta = {
-    description = "Compile one typed configuration into Mattermost's environment, systemd unit and nginx vhost";
+    description =
+      if lean then
+        "The gitlab-mattermost compiler alone: render, check and exec (what a NixOS host builds and runs)"
+      else
+        "Compile one typed configuration into Mattermost's environment, systemd unit and nginx vhost";
     license = lib.licenses.mit;
     mainProgram = "gitlab-mattermost";
     platforms = [ "x86_64-linux" ];

@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 /// Compile one typed config into everything a GitLab Mattermost server needs.
 ///
@@ -31,22 +31,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Config files and overrides, shared by the commands that read a config.
-#[derive(Debug, Clone, Args)]
-pub struct ConfigArgs {
-    /// Config files (*.toml, *.json, *.nix); later files override earlier ones.
-    #[arg(required = true, value_name = "CONFIG")]
-    pub files: Vec<PathBuf>,
-
-    /// Override one value, e.g. `--set smtp.port=587` (the value is read as TOML, else as a
-    /// string; the key is a TOML dotted key, so quote a part holding dots:
-    /// `--set 'integrations.gitlab_projects."my.group/app".username=GitLab'`). Applied after
-    /// all files.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-}
+pub use gitlab_mattermost_core::config_args::ConfigArgs;
 
 /// `integrations …` subcommands.
+#[cfg(feature = "full")]
 #[derive(Debug, Subcommand)]
 pub enum IntegrationsCommand {
     /// Create or update the webhooks and slash commands in Mattermost and GitLab's project
@@ -93,6 +81,7 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    #[cfg(feature = "full")]
     /// Render and install on this host: unit, account, directories, nginx site, database.
     ///
     /// Renders into /etc/gitlab-mattermost, installs the unit, sysusers.d, tmpfiles.d and the
@@ -109,6 +98,7 @@ pub enum Command {
         name for it, as Omnibus admins type it.")]
     #[command(visible_alias = "reconfigure")]
     Apply(crate::ops::apply::ApplyArgs),
+    #[cfg(feature = "full")]
     /// Go back to the release that ran before an upgrade, with its data as it was then.
     #[command(after_help = "Example (the config as it was before the upgrade):\n  \
         gitlab-mattermost rollback /etc/gitlab-mattermost.toml \\\n    \
@@ -129,7 +119,7 @@ pub enum Command {
         backed up into /var/lib/gitlab-mattermost/upgrades before the new release migrates the\n\
         database. On a plain host `apply` does this itself."
     )]
-    UpgradeGuard(crate::ops::apply::guard::GuardArgs),
+    UpgradeGuard(gitlab_mattermost_backup::guard::GuardArgs),
     /// Validate only; report every problem at once.
     #[command(
         after_help = "Example:\n  gitlab-mattermost check base.toml site.toml --set smtp.enable=true"
@@ -163,6 +153,7 @@ pub enum Command {
         #[arg(last = true, required = true, value_name = "PROGRAM")]
         program: Vec<OsString>,
     },
+    #[cfg(feature = "full")]
     /// Import a GitLab Omnibus gitlab.rb (and config.json), or nixpkgs' services.mattermost,
     /// into a config `render` accepts.
     #[command(after_help = "Examples:\n  \
@@ -177,6 +168,7 @@ pub enum Command {
         The report (carried, derived, secrets, skipped, dropped, renamed/removed) goes to stderr.\n\
         See docs/migrating-from-omnibus.md and docs/migrating-from-nixpkgs.md for the whole migration.")]
     Import(crate::import::ImportArgs),
+    #[cfg(feature = "full")]
     /// Explain a gitlab.rb key, an MM_* variable or a Category.Field setting.
     #[command(after_help = "Examples:\n  \
         gitlab-mattermost explain \"mattermost['email_enable_batching']\"\n  \
@@ -214,6 +206,7 @@ pub enum Command {
     /// Print the man page (roff).
     #[command(after_help = "Example:\n  gitlab-mattermost man | man -l -")]
     Man,
+    #[cfg(feature = "full")]
     /// Talk to GitLab: register the OAuth application.
     #[command(after_help = "Example:\n  \
         gitlab-mattermost gitlab register site.toml --token-file /root/gitlab-admin-token")]
@@ -221,6 +214,7 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::ops::args::GitlabCommand,
     },
+    #[cfg(feature = "full")]
     /// GitLab notifications and slash commands in Mattermost, as `integrations` declares.
     #[command(after_help = "Example:\n  \
         gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml --token-file /root/gitlab-token --dry-run")]
@@ -228,12 +222,14 @@ pub enum Command {
         #[command(subcommand)]
         command: IntegrationsCommand,
     },
+    #[cfg(feature = "full")]
     /// Check SMTP, certificates, GitLab OAuth, the database, secret files and the host.
     #[command(after_help = "Examples:\n  \
         gitlab-mattermost doctor /etc/gitlab-mattermost.toml\n  \
         gitlab-mattermost doctor site.toml --send-to admin@example.com --json\n\n\
         Exit codes: 0 when no check failed, 1 when one did, 2 invalid input.")]
     Doctor(crate::ops::args::DoctorArgs),
+    #[cfg(feature = "full")]
     /// Run Mattermost's mmctl in local mode, as the service user, over the rendered socket.
     #[command(after_help = "Examples:\n  \
         gitlab-mattermost mmctl /etc/gitlab-mattermost.toml -- user list\n  \
@@ -241,6 +237,7 @@ pub enum Command {
         Needs settings.ServiceSettings.EnableLocalMode = true and a running Mattermost. Run it as\n\
         root (it switches to the service user) or as the service user. The exit code is mmctl's.")]
     Mmctl(crate::ops::mmctl::MmctlArgs),
+    #[cfg(feature = "full")]
     /// Move an Omnibus Mattermost's database, files, plugins and config.json here, verified.
     #[command(
         after_help = "The move, in short (docs/migrating-from-omnibus.md has every step):\n  \
@@ -260,6 +257,7 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::ops::migrate::MigrateCommand,
     },
+    #[cfg(feature = "full")]
     /// Back up the database (pg_dump, gzip), the files directory and config.json.
     #[command(
         after_help = "Example:\n  gitlab-mattermost backup site.toml --to /var/backups/mattermost\n\n\
@@ -267,6 +265,7 @@ pub enum Command {
         directory only gets its final name once complete."
     )]
     Backup(crate::ops::args::BackupArgs),
+    #[cfg(feature = "full")]
     /// Restore a backup made by `backup`, after verifying every checksum.
     #[command(after_help = "Example (Mattermost stopped):\n  \
         gitlab-mattermost restore site.toml --from /var/backups/mattermost/mattermost-backup-20250101T000000Z")]

@@ -1,12 +1,17 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use gitlab_mattermost::cli::{Cli, Command, ConfigArgs, IntegrationsCommand};
+#[cfg(feature = "full")]
+use gitlab_mattermost::cli::IntegrationsCommand;
+use gitlab_mattermost::cli::{Cli, Command, ConfigArgs};
 use gitlab_mattermost::diag::Diagnostics;
+#[cfg(feature = "full")]
+use gitlab_mattermost::ops;
+#[cfg(feature = "full")]
 use gitlab_mattermost::ops::args::GitlabCommand;
 use gitlab_mattermost::render::{self, Target};
 use gitlab_mattermost::validate::{Plan, SecretUse};
-use gitlab_mattermost::{exec, ops, output};
+use gitlab_mattermost::{exec, output};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -158,6 +163,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "full")]
         Command::Apply(args) => {
             let plan = load(&args.config)?;
             match ops::apply::run(&plan, &args) {
@@ -166,6 +172,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 Err(ops::apply::ApplyError::Other(e)) => Err(Failure::Other(e)),
             }
         }
+        #[cfg(feature = "full")]
         Command::Rollback(args) => {
             let plan = load(&args.config)?;
             match ops::apply::rollback::run(&plan, &args) {
@@ -176,7 +183,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
         }
         Command::UpgradeGuard(args) => {
             let plan = load(&args.config)?;
-            Ok(ops::apply::guard::run(&plan, &args)?)
+            Ok(gitlab_mattermost_backup::guard::run(&plan, &args)?)
         }
         Command::Check { config } => {
             load(&config)?;
@@ -201,11 +208,13 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             };
             match exec::exec(&plan, &program)? {}
         }
+        #[cfg(feature = "full")]
         Command::Import(args) => match gitlab_mattermost::import::run(&args) {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(gitlab_mattermost::import::ImportError::Invalid(d)) => Err(Failure::Invalid(d)),
             Err(gitlab_mattermost::import::ImportError::Other(e)) => Err(Failure::Other(e)),
         },
+        #[cfg(feature = "full")]
         Command::Explain(args) => {
             print!("{}", gitlab_mattermost::explain::explain(&args.key)?);
             Ok(ExitCode::SUCCESS)
@@ -238,6 +247,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "full")]
         Command::Gitlab {
             command: GitlabCommand::Register(args),
         } => {
@@ -246,20 +256,24 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             ops::gitlab::register(&plan, &args)?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "full")]
         Command::Integrations {
             command: IntegrationsCommand::Sync(args),
         } => {
             let plan = load(&args.config)?;
             Ok(ops::integrations::run(&plan, &args)?)
         }
+        #[cfg(feature = "full")]
         Command::Doctor(args) => {
             let plan = load(&args.config)?;
             Ok(ops::doctor::run(&plan, &args)?)
         }
+        #[cfg(feature = "full")]
         Command::Mmctl(args) => {
             let plan = load(&args.config)?;
             match ops::mmctl::run(&plan, &args)? {}
         }
+        #[cfg(feature = "full")]
         Command::Migrate { command } => match command {
             ops::migrate::MigrateCommand::Export(args) => {
                 ops::migrate::export::run(&args)?;
@@ -270,11 +284,13 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 Ok(ops::migrate::import::run(&plan, &args)?)
             }
         },
+        #[cfg(feature = "full")]
         Command::Backup(args) => {
             let plan = load(&args.config)?;
             ops::backup::backup(&plan, &args)?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "full")]
         Command::Restore(args) => {
             let plan = load(&args.config)?;
             ops::backup::restore(&plan, &args)?;

@@ -27,6 +27,8 @@ fn json_schema_is_current() {
     );
 }
 
+// Every command of the full command line.
+#[cfg(feature = "full")]
 #[test]
 fn help_teaches_with_examples_and_man_and_completions_render() {
     // Every subcommand, nested ones (`gitlab register`) included.
@@ -70,6 +72,7 @@ fn help_teaches_with_examples_and_man_and_completions_render() {
 }
 
 /// The `sh` blocks of a Markdown file, continuation lines joined.
+#[cfg(feature = "full")]
 fn sh_lines(markdown: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut inside = false;
@@ -94,6 +97,7 @@ fn sh_lines(markdown: &str) -> Vec<String> {
 }
 
 /// Shell words of a simple command line (quotes, no expansions); a trailing comment dropped.
+#[cfg(feature = "full")]
 fn words(line: &str) -> Vec<String> {
     let (mut out, mut word, mut quote, mut started) = (Vec::new(), String::new(), None, false);
     for c in line.chars() {
@@ -122,6 +126,8 @@ fn words(line: &str) -> Vec<String> {
     out
 }
 
+// Every command of the full command line.
+#[cfg(feature = "full")]
 #[test]
 fn every_command_line_in_the_guides_parses() {
     use clap::Parser;

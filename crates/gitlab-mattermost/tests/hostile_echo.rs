@@ -2,6 +2,9 @@
 //! what we print, whatever the server answers (GitLab error pages echoing the request
 //! headers, an SMTP server echoing the AUTH credentials).
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod support;
 
 use std::io::{BufRead, BufReader, Write};

@@ -3,6 +3,9 @@
 //! flood. Every case must end on its own well within a deadline the test enforces by
 //! killing the child, and say what was refused.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod support;
 
 use std::io::{Read, Write};

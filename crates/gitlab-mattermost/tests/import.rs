@@ -1,6 +1,9 @@
 //! `gitlab-mattermost import` end to end: the Omnibus documentation's own examples, import →
 //! render round trips, byte-identical output from every format, and secrets (canaries).
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

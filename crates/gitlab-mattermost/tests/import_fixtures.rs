@@ -2,6 +2,9 @@
 //! cannot be imported reported by line; the broken ones fail with exit 2 naming the line
 //! and column written in their `# expect-error-at: L:C` header.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

@@ -2,6 +2,9 @@
 //! compute, report positions that name the real file, and `--out` / `--secrets-dir`
 //! targets that must never be written over.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod common;
 
 use std::os::unix::fs::symlink;

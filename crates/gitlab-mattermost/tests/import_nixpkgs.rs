@@ -5,6 +5,9 @@
 //! rendered file; the NixOS output, evaluated with the module, hands the compiler the same
 //! configuration.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -3,6 +3,9 @@
 //! from where copies survive, be refused when absent, `null` or too short, and never show in
 //! the config or the report.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -2,6 +2,9 @@
 //! only): the real systemd-sysusers, systemd-tmpfiles and nginx -t work on the scratch tree;
 //! commands that act on the running host (systemctl, PostgreSQL) are listed, not run.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod support;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,9 @@
 //! `backup` and `restore` against the real PostgreSQL: back up, drop, restore, same rows;
 //! damaged or partial backups are refused before anything changes.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod support;
 
 use std::path::{Path, PathBuf};

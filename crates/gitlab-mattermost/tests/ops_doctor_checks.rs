@@ -2,6 +2,9 @@
 //! with passing and failing cases against real files, a GitLab stub, PostgreSQL and
 //! sockets.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod support;
 
 use std::io::{BufRead, BufReader};

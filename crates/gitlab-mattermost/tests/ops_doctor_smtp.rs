@@ -1,6 +1,9 @@
 //! The SMTP check of `doctor` against a real SMTP server (aiosmtpd) in plain, STARTTLS and
 //! implicit-TLS modes, with AUTH.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod support;
 
 use std::path::{Path, PathBuf};

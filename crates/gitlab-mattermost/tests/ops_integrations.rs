@@ -2,6 +2,9 @@
 //! stub's projects and integrations: a fresh setup, and one moved off Omnibus, whose GitLab
 //! integrations, webhook and slash command exist already (`--adopt`).
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod support;
 
 #[path = "support/mattermost_local.rs"]

@@ -3,6 +3,9 @@
 //! with an error echoing that body, raw and encoded. Nothing printed may hold the token in
 //! any form.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod support;
 
 // Shared with ops_integrations.rs, which uses all of it; this test only part.

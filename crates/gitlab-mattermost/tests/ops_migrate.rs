@@ -4,6 +4,9 @@
 //! verification compares rows, checksums and owners, and a tampered bundle or a directory
 //! holding foreign files is refused before anything changes.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -1,6 +1,9 @@
 //! `gitlab-mattermost mmctl`: the exact program, arguments, environment and account it runs,
 //! seen by a stand-in mmctl that prints them, and the refusals.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod support;
 
 use std::os::unix::fs::PermissionsExt;

@@ -1,6 +1,9 @@
 //! The rendered nginx vhost in a real nginx (Debian's, as root with a private prefix) in
 //! front of a small upstream that echoes request headers and accepts websocket upgrades.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod support;
 
 use std::io::{Read, Write};

@@ -1,5 +1,8 @@
 //! `gitlab register` against a stub of GitLab's Applications API.
 
+// The full command: these tests run the importers or the operations.
+#![cfg(feature = "full")]
+
 mod support;
 
 use std::os::unix::fs::PermissionsExt;

@@ -1,0 +1,335 @@
+//! The Omnibus key table: every gitlab.rb key of the bundled Mattermost (79 rows, from
+//! `data/omnibus-gitlab-rb-keys.tsv`), what the importer does with each, and which settings
+//! Omnibus always set through the environment.
+
+use std::sync::OnceLock;
+
+/// One row of the Omnibus table, expanded: `mattermost['a'] / mattermost['b'|'c']` rows give
+/// one row per key.
+#[derive(Debug, Clone)]
+pub struct OmnibusKey {
+    /// As written in gitlab.rb: `mattermost['uid']`, `mattermost_external_url`.
+    pub key: String,
+    pub default: String,
+    pub maps_to: String,
+    pub note: String,
+}
+
+const TSV: &str = include_str!("../data/omnibus-gitlab-rb-keys.tsv");
+
+/// All Omnibus keys, parsed once.
+pub fn omnibus_keys() -> &'static [OmnibusKey] {
+    static KEYS: OnceLock<Vec<OmnibusKey>> = OnceLock::new();
+    KEYS.get_or_init(|| parse(TSV))
+}
+
+fn parse(tsv: &str) -> Vec<OmnibusKey> {
+    let mut out = Vec::new();
+    let rows = tsv
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .skip(1);
+    for line in rows {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let col = |i: usize| cols.get(i).copied().unwrap_or("").to_string();
+        for key in expand(&col(0)) {
+            out.push(OmnibusKey {
+                key,
+                default: col(1),
+                maps_to: col(2),
+                note: col(3),
+            });
+        }
+    }
+    out
+}
+
+/// `mattermost['log_group'] / mattermost['svlogd_size'|'svlogd_num']` → each key.
+fn expand(cell: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for part in cell.split(" / ") {
+        let part = part.trim();
+        match part.split_once('[') {
+            Some((target, rest)) => {
+                let inner = rest.trim_end_matches(']');
+                for alt in inner.split('|') {
+                    keys.push(format!("{target}[{alt}]"));
+                }
+            }
+            None => keys.push(part.to_string()),
+        }
+    }
+    keys
+}
+
+/// The row for a key written any way Ruby allows (`mattermost["x"]`, `mattermost[:x]`).
+pub fn find(key: &str) -> Option<&'static OmnibusKey> {
+    let wanted = canonical(key);
+    omnibus_keys().iter().find(|k| k.key == wanted)
+}
+
+/// `mattermost["x"]` and `mattermost[:x]` → `mattermost['x']`; other text is trimmed.
+pub fn canonical(key: &str) -> String {
+    let key = key.trim();
+    let Some((target, rest)) = key.split_once('[') else {
+        return key.to_string();
+    };
+    let inner = rest
+        .trim_end_matches(']')
+        .trim()
+        .trim_start_matches(':')
+        .trim_matches(|c| c == '\'' || c == '"');
+    format!("{target}['{inner}']")
+}
+
+/// What the importer does with a `mattermost['<key>']`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MmKey {
+    /// A Mattermost setting Omnibus passed through the environment (`Category.Field`).
+    Setting(&'static str),
+    /// The typed `account` section.
+    Account(&'static str),
+    /// One of the keys with its own handling (env, enable, database_name, ...).
+    Special,
+    /// Known, but not carried; the reason says why.
+    Drop(&'static str),
+}
+
+/// The post-11.0 keys Omnibus passed to Mattermost (MattermostHelper.get_env_variables).
+const SETTINGS: &[(&str, &str)] = &[
+    ("service_site_url", "ServiceSettings.SiteURL"),
+    (
+        "service_allowed_untrusted_internal_connections",
+        "ServiceSettings.AllowedUntrustedInternalConnections",
+    ),
+    (
+        "service_enable_api_team_deletion",
+        "ServiceSettings.EnableAPITeamDeletion",
+    ),
+    ("team_site_name", "TeamSettings.SiteName"),
+    ("sql_driver_name", "SqlSettings.DriverName"),
+    ("sql_data_source", "SqlSettings.DataSource"),
+    ("sql_data_source_replicas", "SqlSettings.DataSourceReplicas"),
+    ("sql_at_rest_encrypt_key", "SqlSettings.AtRestEncryptKey"),
+    ("log_file_directory", "LogSettings.FileLocation"),
+    ("file_directory", "FileSettings.Directory"),
+    ("gitlab_enable", "GitLabSettings.Enable"),
+    ("gitlab_secret", "GitLabSettings.Secret"),
+    ("gitlab_id", "GitLabSettings.Id"),
+    ("gitlab_scope", "GitLabSettings.Scope"),
+    ("gitlab_auth_endpoint", "GitLabSettings.AuthEndpoint"),
+    ("gitlab_token_endpoint", "GitLabSettings.TokenEndpoint"),
+    ("gitlab_user_api_endpoint", "GitLabSettings.UserAPIEndpoint"),
+    ("plugin_directory", "PluginSettings.Directory"),
+    ("plugin_client_directory", "PluginSettings.ClientDirectory"),
+];
+
+const DROPPED: &[(&str, &str)] = &[
+    ("env_directory", "Omnibus's runit env directory; the rendered mattermost.env replaces it"),
+    ("home", "Omnibus's home for config.json; the new one lives in directories.config (the migration guide copies it)"),
+    ("register_as_oauth_app", "Omnibus's automatic OAuth registration switch; `gitlab-mattermost gitlab register` replaces it"),
+    ("email_invite_salt", "generated by Omnibus but not passed to Mattermost since 11.0 (Mattermost removed InviteSalt); the value is not copied"),
+    ("file_public_link_salt", "generated by Omnibus but not passed to Mattermost since 11.0; config.json's FileSettings.PublicLinkSalt is what was in effect (import it with --config-json)"),
+    ("host", "internal: Omnibus derives it from mattermost_external_url, and so does external_url here"),
+    ("port", "internal: Omnibus derives it from mattermost_external_url, and so does external_url here"),
+    ("gitlab", "a legacy hash Omnibus no longer reads"),
+    ("log_group", "runit/svlogd logging; the service logs to the journal and LogSettings.FileLocation"),
+    ("svlogd_prefix", "runit/svlogd logging; the service logs to the journal and LogSettings.FileLocation"),
+    ("svlogd_size", "runit/svlogd logging; the service logs to the journal and LogSettings.FileLocation"),
+    ("svlogd_num", "runit/svlogd logging; the service logs to the journal and LogSettings.FileLocation"),
+    ("svlogd_timeout", "runit/svlogd logging; the service logs to the journal and LogSettings.FileLocation"),
+    ("svlogd_filter", "runit/svlogd logging; the service logs to the journal and LogSettings.FileLocation"),
+    ("svlogd_udp", "runit/svlogd logging; the service logs to the journal and LogSettings.FileLocation"),
+];
+
+/// Classify a `mattermost['<key>']`; `None` means "not an Omnibus key" (try the pre-11.0 rule).
+pub fn mattermost_key(key: &str) -> Option<MmKey> {
+    if let Some((_, path)) = SETTINGS.iter().find(|(k, _)| *k == key) {
+        return Some(MmKey::Setting(path));
+    }
+    if let Some((_, why)) = DROPPED.iter().find(|(k, _)| *k == key) {
+        return Some(MmKey::Drop(why));
+    }
+    match key {
+        "username" => Some(MmKey::Account("user")),
+        "group" => Some(MmKey::Account("group")),
+        "uid" => Some(MmKey::Account("uid")),
+        "gid" => Some(MmKey::Account("gid")),
+        "enable" | "database_name" | "env" | "service_use_ssl" | "service_address"
+        | "service_port" => Some(MmKey::Special),
+        _ => None,
+    }
+}
+
+/// Settings Omnibus always put in the environment (from gitlab.rb, gitlab-secrets.json or its
+/// defaults). The environment overrides config.json, so config.json's values for these were
+/// never in effect.
+pub const OMNIBUS_ENV_OWNED: &[&str] = &[
+    "ServiceSettings.SiteURL",
+    "ServiceSettings.ListenAddress",
+    "ServiceSettings.AllowedUntrustedInternalConnections",
+    "ServiceSettings.EnableAPITeamDeletion",
+    "TeamSettings.SiteName",
+    "SqlSettings.DriverName",
+    "SqlSettings.DataSource",
+    "SqlSettings.AtRestEncryptKey",
+    "LogSettings.FileLocation",
+    "FileSettings.Directory",
+    "GitLabSettings.Enable",
+    "GitLabSettings.Secret",
+    "GitLabSettings.Id",
+    "GitLabSettings.Scope",
+    "GitLabSettings.AuthEndpoint",
+    "GitLabSettings.TokenEndpoint",
+    "GitLabSettings.UserAPIEndpoint",
+    "PluginSettings.Directory",
+    "PluginSettings.ClientDirectory",
+];
+
+/// The typed config key that owns a Mattermost setting, for `explain` and the report.
+pub fn typed_owner(path: &str) -> Option<&'static str> {
+    const OWNERS: &[(&str, &str)] = &[
+        ("ServiceSettings.SiteURL", "site_url, else external_url"),
+        (
+            "ServiceSettings.ListenAddress",
+            "listen.address + listen.port",
+        ),
+        ("LogSettings.FileLocation", "directories.logs"),
+        ("PluginSettings.Directory", "directories.plugins"),
+        (
+            "PluginSettings.ClientDirectory",
+            "directories.client_plugins",
+        ),
+        ("SqlSettings.DriverName", "database.kind"),
+        (
+            "SqlSettings.DataSource",
+            "database (kind, name, user, host, port, password_file)",
+        ),
+        ("SqlSettings.DataSourceReplicas", "database.read_replicas"),
+        ("FileSettings.DriverName", "file_storage.driver"),
+        ("FileSettings.Directory", "file_storage.directory"),
+        ("FileSettings.AmazonS3Bucket", "file_storage.bucket"),
+        ("FileSettings.AmazonS3Endpoint", "file_storage.endpoint"),
+        ("FileSettings.AmazonS3Region", "file_storage.region"),
+        ("FileSettings.AmazonS3SSL", "file_storage.ssl"),
+        (
+            "FileSettings.AmazonS3AccessKeyId",
+            "file_storage.access_key_id",
+        ),
+        (
+            "FileSettings.AmazonS3SecretAccessKey",
+            "file_storage.secret_access_key_file",
+        ),
+        ("GitLabSettings.Enable", "gitlab.enable"),
+        ("GitLabSettings.Id", "gitlab.id (or gitlab.id_file)"),
+        ("GitLabSettings.Secret", "gitlab.secret_file"),
+        ("GitLabSettings.Scope", "gitlab.scope"),
+        (
+            "GitLabSettings.AuthEndpoint",
+            "gitlab.url (or gitlab.auth_endpoint)",
+        ),
+        (
+            "GitLabSettings.TokenEndpoint",
+            "gitlab.url (or gitlab.token_endpoint)",
+        ),
+        (
+            "GitLabSettings.UserAPIEndpoint",
+            "gitlab.url (or gitlab.user_api_endpoint)",
+        ),
+        (
+            "EmailSettings.SendEmailNotifications",
+            "smtp.send_notifications",
+        ),
+        ("EmailSettings.SMTPServer", "smtp.server"),
+        ("EmailSettings.SMTPPort", "smtp.port"),
+        ("EmailSettings.EnableSMTPAuth", "smtp.auth"),
+        ("EmailSettings.SMTPUsername", "smtp.username"),
+        ("EmailSettings.SMTPPassword", "smtp.password_file"),
+        (
+            "EmailSettings.ConnectionSecurity",
+            "smtp.connection_security",
+        ),
+        (
+            "EmailSettings.SkipServerCertificateVerification",
+            "smtp.skip_server_certificate_verification",
+        ),
+        ("EmailSettings.FeedbackName", "smtp.feedback_name"),
+        ("EmailSettings.FeedbackEmail", "smtp.feedback_email"),
+        (
+            "EmailSettings.EnableSignInWithEmail",
+            "smtp.enable_sign_in_with_email",
+        ),
+        (
+            "EmailSettings.EnableSignUpWithEmail",
+            "smtp.enable_sign_up_with_email",
+        ),
+        ("EmailSettings.EnableEmailBatching", "smtp.batching.enable"),
+        (
+            "EmailSettings.EmailBatchingInterval",
+            "smtp.batching.interval",
+        ),
+        (
+            "EmailSettings.EmailBatchingBufferSize",
+            "smtp.batching.buffer_size",
+        ),
+    ];
+    OWNERS.iter().find(|(p, _)| *p == path).map(|(_, o)| *o)
+}
+
+/// Paths inside the Omnibus package's own trees: they go away with the package, so the
+/// importer replaces them with the new layout's defaults (and the report says what to copy).
+pub fn is_omnibus_path(p: &str) -> bool {
+    ["/var/opt/gitlab", "/opt/gitlab", "/var/log/gitlab"]
+        .iter()
+        .any(|root| p == *root || p.starts_with(&format!("{root}/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_every_row() {
+        let rows = TSV
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .count()
+            - 1;
+        assert_eq!(rows, 79);
+        // Two rows name several keys each.
+        assert!(omnibus_keys().len() > 79);
+        assert!(find("mattermost['svlogd_udp']").is_some());
+        assert!(find("mattermost_nginx['dir']").is_some());
+    }
+
+    #[test]
+    fn keys_are_found_however_they_are_quoted() {
+        for k in [
+            "mattermost['uid']",
+            "mattermost[\"uid\"]",
+            "mattermost[:uid]",
+        ] {
+            assert_eq!(find(k).map(|r| r.key.as_str()), Some("mattermost['uid']"));
+        }
+        assert!(find("mattermost_external_url").is_some());
+        assert!(find("gitlab_rails['mattermost_host']").is_some());
+    }
+
+    #[test]
+    fn every_mattermost_row_is_classified() {
+        for row in omnibus_keys() {
+            if let Some(k) = row.key.strip_prefix("mattermost['") {
+                let k = k.trim_end_matches("']");
+                assert!(mattermost_key(k).is_some(), "{} is not handled", row.key);
+            }
+        }
+    }
+
+    #[test]
+    fn omnibus_paths_are_recognised() {
+        assert!(is_omnibus_path("/var/opt/gitlab/mattermost/data"));
+        assert!(is_omnibus_path("/var/log/gitlab/mattermost/"));
+        assert!(!is_omnibus_path("/var/opt/gitlabx"));
+        assert!(!is_omnibus_path("/srv/mattermost"));
+    }
+}
