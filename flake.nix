@@ -20,6 +20,8 @@
     {
       packages = forSystems (pkgs: {
         gitlab-mattermost = pkgs.callPackage ./nix/package.nix { };
+        # The compiler alone (render, check, exec, upgrade-guard): what a NixOS host builds.
+        gitlab-mattermost-compiler = pkgs.callPackage ./nix/package.nix { lean = true; };
         default = self.packages.${pkgs.stdenv.hostPlatform.system}.gitlab-mattermost;
 
         # The module's options as Markdown (`nix build .#options-doc`), as NixOS's manual
@@ -50,9 +52,14 @@
         { lib, pkgs, ... }:
         {
           imports = [ ./nixos-modules ];
-          services.gitlab-mattermost.compilerPackage = lib.mkIf (
-            self.packages ? ${pkgs.stdenv.hostPlatform.system}
-          ) (lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default);
+          services.gitlab-mattermost =
+            let
+              built = self.packages.${pkgs.stdenv.hostPlatform.system};
+            in
+            lib.mkIf (self.packages ? ${pkgs.stdenv.hostPlatform.system}) {
+              compilerPackage = lib.mkDefault built.gitlab-mattermost-compiler;
+              commandPackage = lib.mkDefault built.gitlab-mattermost;
+            };
         };
 
       checks = forSystems (pkgs: import ./checks { inherit nixpkgs pkgs self; });

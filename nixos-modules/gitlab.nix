@@ -247,7 +247,7 @@ in
           ];
           # (NixOS adds coreutils and systemctl to every unit's PATH.)
           path = [
-            cfg.compilerPackage
+            cfg.commandPackage
             pkgs.curl
             pkgs.util-linux
           ]

@@ -164,7 +164,7 @@ in
       ++ lib.optional local "gitlab.service";
       # (NixOS adds coreutils and systemctl to every unit's PATH.)
       path = [
-        cfg.compilerPackage
+        cfg.commandPackage
         pkgs.util-linux
       ]
       ++ lib.optional createToken gitlabRails;

@@ -34,12 +34,26 @@ in
 
     compilerPackage = mkOption {
       type = types.package;
-      default = pkgs.callPackage ../nix/package.nix { };
-      defaultText = lib.literalMD "`gitlab-mattermost` built from this repository with `pkgs`";
+      default = pkgs.callPackage ../nix/package.nix { lean = true; };
+      defaultText = lib.literalMD "`gitlab-mattermost-compiler` (the lean build) from this repository with `pkgs`";
       description = ''
-        The gitlab-mattermost compiler. It renders the unit, the environment file and the
-        nginx locations at build time, and its `exec` subcommand starts Mattermost with the
-        secrets systemd hands it.
+        The gitlab-mattermost compiler, lean build: render, check, exec and upgrade-guard only,
+        none of the network clients. It renders the unit, the environment file and the nginx
+        locations at build time; its `exec` starts Mattermost with the secrets systemd hands
+        it, after `upgrade-guard` (a backup before a new release migrates the database). This
+        is all `nixos-rebuild` has to build unless GitLab registration or integrations are on.
+      '';
+    };
+
+    commandPackage = mkOption {
+      type = types.package;
+      default = pkgs.callPackage ../nix/package.nix { };
+      defaultText = lib.literalMD "`gitlab-mattermost` (the full command) from this repository with `pkgs`";
+      description = ''
+        The full gitlab-mattermost command, which the GitLab registration (`gitlab register`)
+        and the integrations sync (`integrations sync`) oneshots run. Built only when one of
+        them is on. Admins who want the command on the host add it to
+        `environment.systemPackages`.
       '';
     };
 

@@ -277,6 +277,28 @@ in
       && mm.finalConfig.mattermost.wrapper == "${mm.compilerPackage}/bin/gitlab-mattermost";
   }
   {
+    name = "minimal: only the lean compiler is built: no unit of ours names the full command";
+    ok =
+      lib.getName mm.compilerPackage == "gitlab-mattermost-compiler"
+      && lib.all (unit: !(contains "${mm.commandPackage}" (unitText minimal "${unit}.service"))) (
+        lib.filter (unit: unit == "mattermost" || lib.hasPrefix "gitlab-mattermost" unit) (
+          lib.attrNames minimal.systemd.services
+        )
+      );
+  }
+  {
+    name = "gitlabLocal: the registration runs the full command";
+    ok =
+      lib.getName localMm.commandPackage == "gitlab-mattermost"
+      && contains "${localMm.commandPackage}" (unitText local "gitlab-mattermost-oauth.service");
+  }
+  {
+    name = "integrations: the sync runs the full command";
+    ok = contains "${integrations.services.gitlab-mattermost.commandPackage}" (
+      unitText integrations "gitlab-mattermost-integrations.service"
+    );
+  }
+  {
     name = "minimal: the compiler gets no NixOS-only option";
     ok =
       !(mm.finalConfig ? enable)

@@ -43,7 +43,10 @@ in
   curl = package "curl" "8.16.0";
 
   # The compiler: nix/package.nix is not built here.
-  callPackage = _: _: package "gitlab-mattermost" "0.1.0";
+  # nix/package.nix: the full command, or with `lean = true` the compiler alone.
+  callPackage =
+    _: args:
+    package (if args.lean or false then "gitlab-mattermost-compiler" else "gitlab-mattermost") "0.1.0";
 
   writeText = script;
   writeShellScript = script;
