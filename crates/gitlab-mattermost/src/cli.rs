@@ -195,6 +195,7 @@ pub enum Command {
     /// Print the config reference (Markdown), generated from the schema.
     #[command(after_help = "Example:\n  gitlab-mattermost reference > docs/config-reference.md")]
     Reference,
+    #[cfg(feature = "full")]
     /// Print shell completions.
     #[command(
         after_help = "Example:\n  gitlab-mattermost completions bash > /etc/bash_completion.d/gitlab-mattermost"
@@ -203,6 +204,7 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    #[cfg(feature = "full")]
     /// Print the man page (roff).
     #[command(after_help = "Example:\n  gitlab-mattermost man | man -l -")]
     Man,

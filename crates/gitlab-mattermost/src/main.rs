@@ -1,6 +1,8 @@
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+#[cfg(feature = "full")]
+use clap::CommandFactory;
+use clap::Parser;
 #[cfg(feature = "full")]
 use gitlab_mattermost::cli::IntegrationsCommand;
 use gitlab_mattermost::cli::{Cli, Command, ConfigArgs};
@@ -238,6 +240,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             print!("{}", gitlab_mattermost::reference::markdown());
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "full")]
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -296,6 +299,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             ops::backup::restore(&plan, &args)?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "full")]
         Command::Man => {
             clap_mangen::Man::new(Cli::command())
                 .render(&mut std::io::stdout())

@@ -170,7 +170,7 @@ fn a_fresh_setup_is_created_a_rerun_changes_nothing_and_prune_removes_it() {
         s.secret("mattermost-slash-commands").as_deref(),
         Some(token.as_str())
     );
-    assert_no_secret(&out, &err, &[&token]);
+    assert_no_secret(&out, &err, &[&token, &hook]);
 
     let writes = (s.gitlab.writes().len(), s.mm.writes().len());
     let (code, out, _) = s.sync(true, &[]);
@@ -184,6 +184,12 @@ fn a_fresh_setup_is_created_a_rerun_changes_nothing_and_prune_removes_it() {
         s.mm.hooks().is_empty() && s.mm.commands().is_empty(),
         "{out}"
     );
+    // The webhook's id is the secret part of its URL: named by its first characters only.
+    assert!(
+        out.contains(&format!("removed webhook gitlab ({}…)", &hook[..4])),
+        "{out}"
+    );
+    assert_no_secret(&out, &err, &[&hook]);
     let kept = s.gitlab.integration(s.project_id, "mattermost").unwrap();
     assert!(!kept.active && kept.secret.is_none(), "{kept:?}");
 

@@ -9,6 +9,7 @@
 
 mod checks;
 pub mod integrations;
+mod json_schema;
 pub mod lines;
 mod reading;
 mod rules;

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::json_schema::{self, Kind, SchemaError};
 use super::{is_secret_path_key, key, Input, Report};
 use crate::diag::Diagnostic;
 use crate::schema::{self, Config};
@@ -150,27 +151,11 @@ fn schema_errors(merged: &Value, input: Input, report: &mut Report) {
     let Some(schema) = schema_json(report) else {
         return;
     };
-    let validator = match jsonschema::validator_for(&schema) {
-        Ok(v) => v,
-        Err(e) => {
-            report(
-                Diagnostic::new("", format!("internal error: schema: {e}")),
-                &[],
-            );
-            return;
-        }
-    };
-    for err in validator.iter_errors(merged) {
-        let path = split_pointer(&err.instance_path().to_string());
-        if input == Input::Partial
-            && matches!(
-                err.kind(),
-                jsonschema::error::ValidationErrorKind::Required { .. }
-            )
-        {
+    for err in json_schema::errors(&schema, merged) {
+        if input == Input::Partial && matches!(err.kind, Kind::Required(_)) {
             continue;
         }
-        for (path, d) in describe_schema_error(&schema, &path, &err) {
+        for (path, d) in describe_schema_error(&schema, &err) {
             report(d, &path);
         }
     }
@@ -189,29 +174,18 @@ fn schema_json(report: &mut Report) -> Option<Value> {
     }
 }
 
-fn split_pointer(p: &str) -> KeyPath {
-    p.split('/')
-        .skip(1)
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect()
-}
-
-fn describe_schema_error(
-    schema: &Value,
-    path: &KeyPath,
-    err: &jsonschema::ValidationError,
-) -> Vec<(KeyPath, Diagnostic)> {
-    use jsonschema::error::ValidationErrorKind as K;
+fn describe_schema_error(schema: &Value, err: &SchemaError) -> Vec<(KeyPath, Diagnostic)> {
+    let path = &err.path;
     let dotted = path.join(".");
     // Never echo what is written where a secret's path belongs: it may be the secret.
     let found = if is_secret_path_key(path) {
-        kind_of(err.instance())
+        kind_of(&err.instance)
     } else {
-        super::short(err.instance())
+        super::short(&err.instance)
     };
     let one = |msg: String| vec![(path.clone(), Diagnostic::new(dotted.clone(), msg))];
-    match err.kind() {
-        K::AdditionalProperties { unexpected } => unexpected
+    match &err.kind {
+        Kind::AdditionalProperties(unexpected) => unexpected
             .iter()
             // Inline secrets already have their own, more helpful, error.
             .filter(|name| {
@@ -235,19 +209,19 @@ fn describe_schema_error(
                 (p, d)
             })
             .collect(),
-        K::Type { kind } => one(format!("expected {}, found {found}", type_name(kind))),
-        K::Enum { options } => one(format!(
+        Kind::Type(types) => one(format!("expected {}, found {found}", type_name(types))),
+        Kind::Enum(options) => one(format!(
             "expected one of {}, found {found}",
             enum_list(options)
         )),
-        K::Minimum { limit } => one(format!(
+        Kind::Minimum(limit) => one(format!(
             "expected at least {}, found {found}",
             number(limit)
         )),
-        K::Maximum { limit } => one(format!("expected at most {}, found {found}", number(limit))),
-        K::Required { property } => one(format!("missing required key {property}")),
+        Kind::Maximum(limit) => one(format!("expected at most {}, found {found}", number(limit))),
+        Kind::Required(property) => one(format!("missing required key {property}")),
         _ if is_secret_path_key(path) => one(format!("expected a file path, found {found}")),
-        _ => one(format!("{err}")),
+        _ => one(err.describe()),
     }
 }
 
@@ -272,9 +246,9 @@ fn number(v: &Value) -> String {
     }
 }
 
-fn type_name(kind: &jsonschema::error::TypeKind) -> String {
-    use jsonschema::error::TypeKind;
-    let one = |t: &jsonschema::JsonType| match t.to_string().as_str() {
+/// The JSON types a value may have, in words (`null` left out: it means "unset").
+fn type_name(types: &[String]) -> String {
+    let one = |t: &str| match t {
         "integer" => "an integer".to_string(),
         "boolean" => "a boolean (true or false)".to_string(),
         "string" => "a string".to_string(),
@@ -283,16 +257,14 @@ fn type_name(kind: &jsonschema::error::TypeKind) -> String {
         "null" => "nothing (null)".to_string(),
         other => format!("a {other}"),
     };
-    match kind {
-        TypeKind::Single(t) => one(t),
-        TypeKind::Multiple(ts) => {
-            let names: Vec<String> = ts
-                .iter()
-                .filter(|t| t.to_string() != "null")
-                .map(|t| one(&t))
-                .collect();
-            names.join(" or ")
-        }
+    match types {
+        [single] => one(single),
+        many => many
+            .iter()
+            .filter(|t| *t != "null")
+            .map(|t| one(t))
+            .collect::<Vec<_>>()
+            .join(" or "),
     }
 }
 
