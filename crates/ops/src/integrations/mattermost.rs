@@ -179,7 +179,24 @@ pub struct Objects<'a> {
     pub noun: &'static str,
 }
 
+/// How messages name an incoming webhook: its id is the secret part of its URL (whoever has
+/// it can post), so only its first characters, enough to tell webhooks apart in the System
+/// Console.
+pub fn webhook_label(id: &str) -> String {
+    let shown: String = id.chars().take(4).collect();
+    format!("{shown}…")
+}
+
 impl Objects<'_> {
+    /// How a message names the object `id`: a webhook's id is a secret (see
+    /// [`webhook_label`]); a slash command's is not (its token is).
+    fn label(&self, id: &str) -> String {
+        match self.collection {
+            "hooks/incoming" => webhook_label(id),
+            _ => id.to_string(),
+        }
+    }
+
     /// The object, or `None` when it is gone (deleted in the System Console).
     pub fn get(&self, id: &str) -> Result<Option<Value>> {
         let r = self
@@ -196,8 +213,9 @@ impl Objects<'_> {
             // Mattermost answers a deleted command id with 403 or 404 depending on version.
             403 if self.collection == "commands" => Ok(None),
             _ => Err(anyhow!(
-                "reading {} {id}: HTTP {}: {}",
+                "reading {} {}: HTTP {}: {}",
                 self.noun,
+                self.label(id),
                 r.status,
                 r.message()
             )),
@@ -270,8 +288,9 @@ impl Objects<'_> {
         )?;
         if !r.ok() {
             return Err(anyhow!(
-                "updating the {} {id}: Mattermost answered HTTP {}: {}",
+                "updating the {} {}: Mattermost answered HTTP {}: {}",
                 self.noun,
+                self.label(&id),
                 r.status,
                 r.message()
             ));
@@ -287,8 +306,9 @@ impl Objects<'_> {
             Ok(())
         } else {
             Err(anyhow!(
-                "deleting the {} {id}: Mattermost answered HTTP {}: {}",
+                "deleting the {} {}: Mattermost answered HTTP {}: {}",
                 self.noun,
+                self.label(id),
                 r.status,
                 r.message()
             ))

@@ -920,7 +920,7 @@ impl Sync<'_> {
                 self.save()?;
                 self.out.changed.push(format!(
                     "forgot webhook {name} ({}): adopted, so it stays in Mattermost",
-                    m.id
+                    mattermost::webhook_label(&m.id)
                 ));
                 continue;
             }
@@ -928,9 +928,10 @@ impl Sync<'_> {
                 Ok(()) => {
                     self.state.webhooks.remove(&name);
                     self.save()?;
-                    self.out
-                        .changed
-                        .push(format!("removed webhook {name} ({})", m.id));
+                    self.out.changed.push(format!(
+                        "removed webhook {name} ({})",
+                        mattermost::webhook_label(&m.id)
+                    ));
                 }
                 Err(e) => self.out.failed.push(format!("webhook {name}: {e:#}")),
             }
