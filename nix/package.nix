@@ -43,6 +43,8 @@ rustPlatform.buildRustPackage {
     "gitlab-mattermost"
   ];
   buildNoDefaultFeatures = lean;
+  # Cargo.toml's `lean` profile (optimised for size) for the compiler alone.
+  buildType = if lean then "lean" else "release";
   # The lean build runs the command's tests that need no more than it has (render, check,
   # exec, the snapshots and the read-back of every target syntax), against the lean binary
   # itself, reusing the crates just built; the full build runs the workspace's tests.

@@ -62,14 +62,23 @@ impl From<anyhow::Error> for Failure {
 const BYTE_DUMPERS: &[&str] = &["ureq", "ureq_proto", "rustls"];
 
 fn init_logging(verbose: u8) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter(verbose)));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    // RUST_LOG as `target=level` directives (what the logs here are filtered by; span and
+    // field filters would need a regular-expression engine in every build of the compiler).
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .or_else(|| default_filter(verbose).parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::WARN));
+    let output = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
-        .without_time()
+        .without_time();
+    tracing_subscriber::registry()
+        .with(output)
+        .with(filter)
         .init();
 }
 
