@@ -115,6 +115,12 @@ fn cases() -> Vec<Case> {
         case("dot dot project path", "toml", integrations("[integrations.gitlab_projects.\"group/../app\"]\nwebhook = \"ci\"\n"), &["bad.toml:9:31: integrations.gitlab_projects.group/../app:", "found \"..\" in \"group/../app\""]),
         case("dots inside a project path part", "toml", integrations("[integrations.gitlab_projects.\"group/a..b\"]\nwebhook = \"ci\"\n"), &["bad.toml:9:31: integrations.gitlab_projects.group/a..b:", "nor `..` inside one"]),
         case("unknown extension", "yaml", "external_url: http://x\n", &["bad.yaml:", "unknown config format", "*.toml, *.json or *.nix"]),
+        // What a plain http site would silently ignore, and a port Mattermost's string type lets through.
+        case("certificate on an http site", "toml", http("[nginx]\ncertificate = \"/c.pem\"\ncertificate_key = \"/k.pem\"\n"), &["bad.toml:3:1: nginx.certificate:", "external_url is http://mm.example.com, so nginx serves plain http on port 80 and never loads nginx.certificate", "hint: use https:// in external_url, or drop the certificate"]),
+        case("redirect on an http site", "toml", http("[nginx]\nredirect_http_to_https = true\n"), &["bad.toml:3:1: nginx.redirect_http_to_https:", "redirects nothing: nginx.redirect_http_to_https is ignored", "hint: use https:// in external_url"]),
+        case("certificate with nginx.https = false", "toml", format!("{HTTPS}https = false\n"), &["bad.toml:3:1: nginx.certificate:", "nginx.https = false, so nginx serves plain http on port 443", "hint: set nginx.https = true"]),
+        case("smtp port in words", "toml", http("[settings]\n\"EmailSettings.SMTPPort\" = \"five-eight-seven\"\n"), &["bad.toml:3:1: settings.EmailSettings.SMTPPort:", "expected a port number from 1 to 65535, found \"five-eight-seven\"", "hint: write the port as a number"]),
+        case("smtp port out of range", "toml", http("[settings.EmailSettings]\nSMTPPort = 70000\n"), &["bad.toml:3:1: settings.EmailSettings.SMTPPort:", "found \"70000\""]),
     ]
 }
 

@@ -908,13 +908,28 @@ impl Ctx {
                             .unwrap_or_default();
                         self.report.add(
                             Section::Dropped,
-                            Some(origin),
+                            Some(origin.clone()),
                             format!(
                                 "{}: the config would be refused: {}{hint}",
                                 path.join("."),
                                 d.message
                             ),
                         );
+                        // It is not carried after all: the report must not say both.
+                        let dotted = format!("{} =", path.join("."));
+                        let quoted = match path.as_slice() {
+                            [first, name] if first == "setting_files" => {
+                                format!("setting_files.\"{name}\" =")
+                            }
+                            _ => dotted.clone(),
+                        };
+                        let tag = format!("({env})");
+                        self.report.carried.retain(|i| {
+                            i.origin.as_ref() != Some(&origin)
+                                || !(i.text.contains(&tag)
+                                    || i.text.starts_with(&dotted)
+                                    || i.text.starts_with(&quoted))
+                        });
                         self.remove_out(&path);
                         self.placed.remove(&env);
                         progress = true;

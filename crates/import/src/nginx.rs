@@ -81,7 +81,13 @@ pub fn map(ctx: &mut Ctx) {
     }
     certificates(ctx, &mut keys, https);
     if let Some(rv) = keys.remove("redirect_http_to_https") {
-        bool_key(ctx, &rv, &["nginx", "redirect_http_to_https"]);
+        // Without https there is nothing to redirect to: the compiler refuses a redirect it
+        // would ignore, so it is reported here like the certificates.
+        if !https && matches!(rv.value, gitlab_rb::Value::Bool(true)) {
+            dropped(ctx, &rv, "not used: nginx serves plain http".into());
+        } else {
+            bool_key(ctx, &rv, &["nginx", "redirect_http_to_https"]);
+        }
     }
     for (key, field) in [
         ("redirect_http_to_https_port", "redirect_http_port"),

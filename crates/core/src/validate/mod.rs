@@ -11,6 +11,7 @@ mod checks;
 pub mod integrations;
 mod json_schema;
 pub mod lines;
+mod pitfalls;
 mod reading;
 mod rules;
 mod sections;
@@ -257,6 +258,7 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
     settings::licence(&config, &mut b);
     let local_mode = settings::local_mode(&config, &mut b);
     sections::check(&config, https, ctx, b.report);
+    pitfalls::check(&config, https, &b.values, ctx, b.report, &mut b.warnings);
     integrations::check_section(&config, ctx, b.report);
     rules::check(&b.values, catalogue, ctx.input == Input::Complete, b.report);
 

@@ -950,21 +950,49 @@ fn free_leaf(setting: &'static Setting, value: &Value, path: &KeyPath, b: &mut B
         );
         return;
     }
-    match setting_env_value(setting, value) {
-        Ok(rendered) => {
-            b.values.insert(
-                setting.env_var.to_string(),
-                SettingValue {
-                    value: value.clone(),
-                    rendered: Some(rendered),
-                    owner: Owner::FreeForm,
-                    origin: path.clone(),
-                },
-            );
+    let rendered = match setting_env_value(setting, value) {
+        Ok(rendered) => rendered,
+        Err(msg) => {
+            return (b.report)(
+                Diagnostic::new(path.join("."), format!("{}: {msg}", setting.path())),
+                path,
+            )
         }
-        Err(msg) => (b.report)(
-            Diagnostic::new(path.join("."), format!("{}: {msg}", setting.path())),
+    };
+    if let Some(problem) = port_problem(setting, &rendered) {
+        return (b.report)(
+            Diagnostic::new(path.join("."), format!("{}: {problem}", setting.path()))
+                .with_hint("write the port as a number, e.g. 587"),
             path,
-        ),
+        );
     }
+    b.values.insert(
+        setting.env_var.to_string(),
+        SettingValue {
+            value: value.clone(),
+            rendered: Some(rendered),
+            owner: Owner::FreeForm,
+            origin: path.clone(),
+        },
+    );
+}
+
+/// A setting that holds a port (its field ends in `Port`) must be a port number, whatever
+/// its Go type: `SMTPPort` is a string in Mattermost's model, so the type alone lets
+/// `"five-eight-seven"` through, and Mattermost only fails when it first sends mail.
+fn port_problem(setting: &Setting, rendered: &str) -> Option<String> {
+    if !setting.field.ends_with("Port")
+        || !matches!(
+            setting.ty,
+            SettingType::String | SettingType::Int | SettingType::Int64
+        )
+    {
+        return None;
+    }
+    let ok = !rendered.is_empty()
+        && rendered.chars().all(|c| c.is_ascii_digit())
+        && rendered
+            .parse::<u32>()
+            .is_ok_and(|p| (1..=65535).contains(&p));
+    (!ok).then(|| format!("expected a port number from 1 to 65535, found {rendered:?}"))
 }
