@@ -241,6 +241,18 @@ pub(super) fn derive(config: &Config, site_url: &Site, b: &mut Builder) {
     derive_gitlab(config, b);
     derive_smtp(config, b);
     derive_integrations(config, b);
+    derive_telemetry(b);
+}
+
+/// Mattermost sends diagnostics and usage data to Mattermost, Inc. unless told not to. Off
+/// unless `settings` turns it on (`"LogSettings.EnableDiagnostics" = true`), as nixpkgs'
+/// module has it; the security fix alerts keep Mattermost's default (on), as there.
+fn derive_telemetry(b: &mut Builder) {
+    b.implied(
+        "LogSettings.EnableDiagnostics",
+        serde_json::json!(false),
+        "settings",
+    );
 }
 
 /// What the declared integrations need from Mattermost: incoming webhooks, slash commands,
