@@ -71,8 +71,8 @@ rustPlatform.buildRustPackage {
       --bash <("$out/bin/gitlab-mattermost" completions bash) \
       --zsh <("$out/bin/gitlab-mattermost" completions zsh) \
       --fish <("$out/bin/gitlab-mattermost" completions fish)
-    "$out/bin/gitlab-mattermost" man > gitlab-mattermost.1
-    installManPage gitlab-mattermost.1
+    "$out/bin/gitlab-mattermost" man --out man-pages
+    installManPage man-pages/*
   '';
 
   meta = {

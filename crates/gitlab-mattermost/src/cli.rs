@@ -205,9 +205,17 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     #[cfg(feature = "full")]
-    /// Print the man page (roff).
-    #[command(after_help = "Example:\n  gitlab-mattermost man | man -l -")]
-    Man,
+    /// Print the man page (roff), or write every page with --out.
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost man | man -l -\n  \
+        gitlab-mattermost man --out /usr/local/share/man/gitlab-mattermost\n\n\
+        --out writes gitlab-mattermost.1, one page per subcommand (gitlab-mattermost-render.1, …)\n\
+        and gitlab-mattermost.toml.5, the config file's page. DIR must not exist yet.")]
+    Man {
+        /// Write every page into DIR (a new directory) instead of printing the main one.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     #[cfg(feature = "full")]
     /// Talk to GitLab: register the OAuth application.
     #[command(after_help = "Example:\n  \

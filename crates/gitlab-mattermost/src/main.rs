@@ -15,6 +15,9 @@ use gitlab_mattermost::render::{self, Target};
 use gitlab_mattermost::validate::{Plan, SecretUse};
 use gitlab_mattermost::{exec, output};
 
+#[cfg(feature = "full")]
+mod man_pages;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
@@ -309,10 +312,15 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "full")]
-        Command::Man => {
+        Command::Man { out: None } => {
             clap_mangen::Man::new(Cli::command())
                 .render(&mut std::io::stdout())
                 .map_err(anyhow::Error::from)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(feature = "full")]
+        Command::Man { out: Some(dir) } => {
+            man_pages::write_all(Cli::command(), &dir)?;
             Ok(ExitCode::SUCCESS)
         }
     }
