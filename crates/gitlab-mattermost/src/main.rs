@@ -254,12 +254,11 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
         }
         #[cfg(feature = "full")]
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "gitlab-mattermost",
-                &mut std::io::stdout(),
-            );
+            use std::io::Write as _;
+            let script = completions(shell);
+            std::io::stdout()
+                .write_all(script.as_bytes())
+                .map_err(anyhow::Error::from)?;
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "full")]
@@ -323,6 +322,23 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             man_pages::write_all(Cli::command(), &dir)?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The completion script for `shell`. clap_complete's bash script names the states of a
+/// hyphenated command one way where it sets them (`gitlab__mattermost__subcmd__render`) and
+/// another in the case labels that complete them (`gitlab__subcmd__mattermost__subcmd__render`),
+/// so nothing completed past the first word: the labels are given the name the states have.
+#[cfg(feature = "full")]
+fn completions(shell: clap_complete::Shell) -> String {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "gitlab-mattermost", &mut script);
+    let script = String::from_utf8_lossy(&script).into_owned();
+    match shell {
+        clap_complete::Shell::Bash => {
+            script.replace("gitlab__subcmd__mattermost__", "gitlab__mattermost__")
+        }
+        _ => script,
     }
 }
 

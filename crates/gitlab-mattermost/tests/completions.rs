@@ -1,0 +1,99 @@
+//! Shell completions, run in the shells themselves: past the first word too.
+
+// The full command: completions describe it.
+#![cfg(feature = "full")]
+
+use std::process::Command as Process;
+
+use assert_cmd::Command;
+
+fn script(shell: &str) -> String {
+    let out = Command::cargo_bin("gitlab-mattermost")
+        .expect("binary")
+        .args(["completions", shell])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{shell}");
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+/// What bash offers for the words typed so far (the last one being completed).
+fn bash_offers(script_path: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let cword = words.len() - 1;
+    let prev = if cword > 0 { words[cword - 1] } else { "" };
+    let program = format!(
+        "source '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={cword}\n_gitlab__mattermost gitlab-mattermost '{}' '{prev}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script_path.display(),
+        quoted.join(" "),
+        words[cword],
+    );
+    let out = Process::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn bash_completes_subcommands_and_their_options() {
+    if Process::new("bash").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: bash is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("gitlab-mattermost.bash");
+    std::fs::write(&path, script("bash")).expect("write script");
+    let cases: &[(&[&str], &str)] = &[
+        (&["gitlab-mattermost", "ren"], "render"),
+        (&["gitlab-mattermost", "render", "--o"], "--out"),
+        (&["gitlab-mattermost", "integrations", "s"], "sync"),
+        (
+            &["gitlab-mattermost", "integrations", "sync", "--dry"],
+            "--dry-run",
+        ),
+        (
+            &["gitlab-mattermost", "migrate", "export", "--f"],
+            "--final",
+        ),
+        (&["gitlab-mattermost", "doctor", "--only", "sm"], "smtp"),
+    ];
+    for (words, expected) in cases {
+        let offers = bash_offers(&path, words);
+        assert!(
+            offers.iter().any(|o| o == expected),
+            "{words:?}: expected {expected} among {offers:?}"
+        );
+    }
+}
+
+#[test]
+fn zsh_and_fish_read_their_scripts() {
+    for (shell, check) in [("zsh", &["-n"][..]), ("fish", &["--no-execute"][..])] {
+        if Process::new(shell).arg("--version").output().is_err() {
+            eprintln!("SKIPPED: {shell} is not installed: its completion script is not read");
+            continue;
+        }
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("script");
+        std::fs::write(&path, script(shell)).expect("write script");
+        let out = Process::new(shell)
+            .args(check)
+            .arg(&path)
+            .output()
+            .expect("shell");
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
