@@ -40,9 +40,12 @@ pub enum IntegrationsCommand {
     /// Create or update the webhooks and slash commands in Mattermost and GitLab's project
     /// integrations; report (or, with --prune, remove) what is no longer declared.
     #[command(after_help = "Examples:\n  \
-        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml --token-file /root/gitlab-token --dry-run\n  \
-        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml --token-file /root/gitlab-token\n  \
-        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml --token-file /root/gitlab-token --adopt --dry-run\n\n\
+        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml \\\n    \
+        --token-file /root/gitlab-token --dry-run\n  \
+        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml \\\n    \
+        --token-file /root/gitlab-token\n  \
+        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml \\\n    \
+        --token-file /root/gitlab-token --adopt --dry-run\n\n\
         After a move off Omnibus, GitLab's projects already have Mattermost integrations, posting to\n\
         webhooks of the old address: a plain sync leaves such a project alone and fails; --adopt\n\
         takes them over (see it with --dry-run first) and points GitLab at this server.\n\n\
@@ -158,7 +161,8 @@ pub enum Command {
     /// into a config `render` accepts.
     #[command(after_help = "Examples:\n  \
         gitlab-mattermost import /etc/gitlab/gitlab.rb > mattermost.toml\n  \
-        gitlab-mattermost import /etc/gitlab/gitlab.rb --config-json /var/opt/gitlab/mattermost/config.json \\\n    \
+        gitlab-mattermost import /etc/gitlab/gitlab.rb \\\n    \
+        --config-json /var/opt/gitlab/mattermost/config.json \\\n    \
         --secrets-dir /root/mattermost-secrets --format nix --out mattermost.nix\n  \
         gitlab-mattermost import /etc/gitlab/gitlab.rb \\\n    \
         --gitlab-version \"$(cat /opt/gitlab/embedded/service/gitlab-rails/VERSION)\" > mattermost.toml\n  \
@@ -227,7 +231,8 @@ pub enum Command {
     #[cfg(feature = "full")]
     /// GitLab notifications and slash commands in Mattermost, as `integrations` declares.
     #[command(after_help = "Example:\n  \
-        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml --token-file /root/gitlab-token --dry-run")]
+        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml \\\n    \
+        --token-file /root/gitlab-token --dry-run")]
     Integrations {
         #[command(subcommand)]
         command: IntegrationsCommand,
@@ -278,6 +283,7 @@ pub enum Command {
     #[cfg(feature = "full")]
     /// Restore a backup made by `backup`, after verifying every checksum.
     #[command(after_help = "Example (Mattermost stopped):\n  \
-        gitlab-mattermost restore site.toml --from /var/backups/mattermost/mattermost-backup-20250101T000000Z")]
+        gitlab-mattermost restore site.toml \\\n    \
+        --from /var/backups/mattermost/mattermost-backup-20250101T000000Z")]
     Restore(crate::ops::args::RestoreArgs),
 }

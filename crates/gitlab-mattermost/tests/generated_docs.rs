@@ -27,6 +27,65 @@ fn json_schema_is_current() {
     );
 }
 
+/// Every subcommand path of the command line (`["integrations", "sync"]`, …).
+#[cfg(feature = "full")]
+fn subcommand_paths() -> Vec<Vec<String>> {
+    fn walk(cmd: &clap::Command, prefix: &[String], out: &mut Vec<Vec<String>>) {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let mut p = prefix.to_vec();
+            p.push(sub.get_name().to_string());
+            walk(sub, &p, out);
+            out.push(p);
+        }
+    }
+    let mut out = vec![vec![]];
+    walk(
+        &<gitlab_mattermost::cli::Cli as clap::CommandFactory>::command(),
+        &[],
+        &mut out,
+    );
+    out
+}
+
+/// The help of the subcommand at `path`, wrapped at `width` columns.
+#[cfg(feature = "full")]
+fn help_at(path: &[String], width: usize) -> String {
+    let mut cmd = <gitlab_mattermost::cli::Cli as clap::CommandFactory>::command()
+        .term_width(width)
+        .max_term_width(width);
+    cmd.build();
+    let mut at = &mut cmd;
+    for name in path {
+        at = at.find_subcommand_mut(name).expect("a subcommand");
+        *at = at.clone().term_width(width).max_term_width(width);
+    }
+    at.render_help().to_string()
+}
+
+/// An example pasted line by line must not run half a command: every indented line of the
+/// help as written (unwrapped) is a line of the help as shown at 100 columns, so no command
+/// line was wrapped mid-command (long ones go on after a `\\`).
+#[cfg(feature = "full")]
+#[test]
+fn help_examples_are_never_wrapped_mid_command() {
+    for path in subcommand_paths() {
+        let shown = help_at(&path, 100);
+        let written = help_at(&path, 10_000);
+        let shown_lines: std::collections::BTreeSet<&str> = shown.lines().collect();
+        let examples = written
+            .lines()
+            .skip_while(|l| !l.starts_with("Example"))
+            .filter(|l| l.starts_with("  "));
+        for line in examples {
+            assert!(
+                shown_lines.contains(line),
+                "`{}` --help wraps the example line `{line}` at 100 columns: end it, or go on after a backslash",
+                path.join(" ")
+            );
+        }
+    }
+}
+
 // Every command of the full command line.
 #[cfg(feature = "full")]
 #[test]

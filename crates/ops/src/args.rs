@@ -11,9 +11,11 @@ use crate::config_args::ConfigArgs;
 pub enum GitlabCommand {
     /// Create the OAuth application "GitLab Mattermost" in GitLab, or keep the one in use.
     #[command(after_help = "Examples:\n  \
-        gitlab-mattermost gitlab register /etc/gitlab-mattermost.toml --token-file /root/gitlab-admin-token\n  \
+        gitlab-mattermost gitlab register /etc/gitlab-mattermost.toml \\\n    \
+        --token-file /root/gitlab-admin-token\n  \
         # months later, once the old server is gone:\n  \
-        gitlab-mattermost gitlab register /etc/gitlab-mattermost.toml --token-file /root/gitlab-admin-token --delete-old 7\n\n\
+        gitlab-mattermost gitlab register /etc/gitlab-mattermost.toml \\\n    \
+        --token-file /root/gitlab-admin-token --delete-old 7\n\n\
         Needs a personal access token (scope api) of a GitLab administrator. Writes the\n\
         application id and secret to gitlab.id_file and gitlab.secret_file (mode 0600).\n\n\
         An application fits when it has the redirect URIs of the site URL (site_url, else\n\
