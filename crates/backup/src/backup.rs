@@ -157,13 +157,56 @@ pub fn backup(plan: &Plan, args: &BackupArgs) -> Result<()> {
     Ok(())
 }
 
+/// The directories a backup created to hold itself (`--to` and any missing parents): removed
+/// again, when still empty, unless the backup completed, so a failed backup leaves nothing
+/// behind.
+struct CreatedDirs {
+    /// Outermost first.
+    dirs: Vec<PathBuf>,
+}
+
+impl CreatedDirs {
+    fn create(to: &Path) -> Result<CreatedDirs> {
+        let mut missing = Vec::new();
+        let mut at = Some(to);
+        while let Some(dir) = at {
+            if dir.as_os_str().is_empty() || dir.symlink_metadata().is_ok() {
+                break;
+            }
+            missing.push(dir.to_path_buf());
+            at = dir.parent();
+        }
+        missing.reverse();
+        let mut created = CreatedDirs { dirs: Vec::new() };
+        for dir in missing {
+            fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            created.dirs.push(dir);
+        }
+        Ok(created)
+    }
+
+    /// The backup is complete: the directories stay.
+    fn keep(&mut self) {
+        self.dirs.clear();
+    }
+}
+
+impl Drop for CreatedDirs {
+    fn drop(&mut self) {
+        for dir in self.dirs.iter().rev() {
+            // Only an empty directory goes: anything in it is someone else's.
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
 /// Writes a complete backup into a new `<prefix>-<stamp>` directory of `to` and returns it.
 /// `ran` is the Mattermost the data belongs to, when not the config's own (an upgrade backs
 /// up what the previous release ran).
 pub fn backup_into(plan: &Plan, to: &Path, prefix: &str, ran: Option<Release>) -> Result<PathBuf> {
     check_destination(plan, to)?;
     let stamp = utc_stamp(SystemTime::now());
-    fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let mut created = CreatedDirs::create(to)?;
     let name = format!("{prefix}-{stamp}");
     let final_dir = to.join(&name);
     if final_dir.exists() {
@@ -252,6 +295,7 @@ pub fn backup_into(plan: &Plan, to: &Path, prefix: &str, ran: Option<Release>) -
         manifest.files.len(),
         final_dir.display()
     );
+    created.keep();
     Ok(final_dir)
 }
 

@@ -586,11 +586,22 @@ fn target(plan: &Plan) -> Result<Target> {
     })
 }
 
+/// The administrator's token, from `--token-file`. A file that cannot be read is bad input
+/// (exit 2): nothing was sent or written yet.
+fn token_from(path: &Path) -> Result<String> {
+    files::read_secret(path).map_err(|e| {
+        let refusal = Diagnostic::new("--token-file", format!("{e:#}")).with_hint(
+            "write a personal access token (scope api) of a GitLab administrator to a root-only file, e.g. `install -m 0600 /dev/stdin /root/gitlab-admin-token`",
+        );
+        Diagnostics::from(refusal).into()
+    })
+}
+
 /// Run `gitlab register`; the report goes to stdout, one line per fact.
 pub fn register(plan: &Plan, args: &RegisterArgs) -> Result<()> {
     check_outputs(plan, args)?;
     let t = target(plan)?;
-    let token = Secret(files::read_secret(&args.token_file).context("--token-file")?);
+    let token = Secret(token_from(&args.token_file)?);
     let roots = tls::trusted_roots(args.net.ca_file.as_deref())?;
     let api = Api::new(&t.gitlab_url, token, &roots, args.net.timeout());
 

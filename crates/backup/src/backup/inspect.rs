@@ -342,10 +342,20 @@ fn survey(
 pub fn verify(dir: &Path) -> Result<Manifest> {
     match fs::metadata(dir) {
         Ok(md) if md.is_dir() => {}
-        _ => bail!(
-            "{} is not a backup directory; nothing was restored",
-            dir.display()
-        ),
+        // Bad input (exit 2), like every refusal before anything changed.
+        _ => {
+            let refusal = crate::diag::Diagnostic::new(
+                "--from",
+                format!(
+                    "{} is not a backup directory; nothing was restored",
+                    dir.display()
+                ),
+            )
+            .with_hint(
+                "give a directory `gitlab-mattermost backup --to` made (backup-YYYYMMDDTHHMMSSZ)",
+            );
+            return Err(crate::diag::Diagnostics::from(refusal).into());
+        }
     }
     let m = read_manifest(dir)?;
     let mut problems = Vec::new();
