@@ -1,6 +1,7 @@
-//! `gitlab-mattermost explain KEY`: what a gitlab.rb key, an `MM_*` variable or a
-//! `Category.Field` setting is, what it maps to, its type and default, and where that
-//! knowledge comes from (Mattermost's settings catalogue, the Omnibus key table).
+//! `gitlab-mattermost explain KEY`: what a gitlab.rb key, an `MM_*` variable, a
+//! `Category.Field` setting, a bare field name or a key of this config is, what it maps to, its
+//! type and default, and where that knowledge comes from (Mattermost's settings catalogue,
+//! the Omnibus key table, the config's schema).
 
 use std::fmt::Write as _;
 
@@ -12,8 +13,9 @@ use crate::mapping::{self, MmKey, OmnibusKey};
 /// Arguments of `gitlab-mattermost explain`.
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
-    /// `mattermost['email_enable_batching']`, `email_enable_batching`, `MM_SERVICESETTINGS_SITEURL`
-    /// or `ServiceSettings.SiteURL`.
+    /// `mattermost['email_enable_batching']`, `email_enable_batching`, `MM_SERVICESETTINGS_SITEURL`,
+    /// `ServiceSettings.SiteURL`, a bare field name (`SiteURL`) or a key of this config
+    /// (`smtp.port`).
     #[arg(value_name = "KEY")]
     pub key: String,
 }
@@ -36,6 +38,12 @@ pub fn explain(key: &str) -> Result<String, Diagnostics> {
     if let Some(s) = found {
         return Ok(setting_text(s));
     }
+    if let Some(text) = config_key_text(key) {
+        return Ok(text);
+    }
+    if let Some(text) = bare_field_text(key) {
+        return Ok(text);
+    }
     if crate::catalogue::is_env_style(key) {
         if let Some(text) = moved_text(key) {
             return Ok(text);
@@ -47,6 +55,103 @@ pub fn explain(key: &str) -> Result<String, Diagnostics> {
         }
     }
     Err(unknown(key))
+}
+
+/// A key of this project's own config (`smtp.port`, `external_url`): its type, default and
+/// meaning from the schema, and the Mattermost settings it sets.
+fn config_key_text(key: &str) -> Option<String> {
+    if key.is_empty() || key.contains(['[', '\'', '"']) {
+        return None;
+    }
+    let schema = serde_json::to_value(crate::schema::json_schema()).ok()?;
+    let mut node = &schema;
+    for part in key.split('.') {
+        node = crate::schema::resolve_ref(&schema, node)
+            .get("properties")?
+            .get(part)?;
+    }
+    let node = crate::schema::resolve_ref(&schema, node);
+    let mut out = String::new();
+    let _ = writeln!(out, "{key}  (a key of this config)");
+    if let Some(t) = node.get("type") {
+        let t = match t {
+            serde_json::Value::Array(ts) => ts
+                .iter()
+                .filter_map(|t| t.as_str())
+                .filter(|t| *t != "null")
+                .collect::<Vec<_>>()
+                .join(" or "),
+            other => other.as_str().unwrap_or_default().to_string(),
+        };
+        let _ = writeln!(out, "  type: {t}");
+    }
+    if let Some(values) = node.get("enum").and_then(|e| e.as_array()) {
+        let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        let _ = writeln!(out, "  one of: {}", values.join(", "));
+    }
+    if let Some(default) = node.get("default") {
+        let _ = writeln!(out, "  default: {default}");
+    }
+    let sets = settings_set_by(key);
+    if !sets.is_empty() {
+        let _ = writeln!(out, "  sets: {}", sets.join(", "));
+    }
+    if let Some(about) = node.get("description").and_then(|d| d.as_str()) {
+        let _ = writeln!(
+            out,
+            "  about: {}",
+            about.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  source: the config's schema (crates/core/src/schema.rs; docs/config-reference.md)"
+    );
+    Some(out)
+}
+
+/// The Mattermost settings a config key (or the section it opens) is rendered into.
+fn settings_set_by(key: &str) -> Vec<String> {
+    Catalogue::get()
+        .iter()
+        .filter(|s| {
+            mapping::typed_owner(&s.path()).is_some_and(|owner| {
+                owner.starts_with(&format!("{key} ("))
+                    || owner
+                        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                        .any(|word| word == key || word.starts_with(&format!("{key}.")))
+            })
+        })
+        .map(|s| format!("{} ({})", s.path(), s.env_var))
+        .collect()
+}
+
+/// A bare field name (`MaximumLoginAttempts`): the setting of that name, or every category
+/// that has one.
+fn bare_field_text(key: &str) -> Option<String> {
+    if key.contains(['.', '[', '\'']) || crate::catalogue::is_env_style(key) {
+        return None;
+    }
+    let matches: Vec<&Setting> = Catalogue::get()
+        .iter()
+        .filter(|s| s.field.eq_ignore_ascii_case(key))
+        .collect();
+    match matches.as_slice() {
+        [] => None,
+        [one] => Some(setting_text(one)),
+        many => {
+            let mut out = format!("{key} is a field of several categories:\n");
+            for s in many {
+                let _ = writeln!(out, "  {}  ({})", s.path(), s.env_var);
+            }
+            let _ = writeln!(
+                out,
+                "  explain one of them: gitlab-mattermost explain {}",
+                many[0].path()
+            );
+            Some(out)
+        }
+    }
 }
 
 /// The gitlab.rb keys a bare or quoted name may stand for.
@@ -314,11 +419,11 @@ fn unknown(key: &str) -> Diagnostics {
         );
     let mut d = Diagnostic::new(
         "",
-        format!("`{key}` is not a gitlab.rb key of Omnibus's Mattermost, an MM_* variable or a Category.Field setting"),
+        format!("`{key}` is not a gitlab.rb key of Omnibus's Mattermost, an MM_* variable, a Category.Field setting, a field name or a key of this config"),
     );
     d = match suggestion {
         Some(s) => d.with_hint(format!("did you mean `{s}`?")),
-        None => d.with_hint("try a setting like ServiceSettings.SiteURL, MM_SERVICESETTINGS_SITEURL or mattermost['service_site_url']"),
+        None => d.with_hint("try a setting like ServiceSettings.SiteURL, MM_SERVICESETTINGS_SITEURL, SiteURL, mattermost['service_site_url'] or a config key like smtp.port"),
     };
     d.into()
 }
