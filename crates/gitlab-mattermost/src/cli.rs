@@ -173,7 +173,7 @@ pub enum Command {
         See docs/migrating-from-omnibus.md and docs/migrating-from-nixpkgs.md for the whole migration.")]
     Import(crate::import::ImportArgs),
     #[cfg(feature = "full")]
-    /// Explain a gitlab.rb key, an MM_* variable or a Category.Field setting.
+    /// Explain a gitlab.rb key, an MM_* variable, a setting, a field name or a config key.
     #[command(after_help = "Examples:\n  \
         gitlab-mattermost explain \"mattermost['email_enable_batching']\"\n  \
         gitlab-mattermost explain MM_SERVICESETTINGS_SITEURL\n  \
