@@ -177,7 +177,9 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         gitlab-mattermost explain \"mattermost['email_enable_batching']\"\n  \
         gitlab-mattermost explain MM_SERVICESETTINGS_SITEURL\n  \
-        gitlab-mattermost explain EmailSettings.SMTPPort")]
+        gitlab-mattermost explain EmailSettings.SMTPPort\n  \
+        gitlab-mattermost explain MaximumLoginAttempts\n  \
+        gitlab-mattermost explain smtp.port")]
     Explain(crate::explain::ExplainArgs),
     /// Print the JSON Schema of the config (for editor completion of TOML/JSON).
     #[command(after_help = "Example (taplo / Even Better TOML):\n  \
