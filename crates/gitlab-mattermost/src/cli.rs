@@ -124,18 +124,28 @@ pub enum Command {
     )]
     UpgradeGuard(gitlab_mattermost_backup::guard::GuardArgs),
     /// Validate only; report every problem at once.
-    #[command(
-        after_help = "Example:\n  gitlab-mattermost check base.toml site.toml --set smtp.enable=true"
-    )]
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost check base.toml site.toml --set smtp.enable=true\n  \
+        gitlab-mattermost check --json /etc/gitlab-mattermost.toml | jq '.errors[].message'")]
     Check {
         #[command(flatten)]
         config: ConfigArgs,
+        /// Print the result as JSON on stdout (valid, files, warnings, errors with their
+        /// source, line, column, key, message and hint); the exit code is the same.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the environment Mattermost will see (secrets shown as <from FILE>).
-    #[command(after_help = "Example:\n  gitlab-mattermost env examples/full.toml | grep SMTP")]
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost env examples/full.toml | grep SMTP\n  \
+        gitlab-mattermost env --json examples/full.toml | jq -r '.environment.MM_SERVICESETTINGS_SITEURL'")]
     Env {
         #[command(flatten)]
         config: ConfigArgs,
+        /// Print a JSON object instead: `environment` (name → value), `secrets` and
+        /// `passwords` (the variable and the file it comes from, never the value).
+        #[arg(long)]
+        json: bool,
     },
     /// Run a program with the rendered environment and secrets (the unit's ExecStart).
     #[command(after_help = "Example (what the unit runs):\n  \

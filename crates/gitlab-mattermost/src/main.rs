@@ -199,14 +199,22 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             let plan = load(&args.config)?;
             Ok(gitlab_mattermost_backup::guard::run(&plan, &args)?)
         }
-        Command::Check { config } => {
+        Command::Check {
+            config,
+            json: false,
+        } => {
             load(&config)?;
             eprintln!("ok: {} file(s) valid", config.files.len());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Env { config } => {
+        Command::Check { config, json: true } => Ok(check_json(&config)),
+        Command::Env { config, json } => {
             let plan = load(&config)?;
-            print!("{}", describe_env(&plan));
+            if json {
+                println!("{}", env_json(&plan));
+            } else {
+                print!("{}", describe_env(&plan));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Exec {
@@ -369,6 +377,68 @@ fn absolute(p: &std::path::Path) -> Result<String, Failure> {
             ),
         )))
     })
+}
+
+/// `check --json`: the outcome as one JSON object on stdout, exit 0 or 2 as without it.
+fn check_json(config: &ConfigArgs) -> ExitCode {
+    let files: Vec<String> = config
+        .files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    let (valid, warnings, errors) = match gitlab_mattermost::load(&config.files, &config.sets) {
+        Ok(plan) => (true, plan.warnings, Vec::new()),
+        Err(d) => (false, Vec::new(), name_set_origins(d, &config.sets).0),
+    };
+    let errors: Vec<serde_json::Value> = errors
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "source": d.origin.as_ref().map(|o| o.source.clone()),
+                "line": d.origin.as_ref().and_then(|o| o.pos).map(|p| p.line),
+                "column": d.origin.as_ref().and_then(|o| o.pos).map(|p| p.column),
+                "key": d.key,
+                "message": d.message,
+                "hint": d.hint,
+            })
+        })
+        .collect();
+    let report = serde_json::json!({
+        "valid": valid,
+        "files": files,
+        "warnings": warnings,
+        "errors": errors,
+    });
+    println!("{report:#}");
+    if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+/// `env --json`: the environment, and where each secret comes from (never its value).
+fn env_json(plan: &Plan) -> String {
+    let mut secrets = Vec::new();
+    let mut passwords = Vec::new();
+    for c in &plan.credentials {
+        for u in &c.uses {
+            match u {
+                SecretUse::Variable(v) => {
+                    secrets.push(serde_json::json!({"variable": v, "file": c.path}))
+                }
+                SecretUse::PasswordInto(v) => {
+                    passwords.push(serde_json::json!({"variable": v, "file": c.path}))
+                }
+            }
+        }
+    }
+    let report = serde_json::json!({
+        "environment": plan.env,
+        "secrets": secrets,
+        "passwords": passwords,
+    });
+    format!("{report:#}")
 }
 
 /// The environment as Mattermost will see it, with secrets replaced by where they come from.
