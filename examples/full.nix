@@ -29,8 +29,8 @@
   gitlab = {
     enable = true;
     url = "https://gitlab.example.com";
-    id_file = "/run/secrets/mattermost/gitlab-id";
-    secret_file = "/run/secrets/mattermost/gitlab-secret";
+    id_file = "/etc/gitlab-mattermost-secrets/gitlab-id";
+    secret_file = "/etc/gitlab-mattermost-secrets/gitlab-secret";
     scope = "read_user";
     # Team Edition 11 offers no GitLab button: users sign in at /gitlab-sign-in (see full.toml).
     allow_team_edition_route = true;
@@ -41,7 +41,7 @@
     server = "smtp.example.com";
     port = 587;
     username = "mattermost@example.com";
-    password_file = "/run/secrets/mattermost/smtp-password";
+    password_file = "/etc/gitlab-mattermost-secrets/smtp-password";
     auth = true;
     connection_security = "STARTTLS";
     feedback_name = "GitLab Mattermost";
@@ -100,5 +100,5 @@
     TeamSettings.MaxUsersPerTeam = 500;
   };
 
-  setting_files."SqlSettings.AtRestEncryptKey" = "/run/secrets/mattermost/at-rest-key";
+  setting_files."SqlSettings.AtRestEncryptKey" = "/etc/gitlab-mattermost-secrets/at-rest-key";
 }

@@ -627,7 +627,7 @@ in
         value.
       '';
       example = {
-        https_proxy = "/run/secrets/mattermost-https-proxy";
+        https_proxy = "/etc/gitlab-mattermost-secrets/https-proxy";
       };
     };
 
@@ -654,7 +654,7 @@ in
         (`Category.Field` or `MM_*`) to file path.
       '';
       example = {
-        "SqlSettings.AtRestEncryptKey" = "/run/secrets/mattermost-at-rest-key";
+        "SqlSettings.AtRestEncryptKey" = "/etc/gitlab-mattermost-secrets/at-rest-key";
       };
     };
 

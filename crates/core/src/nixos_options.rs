@@ -780,7 +780,7 @@ mod tests {
             "readReplicas = mkOption {\n        type = types.listOf types.str;\n        default = [ ];",
             "interval = mkOption {\n          type = types.ints.u32;\n          default = 30;",
             "default = [\n          \"0.0.0.0\"\n          \"[::]\"\n        ];",
-            "example = {\n        \"SqlSettings.AtRestEncryptKey\" = \"/run/secrets/mattermost-at-rest-key\";\n      };",
+            "example = {\n        \"SqlSettings.AtRestEncryptKey\" = \"/etc/gitlab-mattermost-secrets/at-rest-key\";\n      };",
             "default = \"${cfg.package}\";",
         ] {
             assert!(nix.contains(expected), "missing:\n{expected}\nin:\n{nix}");

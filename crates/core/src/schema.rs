@@ -821,7 +821,7 @@ fn example_environment() -> BTreeMap<&'static str, &'static str> {
     BTreeMap::from([("https_proxy", "http://proxy.example.com:3128")])
 }
 fn example_environment_files() -> BTreeMap<&'static str, &'static str> {
-    BTreeMap::from([("https_proxy", "/run/secrets/mattermost-https-proxy")])
+    BTreeMap::from([("https_proxy", "/etc/gitlab-mattermost-secrets/https-proxy")])
 }
 fn example_settings() -> serde_json::Value {
     serde_json::json!({"ServiceSettings": {"MaximumLoginAttempts": 10}, "MM_TEAMSETTINGS_SITENAME": "Chat"})
@@ -829,7 +829,7 @@ fn example_settings() -> serde_json::Value {
 fn example_setting_files() -> BTreeMap<&'static str, &'static str> {
     BTreeMap::from([(
         "SqlSettings.AtRestEncryptKey",
-        "/run/secrets/mattermost-at-rest-key",
+        "/etc/gitlab-mattermost-secrets/at-rest-key",
     )])
 }
 

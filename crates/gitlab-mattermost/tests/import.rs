@@ -187,10 +187,10 @@ fn check_smtp(name: &str, port: &str, security: &str, sign_in: &str, canary: &st
     assert!(!env.contains_key("MM_EMAILSETTINGS_SMTPPASSWORD"));
     assert!(run
         .config
-        .contains("password_file = \"/run/secrets/gitlab-mattermost/smtp-password\""));
+        .contains("password_file = \"/etc/gitlab-mattermost-secrets/smtp-password\""));
     assert!(run
         .report
-        .contains("create /run/secrets/gitlab-mattermost/smtp-password"));
+        .contains("create /etc/gitlab-mattermost-secrets/smtp-password"));
     assert!(!run.config.contains(canary) && !run.report.contains(canary));
 }
 

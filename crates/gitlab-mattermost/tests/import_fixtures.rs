@@ -185,7 +185,7 @@ fn precedence_follows_omnibus() {
     assert!(config.contains("GODEBUG = \"tlsmlkem=0\""), "{config}");
     assert!(!config.contains("SSL_CERT_DIR"), "{config}");
     assert!(!config.contains("AWS_SECRET_ACCESS_KEY"), "{config}");
-    assert!(config.contains("\"SqlSettings.AtRestEncryptKey\" = \"/run/secrets/gitlab-mattermost/sqlsettings-atrestencryptkey\""));
+    assert!(config.contains("\"SqlSettings.AtRestEncryptKey\" = \"/etc/gitlab-mattermost-secrets/sqlsettings-atrestencryptkey\""));
     assert!(
         report.contains(&at(&format!(
             "4:1 mattermost['team_site_name']: set again at {}:5:1",

@@ -533,7 +533,7 @@ fn an_unreadable_environment_file_is_named_with_what_it_must_hold() {
     assert!(run.config.contains("kind = \"external\""), "{}", run.config);
     assert!(run
         .config
-        .contains("password_file = \"/run/secrets/gitlab-mattermost/database-password\""));
+        .contains("password_file = \"/etc/gitlab-mattermost-secrets/database-password\""));
 }
 
 #[test]
@@ -716,7 +716,7 @@ fn the_nixos_format_is_a_module_handing_the_compiler_the_same_config() {
     let password = import(&fixture("password-auth.json"), &["--format", "nixos"]).config;
     for extra in [
         "  services.postgresql.enable = true;\n",
-        "  systemd.services.mattermost.serviceConfig.EnvironmentFile = \"/run/secrets/gitlab-mattermost/environment\";\n",
+        "  systemd.services.mattermost.serviceConfig.EnvironmentFile = \"/etc/gitlab-mattermost-secrets/environment\";\n",
     ] {
         assert!(password.contains(extra), "{password}");
     }

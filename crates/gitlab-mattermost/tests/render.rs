@@ -258,8 +258,9 @@ fn layering_and_overrides_apply_later_wins() {
         env.contains("MM_SERVICESETTINGS_LISTENADDRESS=127.0.0.1:9001\n"),
         "{env}"
     );
-    assert!(env
-        .contains("MM_EMAILSETTINGS_SMTPPASSWORD=<from /run/secrets/mattermost/smtp-password>\n"));
+    assert!(env.contains(
+        "MM_EMAILSETTINGS_SMTPPASSWORD=<from /etc/gitlab-mattermost-secrets/smtp-password>\n"
+    ));
 }
 
 #[test]
@@ -322,10 +323,10 @@ fn manifest_lists_every_file_with_its_hash_and_the_secrets() {
     assert_eq!(
         secrets,
         [
-            "/run/secrets/mattermost/gitlab-id",
-            "/run/secrets/mattermost/gitlab-secret",
-            "/run/secrets/mattermost/at-rest-key",
-            "/run/secrets/mattermost/smtp-password"
+            "/etc/gitlab-mattermost-secrets/gitlab-id",
+            "/etc/gitlab-mattermost-secrets/gitlab-secret",
+            "/etc/gitlab-mattermost-secrets/at-rest-key",
+            "/etc/gitlab-mattermost-secrets/smtp-password"
         ]
     );
 }
@@ -337,7 +338,8 @@ fn unit_refers_to_the_install_dir_and_loads_each_secret() {
     render(&example("full.toml"), &out, &[]);
     let unit = std::fs::read_to_string(out.join("systemd/mattermost.service")).unwrap();
     assert!(unit.contains("exec --env-file /etc/gitlab-mattermost/mattermost.env "));
-    assert!(unit.contains("LoadCredential=smtp_password:/run/secrets/mattermost/smtp-password\n"));
+    assert!(unit
+        .contains("LoadCredential=smtp_password:/etc/gitlab-mattermost-secrets/smtp-password\n"));
     assert!(unit.contains("--credential smtp_password=MM_EMAILSETTINGS_SMTPPASSWORD"));
     assert!(unit.contains("Requires=postgresql.service\n"));
     assert!(unit.contains("User=mattermost\nGroup=mattermost\n"));

@@ -86,7 +86,7 @@ pub struct ImportArgs {
     #[arg(long, value_enum, default_value = "toml")]
     pub format: OutputFormat,
     /// Write each secret found to its own file here (mode 0600) and reference it; without
-    /// it the config references /run/secrets/gitlab-mattermost/… and the report says what to
+    /// it the config references /etc/gitlab-mattermost-secrets/… and the report says what to
     /// put there.
     #[arg(long, value_name = "DIR")]
     pub secrets_dir: Option<PathBuf>,

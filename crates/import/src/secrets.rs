@@ -2,7 +2,7 @@
 //!
 //! With `--secrets-dir` each known value is written to its own file there (mode 0600, written
 //! to a temporary file and renamed, so a reader never sees half a secret). Without it, the
-//! config references a file under `/run/secrets/gitlab-mattermost/` and the report says
+//! config references a file under `/etc/gitlab-mattermost-secrets/` and the report says
 //! which file to create from what.
 
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use super::report::{Origin, Report, Section};
 
 /// Where secret files are referenced when no `--secrets-dir` is given.
-pub const DEFAULT_DIR: &str = "/run/secrets/gitlab-mattermost";
+pub const DEFAULT_DIR: &str = "/etc/gitlab-mattermost-secrets";
 
 /// One secret: where it goes in the config, and its value when the inputs held it.
 #[derive(Debug, Clone)]
@@ -210,12 +210,12 @@ mod tests {
                 "jq -r .mattermost.gitlab_secret /etc/gitlab/gitlab-secrets.json".into(),
             ),
         });
-        assert_eq!(path, "/run/secrets/gitlab-mattermost/gitlab-secret");
+        assert_eq!(path, "/etc/gitlab-mattermost-secrets/gitlab-secret");
         let mut report = Report::new("x");
         s.finish(&mut report);
         assert!(s.files().is_empty());
         let text = report.to_string();
-        assert!(text.contains("create /run/secrets/gitlab-mattermost/gitlab-secret"));
+        assert!(text.contains("create /etc/gitlab-mattermost-secrets/gitlab-secret"));
         assert!(text.contains("gitlab-secrets.json"));
     }
 }

@@ -561,7 +561,7 @@ pub fn check_config(plan: &Plan) -> Result<(), Diagnostics> {
     if g.secret_file.is_none() {
         d.push(
             Diagnostic::new("gitlab.secret_file", "`gitlab register` writes the application secret to gitlab.secret_file, which is not set")
-                .with_hint("set gitlab.secret_file = \"/run/secrets/mattermost/gitlab-secret\""),
+                .with_hint("set gitlab.secret_file = \"/etc/gitlab-mattermost-secrets/gitlab-secret\""),
         );
     }
     if d.is_empty() {

@@ -339,7 +339,7 @@ fn secret_in_url(k: &KeyPath, file_key: &str) -> Diagnostic {
         "a user name and password inside a URL would be written into the rendered files in clear (the value is not shown)",
     )
     .with_hint(format!(
-        "write the whole value to a root-only file (e.g. `install -m 0600 /dev/stdin /run/secrets/…`) and set `{file_key}` to its path"
+        "write the whole value to a root-only file (e.g. `install -m 0600 /dev/stdin /etc/gitlab-mattermost-secrets/…`) and set `{file_key}` to its path"
     ))
 }
 
@@ -519,7 +519,7 @@ fn check_environment(config: &Config, report: &mut Report) {
                     format!("{name} {what}, and `environment` is written into mattermost.env in clear (the value is not shown)"),
                 )
                 .with_hint(format!(
-                    "write the whole value to a root-only file (e.g. `install -m 0600 /dev/stdin /run/secrets/{name}`) and set environment_files.{name} to its path"
+                    "write the whole value to a root-only file (e.g. `install -m 0600 /dev/stdin /etc/gitlab-mattermost-secrets/{name}`) and set environment_files.{name} to its path"
                 )),
                 &p,
             );

@@ -56,7 +56,7 @@ fn inline_secrets(merged: &Value, report: &mut Report) {
             report(
                 Diagnostic::new(*inline, "secrets are never written inline: they would land in rendered files and the Nix store")
                     .with_hint(format!(
-                        "write the value to a root-only file (e.g. `install -m 0600 /dev/stdin /run/secrets/{}`) and set `{file_key}` to its path",
+                        "write the value to a root-only file (e.g. `install -m 0600 /dev/stdin /etc/gitlab-mattermost-secrets/{}`) and set `{file_key}` to its path",
                         inline.replace('.', "-")
                     )),
                 &path,

@@ -941,7 +941,7 @@ fn free_leaf(setting: &'static Setting, value: &Value, path: &KeyPath, b: &mut B
         (b.report)(
             Diagnostic::new(path.join("."), format!("{} holds a secret and is never written inline", setting.path()))
                 .with_hint(format!(
-                    "write the value to a root-only file and set setting_files.\"{}\" = \"/run/secrets/…\"",
+                    "write the value to a root-only file and set setting_files.\"{}\" = \"/etc/gitlab-mattermost-secrets/…\"",
                     setting.path()
                 )),
             path,
@@ -955,7 +955,7 @@ fn free_leaf(setting: &'static Setting, value: &Value, path: &KeyPath, b: &mut B
                 format!("{} holds a password inside its URL, which would be written into the rendered files in clear (the value is not shown)", setting.path()),
             )
             .with_hint(format!(
-                "write the whole value to a root-only file and set setting_files.\"{}\" = \"/run/secrets/…\"",
+                "write the whole value to a root-only file and set setting_files.\"{}\" = \"/etc/gitlab-mattermost-secrets/…\"",
                 setting.path()
             )),
             path,
