@@ -176,4 +176,5 @@
       };
     };
   };
+  secretsProvisionedAtBoot = "secrets_provisioned_at_boot";
 }

@@ -875,5 +875,16 @@ in
         '';
       };
     };
+
+    secretsProvisionedAtBoot = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Whether something writes the secret files again at every boot (sops-nix, agenix; the NixOS
+        module sets it). Without it `check` warns about a secret file under `/run`, `/tmp` or
+        `/dev/shm`, which are emptied at boot: Mattermost would then fail at `LoadCredential=` after
+        the next reboot.
+      '';
+    };
   };
 }

@@ -62,6 +62,9 @@ in
   config = lib.mkIf (helpers.active config) {
     services.gitlab-mattermost = lib.mkMerge [
       { inherit finalConfig rendered renderedNginx; }
+      # sops-nix and agenix write secrets under /run at every boot: the compiler's warning
+      # about secret files on a tmpfs is for hosts where nothing does.
+      { secretsProvisionedAtBoot = lib.mkDefault true; }
       # Telemetry as the options say (off unless asked for), unless the settings say
       # otherwise themselves.
       {

@@ -277,6 +277,10 @@ in
       && mm.finalConfig.mattermost.wrapper == "${mm.compilerPackage}/bin/gitlab-mattermost";
   }
   {
+    name = "minimal: secret files are taken as provisioned at every boot (sops-nix, agenix)";
+    ok = mm.finalConfig.secrets_provisioned_at_boot or false;
+  }
+  {
     name = "minimal: only the lean compiler is built: no unit of ours names the full command";
     ok =
       lib.getName mm.compilerPackage == "gitlab-mattermost-compiler"

@@ -104,6 +104,13 @@ pub struct Config {
     /// `AllowedUntrustedInternalConnections`) follow; `settings` overrides them.
     #[serde(default)]
     pub integrations: Integrations,
+
+    /// Whether something writes the secret files again at every boot (sops-nix, agenix; the
+    /// NixOS module sets it). Without it `check` warns about a secret file under `/run`,
+    /// `/tmp` or `/dev/shm`, which are emptied at boot: Mattermost would then fail at
+    /// `LoadCredential=` after the next reboot.
+    #[serde(default)]
+    pub secrets_provisioned_at_boot: bool,
 }
 
 /// Where Mattermost listens (`ServiceSettings.ListenAddress`).

@@ -270,6 +270,9 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
         catalogue: _,
     } = b;
     let sign_in = lines::check(&config, &values, report, &mut warnings);
+    if !config.secrets_provisioned_at_boot {
+        pitfalls::volatile_secrets(credentials.values(), &mut warnings);
+    }
     let env = environment(&config, &values, report);
     Some(Plan {
         https: https.unwrap_or(false),

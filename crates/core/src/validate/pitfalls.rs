@@ -198,3 +198,26 @@ fn unverified_mail(values: &BTreeMap<String, SettingValue>, warnings: &mut Vec<S
         ));
     }
 }
+
+/// Directories emptied at every boot on Debian and most systemd hosts (tmpfs).
+const VOLATILE: &[&str] = &["/run/", "/var/run/", "/tmp/", "/dev/shm/"];
+
+/// A secret file on a tmpfs is gone after the next reboot, and Mattermost then fails at
+/// `LoadCredential=`: a warning per file, unless the config says the files are provisioned
+/// at every boot.
+pub(super) fn volatile_secrets<'a>(
+    credentials: impl Iterator<Item = &'a super::Credential>,
+    warnings: &mut Vec<String>,
+) {
+    let mut paths: Vec<&str> = credentials
+        .map(|c| c.path.as_str())
+        .filter(|p| VOLATILE.iter().any(|v| p.starts_with(v)))
+        .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    for path in paths {
+        warnings.push(format!(
+            "{path} is a secret file on a directory emptied at boot: after the next reboot it is gone and Mattermost fails at LoadCredential=. Keep secret files on persistent storage (e.g. /etc/gitlab-mattermost-secrets/, root-only), or set secrets_provisioned_at_boot = true when something writes them at every boot (sops-nix, agenix)"
+        ));
+    }
+}
