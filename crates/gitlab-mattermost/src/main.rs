@@ -175,6 +175,12 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 "rendered into {}",
                 out.display()
             );
+            // Success is reported as `check` reports it: one `ok:` line on stderr.
+            eprintln!(
+                "ok: rendered {} files into {} (to install and start them on this host: gitlab-mattermost apply)",
+                files.len(),
+                out.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "full")]
