@@ -489,6 +489,21 @@ fn data_source(plan: &Plan) -> Result<String> {
 
 /// `pg_dump` (plain SQL with DROP … IF EXISTS, so a forced restore replaces objects) piped
 /// through gzip into `out`.
+/// `gitlab-mattermost psql`: PostgreSQL's client on the configured database, as the service
+/// role connects (peer authentication as the service account for a local database, the
+/// password file for an external one), as Omnibus's `gitlab-psql` did; `extra` goes to psql.
+/// Its exit code is psql's.
+pub fn psql(plan: &Plan, extra: &[std::ffi::OsString]) -> Result<std::process::ExitCode> {
+    let mut pg = pg_command(plan, "psql")?;
+    pg.cmd.arg("--dbname").arg(data_source(plan)?).args(extra);
+    let status = pg.cmd.status().map_err(|e| spawn_error("psql", e))?;
+    let code = status
+        .code()
+        .and_then(|c| u8::try_from(c).ok())
+        .unwrap_or(1);
+    Ok(std::process::ExitCode::from(code))
+}
+
 fn dump_database(plan: &Plan, out: &Path) -> Result<()> {
     let mut pg = pg_command(plan, "pg_dump")?;
     pg.cmd

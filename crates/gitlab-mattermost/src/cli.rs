@@ -285,6 +285,21 @@ pub enum Command {
         command: crate::ops::migrate::MigrateCommand,
     },
     #[cfg(feature = "full")]
+    /// Run psql on Mattermost's database as the service connects (Omnibus: gitlab-psql).
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost psql /etc/gitlab-mattermost.toml\n  \
+        gitlab-mattermost psql -- -c 'SELECT count(*) FROM posts'\n\n\
+        A local database is reached over its socket as the service account (peer\n\
+        authentication; run it as root), an external one with database.password_file. The exit\n\
+        code is psql's.")]
+    Psql {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// psql's own arguments (after `--`), e.g. `-c 'SELECT 1'` or `-tA`.
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<std::ffi::OsString>,
+    },
+    #[cfg(feature = "full")]
     /// Back up the database (pg_dump, gzip), the files directory and config.json.
     #[command(
         after_help = "Example:\n  gitlab-mattermost backup site.toml --to /var/backups/mattermost\n\n\

@@ -313,6 +313,11 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             }
         },
         #[cfg(feature = "full")]
+        Command::Psql { config, args } => {
+            let plan = load(&config)?;
+            Ok(ops::backup::psql(&plan, &args)?)
+        }
+        #[cfg(feature = "full")]
         Command::Backup(args) => {
             let plan = load(&args.config)?;
             ops::backup::backup(&plan, &args)?;
