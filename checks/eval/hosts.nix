@@ -15,6 +15,12 @@ let
   };
 in
 rec {
+  # The README's NixOS snippet, as it is there (a test keeps the two equal).
+  readme = {
+    system = "x86_64-linux";
+    module = import ../../examples/nixos/readme-module.nix;
+  };
+
   # Everything at its default: local PostgreSQL, nginx with https.
   minimal = {
     system = "x86_64-linux";

@@ -210,3 +210,27 @@ fn every_command_line_in_the_guides_parses() {
     }
     assert!(checked >= 12, "only {checked} command lines found");
 }
+
+/// The README's NixOS snippet is examples/nixos/readme-module.nix, which the module's
+/// evaluation checks evaluate (host `readme`): the README must show it as it is.
+#[test]
+fn the_readme_nixos_snippet_is_the_evaluated_module() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let module = std::fs::read_to_string(root.join("examples/nixos/readme-module.nix"))
+        .expect("examples/nixos/readme-module.nix");
+    let shown: String = module
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_string()
+            } else {
+                format!("        {l}\n")
+            }
+        })
+        .collect();
+    assert!(
+        readme.contains(&shown),
+        "README.md's NixOS snippet differs from examples/nixos/readme-module.nix:\n{shown}"
+    );
+}
