@@ -209,11 +209,26 @@ fn describe_schema_error(schema: &Value, err: &SchemaError) -> Vec<(KeyPath, Dia
                 (p, d)
             })
             .collect(),
-        Kind::Type(types) => one(format!("expected {}, found {found}", type_name(types))),
-        Kind::Enum(options) => one(format!(
-            "expected one of {}, found {found}",
-            enum_list(options)
-        )),
+        Kind::Type(types) => {
+            let mut d = one(format!("expected {}, found {found}", type_name(types)));
+            if let Some(hint) = unquote_hint(types, &err.instance, &dotted, path) {
+                d[0].1 = d[0].1.clone().with_hint(hint);
+            }
+            d
+        }
+        Kind::Enum(options) => {
+            let mut d = one(format!(
+                "expected one of {}, found {found}",
+                enum_list(options)
+            ));
+            if let Some(right) = same_but_case(options, &err.instance) {
+                d[0].1 = d[0]
+                    .1
+                    .clone()
+                    .with_hint(format!("did you mean {right}? (case matters)"));
+            }
+            d
+        }
         Kind::Minimum(limit) => one(format!(
             "expected at least {}, found {found}",
             number(limit)
@@ -223,6 +238,40 @@ fn describe_schema_error(schema: &Value, err: &SchemaError) -> Vec<(KeyPath, Dia
         _ if is_secret_path_key(path) => one(format!("expected a file path, found {found}")),
         _ => one(err.describe()),
     }
+}
+
+/// A number or boolean written as a string (`port = "587"`): say to drop the quotes. Never
+/// for a secret's path (its value is not shown).
+fn unquote_hint(types: &[String], found: &Value, dotted: &str, path: &KeyPath) -> Option<String> {
+    let text = found.as_str()?.trim();
+    if is_secret_path_key(path) {
+        return None;
+    }
+    let fits = |t: &str| match t {
+        "integer" => text.parse::<i64>().is_ok(),
+        "number" => text.parse::<f64>().is_ok(),
+        "boolean" => text == "true" || text == "false",
+        _ => false,
+    };
+    types.iter().any(|t| fits(t)).then(|| {
+        format!(
+            "drop the quotes: `{} = {text}`",
+            path.last().map_or(dotted, |k| k.as_str())
+        )
+    })
+}
+
+/// The allowed value a string matches but for case (`"starttls"` for `"STARTTLS"`).
+fn same_but_case(options: &Value, found: &Value) -> Option<String> {
+    let found = found.as_str()?;
+    options
+        .as_array()?
+        .iter()
+        .find(|o| {
+            o.as_str()
+                .is_some_and(|o| o != found && o.eq_ignore_ascii_case(found))
+        })
+        .map(Value::to_string)
 }
 
 /// What kind of value `v` is, without the value.
