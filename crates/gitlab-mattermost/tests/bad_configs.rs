@@ -116,7 +116,8 @@ fn cases() -> Vec<Case> {
         case("trigger characters on 11", "toml", slash(", trigger = \"déploy\""), &["bad.toml:11:35: integrations.gitlab_projects.group/app.slash_commands.trigger:", "Mattermost 11 takes a command word of A-Z"]),
         case("dot dot project path", "toml", integrations("[integrations.gitlab_projects.\"group/../app\"]\nwebhook = \"ci\"\n"), &["bad.toml:9:31: integrations.gitlab_projects.group/../app:", "found \"..\" in \"group/../app\""]),
         case("dots inside a project path part", "toml", integrations("[integrations.gitlab_projects.\"group/a..b\"]\nwebhook = \"ci\"\n"), &["bad.toml:9:31: integrations.gitlab_projects.group/a..b:", "nor `..` inside one"]),
-        case("unknown extension", "yaml", "external_url: http://x\n", &["bad.yaml:", "unknown config format", "*.toml, *.json or *.nix"]),
+        case("unknown extension", "ini", "external_url = http://x\n", &["bad.ini:", "unknown config format", "*.toml, *.json or *.nix"]),
+        case("yaml", "yaml", "external_url: http://x\n", &["bad.yaml:", "YAML is not read", "convert it to JSON", "bad.json"]),
         // What a plain http site would silently ignore, and a port Mattermost's string type lets through.
         case("certificate on an http site", "toml", http("[nginx]\ncertificate = \"/c.pem\"\ncertificate_key = \"/k.pem\"\n"), &["bad.toml:3:1: nginx.certificate:", "external_url is http://mm.example.com, so nginx serves plain http on port 80 and never loads nginx.certificate", "hint: use https:// in external_url, or drop the certificate"]),
         case("redirect on an http site", "toml", http("[nginx]\nredirect_http_to_https = true\n"), &["bad.toml:3:1: nginx.redirect_http_to_https:", "redirects nothing: nginx.redirect_http_to_https is ignored", "hint: use https:// in external_url"]),

@@ -54,6 +54,23 @@ impl Format {
     }
 }
 
+/// A file whose extension names no format read here; YAML, which people reach for, is named
+/// with a way to convert it.
+fn unknown_format(path: &Path) -> Diagnostic {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    if extension.eq_ignore_ascii_case("yaml") || extension.eq_ignore_ascii_case("yml") {
+        let json = path.with_extension("json");
+        let (from, to) = (path.display(), json.display());
+        return Diagnostic::new("", "YAML is not read (only TOML, JSON and Nix)").with_hint(format!(
+            "convert it to JSON: `yq . {from} > {to}` (Debian's yq) or `yq -o=json . {from} > {to}` (Mike Farah's yq)"
+        ));
+    }
+    Diagnostic::new("", "unknown config format").with_hint("name the file *.toml, *.json or *.nix")
+}
+
 /// Read and parse one config file.
 pub fn read_file(path: &Path) -> Result<Layer, Diagnostic> {
     let source = path.display().to_string();
@@ -61,11 +78,7 @@ pub fn read_file(path: &Path) -> Result<Layer, Diagnostic> {
         source: source.clone(),
         pos: None,
     };
-    let format = Format::of(path).ok_or_else(|| {
-        Diagnostic::new("", "unknown config format")
-            .at(origin())
-            .with_hint("name the file *.toml, *.json or *.nix")
-    })?;
+    let format = Format::of(path).ok_or_else(|| unknown_format(path).at(origin()))?;
     // A config must be a regular file (a symbolic link to one is fine) of at most
     // CONFIG_LIMIT bytes: a FIFO or a device would block or never end.
     let bytes = crate::files::read_regular(path, crate::files::CONFIG_LIMIT).map_err(|e| {
