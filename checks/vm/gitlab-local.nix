@@ -51,25 +51,7 @@ in
         };
       };
 
-      services.gitlab = {
-        enable = true;
-        host = "gitlab.test";
-        port = 443;
-        https = true;
-        databasePasswordFile = pkgs.writeText "dbPassword" "xo0daiF4";
-        initialRootPasswordFile = pkgs.writeText "rootPassword" "notproduction";
-        secrets = {
-          secretFile = pkgs.writeText "secret" "r8X9keSKynU7p4aKlh4GO1Bo77g5a7vj";
-          otpFile = pkgs.writeText "otpsecret" "Zu5hGx3YvQx40DvI8WoZJQpX2paSDOlG";
-          dbFile = pkgs.writeText "dbsecret" "lsGltKWTejOf6JxCVa7nLDenzkO9wPLR";
-          jwsFile = pkgs.runCommand "oidcKeyBase" { } "${pkgs.openssl}/bin/openssl genrsa 2048 > $out";
-          activeRecordPrimaryKeyFile = pkgs.writeText "arprimary" "vMeLvcDSJh6nk4gDj3Fd5Hok1jOdbmB6";
-          activeRecordDeterministicKeyFile = pkgs.writeText "ardeterministic" "kXM7Qh3c3UR1kVm4fLx8m8gVszd1R2eB";
-          activeRecordSaltFile = pkgs.writeText "arsalt" "yCqTuxr7Ea5kFBLFYfDvQ1vZxVbHA0k7";
-        };
-        sidekiq.concurrency = 1;
-        puma.workers = 2;
-      };
+      services.gitlab = helpers.gitlab;
 
       services.gitlab-mattermost = {
         # gitlab.url defaults to https://gitlab.test (services.gitlab); no token file: the
