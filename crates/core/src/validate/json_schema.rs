@@ -111,20 +111,22 @@ impl<'s> Walk<'s> {
                         out.push(error(path, instance, Kind::Enum(value.clone())));
                     }
                 }
-                "minimum" => {
-                    if let (Some(limit), Some(n)) = (value.as_f64(), instance.as_f64()) {
-                        if instance.is_number() && n < limit {
-                            out.push(error(path, instance, Kind::Minimum(value.clone())));
-                        }
-                    }
-                }
-                "maximum" => {
-                    if let (Some(limit), Some(n)) = (value.as_f64(), instance.as_f64()) {
-                        if instance.is_number() && n > limit {
-                            out.push(error(path, instance, Kind::Maximum(value.clone())));
-                        }
-                    }
-                }
+                "minimum" => bound(
+                    value,
+                    instance,
+                    |n, limit| n < limit,
+                    Kind::Minimum,
+                    path,
+                    out,
+                ),
+                "maximum" => bound(
+                    value,
+                    instance,
+                    |n, limit| n > limit,
+                    Kind::Maximum,
+                    path,
+                    out,
+                ),
                 // After the object's keys (below), where a draft-7 validator reports it.
                 "required" => {}
                 // Together with `additionalProperties` the two are one walk over the
@@ -233,6 +235,22 @@ fn error(path: &KeyPath, instance: &Value, kind: Kind) -> SchemaError {
         path: path.clone(),
         instance: instance.clone(),
         kind,
+    }
+}
+
+/// `minimum`/`maximum`: a number beyond `limit` (anything else is not this keyword's to judge).
+fn bound(
+    limit: &Value,
+    instance: &Value,
+    beyond: fn(f64, f64) -> bool,
+    kind: fn(Value) -> Kind,
+    path: &KeyPath,
+    out: &mut Vec<SchemaError>,
+) {
+    if let (Some(l), Some(n)) = (limit.as_f64(), instance.as_f64()) {
+        if beyond(n, l) {
+            out.push(error(path, instance, kind(limit.clone())));
+        }
     }
 }
 
