@@ -3,16 +3,13 @@
 // The full command: completions describe it.
 #![cfg(feature = "full")]
 
+mod common;
+
+use common::bin;
 use std::process::Command as Process;
 
-use assert_cmd::Command;
-
 fn script(shell: &str) -> String {
-    let out = Command::cargo_bin("gitlab-mattermost")
-        .expect("binary")
-        .args(["completions", shell])
-        .output()
-        .expect("run");
+    let out = bin().args(["completions", shell]).output().expect("run");
     assert!(out.status.success(), "{shell}");
     String::from_utf8(out.stdout).expect("UTF-8")
 }

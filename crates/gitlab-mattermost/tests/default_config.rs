@@ -1,14 +1,15 @@
 //! Every command that reads a config finds it without an argument: $GITLAB_MATTERMOST_CONFIG,
 //! else /etc/gitlab-mattermost.toml.
 
-use assert_cmd::Command;
+mod common;
+
+use common::bin;
 
 const FULL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/full.toml");
 
 #[test]
 fn the_config_comes_from_the_environment_variable() {
-    let out = Command::cargo_bin("gitlab-mattermost")
-        .expect("binary")
+    let out = bin()
         .arg("env")
         .env("GITLAB_MATTERMOST_CONFIG", FULL)
         .output()
@@ -28,8 +29,7 @@ fn without_either_the_config_is_etc_gitlab_mattermost_toml() {
         eprintln!("SKIPPED: {} exists on this host", default.display());
         return;
     }
-    let out = Command::cargo_bin("gitlab-mattermost")
-        .expect("binary")
+    let out = bin()
         .arg("check")
         .env_remove("GITLAB_MATTERMOST_CONFIG")
         .output()

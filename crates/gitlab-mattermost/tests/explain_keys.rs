@@ -4,14 +4,12 @@
 // The full command: explain comes with the importers.
 #![cfg(feature = "full")]
 
-use assert_cmd::Command;
+mod common;
+
+use common::bin;
 
 fn explain(key: &str) -> (i32, String, String) {
-    let out = Command::cargo_bin("gitlab-mattermost")
-        .expect("binary")
-        .args(["explain", key])
-        .output()
-        .expect("run");
+    let out = bin().args(["explain", key]).output().expect("run");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -1,14 +1,12 @@
 //! `check --json` and `env --json`: what scripts read, parsed back as JSON; the same exit codes.
 
-use assert_cmd::Command;
+mod common;
+
+use common::bin;
 use serde_json::Value;
 
 fn run(args: &[&str]) -> (i32, Value) {
-    let out = Command::cargo_bin("gitlab-mattermost")
-        .expect("binary")
-        .args(args)
-        .output()
-        .expect("run");
+    let out = bin().args(args).output().expect("run");
     let json = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
     (out.status.code().unwrap_or(-1), json)
@@ -65,8 +63,7 @@ fn env_json_names_secret_files_never_their_content() {
         ),
     )
     .expect("write");
-    let out = Command::cargo_bin("gitlab-mattermost")
-        .expect("binary")
+    let out = bin()
         .args(["env", "--json"])
         .arg(&config)
         .output()

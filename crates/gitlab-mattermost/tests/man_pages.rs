@@ -4,15 +4,15 @@
 // The full command: the pages describe it.
 #![cfg(feature = "full")]
 
+mod common;
+
+use common::bin;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command as Process;
 
-use assert_cmd::Command;
-
 fn write_pages(dir: &Path) -> std::process::Output {
-    Command::cargo_bin("gitlab-mattermost")
-        .expect("binary")
+    bin()
         .arg("man")
         .arg("--out")
         .arg(dir)

@@ -4,9 +4,10 @@
 // The full command: psql is an operation.
 #![cfg(feature = "full")]
 
-use std::process::Command as Process;
+mod common;
 
-use assert_cmd::Command;
+use common::bin;
+use std::process::Command as Process;
 
 const MINIMAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/minimal.toml");
 
@@ -41,8 +42,7 @@ fn usable() -> Option<&'static str> {
 }
 
 fn psql(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("gitlab-mattermost")
-        .expect("binary")
+    let out = bin()
         .arg("psql")
         .arg(MINIMAL)
         .args(AS_POSTGRES)

@@ -4,18 +4,15 @@
 // The full command: these are operations.
 #![cfg(feature = "full")]
 
-use std::path::Path;
+mod common;
 
-use assert_cmd::Command;
+use common::bin;
+use std::path::Path;
 
 const MINIMAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/minimal.toml");
 
 fn run(args: &[&str]) -> (i32, String) {
-    let out = Command::cargo_bin("gitlab-mattermost")
-        .expect("binary")
-        .args(args)
-        .output()
-        .expect("run");
+    let out = bin().args(args).output().expect("run");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),

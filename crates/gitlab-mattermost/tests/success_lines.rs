@@ -1,16 +1,14 @@
 //! `check` and `render` report success the same way: one `ok:` line on stderr, nothing on
 //! stdout (which scripts may read).
 
-use assert_cmd::Command;
+mod common;
+
+use common::bin;
 
 const MINIMAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/minimal.toml");
 
 fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::cargo_bin("gitlab-mattermost")
-        .expect("binary")
-        .args(args)
-        .output()
-        .expect("run");
+    let out = bin().args(args).output().expect("run");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

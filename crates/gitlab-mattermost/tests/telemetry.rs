@@ -1,17 +1,14 @@
 //! Mattermost's diagnostics and usage data go to Mattermost, Inc. only when the config says so.
 
-use assert_cmd::Command;
+mod common;
+
+use common::bin;
 
 fn env_of(config: &str) -> (i32, String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("site.toml");
     std::fs::write(&path, config).expect("write config");
-    let out = Command::cargo_bin("gitlab-mattermost")
-        .expect("binary")
-        .arg("env")
-        .arg(&path)
-        .output()
-        .expect("run");
+    let out = bin().arg("env").arg(&path).output().expect("run");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -1,7 +1,9 @@
 //! A secret file on a directory emptied at boot is warned about, unless the config says the
 //! files are provisioned at every boot.
 
-use assert_cmd::Command;
+mod common;
+
+use common::bin;
 
 fn check(extra: &[&str]) -> (i32, String) {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -11,8 +13,7 @@ fn check(extra: &[&str]) -> (i32, String) {
         "external_url = \"http://chat.example.com\"\n[database]\nkind = \"external\"\nhost = \"db.example.com\"\npassword_file = \"/run/secrets/db-password\"\n[smtp]\nenable = true\nserver = \"mail.example.com\"\nport = 587\nconnection_security = \"STARTTLS\"\nusername = \"chat\"\npassword_file = \"/etc/gitlab-mattermost-secrets/smtp-password\"\nfeedback_email = \"chat@example.com\"\n",
     )
     .expect("write");
-    let out = Command::cargo_bin("gitlab-mattermost")
-        .expect("binary")
+    let out = bin()
         .arg("check")
         .arg(&config)
         .args(extra)
