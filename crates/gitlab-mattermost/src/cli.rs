@@ -285,6 +285,17 @@ pub enum Command {
         command: crate::ops::migrate::MigrateCommand,
     },
     #[cfg(feature = "full")]
+    /// Show Mattermost's log: its unit's journal, the newest entries last.
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost logs\n  \
+        gitlab-mattermost logs -n 500 -- --since today --grep error\n\n\
+        `gitlab-mattermost tail` follows it (Omnibus: gitlab-ctl tail mattermost).")]
+    Logs(crate::ops::logs::LogsArgs),
+    #[cfg(feature = "full")]
+    /// Follow Mattermost's log as it is written (Omnibus: gitlab-ctl tail mattermost).
+    #[command(after_help = "Example:\n  gitlab-mattermost tail -n 20")]
+    Tail(crate::ops::logs::LogsArgs),
+    #[cfg(feature = "full")]
     /// Run psql on Mattermost's database as the service connects (Omnibus: gitlab-psql).
     #[command(after_help = "Examples:\n  \
         gitlab-mattermost psql /etc/gitlab-mattermost.toml\n  \

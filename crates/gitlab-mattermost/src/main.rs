@@ -313,6 +313,10 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             }
         },
         #[cfg(feature = "full")]
+        Command::Logs(args) => match ops::logs::exec_journalctl(&args, false)? {},
+        #[cfg(feature = "full")]
+        Command::Tail(args) => match ops::logs::exec_journalctl(&args, true)? {},
+        #[cfg(feature = "full")]
         Command::Psql { config, args } => {
             let plan = load(&config)?;
             Ok(ops::backup::psql(&plan, &args)?)

@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod gitlab;
 pub mod http;
 pub mod integrations;
+pub mod logs;
 pub mod migrate;
 pub mod mmctl;
 pub mod tls;
