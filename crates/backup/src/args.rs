@@ -13,6 +13,10 @@ pub struct BackupArgs {
     /// Directory to create the backup in (a new dated subdirectory).
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
+    /// After a complete backup, keep only the N newest complete backups `backup` made in DIR
+    /// (mattermost-backup-<date> directories with a manifest); nothing else there is touched.
+    #[arg(long, value_name = "N")]
+    pub keep: Option<std::num::NonZeroUsize>,
 }
 
 #[derive(Debug, Args)]

@@ -152,9 +152,48 @@ fn check_destination(plan: &Plan, to: &Path) -> Result<()> {
 
 /// Run `backup`.
 pub fn backup(plan: &Plan, args: &BackupArgs) -> Result<()> {
-    let dir = backup_into(plan, &args.to, "mattermost-backup", None)?;
+    let dir = backup_into(plan, &args.to, BACKUP_PREFIX, None)?;
     println!("backup complete: {}", dir.display());
+    if let Some(keep) = args.keep {
+        for old in prune(&args.to, keep.get())? {
+            println!("removed the older backup {}", old.display());
+        }
+    }
     Ok(())
+}
+
+/// The name `backup` gives its directories: `mattermost-backup-<UTC stamp>`.
+const BACKUP_PREFIX: &str = "mattermost-backup";
+
+/// Retention: remove all but the `keep` newest complete backups `backup` made in `dir` (a
+/// directory named `mattermost-backup-<stamp>`, not a link, holding a manifest; the stamps
+/// sort by time). Anything else in `dir` — partial backups, upgrade backups, other files — is
+/// left alone. Returns what was removed.
+pub fn prune(dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
+    let mut complete: Vec<PathBuf> = fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix(BACKUP_PREFIX))
+                .is_some_and(|stamp| stamp.starts_with('-') && stamp.len() > 1)
+        })
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .filter(|p| {
+            p.join(MANIFEST)
+                .symlink_metadata()
+                .is_ok_and(|m| m.is_file())
+        })
+        .collect();
+    complete.sort();
+    let old = complete.len().saturating_sub(keep);
+    let removed: Vec<PathBuf> = complete.into_iter().take(old).collect();
+    for path in &removed {
+        fs::remove_dir_all(path).with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    Ok(removed)
 }
 
 /// The directories a backup created to hold itself (`--to` and any missing parents): removed
@@ -906,5 +945,52 @@ pub(crate) fn feed_psql<T>(
         (Err(e), _) => Err(e.context(format!(
             "restoring {what} stopped (psql: {said}), and psql was stopped before the end of its input; {nothing}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backup_dir(root: &Path, stamp: &str, complete: bool) -> PathBuf {
+        let dir = root.join(format!("{BACKUP_PREFIX}-{stamp}"));
+        fs::create_dir_all(&dir).unwrap();
+        if complete {
+            fs::write(dir.join(MANIFEST), "{}").unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn retention_removes_only_older_complete_backups_of_backup() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let oldest = backup_dir(root, "20250101T000000Z", true);
+        let older = backup_dir(root, "20250201T000000Z", true);
+        let partial = backup_dir(root, "20250301T000000Z", false);
+        let newer = backup_dir(root, "20250401T000000Z", true);
+        let newest = backup_dir(root, "20250501T000000Z", true);
+        let upgrade = root.join("upgrade-20240101T000000Z");
+        fs::create_dir(&upgrade).unwrap();
+        fs::write(upgrade.join(MANIFEST), "{}").unwrap();
+        let theirs = root.join("notes.txt");
+        fs::write(&theirs, "mine").unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        fs::write(elsewhere.path().join(MANIFEST), "{}").unwrap();
+        let link = root.join(format!("{BACKUP_PREFIX}-20240101T000000Z"));
+        std::os::unix::fs::symlink(elsewhere.path(), &link).unwrap();
+
+        let removed = prune(root, 2).unwrap();
+        assert_eq!(removed, vec![oldest.clone(), older.clone()]);
+        assert!(!oldest.exists() && !older.exists());
+        for kept in [&partial, &newer, &newest, &upgrade, &theirs, &link] {
+            assert!(
+                kept.symlink_metadata().is_ok(),
+                "{} was removed",
+                kept.display()
+            );
+        }
+        assert!(elsewhere.path().join(MANIFEST).exists());
+        assert_eq!(prune(root, 2).unwrap(), Vec::<PathBuf>::new());
     }
 }

@@ -399,6 +399,40 @@ fn a_backup_next_to_other_files_leaves_them_alone() {
     );
 }
 
+/// `--keep N`: after a complete backup, only the N newest of `backup`'s own backups remain;
+/// everything else in the directory stays.
+#[test]
+fn backup_keep_removes_the_oldest_of_its_own_backups_only() {
+    let Some(s) = site() else { return };
+    let to = s.dir.path().join("backups");
+    std::fs::create_dir(&to).unwrap();
+    for stamp in ["20240101T000000Z", "20240201T000000Z"] {
+        let old = to.join(format!("mattermost-backup-{stamp}"));
+        std::fs::create_dir(&old).unwrap();
+        std::fs::write(old.join("manifest.json"), "{}").unwrap();
+    }
+    std::fs::write(to.join("notes.txt"), "mine").unwrap();
+    let (code, out, err) = s.cmd(&["backup", "--to", to.to_str().unwrap(), "--keep", "2"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("removed the older backup") && out.contains("20240101T000000Z"),
+        "{out}"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&to)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names[0], "mattermost-backup-20240201T000000Z", "{names:?}");
+    assert!(
+        names[1].starts_with("mattermost-backup-2") && names[1] > names[0],
+        "{names:?}"
+    );
+    assert_eq!(names[2], "notes.txt");
+}
+
 /// Plugins (server and web app) and every secret file the config names are in the backup: the
 /// secrets 0600 in a 0700 directory; a restore brings the plugins back.
 #[test]
