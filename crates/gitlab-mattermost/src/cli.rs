@@ -18,6 +18,8 @@ use clap::{Parser, Subcommand};
     gitlab-mattermost apply /etc/gitlab-mattermost.toml --dry-run\n  \
     gitlab-mattermost render examples/full.toml --out rendered\n  \
     gitlab-mattermost env base.toml site.json --set smtp.port=587\n\n\
+    For units, packagers and developers (each has --help): exec, upgrade-guard, schema,\n\
+    nixos-options, reference, completions, man.\n\n\
     Exit codes: 0 success, 1 failure (or out of date with --check), 2 invalid input.")]
 pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace). The HTTP and TLS libraries (ureq,
@@ -122,6 +124,7 @@ pub enum Command {
         backed up into /var/lib/gitlab-mattermost/upgrades before the new release migrates the\n\
         database. On a plain host `apply` does this itself."
     )]
+    #[command(hide = true)]
     UpgradeGuard(gitlab_mattermost_backup::guard::GuardArgs),
     /// Validate only; report every problem at once.
     #[command(after_help = "Examples:\n  \
@@ -152,6 +155,7 @@ pub enum Command {
         gitlab-mattermost exec --env-file /etc/gitlab-mattermost/mattermost.env \\\n    \
         --credential smtp_password=MM_EMAILSETTINGS_SMTPPASSWORD -- /opt/mattermost/bin/mattermost\n\n\
         Credentials are read from $CREDENTIALS_DIRECTORY/NAME (systemd's LoadCredential=).")]
+    #[command(hide = true)]
     Exec {
         /// The rendered environment file.
         #[arg(long, value_name = "FILE")]
@@ -194,6 +198,7 @@ pub enum Command {
     /// Print the JSON Schema of the config (for editor completion of TOML/JSON).
     #[command(after_help = "Example (taplo / Even Better TOML):\n  \
         gitlab-mattermost schema > gitlab-mattermost.schema.json")]
+    #[command(hide = true)]
     Schema,
     /// Print the NixOS options of `services.gitlab-mattermost` generated from the schema.
     #[command(
@@ -203,6 +208,7 @@ pub enum Command {
         The options are the schema's fields in camelCase (external_url is externalUrl); names.nix\n\
         maps them back to the compiler's names."
     )]
+    #[command(hide = true)]
     NixosOptions {
         /// Print the map from the NixOS option names to the compiler's (names.nix) instead.
         #[arg(long)]
@@ -210,12 +216,14 @@ pub enum Command {
     },
     /// Print the config reference (Markdown), generated from the schema.
     #[command(after_help = "Example:\n  gitlab-mattermost reference > docs/config-reference.md")]
+    #[command(hide = true)]
     Reference,
     #[cfg(feature = "full")]
     /// Print shell completions.
     #[command(
         after_help = "Example:\n  gitlab-mattermost completions bash > /etc/bash_completion.d/gitlab-mattermost"
     )]
+    #[command(hide = true)]
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
@@ -227,6 +235,7 @@ pub enum Command {
         gitlab-mattermost man --out /usr/local/share/man/gitlab-mattermost\n\n\
         --out writes gitlab-mattermost.1, one page per subcommand (gitlab-mattermost-render.1, …)\n\
         and gitlab-mattermost.toml.5, the config file's page. DIR must not exist yet.")]
+    #[command(hide = true)]
     Man {
         /// Write every page into DIR (a new directory) instead of printing the main one.
         #[arg(long, value_name = "DIR")]

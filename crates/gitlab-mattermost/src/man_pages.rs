@@ -101,6 +101,16 @@ pub fn write_all(command: clap::Command, dir: &Path) -> Result<()> {
         return Err(Diagnostics::from(refusal).into());
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // `--help` lists the commands for units, packagers and developers apart; the manual has
+    // a page for each of them too.
+    let hidden: Vec<String> = command
+        .get_subcommands()
+        .filter(|s| s.is_hide_set())
+        .map(|s| s.get_name().to_string())
+        .collect();
+    let command = hidden
+        .iter()
+        .fold(command, |c, name| c.mut_subcommand(name, |s| s.hide(false)));
     clap_mangen::generate_to(command, dir)
         .with_context(|| format!("cannot write the pages into {}", dir.display()))?;
     let config_page = dir.join("gitlab-mattermost.toml.5");

@@ -234,3 +234,42 @@ fn the_readme_nixos_snippet_is_the_evaluated_module() {
         "README.md's NixOS snippet differs from examples/nixos/readme-module.nix:\n{shown}"
     );
 }
+
+/// The admin's commands are the list `--help` shows; the ones for units, packagers and
+/// developers are named apart after it, and still answer.
+#[cfg(feature = "full")]
+#[test]
+fn developer_commands_are_named_apart_from_the_admins() {
+    let o = bin().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (listed, rest) = help.split_once("Options:").expect("an Options section");
+    for admin in [
+        "render", "apply", "check", "doctor", "backup", "logs", "psql",
+    ] {
+        assert!(
+            listed.contains(&format!("  {admin} ")),
+            "{admin} not listed:\n{help}"
+        );
+    }
+    let apart = rest
+        .split_once("For units, packagers and developers")
+        .expect("the developer commands named after the list")
+        .1;
+    for dev in [
+        "exec",
+        "upgrade-guard",
+        "schema",
+        "nixos-options",
+        "reference",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            !listed.contains(&format!("\n  {dev} ")),
+            "{dev} listed with the admin's:\n{help}"
+        );
+        assert!(apart.contains(dev), "{dev} not named:\n{help}");
+        let sub = bin().args([dev, "--help"]).output().unwrap();
+        assert!(sub.status.success(), "{dev} --help");
+    }
+}
