@@ -13,14 +13,27 @@ use clap::{Parser, Subcommand};
 /// file paths, read at service start.
 #[derive(Debug, Parser)]
 #[command(name = "gitlab-mattermost", version, max_term_width = 100)]
-#[command(after_help = "Examples:\n  \
+#[cfg_attr(
+    feature = "full",
+    command(after_help = "Examples:\n  \
     gitlab-mattermost check examples/full.toml\n  \
     gitlab-mattermost apply /etc/gitlab-mattermost.toml --dry-run\n  \
     gitlab-mattermost render examples/full.toml --out rendered\n  \
     gitlab-mattermost env base.toml site.json --set smtp.port=587\n\n\
     For units, packagers and developers (each has --help): exec, upgrade-guard, schema,\n\
     nixos-options, reference, completions, man.\n\n\
-    Exit codes: 0 success, 1 failure (or out of date with --check), 2 invalid input.")]
+    Exit codes: 0 success, 1 failure (or out of date with --check), 2 invalid input.")
+)]
+// The lean build (the compiler a NixOS host builds) has no operations to show.
+#[cfg_attr(
+    not(feature = "full"),
+    command(after_help = "Examples:\n  \
+    gitlab-mattermost check examples/full.toml\n  \
+    gitlab-mattermost render examples/full.toml --out rendered\n\n\
+    For units and developers (each has --help): exec, upgrade-guard, schema, nixos-options,\n\
+    reference. This is the compiler alone; the whole command adds the operations.\n\n\
+    Exit codes: 0 success, 1 failure (or out of date with --check), 2 invalid input.")
+)]
 pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace). The HTTP and TLS libraries (ureq,
     /// ureq_proto, rustls) stay at debug even with -vvv: their trace output is raw bytes,
