@@ -149,7 +149,9 @@ fn apply_installs_with_the_real_tools_and_a_second_run_changes_nothing() {
     let s = Scratch::new();
     let out = ok(&s.apply(&[]));
     assert!(
-        out.contains("applied: Mattermost runs the new configuration"),
+        out.contains("applied: Mattermost runs the new configuration")
+            && out.contains("next: open http")
+            && out.contains("gitlab-mattermost logs"),
         "{out}"
     );
     let passwd = s.read("etc/passwd");

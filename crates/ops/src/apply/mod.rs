@@ -203,6 +203,10 @@ pub fn run(config: &Plan, args: &ApplyArgs) -> Result<ExitCode, ApplyError> {
                 } else {
                     println!("applied: Mattermost was not restarted (nothing it reads changed)");
                 }
+                println!(
+                    "next: open {}; `gitlab-mattermost logs` shows Mattermost's log, `gitlab-mattermost doctor` checks what it depends on, and after a change to the config run apply again",
+                    config.site_url.url
+                );
             }
             Err(stopped) => {
                 eprint!("{stopped}");
