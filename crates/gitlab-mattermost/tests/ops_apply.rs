@@ -120,6 +120,42 @@ fn ok(o: &Output) -> String {
     out
 }
 
+/// `--dry-run --json`: the same plan for scripts, parsed back; nothing changed.
+#[test]
+fn dry_run_json_is_the_plan_as_data() {
+    let s = Scratch::new();
+    let before = s.tree();
+    let out = ok(&s.apply(&["--dry-run", "--json"]));
+    let plan: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(plan["changes"], serde_json::Value::Bool(true));
+    let steps = plan["steps"].as_array().expect("steps");
+    let files: Vec<&str> = steps
+        .iter()
+        .flat_map(|s| s["files"].as_array().unwrap().iter())
+        .filter(|f| f["change"] == "create")
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(
+        files.contains(&"/etc/systemd/system/mattermost.service"),
+        "{out}"
+    );
+    let commands: Vec<&str> = steps
+        .iter()
+        .flat_map(|s| s["commands"].as_array().unwrap().iter())
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(
+        commands.contains(&"systemctl restart mattermost.service"),
+        "{out}"
+    );
+    assert_eq!(s.tree(), before, "a dry run changed the scratch root");
+
+    // --json asks for the plan: without --dry-run it is refused as bad input.
+    let o = s.apply(&["--json"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
 #[test]
 fn dry_run_prints_the_plan_and_changes_nothing() {
     let s = Scratch::new();

@@ -45,6 +45,10 @@ pub struct ApplyArgs {
     /// Print the plan (which files change, which commands would run) and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: print the plan as JSON (each step with the files it changes and the
+    /// commands it runs) for scripts.
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
     /// Seconds to wait for Mattermost to report ready after a (re)start. A first start
     /// migrates the database and can take minutes.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
@@ -143,6 +147,10 @@ pub fn run(config: &Plan, args: &ApplyArgs) -> Result<ExitCode, ApplyError> {
         Some(held)
     };
     let timeout = Duration::from_secs(args.start_timeout.max(1));
+    if args.json {
+        println!("{}", plan_json(&plan, &root, timeout));
+        return Ok(ExitCode::SUCCESS);
+    }
     if plan.is_empty() {
         println!(
             "{}no changes, nothing {}restarted: every installed file is current",
@@ -469,6 +477,40 @@ pub fn read_on_disk(path: &Path) -> std::io::Result<OnDisk> {
 }
 
 /// The plan, as a reader checks it before anything happens.
+/// The plan for scripts (`apply --dry-run --json`): each step, the files it changes and the
+/// commands it runs, in order.
+pub fn plan_json(plan: &ApplyPlan, root: &Root, timeout: Duration) -> String {
+    let steps: Vec<serde_json::Value> = plan
+        .steps
+        .iter()
+        .map(|p| {
+            let files: Vec<serde_json::Value> = match &p.step {
+                Step::Install(part) => plan
+                    .files
+                    .iter()
+                    .filter(|f| f.part == *part)
+                    .map(|f| serde_json::json!({"change": f.change.word(), "path": f.path}))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let commands: Vec<String> = commands(&p.step, root, timeout)
+                .iter()
+                .map(|c| c.line())
+                .collect();
+            serde_json::json!({
+                "step": describe(&p.step),
+                "files": files,
+                "commands": commands,
+            })
+        })
+        .collect();
+    let report = serde_json::json!({
+        "changes": !plan.is_empty(),
+        "steps": steps,
+    });
+    format!("{report:#}")
+}
+
 pub fn plan_text(plan: &ApplyPlan, root: &Root, timeout: Duration, dry_run: bool) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();

@@ -75,6 +75,7 @@ pub fn run(plan: &Plan, args: &RollbackArgs) -> Result<ExitCode, ApplyError> {
             sets: args.config.sets.clone(),
         },
         dry_run: false,
+        json: false,
         start_timeout: args.start_timeout,
         no_doctor: true,
         root: None,
