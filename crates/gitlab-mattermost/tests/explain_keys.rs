@@ -6,15 +6,10 @@
 
 mod common;
 
-use common::bin;
+use common::run;
 
 fn explain(key: &str) -> (i32, String, String) {
-    let out = bin().args(["explain", key]).output().expect("run");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run(["explain", key])
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::bin;
+use common::{bin, outcome};
 use std::process::Command as Process;
 
 const MINIMAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/minimal.toml");
@@ -50,11 +50,7 @@ fn psql(args: &[&str]) -> (i32, String, String) {
         .args(args)
         .output()
         .expect("run");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    outcome(out)
 }
 
 #[test]

@@ -6,17 +6,14 @@
 
 mod common;
 
-use common::bin;
 use std::path::Path;
 
 const MINIMAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/minimal.toml");
 
+/// The exit code and stderr.
 fn run(args: &[&str]) -> (i32, String) {
-    let out = bin().args(args).output().expect("run");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, _, err) = common::run(args);
+    (code, err)
 }
 
 #[test]

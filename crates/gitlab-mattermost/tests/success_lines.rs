@@ -3,17 +3,12 @@
 
 mod common;
 
-use common::bin;
-
 const MINIMAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/minimal.toml");
 
+/// Whether it succeeded, stdout and stderr.
 fn run(args: &[&str]) -> (bool, String, String) {
-    let out = bin().args(args).output().expect("run");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, out, err) = common::run(args);
+    (code == 0, out, err)
 }
 
 #[test]

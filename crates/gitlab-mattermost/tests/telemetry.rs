@@ -2,18 +2,13 @@
 
 mod common;
 
-use common::bin;
+use common::{bin, outcome};
 
 fn env_of(config: &str) -> (i32, String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("site.toml");
     std::fs::write(&path, config).expect("write config");
-    let out = bin().arg("env").arg(&path).output().expect("run");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    outcome(bin().arg("env").arg(&path).output().expect("run"))
 }
 
 const SITE: &str = "external_url = \"http://chat.example.com\"\n";

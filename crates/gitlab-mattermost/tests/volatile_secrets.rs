@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::bin;
+use common::{bin, outcome};
 
 fn check(extra: &[&str]) -> (i32, String) {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -13,16 +13,15 @@ fn check(extra: &[&str]) -> (i32, String) {
         "external_url = \"http://chat.example.com\"\n[database]\nkind = \"external\"\nhost = \"db.example.com\"\npassword_file = \"/run/secrets/db-password\"\n[smtp]\nenable = true\nserver = \"mail.example.com\"\nport = 587\nconnection_security = \"STARTTLS\"\nusername = \"chat\"\npassword_file = \"/etc/gitlab-mattermost-secrets/smtp-password\"\nfeedback_email = \"chat@example.com\"\n",
     )
     .expect("write");
-    let out = bin()
-        .arg("check")
-        .arg(&config)
-        .args(extra)
-        .output()
-        .expect("run");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, _, err) = outcome(
+        bin()
+            .arg("check")
+            .arg(&config)
+            .args(extra)
+            .output()
+            .expect("run"),
+    );
+    (code, err)
 }
 
 #[test]

@@ -24,6 +24,20 @@ pub fn bin() -> Command {
     Command::cargo_bin("gitlab-mattermost").expect("binary is built")
 }
 
+/// What a finished run gave: its exit code (-1 when a signal ended it), stdout and stderr.
+pub fn outcome(out: std::process::Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Run the binary with `args` to the end: [`outcome`].
+pub fn run<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> (i32, String, String) {
+    outcome(bin().args(args).output().expect("the binary runs"))
+}
+
 pub fn bin_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("gitlab-mattermost")
 }
