@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
     command(after_help = "Examples:\n  \
     gitlab-mattermost check examples/full.toml\n  \
     gitlab-mattermost apply /etc/gitlab-mattermost.toml --dry-run\n  \
+    gitlab-mattermost status\n  \
     gitlab-mattermost render examples/full.toml --out rendered\n  \
     gitlab-mattermost env base.toml site.json --set smtp.port=587\n\n\
     For units, packagers and developers (each has --help): exec, upgrade-guard, schema,\n\
@@ -272,10 +273,25 @@ pub enum Command {
         command: IntegrationsCommand,
     },
     #[cfg(feature = "full")]
-    /// Check SMTP, certificates, GitLab OAuth, the database, secret files and the host.
+    /// Show whether Mattermost runs and answers (Omnibus: gitlab-ctl status).
+    #[command(after_help = "Examples:\n  \
+        gitlab-mattermost status\n  \
+        gitlab-mattermost status --json | jq -r '.lines[] | select(.status == \"fail\") | .name'\n\n\
+        One line each, marked OK or FAIL: the unit's state (systemctl show mattermost.service), the\n\
+        Mattermost release that answers (else the one bin/mattermost reports), /api/v4/system/ping\n\
+        answered directly on listen.address:listen.port and through nginx at external_url, and the\n\
+        database (as doctor checks it; run as root, it connects as the service user).\n\n\
+        Exit codes: 0 when everything is up, 1 when something is down, 2 invalid input.")]
+    Status(crate::ops::args::StatusArgs),
+    #[cfg(feature = "full")]
+    /// Check SMTP, certificates, GitLab OAuth, the database, secrets, the host and the service.
+    ///
+    /// The service checks: its unit is active (service) and it answers /api/v4/system/ping
+    /// directly and through nginx at external_url (ping).
     #[command(after_help = "Examples:\n  \
         gitlab-mattermost doctor /etc/gitlab-mattermost.toml\n  \
-        gitlab-mattermost doctor site.toml --send-to admin@example.com --json\n\n\
+        gitlab-mattermost doctor site.toml --send-to admin@example.com --json\n  \
+        gitlab-mattermost doctor --only service --only ping\n\n\
         Exit codes: 0 when no check failed, 1 when one did, 2 invalid input.")]
     Doctor(crate::ops::args::DoctorArgs),
     #[cfg(feature = "full")]

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => code,
         Err(Failure::Invalid(d)) => {
-            eprintln!("{d}");
+            eprintln!("{}", d.render(gitlab_mattermost::diag::color_on_stderr()));
             ExitCode::from(2)
         }
         Err(Failure::Other(e)) => {
@@ -105,8 +105,12 @@ fn default_filter(verbose: u8) -> String {
 fn load(config: &ConfigArgs) -> Result<Plan, Failure> {
     let plan = gitlab_mattermost::load(&config.files, &config.sets)
         .map_err(|d| name_set_origins(d, &config.sets))?;
+    let color = gitlab_mattermost::diag::color_on_stderr();
     for w in &plan.warnings {
-        tracing::warn!("{w}");
+        eprintln!("{}", w.render(color));
+        if w.shows_excerpt() {
+            eprintln!();
+        }
     }
     tracing::info!(
         files = config.files.len(),
@@ -292,6 +296,11 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             Ok(ops::integrations::run(&plan, &args)?)
         }
         #[cfg(feature = "full")]
+        Command::Status(args) => {
+            let plan = load(&args.config)?;
+            Ok(ops::status::run(&plan, &args)?)
+        }
+        #[cfg(feature = "full")]
         Command::Doctor(args) => {
             let plan = load(&args.config)?;
             Ok(ops::doctor::run(&plan, &args)?)
@@ -402,7 +411,11 @@ fn check_json(config: &ConfigArgs) -> ExitCode {
         .map(|f| f.display().to_string())
         .collect();
     let (valid, warnings, errors) = match gitlab_mattermost::load(&config.files, &config.sets) {
-        Ok(plan) => (true, plan.warnings, Vec::new()),
+        Ok(plan) => (
+            true,
+            plan.warnings.into_iter().map(|w| w.message).collect(),
+            Vec::new(),
+        ),
         Err(d) => (false, Vec::new(), name_set_origins(d, &config.sets).0),
     };
     let errors: Vec<serde_json::Value> = errors

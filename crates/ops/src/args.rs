@@ -81,16 +81,20 @@ pub enum CheckName {
     Database,
     Secrets,
     Host,
+    Service,
+    Ping,
 }
 
 impl CheckName {
-    pub const ALL: [CheckName; 6] = [
+    pub const ALL: [CheckName; 8] = [
         CheckName::Smtp,
         CheckName::Certificates,
         CheckName::Oauth,
         CheckName::Database,
         CheckName::Secrets,
         CheckName::Host,
+        CheckName::Service,
+        CheckName::Ping,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +105,8 @@ impl CheckName {
             CheckName::Database => "database",
             CheckName::Secrets => "secrets",
             CheckName::Host => "host",
+            CheckName::Service => "service",
+            CheckName::Ping => "ping",
         }
     }
 }
@@ -126,6 +132,20 @@ pub struct DoctorArgs {
     /// needs. Requires root.
     #[arg(long)]
     pub as_user: bool,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// `status`: one line each for the unit, the version, the ping directly and through nginx,
+/// and the database.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print the result as JSON on stdout (ok, and each line with its status and summary);
+    /// the exit code is the same.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub net: NetArgs,
 }

@@ -1,6 +1,6 @@
 //! Operations on a configured host: registering the OAuth application in GitLab, checking
-//! that every outside dependency answers (`doctor`), and backing up or restoring the
-//! database, uploaded files and `config.json`.
+//! that every outside dependency answers (`doctor`), showing what runs and answers
+//! (`status`), and backing up or restoring the database, uploaded files and `config.json`.
 //!
 //! Everything here talks to real services, so errors are worded for the person at the
 //! terminal: one line saying what failed and, where we know it, how to fix it.
@@ -14,6 +14,7 @@ pub mod integrations;
 pub mod logs;
 pub mod migrate;
 pub mod mmctl;
+pub mod status;
 pub mod tls;
 
 // What the service's start needs lives in its own crate (the lean binary links it).

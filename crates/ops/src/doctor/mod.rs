@@ -1,5 +1,6 @@
-//! `doctor`: every outside dependency of the service, checked in parallel, then one table
-//! (or JSON) with what failed and how to fix it.
+//! `doctor`: every outside dependency of the service, and the service itself (its unit is
+//! active, it answers directly and through nginx), checked in parallel, then one table (or
+//! JSON) with what failed and how to fix it.
 //!
 //! Each check is a function from a [`Ctx`] to an [`Outcome`]. Checks report progress
 //! through [`Steps`], which also keeps what succeeded for the details. Nothing a check
@@ -10,6 +11,7 @@ mod database;
 mod host;
 mod oauth;
 pub mod secrets;
+pub mod service;
 mod smtp;
 
 use std::io::IsTerminal;
@@ -133,6 +135,8 @@ fn check_fn(name: CheckName) -> CheckFn {
         CheckName::Database => database::check,
         CheckName::Secrets => secrets::check,
         CheckName::Host => host::check,
+        CheckName::Service => service::check_unit,
+        CheckName::Ping => service::check_ping,
     }
 }
 
