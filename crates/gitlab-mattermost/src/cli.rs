@@ -61,7 +61,9 @@ pub enum IntegrationsCommand {
         gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml \\\n    \
         --token-file /root/gitlab-token\n  \
         gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml \\\n    \
-        --token-file /root/gitlab-token --adopt --dry-run\n\n\
+        --token-file /root/gitlab-token --adopt --dry-run\n  \
+        gitlab-mattermost integrations sync /etc/gitlab-mattermost.toml \\\n    \
+        --token-file /root/gitlab-token --dry-run --json | jq -r '.changes[].action'\n\n\
         After a move off Omnibus, GitLab's projects already have Mattermost integrations, posting to\n\
         webhooks of the old address: a plain sync leaves such a project alone and fails; --adopt\n\
         takes them over (see it with --dry-run first) and points GitLab at this server.\n\n\

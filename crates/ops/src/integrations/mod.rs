@@ -49,6 +49,12 @@ pub struct SyncArgs {
     /// Show what would change; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: print the plan as JSON for scripts (each change with its action:
+    /// create, update, remove, adopt, forget, write or configure; what is up to date, no
+    /// longer declared, notes and failures). Webhooks are named by the first four characters
+    /// of their id; no secret is printed.
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
     /// Remove the webhooks, slash commands and GitLab integrations `sync` created that the
     /// config no longer declares (without it they are only reported).
     #[arg(long)]
@@ -87,11 +93,36 @@ fn name_and_id(s: &str) -> Result<(String, String), String> {
 /// What a run did or would do, said at the end.
 #[derive(Default)]
 struct Outcome {
-    changed: Vec<String>,
+    changed: Vec<Change>,
     unchanged: Vec<String>,
-    stale: Vec<String>,
+    stale: Vec<Stale>,
     notes: Vec<String>,
     failed: Vec<String>,
+}
+
+/// One change made (or, with --dry-run, to be made).
+struct Change {
+    /// create, update, remove, adopt, forget, write (a URL file) or configure (a GitLab
+    /// project's integration).
+    action: &'static str,
+    text: String,
+}
+
+/// Something `sync` made that the config no longer declares.
+struct Stale {
+    text: String,
+    /// Adopted: --prune only forgets it.
+    adopted: bool,
+}
+
+impl Outcome {
+    fn change(&mut self, action: &'static str, text: String) {
+        self.changed.push(Change { action, text });
+    }
+
+    fn not_declared(&mut self, text: String, adopted: bool) {
+        self.stale.push(Stale { text, adopted });
+    }
 }
 
 struct Sync<'a> {
@@ -344,11 +375,10 @@ impl Sync<'_> {
             self.out.unchanged.push(label.to_string());
             return Ok(found);
         }
-        self.out.changed.push(format!(
-            "{}update {label}: {}",
-            self.would(),
-            diff.join(", ")
-        ));
+        self.out.change(
+            "update",
+            format!("{}update {label}: {}", self.would(), diff.join(", ")),
+        );
         if self.args.dry_run {
             return Ok(found);
         }
@@ -503,7 +533,7 @@ impl Sync<'_> {
             // adopted.
             None => match self.adoptable_webhook(name, w, &team_id, &channel_id)? {
                 Some(f) => {
-                    self.out.changed.push(format!(
+                    self.out.change("adopt", format!(
                             "{}adopt webhook {name}: the incoming webhook {} in {where_}, set up outside `sync` (its id, and so its URL path, stays)",
                             self.would(),
                             shown_name(&f)
@@ -513,9 +543,10 @@ impl Sync<'_> {
                     id_of(&adopted)
                 }
                 None => {
-                    self.out
-                        .changed
-                        .push(format!("{}create webhook {name} in {where_}", self.would()));
+                    self.out.change(
+                        "create",
+                        format!("{}create webhook {name} in {where_}", self.would()),
+                    );
                     if self.args.dry_run {
                         return Ok(());
                     }
@@ -526,7 +557,7 @@ impl Sync<'_> {
             },
             other => {
                 let moved = other.is_some();
-                self.out.changed.push(format!(
+                self.out.change("create", format!(
                     "{}create webhook {name} in {where_}{}",
                     self.would(),
                     if moved { " (it moved to another team, which Mattermost cannot update: the old one is deleted)" } else { "" }
@@ -551,11 +582,14 @@ impl Sync<'_> {
         if files::read_optional(&file)?.as_deref() == Some(url.as_str()) {
             return Ok(());
         }
-        self.out.changed.push(format!(
-            "{}write the URL of webhook {name} to {}",
-            self.would(),
-            file.display()
-        ));
+        self.out.change(
+            "write",
+            format!(
+                "{}write the URL of webhook {name} to {}",
+                self.would(),
+                file.display()
+            ),
+        );
         if !self.args.dry_run {
             files::write_secret(&file, &url)?;
         }
@@ -613,7 +647,7 @@ impl Sync<'_> {
                     p.webhook
                 )
             };
-            self.out.changed.push(format!(
+            self.out.change("adopt", format!(
                 "{}adopt GitLab {path}: Mattermost notifications, set up outside `sync`; their webhook URL is set to this server's address of {whose}",
                 self.would()
             ));
@@ -639,12 +673,15 @@ impl Sync<'_> {
                 .unchanged
                 .push(format!("GitLab {path}: Mattermost notifications"));
         } else {
-            self.out.changed.push(format!(
-                "{}set up GitLab {path}: Mattermost notifications to webhook {}: {}",
-                self.would(),
-                p.webhook,
-                diff.join(", ")
-            ));
+            self.out.change(
+                "configure",
+                format!(
+                    "{}set up GitLab {path}: Mattermost notifications to webhook {}: {}",
+                    self.would(),
+                    p.webhook,
+                    diff.join(", ")
+                ),
+            );
             if !self.args.dry_run {
                 let Some(url) = &url else {
                     bail!(
@@ -719,7 +756,7 @@ impl Sync<'_> {
         };
         let command = match (found, adoptable) {
             (_, Some(f)) => {
-                self.out.changed.push(format!(
+                self.out.change("adopt", format!(
                     "{}adopt slash command /{} ({team}) of {path}: it calls GitLab's trigger of this project and was set up outside `sync`",
                     self.would(),
                     f.get("trigger").and_then(Value::as_str).unwrap_or_default()
@@ -730,12 +767,15 @@ impl Sync<'_> {
                 self.update_if_changed(Kind::Command, f, &wanted, &label)?
             }
             (other, None) => {
-                self.out.changed.push(format!(
-                    "{}create slash command /{trigger} in team {team} for {path}",
-                    self.would()
-                ));
+                self.out.change(
+                    "create",
+                    format!(
+                        "{}create slash command /{trigger} in team {team} for {path}",
+                        self.would()
+                    ),
+                );
                 if self.args.dry_run {
-                    self.out.changed.push(format!("would set up GitLab {path}: Mattermost slash commands with the new command's token"));
+                    self.out.change("configure", format!("would set up GitLab {path}: Mattermost slash commands with the new command's token"));
                     return Ok(());
                 }
                 let mut body: Map<String, Value> = wanted.clone();
@@ -757,7 +797,7 @@ impl Sync<'_> {
         let digest = state::digest(&token);
         let recorded = applied.token_sha256.clone();
         if foreign {
-            self.out.changed.push(format!(
+            self.out.change("adopt", format!(
                 "{}adopt GitLab {path}: Mattermost slash commands, set up outside `sync`; given the token of /{trigger}",
                 self.would()
             ));
@@ -768,10 +808,13 @@ impl Sync<'_> {
                 .push(format!("GitLab {path}: Mattermost slash commands"));
             return Ok(());
         }
-        self.out.changed.push(format!(
-            "{}set up GitLab {path}: Mattermost slash commands with the token of /{trigger}",
-            self.would()
-        ));
+        self.out.change(
+            "configure",
+            format!(
+                "{}set up GitLab {path}: Mattermost slash commands with the token of /{trigger}",
+                self.would()
+            ),
+        );
         if !self.args.dry_run {
             api.put_integration(path, project_id, SLASH_COMMANDS, &json!({"token": token}))?;
             if let Some(a) = self.state.gitlab_projects.get_mut(path) {
@@ -841,11 +884,13 @@ impl Sync<'_> {
             .get(path)
             .is_some_and(|a| a.slash_commands_adopted);
         if !self.args.prune || self.args.dry_run {
-            self.out.stale.push(format!(
-                "slash command {} of {path} (and GitLab's slash commands integration) is no longer declared{}",
-                m.id,
-                self.prune_hint_for(m.adopted && gitlab_adopted)
-            ));
+            self.out.not_declared(
+                format!(
+                    "slash command {} of {path} (and GitLab's slash commands integration) is no longer declared",
+                    m.id
+                ),
+                m.adopted && gitlab_adopted,
+            );
             return Ok(());
         }
         let commands = Kind::Command.objects(&self.local);
@@ -866,23 +911,22 @@ impl Sync<'_> {
             a.slash_commands_adopted = false;
         }
         self.save()?;
-        self.out.changed.push(if kept.is_empty() {
-            format!(
-                "removed slash command {} of {path} and GitLab's slash commands integration",
-                m.id
-            )
-        } else {
-            format!(
-                "forgot slash command {} of {path}; {} adopted, so left in place",
-                m.id,
-                kept.join(" and ")
-            )
-        });
+        self.out.change(
+            "remove",
+            if kept.is_empty() {
+                format!(
+                    "removed slash command {} of {path} and GitLab's slash commands integration",
+                    m.id
+                )
+            } else {
+                format!(
+                    "forgot slash command {} of {path}; {} adopted, so left in place",
+                    m.id,
+                    kept.join(" and ")
+                )
+            },
+        );
         Ok(())
-    }
-
-    fn prune_hint(&self) -> &'static str {
-        self.prune_hint_for(false)
     }
 
     /// What --prune does: remove, or only forget what was adopted.
@@ -908,30 +952,38 @@ impl Sync<'_> {
             .collect();
         for (name, m) in gone {
             if !self.args.prune || self.args.dry_run {
-                self.out.stale.push(format!(
-                    "webhook {name} ({}) is no longer declared{}",
-                    m.id,
-                    self.prune_hint_for(m.adopted)
-                ));
+                self.out.not_declared(
+                    format!(
+                        "webhook {name} ({}) is no longer declared",
+                        mattermost::webhook_label(&m.id)
+                    ),
+                    m.adopted,
+                );
                 continue;
             }
             if m.adopted {
                 self.state.webhooks.remove(&name);
                 self.save()?;
-                self.out.changed.push(format!(
-                    "forgot webhook {name} ({}): adopted, so it stays in Mattermost",
-                    mattermost::webhook_label(&m.id)
-                ));
+                self.out.change(
+                    "forget",
+                    format!(
+                        "forgot webhook {name} ({}): adopted, so it stays in Mattermost",
+                        mattermost::webhook_label(&m.id)
+                    ),
+                );
                 continue;
             }
             match hooks.delete(&m.id) {
                 Ok(()) => {
                     self.state.webhooks.remove(&name);
                     self.save()?;
-                    self.out.changed.push(format!(
-                        "removed webhook {name} ({})",
-                        mattermost::webhook_label(&m.id)
-                    ));
+                    self.out.change(
+                        "remove",
+                        format!(
+                            "removed webhook {name} ({})",
+                            mattermost::webhook_label(&m.id)
+                        ),
+                    );
                 }
                 Err(e) => self.out.failed.push(format!("webhook {name}: {e:#}")),
             }
@@ -947,13 +999,18 @@ impl Sync<'_> {
             let all_adopted =
                 a.notifications_adopted && (a.slash_commands_adopted || a.token_sha256.is_none());
             if !self.args.prune || self.args.dry_run {
-                self.out.stale.push(format!("GitLab project {path} (id {}) is no longer declared: its Mattermost integrations stay{}", a.project_id, self.prune_hint_for(all_adopted)));
+                self.out.not_declared(
+                    format!(
+                        "GitLab project {path} (id {}) is no longer declared: its Mattermost integrations stay",
+                        a.project_id
+                    ),
+                    all_adopted,
+                );
                 if let Some(c) = self.state.commands.get(&path) {
-                    self.out.stale.push(format!(
-                        "slash command {} of {path} is no longer declared{}",
-                        c.id,
-                        self.prune_hint()
-                    ));
+                    self.out.not_declared(
+                        format!("slash command {} of {path} is no longer declared", c.id),
+                        false,
+                    );
                 }
                 continue;
             }
@@ -974,7 +1031,13 @@ impl Sync<'_> {
                 Ok(()) => {
                     self.state.gitlab_projects.remove(&path);
                     self.save()?;
-                    self.out.changed.push(
+                    let action = if a.notifications_adopted && a.slash_commands_adopted {
+                        "forget"
+                    } else {
+                        "remove"
+                    };
+                    self.out.change(
+                        action,
                         match (a.notifications_adopted, a.slash_commands_adopted) {
                             (false, false) => format!(
                                 "removed the Mattermost integrations of GitLab project {path}"
@@ -994,16 +1057,65 @@ impl Sync<'_> {
         Ok(())
     }
 
+    /// The plan for scripts (`--dry-run --json`). Every full webhook id `sync` knows is
+    /// redacted from it, should a message ever carry one.
+    fn plan_json(&self) -> String {
+        let mut redactor = super::http::Redactor::new();
+        for m in self.state.webhooks.values() {
+            redactor.add(&m.id);
+        }
+        let r = |t: &str| redactor.redact(t);
+        let o = &self.out;
+        let mut changes: Vec<Value> = o
+            .changed
+            .iter()
+            .map(|c| json!({"action": c.action, "what": r(&c.text)}))
+            .collect();
+        let mut not_declared = Vec::new();
+        for st in &o.stale {
+            if self.args.prune {
+                let action = if st.adopted { "forget" } else { "remove" };
+                changes.push(json!({"action": action, "what": r(&st.text)}));
+            } else {
+                not_declared.push(json!({"what": r(&st.text), "adopted": st.adopted}));
+            }
+        }
+        let texts = |list: &[String]| list.iter().map(|t| r(t)).collect::<Vec<_>>();
+        let v = json!({
+            "dry_run": self.args.dry_run,
+            "ok": o.failed.is_empty(),
+            "changes": changes,
+            "up_to_date": texts(&o.unchanged),
+            "not_declared": not_declared,
+            "notes": texts(&o.notes),
+            "failed": texts(&o.failed),
+            "state_file": self.state_path.display().to_string(),
+        });
+        serde_json::to_string_pretty(&v).unwrap_or_default()
+    }
+
     fn report(&self) -> ExitCode {
         let o = &self.out;
-        for line in &o.changed {
-            println!("{line}");
+        if self.args.json {
+            println!("{}", self.plan_json());
+            return if o.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            };
+        }
+        for c in &o.changed {
+            println!("{}", c.text);
         }
         for line in &o.unchanged {
             println!("up to date: {line}");
         }
-        for line in &o.stale {
-            println!("not declared: {line}");
+        for st in &o.stale {
+            println!(
+                "not declared: {}{}",
+                st.text,
+                self.prune_hint_for(st.adopted)
+            );
         }
         for line in &o.notes {
             println!("note: {line}");
