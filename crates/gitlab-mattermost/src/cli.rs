@@ -199,7 +199,8 @@ pub enum Command {
         nix eval --json .#nixosConfigurations.chat.config.services.mattermost > mattermost.json\n  \
         sudo gitlab-mattermost import --nixpkgs-module mattermost.json --format nixos \\\n    \
         --secrets-dir /var/lib/gitlab-mattermost-secrets --out gitlab-mattermost.nix\n\n\
-        The report (carried, derived, secrets, skipped, dropped, renamed/removed) goes to stderr.\n\
+        The report (carried, derived, secrets, skipped, dropped, renamed/removed) goes to stderr;\n\
+        with --json (and --out) it goes to stdout as JSON, with the files written.\n\
         See docs/migrating-from-omnibus.md and docs/migrating-from-nixpkgs.md for the whole migration.")]
     Import(crate::import::ImportArgs),
     #[cfg(feature = "full")]

@@ -22,6 +22,7 @@ pub mod nixpkgs;
 pub mod omnibus_root;
 pub mod rb;
 pub mod report;
+pub mod report_json;
 pub mod secrets;
 pub mod sign_in;
 pub mod smtp;
@@ -103,6 +104,11 @@ pub struct ImportArgs {
     /// existing file with other content.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Print the report as JSON on stdout instead of text on stderr (each section's items
+    /// with where they came from, the counts, and the files written); needs --out, as stdout
+    /// then holds the report.
+    #[arg(long, requires = "out")]
+    pub json: bool,
 }
 
 /// Why an import failed.
@@ -151,7 +157,11 @@ pub fn run(args: &ImportArgs) -> Result<(), ImportError> {
         }
         None => print!("{}", imported.text),
     }
-    eprintln!("{}", imported.report);
+    if args.json {
+        println!("{}", report_json::render(args, &imported));
+    } else {
+        eprintln!("{}", imported.report);
+    }
     Ok(())
 }
 
