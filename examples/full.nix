@@ -72,6 +72,7 @@
     certificate = "/etc/ssl/mattermost/fullchain.pem";
     certificate_key = "/etc/ssl/mattermost/key.pem";
     redirect_http_to_https = true;
+    acme_webroot = "/var/lib/gitlab-mattermost/acme";
     client_max_body_size = "100m";
     listen_addresses = [
       "0.0.0.0"

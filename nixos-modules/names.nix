@@ -123,6 +123,7 @@
       certificateKey = "certificate_key";
       redirectHttpToHttps = "redirect_http_to_https";
       redirectHttpPort = "redirect_http_port";
+      acmeWebroot = "acme_webroot";
       listenPort = "listen_port";
       listenAddresses = "listen_addresses";
       clientMaxBodySize = "client_max_body_size";

@@ -561,6 +561,18 @@ in
         description = "Port of the http redirect server.";
       };
 
+      acmeWebroot = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = ''
+          Directory for ACME http-01 challenges, e.g. `/var/lib/gitlab-mattermost/acme`, for
+          `certbot certonly --webroot -w <dir>`: the plain-http server (with https, the redirect
+          server, before it redirects) serves `/.well-known/acme-challenge/` from it, and tmpfiles.d
+          creates it (root, 0755). Unset: no challenge location. On NixOS use `nginx.enableACME` or
+          `nginx.useACMEHost` instead.
+        '';
+      };
+
       listenPort = mkOption {
         type = types.nullOr (types.ints.between 1 65535);
         default = null;

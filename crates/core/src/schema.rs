@@ -537,6 +537,13 @@ pub struct Nginx {
     #[serde(default = "default_http_port")]
     #[schemars(range(min = 1, max = 65535))]
     pub redirect_http_port: u16,
+    /// Directory for ACME http-01 challenges, e.g. `/var/lib/gitlab-mattermost/acme`, for
+    /// `certbot certonly --webroot -w <dir>`: the plain-http server (with https, the redirect
+    /// server, before it redirects) serves `/.well-known/acme-challenge/` from it, and
+    /// tmpfiles.d creates it (root, 0755). Unset: no challenge location. On NixOS use
+    /// `nginx.enableACME` or `nginx.useACMEHost` instead.
+    #[serde(default)]
+    pub acme_webroot: Option<String>,
     /// Port nginx listens on; default: the port of `external_url`.
     #[serde(default)]
     #[schemars(range(min = 1, max = 65535))]

@@ -406,12 +406,13 @@ fn colocated_gitlab_gets_the_oauth_omnibus_registered() {
         .report
         .contains("Omnibus connected as role \"gitlab_mattermost\""));
     assert!(run.report.contains("--no-owner --role=mattermost"));
+    // No letsencrypt['enable'] with an https external_url: Omnibus's Let's Encrypt served it.
     assert!(run
         .config
-        .contains("certificate = \"/etc/gitlab/ssl/mattermost.example.com.crt\""));
-    assert!(run
-        .config
-        .contains("certificate_key = \"/etc/gitlab/ssl/mattermost.example.com.key\""));
+        .contains("certificate = \"/etc/letsencrypt/live/mattermost.example.com/fullchain.pem\""));
+    assert!(run.config.contains(
+        "certificate_key = \"/etc/letsencrypt/live/mattermost.example.com/privkey.pem\""
+    ));
 }
 
 #[test]

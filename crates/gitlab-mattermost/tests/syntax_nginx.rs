@@ -1,7 +1,8 @@
-//! Generated host names, certificate paths and proxy header values in the nginx vhost, read
-//! back by a real nginx: the config is refused (naming the key), or `nginx -t` loads the
-//! certificates from exactly the generated paths, the http redirect names exactly the
-//! generated host, and the upstream receives exactly the generated header values.
+//! Generated host names, certificate paths, ACME webroots and proxy header values in the nginx
+//! vhost, read back by a real nginx: the config is refused (naming the key), or `nginx -t`
+//! loads the certificates from exactly the generated paths, the http redirect names exactly
+//! the generated host and serves ACME challenges from exactly the generated webroot, and the
+//! upstream receives exactly the generated header values.
 
 mod common;
 mod readback;
@@ -151,6 +152,7 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 struct Site {
     host: String,
     cert_dir: String,
+    webroot: String,
 }
 
 fn host() -> impl Strategy<Value = String> {
@@ -164,12 +166,17 @@ fn host() -> impl Strategy<Value = String> {
 }
 
 fn site() -> impl Strategy<Value = Site> {
-    (host(), clean_path("")).prop_map(|(host, cert_dir)| Site { host, cert_dir })
+    (host(), clean_path(""), clean_path("")).prop_map(|(host, cert_dir, webroot)| Site {
+        host,
+        cert_dir,
+        webroot,
+    })
 }
 
 fn check_site(s: Site, scratch: &Path, cert: &Path, key: &Path) -> Result<bool, TestCaseError> {
     let case = tempfile::tempdir_in(scratch).expect("tempdir");
     let cert_dir = format!("{}{}", case.path().display(), s.cert_dir);
+    let webroot = format!("{}{}", case.path().display(), s.webroot);
     let [https_port, http_port] = free_ports();
     let external_url = format!("https://{}", s.host);
     let config = json!({
@@ -181,6 +188,7 @@ fn check_site(s: Site, scratch: &Path, cert: &Path, key: &Path) -> Result<bool, 
             "listen_port": https_port,
             "redirect_http_to_https": true,
             "redirect_http_port": http_port,
+            "acme_webroot": webroot,
         },
     });
     let files = match compile(&config, "/etc/gitlab-mattermost") {
@@ -204,6 +212,9 @@ fn check_site(s: Site, scratch: &Path, cert: &Path, key: &Path) -> Result<bool, 
             if nginx::literal_problem(&cert_dir).is_some() {
                 allowed.push("nginx.certificate");
                 allowed.push("nginx.certificate_key");
+            }
+            if nginx::literal_problem(&webroot).is_some() {
+                allowed.push("nginx.acme_webroot");
             }
             let named = keys(&d);
             prop_assert!(!allowed.is_empty(), "refused {s:?}: {d}");
@@ -229,6 +240,17 @@ fn check_site(s: Site, scratch: &Path, cert: &Path, key: &Path) -> Result<bool, 
     prop_assert!(head.starts_with("HTTP/1.1 301"), "{head}");
     let location = format!("https://{host}:{https_port}/probe?x=1");
     prop_assert_eq!(header(&head, "Location"), Some(location.as_str()));
+    // The challenge comes from the webroot, not the redirect; a missing one is nginx's 404.
+    let challenges = Path::new(&webroot).join(".well-known/acme-challenge");
+    std::fs::create_dir_all(&challenges).expect("mkdir");
+    std::fs::write(challenges.join("tok-EN_1"), "tok-EN_1.thumbprint").expect("token");
+    let (head, body) = get(http_port, &host, "/.well-known/acme-challenge/tok-EN_1")
+        .map_err(TestCaseError::fail)?;
+    prop_assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    prop_assert_eq!(body.as_str(), "tok-EN_1.thumbprint");
+    let (head, _) = get(http_port, &host, "/.well-known/acme-challenge/missing")
+        .map_err(TestCaseError::fail)?;
+    prop_assert!(head.starts_with("HTTP/1.1 404"), "{head}");
     Ok(true)
 }
 

@@ -275,6 +275,7 @@ pub fn import(args: &ImportArgs) -> Result<Imported, ImportError> {
         .as_deref()
         .or_else(|| root_defaults.as_ref()?.gitlab_version.as_deref());
     let mut ctx = Ctx::new(&source, args.secrets_dir.as_deref())?;
+    ctx.omnibus_root = args.omnibus_root.clone();
     for s in &parsed.skipped {
         ctx.skipped(s);
     }
@@ -411,6 +412,8 @@ pub struct Ctx {
     pub facts: BTreeMap<String, RbValue>,
     /// Statements that could not be evaluated, with the key each would have set.
     pub dynamic: Vec<Dynamic>,
+    /// `--omnibus-root`: the old host's files, where certificate files can be looked at.
+    pub omnibus_root: Option<PathBuf>,
 }
 
 /// A statement that sets a key but could not be evaluated statically.
@@ -435,6 +438,7 @@ const FACTS: &[&str] = &[
     "postgresql['sql_mattermost_user']",
     "postgresql['port']",
     "package['generate_secrets_json_file']",
+    "letsencrypt['enable']",
 ];
 
 impl Ctx {
@@ -453,6 +457,7 @@ impl Ctx {
             proxy_headers: Vec::new(),
             facts: BTreeMap::new(),
             dynamic: Vec::new(),
+            omnibus_root: None,
         })
     }
 

@@ -79,8 +79,13 @@ pub fn map(ctx: &mut Ctx) {
     if let Some(rv) = keys.remove("enable") {
         bool_key(ctx, &rv, &["nginx", "enable"]);
     }
-    certificates(ctx, &mut keys, https);
-    if let Some(rv) = keys.remove("redirect_http_to_https") {
+    let le = lets_encrypt(ctx, &keys, https);
+    certificates(ctx, &mut keys, https, le.is_some());
+    let redirect = keys.remove("redirect_http_to_https");
+    if let Some(why) = &le {
+        acme(ctx, why, redirect.as_ref());
+    }
+    if let Some(rv) = redirect {
         // Without https there is nothing to redirect to: the compiler refuses a redirect it
         // would ignore, so it is reported here like the certificates.
         if !https && matches!(rv.value, gitlab_rb::Value::Bool(true)) {
@@ -221,19 +226,114 @@ fn number_key(ctx: &mut Ctx, rv: &RbValue, path: &[&str]) {
     }
 }
 
-/// With https, Omnibus defaulted the certificate to /etc/gitlab/ssl/<host>.crt and .key.
-fn certificates(
-    ctx: &mut Ctx,
-    keys: &mut std::collections::BTreeMap<String, RbValue>,
-    https: bool,
-) {
-    let host = ctx
-        .out
+/// Where certbot's webroot goes on the new host when Omnibus used Let's Encrypt.
+pub const ACME_WEBROOT: &str = "/var/lib/gitlab-mattermost/acme";
+
+/// Mattermost's host name, from the external URL being built.
+fn mattermost_host(ctx: &Ctx) -> String {
+    ctx.out
         .get("external_url")
         .and_then(Value::as_str)
         .and_then(|u| url::Url::parse(u).ok())
         .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Whether Omnibus served Mattermost a Let's Encrypt certificate, and why it is taken to.
+///
+/// `LetsEncryptHelper.add_service_alt_name` did so for an https `mattermost_external_url`
+/// without a certificate of its own (no `mattermost_nginx['ssl_certificate']`): it made the
+/// Mattermost host an alternative name on GitLab's certificate. Let's Encrypt was on with
+/// `letsencrypt['enable'] = true`, and when unset for an https `external_url` (Omnibus turned
+/// it on unless GitLab's own certificate file existed, which gitlab.rb cannot tell). With
+/// `--omnibus-root`, an existing `/etc/gitlab/ssl/<mattermost host>.crt` says it was not.
+fn lets_encrypt(
+    ctx: &Ctx,
+    keys: &std::collections::BTreeMap<String, RbValue>,
+    https: bool,
+) -> Option<String> {
+    let scheme_https = |u: Option<&str>| u.is_some_and(|u| u.starts_with("https://"));
+    let mm_https = scheme_https(ctx.out.get("external_url").and_then(Value::as_str));
+    if !https
+        || !mm_https
+        || keys.contains_key("ssl_certificate")
+        || keys.contains_key("ssl_certificate_key")
+    {
+        return None;
+    }
+    // add_service_alt_name left a certificate of Mattermost's own in place.
+    if let Some(root) = &ctx.omnibus_root {
+        let own = format!("etc/gitlab/ssl/{}.crt", mattermost_host(ctx));
+        if root.join(own).exists() {
+            return None;
+        }
+    }
+    match ctx
+        .facts
+        .get("letsencrypt['enable']")
+        .map(|rv| (&rv.value, &rv.origin))
+    {
+        Some((gitlab_rb::Value::Bool(true), origin)) => Some(format!("{origin} = true")),
+        Some((gitlab_rb::Value::Nil, _)) | None => {
+            let gitlab = ctx
+                .calls
+                .get("external_url")
+                .and_then(|rv| match &rv.value {
+                    gitlab_rb::Value::Str(s) => Some(s.as_str()),
+                    _ => None,
+                });
+            scheme_https(gitlab).then(|| {
+                "letsencrypt['enable'] is unset and external_url is https, so Omnibus turned Let's Encrypt on (unless GitLab's own certificate file existed: then set letsencrypt['enable'] = false in gitlab.rb and import again)".to_string()
+            })
+        }
+        Some(_) => None,
+    }
+}
+
+/// What Let's Encrypt meant, carried to the new host: the webroot, the redirect server that
+/// serves it (Omnibus turned the redirect on unless the key was set), and what to run there.
+fn acme(ctx: &mut Ctx, why: &str, redirect: Option<&RbValue>) {
+    let host = mattermost_host(ctx);
+    let origin = Some(Origin::Omnibus("Let's Encrypt".into()));
+    if redirect.is_some_and(|rv| !matches!(rv.value, gitlab_rb::Value::Bool(true))) {
+        ctx.report.add(Section::Derived, origin, format!("nginx.acme_webroot is not set: {why}, but mattermost_nginx['redirect_http_to_https'] is not true, and Let's Encrypt's challenges arrive on plain http; to renew with certbot, set nginx.redirect_http_to_https = true and nginx.acme_webroot = {ACME_WEBROOT:?}"));
+        return;
+    }
+    ctx.set_out(
+        &["nginx", "acme_webroot"],
+        Value::String(ACME_WEBROOT.into()),
+    );
+    if redirect.is_none() {
+        ctx.set_out(&["nginx", "redirect_http_to_https"], Value::Bool(true));
+    }
+    let redirect_text = if redirect.is_none() {
+        " and nginx.redirect_http_to_https = true (Omnibus turned it on for Let's Encrypt)"
+    } else {
+        ""
+    };
+    ctx.report.add(
+        Section::Derived,
+        origin,
+        format!(
+            "nginx.acme_webroot = {ACME_WEBROOT:?}{redirect_text}: {why}; the plain-http server serves Let's Encrypt's challenges from it, as Omnibus's did from /var/opt/gitlab/nginx/www/\n\
+             next steps on the new host, once {host} resolves to it: nginx cannot load the vhost before the certificate exists (apply stops at `nginx -t`), so get the first one with certbot's own server while port 80 is free, then move renewals to the webroot:\n\
+             \x20 systemctl stop nginx; certbot certonly --standalone -d {host}\n\
+             \x20 gitlab-mattermost apply <config>\n\
+             \x20 certbot certonly --webroot -w {ACME_WEBROOT} -d {host} --deploy-hook \"systemctl reload nginx\" --force-renewal\n\
+             never `certbot --nginx`: apply owns the site file and refuses to write over one it did not make"
+        ),
+    );
+}
+
+/// With https, Omnibus defaulted the certificate to /etc/gitlab/ssl/<host>.crt and .key; with
+/// Let's Encrypt the files certbot writes for the Mattermost host take their place.
+fn certificates(
+    ctx: &mut Ctx,
+    keys: &mut std::collections::BTreeMap<String, RbValue>,
+    https: bool,
+    lets_encrypt: bool,
+) {
+    let host = mattermost_host(ctx);
     for (key, field, ext) in [
         ("ssl_certificate", "certificate", "crt"),
         ("ssl_certificate_key", "certificate_key", "key"),
@@ -251,10 +351,20 @@ fn certificates(
                 ctx.set_out(&["nginx", field], Value::String(path.clone()));
                 carried(ctx, &rv, format!("nginx.{field} = {path:?}"));
             }
+            None if lets_encrypt => {
+                let file = if ext == "crt" {
+                    "fullchain.pem"
+                } else {
+                    "privkey.pem"
+                };
+                let path = format!("/etc/letsencrypt/live/{host}/{file}");
+                ctx.set_out(&["nginx", field], Value::String(path.clone()));
+                ctx.report.add(Section::Derived, Some(Origin::Omnibus("Let's Encrypt".into())), format!("nginx.{field} = {path:?}: under Let's Encrypt Omnibus served Mattermost with GitLab's certificate ({host} as an alternative name), which stays with GitLab; this is where certbot puts {host}'s own"));
+            }
             None => {
                 let path = format!("/etc/gitlab/ssl/{host}.{ext}");
                 ctx.set_out(&["nginx", field], Value::String(path.clone()));
-                ctx.report.add(Section::Derived, Some(Origin::Omnibus("https default certificate".into())), format!("nginx.{field} = {path:?}: Omnibus's default for an https mattermost_external_url (with Let's Encrypt, Omnibus may have used the GitLab host's certificate instead: check)"));
+                ctx.report.add(Section::Derived, Some(Origin::Omnibus("https default certificate".into())), format!("nginx.{field} = {path:?}: Omnibus's default for an https mattermost_external_url without Let's Encrypt (copy the files from the old host)"));
             }
         }
     }

@@ -23,9 +23,9 @@ pub fn sysusers(plan: &Plan) -> String {
     s
 }
 
-/// `tmpfiles.d/mattermost.conf`: directories owned by the service, and the links Mattermost
-/// needs in its working directory (it finds its web client, translations, mail templates and
-/// fonts relative to it).
+/// `tmpfiles.d/mattermost.conf`: directories owned by the service, the ACME webroot
+/// (`nginx.acme_webroot`, root's), and the links Mattermost needs in its working directory
+/// (it finds its web client, translations, mail templates and fonts relative to it).
 pub fn tmpfiles(plan: &Plan) -> String {
     let c = &plan.config;
     let (u, g) = (&c.account.user, &c.account.group);
@@ -48,6 +48,10 @@ pub fn tmpfiles(plan: &Plan) -> String {
     }
     for d in dirs {
         s.push_str(&format!("d {} 0750 {u} {g} - -\n", word(d)));
+    }
+    // certbot (root) writes the challenges, nginx's workers read them.
+    if let (true, Some(webroot)) = (c.nginx.enable, &c.nginx.acme_webroot) {
+        s.push_str(&format!("d {} 0755 root root - -\n", word(webroot)));
     }
     for link in ["client", "i18n", "templates", "fonts"] {
         s.push_str(&format!(

@@ -178,6 +178,9 @@ pub fn full_conf(plan: &Plan) -> String {
     s.push_str("    add_header Referrer-Policy strict-origin-when-cross-origin always;\n");
     s.push_str("    access_log /var/log/nginx/gitlab_mattermost_access.log;\n");
     s.push_str("    error_log /var/log/nginx/gitlab_mattermost_error.log error;\n\n");
+    if !plan.https {
+        s.push_str(&acme_challenge(plan));
+    }
     s.push_str(&locations(plan, "    "));
     if !n.server_config.trim().is_empty() {
         s.push('\n');
@@ -197,10 +200,32 @@ pub fn full_conf(plan: &Plan) -> String {
             s.push_str(&format!("    listen {addr}:{};\n", n.redirect_http_port));
         }
         s.push_str(&format!(
-            "    server_name {};\n    server_tokens off;\n    location / {{\n        return 301 {};\n    }}\n}}\n",
-            arg(host),
+            "    server_name {};\n    server_tokens off;\n",
+            arg(host)
+        ));
+        s.push_str(&acme_challenge(plan));
+        s.push_str(&format!(
+            "    location / {{\n        return 301 {};\n    }}\n}}\n",
             arg(&format!("{target}$request_uri"))
         ));
     }
     s
+}
+
+/// With `nginx.acme_webroot`, the plain-http server answers ACME http-01 challenges from it
+/// (`certbot certonly --webroot`), ahead of the proxy and of the redirect to https: `^~`
+/// keeps the regular-expression locations away, and a missing token is a 404 from nginx.
+fn acme_challenge(plan: &Plan) -> String {
+    let Some(webroot) = &plan.config.nginx.acme_webroot else {
+        return String::new();
+    };
+    format!(
+        "    # ACME http-01 challenges: certbot certonly --webroot -w <nginx.acme_webroot>.\n\
+         \x20   location ^~ /.well-known/acme-challenge/ {{\n\
+         \x20       root {};\n\
+         \x20       default_type text/plain;\n\
+         \x20       try_files $uri =404;\n\
+         \x20   }}\n\n",
+        arg(webroot)
+    )
 }

@@ -18,6 +18,7 @@ pub(super) fn all(config: &Config, report: &mut Report) {
     check_database(config, report);
     check_gitlab_urls(config, report);
     check_nginx(config, report);
+    check_acme_webroot(config, report);
     check_environment(config, report);
 }
 
@@ -151,6 +152,7 @@ fn check_paths(config: &Config, report: &mut Report) {
             at(&["nginx", "certificate_key"]),
             &config.nginx.certificate_key,
         ),
+        (at(&["nginx", "acme_webroot"]), &config.nginx.acme_webroot),
     ];
     for (k, v) in &optional {
         if let Some(v) = v {
@@ -449,6 +451,7 @@ fn check_nginx(config: &Config, report: &mut Report) {
     for (k, v) in [
         ("nginx.certificate", &n.certificate),
         ("nginx.certificate_key", &n.certificate_key),
+        ("nginx.acme_webroot", &n.acme_webroot),
     ] {
         let path = key(k);
         // A path that is not a path at all was reported with the other paths.
@@ -471,6 +474,43 @@ fn check_nginx(config: &Config, report: &mut Report) {
             )
             .with_hint("these lines go inside the server block: keep every `{` and quote closed and end each directive with `;`"),
             &key("nginx.server_config"),
+        );
+    }
+}
+
+/// `nginx.acme_webroot` needs the vhost's plain-http server, where ACME's http-01
+/// challenges arrive: nginx must be on, and with https the redirect server must exist.
+fn check_acme_webroot(config: &Config, report: &mut Report) {
+    let n = &config.nginx;
+    if n.acme_webroot.is_none() {
+        return;
+    }
+    let k = "nginx.acme_webroot";
+    if !n.enable {
+        report(
+            Diagnostic::new(
+                k,
+                "nginx.enable = false, so no vhost serves the ACME challenges from nginx.acme_webroot",
+            )
+            .with_hint("set nginx.enable = true, or drop nginx.acme_webroot and serve /.well-known/acme-challenge/ from the web server in front of Mattermost"),
+            &key(k),
+        );
+        return;
+    }
+    // Unknown when external_url is broken (reported there): nothing to judge.
+    let https = n.https.or_else(|| {
+        url::Url::parse(&config.external_url)
+            .ok()
+            .map(|u| u.scheme() == "https")
+    });
+    if https == Some(true) && !n.redirect_http_to_https {
+        report(
+            Diagnostic::new(
+                k,
+                "nginx serves only https, so nothing answers the ACME challenges on plain http, where they arrive",
+            )
+            .with_hint("set nginx.redirect_http_to_https = true: its plain-http server serves /.well-known/acme-challenge/ from nginx.acme_webroot before redirecting"),
+            &key(k),
         );
     }
 }
