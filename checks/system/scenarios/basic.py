@@ -5,12 +5,16 @@
 - Type=notify: the unit became active only after Mattermost reported READY=1;
 - https through nginx answers, and plain http redirects to https keeping path and query;
 - an authenticated websocket through nginx receives a real `posted` event;
-- `mmctl --local` works exactly as docs/getting-started.md tells an admin to run it.
+- `mmctl --local` works exactly as docs/getting-started.md tells an admin to run it;
+- `gitlab-mattermost status` (Omnibus: `gitlab-ctl status`) reports the unit active, the
+  release, the ping directly and through nginx, and the database OK (exit 0), and after
+  `systemctl stop mattermost` exits 1 naming the unit.
 """
 
+import json
 import re
 
-from harness.context import ScenarioFailed, expect
+from harness.context import CONFIG_IN_CONTAINER, ScenarioFailed, expect
 
 MAX_EXPOSURE = 2.0
 
@@ -23,6 +27,7 @@ def run(ctx):
         https_and_redirect(ctx),
         websocket_event(ctx),
         mmctl_as_documented(ctx),
+        status_reports(ctx),
     ]
     return "; ".join(facts)
 
@@ -95,3 +100,38 @@ def mmctl_as_documented(ctx):
             f"(exit {result.returncode}): {result.stdout[-1000:]} {result.stderr[-1000:]}"
         )
     return "documented mmctl --local command works"
+
+
+def status_lines(out):
+    """`status` prints `OK   name  summary` or `FAIL name  summary`: name -> (marker, line)."""
+    lines = {}
+    for line in out.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) >= 2 and parts[0] in ("OK", "FAIL", "--"):
+            lines[parts[1]] = (parts[0], line)
+    return lines
+
+
+def status_reports(ctx):
+    up = ctx.container.run(["gitlab-mattermost", "status", CONFIG_IN_CONTAINER], check=False)
+    lines = status_lines(up.stdout)
+    expect(up.returncode == 0, f"status exited {up.returncode} with everything up:\n{up.stdout}{up.stderr}")
+    for name in ("unit", "version", "direct", "nginx", "database"):
+        expect(lines.get(name, ("", ""))[0] == "OK", f"status: {name} is not OK:\n{up.stdout}")
+    expect("mattermost.service active (running)" in lines["unit"][1], f"status unit line:\n{up.stdout}")
+    expect(ctx.site.external_url in lines["nginx"][1], f"status nginx line:\n{up.stdout}")
+    ctx.systemctl("stop", "mattermost")
+    try:
+        down = ctx.container.run(["gitlab-mattermost", "status", CONFIG_IN_CONTAINER, "--json"],
+                                 check=False)
+    finally:
+        ctx.systemctl("start", "mattermost")
+        ctx.wait_ready()
+    expect(down.returncode == 1, f"status exited {down.returncode} with Mattermost stopped:\n{down.stdout}")
+    report = json.loads(down.stdout)
+    failed = {line["name"]: line for line in report["lines"] if line["status"] == "fail"}
+    expect("unit" in failed and "mattermost.service" in failed["unit"]["summary"],
+           f"status --json with Mattermost stopped does not name the unit: {down.stdout}")
+    expect("direct" in failed and "nginx" in failed, f"the pings did not fail: {down.stdout}")
+    return ("status: unit, release, ping direct and through nginx, database OK (exit 0); "
+            "stopped: exit 1 naming mattermost.service")
