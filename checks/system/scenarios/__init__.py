@@ -3,7 +3,7 @@ earlier ones leave: users, posts, the registered GitLab application). Each takes
 harness's Context and returns a one-paragraph summary of what it proved, or raises
 ScenarioFailed saying what did not hold."""
 
-from . import apply, basic, env, integrations, lifecycle, oauth, omnibus, smtp, upgrade
+from . import acme, apply, basic, env, integrations, lifecycle, oauth, omnibus, smtp, upgrade
 
 SCENARIOS = {
     "basic": basic.run,
@@ -12,6 +12,7 @@ SCENARIOS = {
     "smtp": smtp.run,
     "lifecycle": lifecycle.run,
     "apply": apply.run,
+    "acme": acme.run,
     "integrations": integrations.run,
     # Last: it replaces the server's release (and puts it back).
     "upgrade": upgrade.run,

@@ -213,6 +213,11 @@ fn lets_encrypt_unset_with_https_is_on_as_in_omnibus() {
 #[test]
 fn lets_encrypt_off_keeps_omnibus_certificate_paths() {
     let (config, report) = import("lets-encrypt-off.rb");
+    // Never dropped silently: the key is named in the report.
+    assert!(
+        report.contains("lets-encrypt-off.rb:4:1 letsencrypt['enable']: Let's Encrypt was off"),
+        "{report}"
+    );
     assert!(
         config.contains("certificate = \"/etc/gitlab/ssl/mattermost.example.com.crt\""),
         "{config}"

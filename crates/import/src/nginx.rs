@@ -80,6 +80,14 @@ pub fn map(ctx: &mut Ctx) {
         bool_key(ctx, &rv, &["nginx", "enable"]);
     }
     let le = lets_encrypt(ctx, &keys, https);
+    if let Some(rv) = ctx.facts.get("letsencrypt['enable']").cloned() {
+        let text = match (&rv.value, le.is_some()) {
+            (_, true) => "Mattermost's certificate comes from certbot on the new host (see derived)",
+            (gitlab_rb::Value::Bool(true), false) => "for GitLab's certificate; Mattermost keeps its own certificate, or serves plain http",
+            _ => "Let's Encrypt was off: nothing of it to carry",
+        };
+        carried(ctx, &rv, text.into());
+    }
     certificates(ctx, &mut keys, https, le.is_some());
     let redirect = keys.remove("redirect_http_to_https");
     if let Some(why) = &le {
