@@ -24,7 +24,7 @@
   };
 
   mattermost.install_dir = "/opt/mattermost";
-  mattermost.wrapper = "/usr/local/bin/gitlab-mattermost";
+  mattermost.wrapper = "/usr/bin/gitlab-mattermost";
 
   gitlab = {
     enable = true;

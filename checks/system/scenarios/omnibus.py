@@ -315,8 +315,9 @@ def boot_new_host(ctx):
     step(f"copying the container tree for the new host to {tree}")
     subprocess.run(["cp", "-a", "--reflink=auto", str(ctx.new_tree or ctx.tree), str(tree)], check=True)
     staged = ctx.workdir / "install-new"
-    (staged / "target/release").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(ctx.staged / "target/release/gitlab-mattermost", staged / "target/release/gitlab-mattermost")
+    staged.mkdir(parents=True, exist_ok=True)
+    for deb in ctx.staged.glob("gitlab-mattermost_*.deb"):
+        shutil.copy2(deb, staged / deb.name)
     for tarball in (ctx.staged / "next").glob("*.tar.gz"):
         shutil.copy2(tarball, staged / "mattermost-11-linux-amd64.tar.gz")
     box = containers.Container(tree, ctx.workdir / "new-container.log", binds=[

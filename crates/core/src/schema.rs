@@ -784,7 +784,7 @@ default_fn! {
     default_plugin_dir: String = "/var/lib/mattermost/plugins";
     default_client_plugin_dir: String = "/var/lib/mattermost/client-plugins";
     default_install_dir: String = "/opt/mattermost";
-    default_wrapper: String = "/usr/local/bin/gitlab-mattermost";
+    default_wrapper: String = "/usr/bin/gitlab-mattermost";
     default_gitlab_scope: String = "read_user";
     default_smtp_port: u16 = 25u16;
     default_feedback_name: String = "Mattermost";

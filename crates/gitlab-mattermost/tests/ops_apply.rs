@@ -43,7 +43,7 @@ impl Scratch {
         );
         // The unit's wrapper: it must exist; nothing starts it here.
         write_file(
-            &root.join("usr/local/bin/gitlab-mattermost"),
+            &root.join("usr/bin/gitlab-mattermost"),
             "#!/bin/sh\n",
             0o755,
         );
@@ -199,7 +199,7 @@ fn apply_installs_with_the_real_tools_and_a_second_run_changes_nothing() {
     let data = std::fs::metadata(s.root.join("var/lib/mattermost/config")).unwrap();
     assert_eq!((data.uid(), data.mode() & 0o7777), (4321, 0o750));
     assert!(s.read(SITE).contains("server_name chat.example.com;"));
-    assert!(s.read("etc/systemd/system/mattermost.service").contains("ExecStart=/usr/local/bin/gitlab-mattermost exec --env-file /etc/gitlab-mattermost/mattermost.env"));
+    assert!(s.read("etc/systemd/system/mattermost.service").contains("ExecStart=/usr/bin/gitlab-mattermost exec --env-file /etc/gitlab-mattermost/mattermost.env"));
     assert!(s
         .read("etc/gitlab-mattermost/manifest.json")
         .contains("mattermost.env"));

@@ -365,7 +365,7 @@ fn check_installation(config: &Plan, root: &Root, refusals: &mut Diagnostics) {
                 format!("no Mattermost server at {server}"),
             )
             .with_hint(format!(
-                "unpack a Mattermost release there (`tar -xzf mattermost-10.11.x-linux-amd64.tar.gz -C {}`), or set mattermost.install_dir",
+                "unpack a Mattermost release there (`tar -xzf mattermost-11.7.x-linux-amd64.tar.gz -C {}`), or set mattermost.install_dir",
                 Path::new(&m.install_dir).parent().map_or("/opt".into(), |p| p.display().to_string())
             )),
         );
@@ -379,11 +379,29 @@ fn check_installation(config: &Plan, root: &Root, refusals: &mut Diagnostics) {
                     m.wrapper
                 ),
             )
-            .with_hint(format!(
-                "install it: `install -m 0755 gitlab-mattermost {}`, or set mattermost.wrapper",
-                m.wrapper
-            )),
+            .with_hint(wrapper_hint(&m.wrapper)),
         );
+    }
+}
+
+/// What to do when the unit's wrapper is missing: install the package (which puts the command
+/// at the default path), or point the config at this very command when it runs from elsewhere
+/// (a `cargo install` into /usr/local/bin, say).
+fn wrapper_hint(wrapper: &str) -> String {
+    let running = std::env::current_exe()
+        .ok()
+        .filter(|p| p.is_absolute() && super::files::is_executable_file(p))
+        .map(|p| p.display().to_string())
+        .filter(|p| p != wrapper);
+    match running {
+        Some(path) => format!(
+            "this command runs from {path}: set mattermost.wrapper = \"{path}\", or install the \
+             package (`apt-get install ./gitlab-mattermost_*_amd64.deb` puts it at \
+             /usr/bin/gitlab-mattermost)"
+        ),
+        None => "install the package (`apt-get install ./gitlab-mattermost_*_amd64.deb` puts it \
+                 at /usr/bin/gitlab-mattermost), or set mattermost.wrapper to where the command is"
+            .into(),
     }
 }
 

@@ -105,7 +105,7 @@ impl Host {
             0o644,
         );
         put("/opt/mattermost/bin/mattermost", "#!/bin/sh\n", 0o755);
-        put("/usr/local/bin/gitlab-mattermost", "#!/bin/sh\n", 0o755);
+        put("/usr/bin/gitlab-mattermost", "#!/bin/sh\n", 0o755);
         let config = dir.path().join("site.toml");
         std::fs::write(&config, "external_url = \"http://chat.example.com\"\n").unwrap();
         Host { dir, root, config }
@@ -550,12 +550,16 @@ fn the_rendered_directory_must_hold_only_the_rendering() {
 fn missing_mattermost_wrapper_or_nginx_are_all_reported_at_once() {
     let h = Host::new();
     std::fs::remove_file(h.root.path("/opt/mattermost/bin/mattermost")).unwrap();
-    std::fs::remove_file(h.root.path("/usr/local/bin/gitlab-mattermost")).unwrap();
+    std::fs::remove_file(h.root.path("/usr/bin/gitlab-mattermost")).unwrap();
     std::fs::remove_file(h.root.path("/etc/nginx/nginx.conf")).unwrap();
     let d = h.gather(&[]).unwrap_err().to_string();
     for want in [
         "mattermost.install_dir: no Mattermost server at /opt/mattermost/bin/mattermost",
-        "mattermost.wrapper: no gitlab-mattermost at /usr/local/bin/gitlab-mattermost",
+        "mattermost.wrapper: no gitlab-mattermost at /usr/bin/gitlab-mattermost",
+        // The command that runs (here the test) is named as what to set, beside the package.
+        "this command runs from /",
+        "set mattermost.wrapper = \"/",
+        "apt-get install ./gitlab-mattermost_*_amd64.deb",
         "/etc/nginx/nginx.conf: cannot read nginx's configuration",
         "3 errors found; nothing was written",
     ] {
