@@ -5,6 +5,7 @@
 //! and what was expected versus found.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A 1-based line and column in a source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -71,6 +72,67 @@ impl fmt::Display for Origin {
     }
 }
 
+/// How bad a problem is: an error stops the run (nothing is written), a warning does not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    #[default]
+    Error,
+    Warning,
+}
+
+/// The text of the file a value was read from and the byte range of the value in it: what
+/// is shown, with a caret under the value, below the message.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Excerpt {
+    pub text: Arc<str>,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl fmt::Debug for Excerpt {
+    /// The value only, not the whole file.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = self.text.get(self.start..self.end).unwrap_or_default();
+        write!(f, "Excerpt({}..{} {shown:?})", self.start, self.end)
+    }
+}
+
+impl Excerpt {
+    /// The range, moved inside the text and onto character boundaries (an empty range
+    /// becomes the character at its start, so there is always something to point at).
+    fn span(&self) -> std::ops::Range<usize> {
+        let len = self.text.len();
+        let mut start = self.start.min(len);
+        while !self.text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = self.end.clamp(start, len);
+        while !self.text.is_char_boundary(end) {
+            end += 1;
+        }
+        if end == start {
+            end = self.text[start..]
+                .chars()
+                .next()
+                .map_or(start, |c| start + c.len_utf8());
+        }
+        start..end
+    }
+}
+
+/// Another value a problem is about (the port a TLS mode does not fit), shown beside the
+/// one the problem is reported at.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Related {
+    /// The key path of the other value, as the readers record it.
+    pub path: Vec<String>,
+    /// What it is, shown under it.
+    pub label: String,
+    /// Where it is, once known.
+    pub origin: Option<Origin>,
+    pub excerpt: Option<Excerpt>,
+}
+
 /// One problem in the input.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Diagnostic {
@@ -79,7 +141,25 @@ pub struct Diagnostic {
     pub key: String,
     pub message: String,
     pub hint: Option<String>,
+    /// How it is shown (boxed: a `Result` carrying a diagnostic stays small).
+    pub details: Box<Details>,
 }
+
+/// What a problem carries besides its message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Details {
+    pub severity: Severity,
+    /// The file's text around the value, when the reader kept it (TOML and JSON files).
+    pub excerpt: Option<Excerpt>,
+    /// Other values the problem is about.
+    pub related: Vec<Related>,
+    /// The problem is the key's name (an unknown key, a variable name that is not one), not
+    /// its value: the key is pointed at.
+    pub about_key: bool,
+}
+
+/// Messages up to this many characters are repeated under the caret.
+const LABEL_LIMIT: usize = 60;
 
 impl Diagnostic {
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Diagnostic {
@@ -88,7 +168,15 @@ impl Diagnostic {
             key: key.into(),
             message: message.into(),
             hint: None,
+            details: Box::default(),
         }
+    }
+
+    /// A warning: reported, but nothing stops.
+    pub fn warning(key: impl Into<String>, message: impl Into<String>) -> Diagnostic {
+        let mut d = Diagnostic::new(key, message);
+        d.details.severity = Severity::Warning;
+        d
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Diagnostic {
@@ -100,23 +188,143 @@ impl Diagnostic {
         self.origin = Some(origin);
         self
     }
+
+    /// The problem is the key's name, not its value.
+    pub fn about_the_key(mut self) -> Diagnostic {
+        self.details.about_key = true;
+        self
+    }
+
+    pub fn with_excerpt(mut self, excerpt: Option<Excerpt>) -> Diagnostic {
+        self.details.excerpt = excerpt;
+        self
+    }
+
+    /// Another value the problem is about, by key path; located when the problem is.
+    pub fn also(mut self, path: &[&str], label: impl Into<String>) -> Diagnostic {
+        self.details.related.push(Related {
+            path: path.iter().map(|p| p.to_string()).collect(),
+            label: label.into(),
+            origin: None,
+            excerpt: None,
+        });
+        self
+    }
+
+    /// Whether the file's text is shown (it is known, and so is the position).
+    pub fn shows_excerpt(&self) -> bool {
+        self.details.excerpt.is_some() && self.origin.as_ref().is_some_and(|o| o.pos.is_some())
+    }
+
+    /// The problem as rustc shows one: the message, ` --> file:line:column`, the line with
+    /// the value underlined, and the hint. Without the file's text (a Nix file, a `--set`,
+    /// an environment variable) the place leads the message on its one line.
+    pub fn render(&self, color: bool) -> String {
+        use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+        let level = match self.details.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let mut title = String::new();
+        let shown = match (&self.origin, &self.details.excerpt) {
+            (Some(origin), Some(excerpt)) if origin.pos.is_some() => Some((origin, excerpt)),
+            (Some(origin), _) => {
+                title.push_str(&format!("{origin}: "));
+                None
+            }
+            (None, _) => None,
+        };
+        if !self.key.is_empty() {
+            title.push_str(&format!("{}: ", self.key));
+        }
+        title.push_str(&self.message);
+        let mut group = Group::with_title(level.primary_title(title));
+        if let Some((origin, excerpt)) = shown {
+            let mut primary = AnnotationKind::Primary.span(excerpt.span());
+            if self.message.chars().count() <= LABEL_LIMIT {
+                primary = primary.label(self.message.as_str());
+            }
+            let mut snippet = Snippet::source(&*excerpt.text)
+                .path(origin.source.as_str())
+                .annotation(primary);
+            let mut elsewhere = Vec::new();
+            for r in &self.details.related {
+                match (&r.origin, &r.excerpt) {
+                    (Some(o), Some(e)) if o.source == origin.source && e.text == excerpt.text => {
+                        snippet = snippet.annotation(
+                            AnnotationKind::Context
+                                .span(e.span())
+                                .label(r.label.as_str()),
+                        );
+                    }
+                    (Some(o), Some(e)) if o.pos.is_some() => elsewhere.push(
+                        Snippet::source(&*e.text)
+                            .path(o.source.as_str())
+                            .annotation(
+                                AnnotationKind::Context
+                                    .span(e.span())
+                                    .label(r.label.as_str()),
+                            ),
+                    ),
+                    _ => {}
+                }
+            }
+            group = group.element(snippet).elements(elsewhere);
+        }
+        let hint = Level::HELP.with_name(Some("hint"));
+        if let Some(h) = &self.hint {
+            group = group.element(hint.clone().message(h.as_str()));
+        }
+        // Related values without a file to show are named as notes.
+        for r in &self.details.related {
+            let placed = matches!(
+                (&r.origin, &r.excerpt, shown),
+                (Some(o), Some(_), Some(_)) if o.pos.is_some()
+            );
+            if !placed {
+                let at = r
+                    .origin
+                    .as_ref()
+                    .map_or(String::new(), |o| format!(" ({o})"));
+                group = group.element(Level::NOTE.message(format!(
+                    "{}{at}: {}",
+                    r.path.join("."),
+                    r.label
+                )));
+            }
+        }
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        renderer.render(&[group])
+    }
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: ")?;
-        if let Some(origin) = &self.origin {
-            write!(f, "{origin}: ")?;
-        }
-        if !self.key.is_empty() {
-            write!(f, "{}: ", self.key)?;
-        }
-        write!(f, "{}", self.message)?;
-        if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {hint}")?;
-        }
-        Ok(())
+        f.write_str(&self.render(false))
     }
+}
+
+/// Whether diagnostics on stderr are coloured: only on a terminal, and never when
+/// `NO_COLOR` is set to anything but the empty string (<https://no-color.org>) or the
+/// terminal is `TERM=dumb`.
+pub fn color_decision(is_terminal: bool, no_color: Option<&str>, term: Option<&str>) -> bool {
+    is_terminal && no_color.is_none_or(str::is_empty) && term != Some("dumb")
+}
+
+/// [`color_decision`] for this process's stderr and environment.
+pub fn color_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    let var = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+    color_decision(
+        std::io::stderr().is_terminal(),
+        var("NO_COLOR").as_deref(),
+        var("TERM").as_deref(),
+    )
 }
 
 /// All problems found; the error type of loading and validation.
@@ -140,6 +348,25 @@ impl Diagnostics {
             Err(self)
         }
     }
+
+    /// Every problem (a blank line after each shown with its file's text), then how many
+    /// there are.
+    pub fn render(&self, color: bool) -> String {
+        let mut out = String::new();
+        for d in &self.0 {
+            out.push_str(&d.render(color));
+            out.push('\n');
+            if d.shows_excerpt() {
+                out.push('\n');
+            }
+        }
+        let n = self.0.len();
+        out.push_str(&format!(
+            "{n} error{} found; nothing was written",
+            if n == 1 { "" } else { "s" }
+        ));
+        out
+    }
 }
 
 impl From<Diagnostic> for Diagnostics {
@@ -150,15 +377,7 @@ impl From<Diagnostic> for Diagnostics {
 
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for d in &self.0 {
-            writeln!(f, "{d}")?;
-        }
-        let n = self.0.len();
-        write!(
-            f,
-            "{n} error{} found; nothing was written",
-            if n == 1 { "" } else { "s" }
-        )
+        f.write_str(&self.render(false))
     }
 }
 
@@ -167,6 +386,66 @@ impl std::error::Error for Diagnostics {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(color_decision(true, None, Some("xterm-256color")));
+        assert!(color_decision(true, None, None));
+        // NO_COLOR set to the empty string counts as unset (no-color.org).
+        assert!(color_decision(true, Some(""), Some("xterm")));
+        assert!(!color_decision(true, Some("1"), Some("xterm")));
+        assert!(!color_decision(true, Some("0"), None));
+        assert!(!color_decision(false, None, Some("xterm")));
+        assert!(!color_decision(false, Some(""), None));
+        assert!(!color_decision(true, None, Some("dumb")));
+    }
+
+    #[test]
+    fn coloured_and_plain_differ_only_in_escapes() {
+        let d = Diagnostic::new("smtp.port", "expected an integer")
+            .at(Origin {
+                source: "a.toml".into(),
+                pos: Some(Pos { line: 1, column: 8 }),
+            })
+            .with_excerpt(Some(Excerpt {
+                text: Arc::from("port = \"x\"\n"),
+                start: 7,
+                end: 10,
+            }))
+            .with_hint("drop the quotes");
+        let plain = d.render(false);
+        let coloured = d.render(true);
+        assert!(!plain.contains('\u{1b}'), "{plain}");
+        assert!(coloured.contains('\u{1b}'), "{coloured}");
+        let mut stripped = String::new();
+        let mut chars = coloured.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                stripped.push(c);
+            }
+        }
+        assert_eq!(stripped, plain);
+    }
+
+    #[test]
+    fn a_position_without_the_text_leads_the_one_line() {
+        let d = Diagnostic::new("smtp.port", "expected an integer")
+            .at(Origin {
+                source: "a.nix".into(),
+                pos: Some(Pos { line: 3, column: 5 }),
+            })
+            .with_hint("drop the quotes");
+        assert_eq!(
+            d.to_string(),
+            "error: a.nix:3:5: smtp.port: expected an integer\n |\n = hint: drop the quotes"
+        );
+    }
 
     #[test]
     fn offsets_become_lines_and_columns() {

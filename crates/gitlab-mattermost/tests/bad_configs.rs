@@ -51,37 +51,37 @@ fn slash(slash: &str) -> String {
 fn cases() -> Vec<Case> {
     vec![
         case("missing external_url", "toml", "[listen]\nport = 8065\n", &["missing required key \"external_url\""]),
-        case("ftp url", "toml", "external_url = \"ftp://mm.example.com\"\n", &["bad.toml:1:1: external_url:", "expected an http or https URL"]),
+        case("ftp url", "toml", "external_url = \"ftp://mm.example.com\"\n", &["bad.toml:1:16: external_url:", "expected an http or https URL"]),
         case("url with path", "toml", "external_url = \"https://mm.example.com/chat\"\n", &["external_url:", "expected no path"]),
-        case("site_url with path", "toml", "external_url = \"http://mm.example.com\"\nsite_url = \"https://chat.example.com/mm\"\n", &["bad.toml:2:1: site_url:", "expected no path"]),
-        case("site_url scheme", "toml", "external_url = \"http://mm.example.com\"\nsite_url = \"chat.example.com:443\"\n", &["bad.toml:2:1: site_url:", "expected an http or https URL"]),
+        case("site_url with path", "toml", "external_url = \"http://mm.example.com\"\nsite_url = \"https://chat.example.com/mm\"\n", &["bad.toml:2:12: site_url:", "expected no path"]),
+        case("site_url scheme", "toml", "external_url = \"http://mm.example.com\"\nsite_url = \"chat.example.com:443\"\n", &["bad.toml:2:12: site_url:", "expected an http or https URL"]),
         case("not a url", "toml", "external_url = \"mattermost\"\n", &["external_url:", "expected a URL"]),
-        case("port not a number", "toml", http("[smtp]\nport = \"abc\"\n"), &["bad.toml:3:1: smtp.port:", "expected an integer", "found \"abc\""]),
-        case("port too large", "toml", http("[listen]\nport = 70000\n"), &["bad.toml:3:1: listen.port:", "expected at most 65535"]),
-        case("port in quotes", "toml", http("[smtp]\nport = \"587\"\n"), &["bad.toml:3:1: smtp.port:", "expected an integer", "hint: drop the quotes: `port = 587`"]),
+        case("port not a number", "toml", http("[smtp]\nport = \"abc\"\n"), &["bad.toml:3:8: smtp.port:", "expected an integer", "found \"abc\""]),
+        case("port too large", "toml", http("[listen]\nport = 70000\n"), &["bad.toml:3:8: listen.port:", "expected at most 65535"]),
+        case("port in quotes", "toml", http("[smtp]\nport = \"587\"\n"), &["bad.toml:3:8: smtp.port:", "expected an integer", "hint: drop the quotes: `port = 587`"]),
         case("enum value in another case", "toml", http("[smtp]\nconnection_security = \"starttls\"\n"), &["smtp.connection_security:", "hint: did you mean \"STARTTLS\"? (case matters)"]),
         case("unknown section", "toml", http("[smtpp]\nserver = \"x\"\n"), &["bad.toml:2:2: smtpp:", "unknown key `smtpp`", "did you mean `smtp`?"]),
         case("unknown key", "toml", http("[smtp]\nservr = \"x\"\n"), &["bad.toml:3:1: smtp.servr:", "did you mean `server`?"]),
-        case("inline smtp password", "toml", http("[smtp]\npassword = \"hunter2\"\n"), &["bad.toml:3:1: smtp.password:", "never written inline", "smtp.password_file"]),
+        case("inline smtp password", "toml", http("[smtp]\npassword = \"hunter2\"\n"), &["bad.toml:3:12: smtp.password:", "never written inline", "smtp.password_file"]),
         case("inline gitlab secret", "toml", http("[gitlab]\nsecret = \"s\"\n"), &["gitlab.secret:", "gitlab.secret_file"]),
-        case("inline database password", "json", "{\"external_url\": \"http://mm.example.com\",\n \"database\": {\"password\": \"p\"}}", &["bad.json:2:15: database.password:", "database.password_file"]),
+        case("inline database password", "json", "{\"external_url\": \"http://mm.example.com\",\n \"database\": {\"password\": \"p\"}}", &["bad.json:2:27: database.password:", "database.password_file"]),
         case("setting typo", "toml", http("[settings.ServiceSettings]\nSiteURLL = \"x\"\n"), &["settings.ServiceSettings.SiteURLL:", "not a Mattermost setting", "did you mean `ServiceSettings.SiteURL`?"]),
         case("mm name typo", "toml", http("[settings]\nMM_SERVICESETTINGS_MAXIMUMLOGINATEMPTS = 3\n"), &["settings.MM_SERVICESETTINGS_MAXIMUMLOGINATEMPTS:", "did you mean `MM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS`?"]),
-        case("setting wrong type", "toml", http("[settings]\nMM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS = \"ten\"\n"), &["bad.toml:3:1: settings.MM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS:", "expected an integer, found \"ten\""]),
+        case("setting wrong type", "toml", http("[settings]\nMM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS = \"ten\"\n"), &["bad.toml:3:43: settings.MM_SERVICESETTINGS_MAXIMUMLOGINATTEMPTS:", "expected an integer, found \"ten\""]),
         case("setting bool wrong", "toml", http("[settings.ServiceSettings]\nEnableLocalMode = \"yes\"\n"), &["settings.ServiceSettings.EnableLocalMode:", "expected a boolean"]),
         case("batching interval free-form", "toml", http("[settings.EmailSettings]\nEmailBatchingInterval = 10\n"), &["EmailSettings.EmailBatchingInterval:", "expected at least 30, found 10", "email_batching_interval"]),
-        case("batching interval typed", "toml", http("[smtp]\nenable = true\nserver = \"s\"\nfeedback_email = \"a@b.c\"\n[smtp.batching]\nenable = true\ninterval = 5\n"), &["bad.toml:8:1: EmailSettings.EmailBatchingInterval:", "expected at least 30"]),
-        case("connection security", "toml", http("[smtp]\nconnection_security = \"SSL\"\n"), &["bad.toml:3:1: smtp.connection_security:", "expected one of \"\", \"TLS\", \"STARTTLS\""]),
+        case("batching interval typed", "toml", http("[smtp]\nenable = true\nserver = \"s\"\nfeedback_email = \"a@b.c\"\n[smtp.batching]\nenable = true\ninterval = 5\n"), &["bad.toml:8:12: EmailSettings.EmailBatchingInterval:", "expected at least 30"]),
+        case("connection security", "toml", http("[smtp]\nconnection_security = \"SSL\"\n"), &["bad.toml:3:23: smtp.connection_security:", "expected one of \"\", \"TLS\", \"STARTTLS\""]),
         case("driver derived", "toml", http("[settings.SqlSettings]\nDriverName = \"mysql\"\n"), &["settings.SqlSettings.DriverName:", "derived from `database.kind`"]),
         case("secret setting inline", "toml", http("[settings.GitLabSettings]\nSecret = \"s\"\n"), &["settings.GitLabSettings.Secret:", "holds a secret", "setting_files"]),
         case("https without certificate", "toml", "external_url = \"https://mm.example.com\"\n", &["nginx.certificate:", "https is on"]),
         case("redirect on the https port", "toml", format!("{HTTPS}listen_port = 8443\nredirect_http_to_https = true\nredirect_http_port = 8443\n"), &["nginx.redirect_http_port:", "cannot listen on the https port 8443"]),
-        case("dot database name", "toml", http("[database]\nname = \"..\"\n"), &["bad.toml:3:1: database.name:", "cannot be `.` or `..`"]),
-        case("relative directory", "toml", http("[directories]\ndata = \"var/lib/mm\"\n"), &["bad.toml:3:1: directories.data:", "expected an absolute path"]),
-        case("root uid", "toml", http("[account]\nuid = 0\n"), &["bad.toml:3:1: account.uid:", "must not run as root"]),
-        case("port zero", "toml", http("[listen]\nport = 0\n"), &["bad.toml:3:1: listen.port:", "expected at least 1, found 0"]),
-        case("negative uid", "toml", http("[account]\nuid = -5\n"), &["bad.toml:3:1: account.uid:", "expected at least 1"]),
-        case("bad listen address", "toml", http("[listen]\naddress = \"bad host!\"\n"), &["bad.toml:3:1: listen.address:", "expected a host name"]),
+        case("dot database name", "toml", http("[database]\nname = \"..\"\n"), &["bad.toml:3:8: database.name:", "cannot be `.` or `..`"]),
+        case("relative directory", "toml", http("[directories]\ndata = \"var/lib/mm\"\n"), &["bad.toml:3:8: directories.data:", "expected an absolute path"]),
+        case("root uid", "toml", http("[account]\nuid = 0\n"), &["bad.toml:3:7: account.uid:", "must not run as root"]),
+        case("port zero", "toml", http("[listen]\nport = 0\n"), &["bad.toml:3:8: listen.port:", "expected at least 1, found 0"]),
+        case("negative uid", "toml", http("[account]\nuid = -5\n"), &["bad.toml:3:7: account.uid:", "expected at least 1"]),
+        case("bad listen address", "toml", http("[listen]\naddress = \"bad host!\"\n"), &["bad.toml:3:11: listen.address:", "expected a host name"]),
         case("mm var in environment", "toml", http("[environment]\nMM_SERVICESETTINGS_SITEURL = \"x\"\n"), &["environment.MM_SERVICESETTINGS_SITEURL:", "go in `settings`"]),
         case("body size", "toml", http("[nginx]\nclient_max_body_size = \"lots\"\n"), &["nginx.client_max_body_size:", "expected a size"]),
         case("listen address name", "toml", http("[nginx]\nlisten_addresses = [\"localhost\"]\n"), &["bad.toml:3:21: nginx.listen_addresses.0:", "bracketed IPv6"]),
@@ -89,7 +89,7 @@ fn cases() -> Vec<Case> {
         case("smtp without server", "toml", http("[smtp]\nenable = true\nfeedback_email = \"a@b.c\"\n"), &["smtp.server:", "no SMTP server"]),
         case("smtp auth without password", "toml", http("[smtp]\nenable = true\nserver = \"s\"\nauth = true\nusername = \"u\"\nfeedback_email = \"a@b.c\"\n"), &["smtp.password_file:", "no password file"]),
         case("external db without host", "toml", http("[database]\nkind = \"external\"\npassword_file = \"/p\"\n"), &["database.host:", "needs a host"]),
-        case("db kind enum", "toml", http("[database]\nkind = \"mysql\"\n"), &["bad.toml:3:1: database.kind:", "expected one of \"local\", \"external\""]),
+        case("db kind enum", "toml", http("[database]\nkind = \"mysql\"\n"), &["bad.toml:3:8: database.kind:", "expected one of \"local\", \"external\""]),
         case("s3 without bucket", "toml", http("[file_storage]\ndriver = \"s3\"\n"), &["file_storage.bucket:", "needs a bucket"]),
         case("toml syntax", "toml", "external_url = \"http://x\"\n[smtp\nport = 1\n", &["bad.toml:2:", "invalid TOML"]),
         case("json syntax", "json", "{\n  \"external_url\": \"http://x\",\n}", &["bad.json:2:29:", "invalid JSON", "Trailing commas"]),
@@ -105,25 +105,25 @@ fn cases() -> Vec<Case> {
         case("top level not a table", "json", "[1, 2]", &["bad.json:1:1:", "top level must be a table"]),
         // Mattermost's own limits (model/incoming_webhook.go and model/command.go `IsValid`,
         // which count bytes), refused by `check` rather than by Mattermost at `sync`.
-        case("webhook display name bytes", "toml", integrations(&format!("display_name = \"{}\"\n", "é".repeat(33))), &["bad.toml:9:1: integrations.incoming_webhooks.ci.display_name:", "at most 64 bytes, found 66 (33 characters"]),
-        case("webhook description", "toml", integrations(&format!("description = \"{}\"\n", "d".repeat(501))), &["bad.toml:9:1: integrations.incoming_webhooks.ci.description:", "at most 500 bytes, found 501"]),
-        case("webhook username", "toml", integrations(&format!("username = \"{}\"\n", "u".repeat(65))), &["bad.toml:9:1: integrations.incoming_webhooks.ci.username:", "at most 64 bytes, found 65"]),
-        case("webhook icon url", "json", format!("{{\"external_url\": \"http://mm.example.com\", \"gitlab\": {{\"url\": \"https://gitlab.example.com\"}},\n \"integrations\": {{\"owner\": \"admin\", \"incoming_webhooks\": {{\"ci\": {{\"team\": \"eng\", \"channel\": \"town-square\",\n  \"icon_url\": \"https://x.example.com/{}\"}}}}}}}}", "i".repeat(1010)), &["bad.json:3:3: integrations.incoming_webhooks.ci.icon_url:", "at most 1024 bytes, found 1032"]),
-        case("trigger bytes", "toml", slash(&format!(", trigger = \"{}\"", "ü".repeat(65))), &["bad.toml:11:35: integrations.gitlab_projects.group/app.slash_commands.trigger:", "1-128 bytes, found 130"]),
-        case("trigger capitalised", "toml", slash(", trigger = \"Deploy\""), &["bad.toml:11:35: integrations.gitlab_projects.group/app.slash_commands.trigger:", "saved as \"deploy\"", "changed on every run", "write it in lower case: \"deploy\""]),
-        case("trigger built in", "toml", slash(", trigger = \"me\""), &["bad.toml:11:35: integrations.gitlab_projects.group/app.slash_commands.trigger:", "/me is one of Mattermost's built-in commands"]),
-        case("default trigger built in", "toml", integrations("[integrations.gitlab_projects.\"group/away\"]\nwebhook = \"ci\"\nslash_commands = { enable = true }\n"), &["bad.toml:11:1: integrations.gitlab_projects.group/away.slash_commands.trigger:", "/away is one of Mattermost's built-in commands", "(the default, the project's name)"]),
-        case("trigger characters on 11", "toml", slash(", trigger = \"déploy\""), &["bad.toml:11:35: integrations.gitlab_projects.group/app.slash_commands.trigger:", "Mattermost 11 takes a command word of A-Z"]),
+        case("webhook display name bytes", "toml", integrations(&format!("display_name = \"{}\"\n", "é".repeat(33))), &["bad.toml:9:16: integrations.incoming_webhooks.ci.display_name:", "at most 64 bytes, found 66 (33 characters"]),
+        case("webhook description", "toml", integrations(&format!("description = \"{}\"\n", "d".repeat(501))), &["bad.toml:9:15: integrations.incoming_webhooks.ci.description:", "at most 500 bytes, found 501"]),
+        case("webhook username", "toml", integrations(&format!("username = \"{}\"\n", "u".repeat(65))), &["bad.toml:9:12: integrations.incoming_webhooks.ci.username:", "at most 64 bytes, found 65"]),
+        case("webhook icon url", "json", format!("{{\"external_url\": \"http://mm.example.com\", \"gitlab\": {{\"url\": \"https://gitlab.example.com\"}},\n \"integrations\": {{\"owner\": \"admin\", \"incoming_webhooks\": {{\"ci\": {{\"team\": \"eng\", \"channel\": \"town-square\",\n  \"icon_url\": \"https://x.example.com/{}\"}}}}}}}}", "i".repeat(1010)), &["bad.json:3:15: integrations.incoming_webhooks.ci.icon_url:", "at most 1024 bytes, found 1032"]),
+        case("trigger bytes", "toml", slash(&format!(", trigger = \"{}\"", "ü".repeat(65))), &["bad.toml:11:45: integrations.gitlab_projects.group/app.slash_commands.trigger:", "1-128 bytes, found 130"]),
+        case("trigger capitalised", "toml", slash(", trigger = \"Deploy\""), &["bad.toml:11:45: integrations.gitlab_projects.group/app.slash_commands.trigger:", "saved as \"deploy\"", "changed on every run", "write it in lower case: \"deploy\""]),
+        case("trigger built in", "toml", slash(", trigger = \"me\""), &["bad.toml:11:45: integrations.gitlab_projects.group/app.slash_commands.trigger:", "/me is one of Mattermost's built-in commands"]),
+        case("default trigger built in", "toml", integrations("[integrations.gitlab_projects.\"group/away\"]\nwebhook = \"ci\"\nslash_commands = { enable = true }\n"), &["bad.toml:11:18: integrations.gitlab_projects.group/away.slash_commands.trigger:", "/away is one of Mattermost's built-in commands", "(the default, the project's name)"]),
+        case("trigger characters on 11", "toml", slash(", trigger = \"déploy\""), &["bad.toml:11:45: integrations.gitlab_projects.group/app.slash_commands.trigger:", "Mattermost 11 takes a command word of A-Z"]),
         case("dot dot project path", "toml", integrations("[integrations.gitlab_projects.\"group/../app\"]\nwebhook = \"ci\"\n"), &["bad.toml:9:31: integrations.gitlab_projects.group/../app:", "found \"..\" in \"group/../app\""]),
         case("dots inside a project path part", "toml", integrations("[integrations.gitlab_projects.\"group/a..b\"]\nwebhook = \"ci\"\n"), &["bad.toml:9:31: integrations.gitlab_projects.group/a..b:", "nor `..` inside one"]),
         case("unknown extension", "ini", "external_url = http://x\n", &["bad.ini:", "unknown config format", "*.toml, *.json or *.nix"]),
         case("yaml", "yaml", "external_url: http://x\n", &["bad.yaml:", "YAML is not read", "convert it to JSON", "bad.json"]),
         // What a plain http site would silently ignore, and a port Mattermost's string type lets through.
-        case("certificate on an http site", "toml", http("[nginx]\ncertificate = \"/c.pem\"\ncertificate_key = \"/k.pem\"\n"), &["bad.toml:3:1: nginx.certificate:", "external_url is http://mm.example.com, so nginx serves plain http on port 80 and never loads nginx.certificate", "hint: use https:// in external_url, or drop the certificate"]),
-        case("redirect on an http site", "toml", http("[nginx]\nredirect_http_to_https = true\n"), &["bad.toml:3:1: nginx.redirect_http_to_https:", "redirects nothing: nginx.redirect_http_to_https is ignored", "hint: use https:// in external_url"]),
-        case("certificate with nginx.https = false", "toml", format!("{HTTPS}https = false\n"), &["bad.toml:3:1: nginx.certificate:", "nginx.https = false, so nginx serves plain http on port 443", "hint: set nginx.https = true"]),
-        case("smtp port in words", "toml", http("[settings]\n\"EmailSettings.SMTPPort\" = \"five-eight-seven\"\n"), &["bad.toml:3:1: settings.EmailSettings.SMTPPort:", "expected a port number from 1 to 65535, found \"five-eight-seven\"", "hint: write the port as a number"]),
-        case("smtp port out of range", "toml", http("[settings.EmailSettings]\nSMTPPort = 70000\n"), &["bad.toml:3:1: settings.EmailSettings.SMTPPort:", "found \"70000\""]),
+        case("certificate on an http site", "toml", http("[nginx]\ncertificate = \"/c.pem\"\ncertificate_key = \"/k.pem\"\n"), &["bad.toml:3:15: nginx.certificate:", "external_url is http://mm.example.com, so nginx serves plain http on port 80 and never loads nginx.certificate", "hint: use https:// in external_url, or drop the certificate"]),
+        case("redirect on an http site", "toml", http("[nginx]\nredirect_http_to_https = true\n"), &["bad.toml:3:26: nginx.redirect_http_to_https:", "redirects nothing: nginx.redirect_http_to_https is ignored", "hint: use https:// in external_url"]),
+        case("certificate with nginx.https = false", "toml", format!("{HTTPS}https = false\n"), &["bad.toml:3:15: nginx.certificate:", "nginx.https = false, so nginx serves plain http on port 443", "hint: set nginx.https = true"]),
+        case("smtp port in words", "toml", http("[settings]\n\"EmailSettings.SMTPPort\" = \"five-eight-seven\"\n"), &["bad.toml:3:28: settings.EmailSettings.SMTPPort:", "expected a port number from 1 to 65535, found \"five-eight-seven\"", "hint: write the port as a number"]),
+        case("smtp port out of range", "toml", http("[settings.EmailSettings]\nSMTPPort = 70000\n"), &["bad.toml:3:12: settings.EmailSettings.SMTPPort:", "found \"70000\""]),
     ]
 }
 
@@ -147,7 +147,7 @@ fn every_bad_config_exits_2_names_the_key_and_keeps_earlier_output() {
             .arg(&out)
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&o.stderr);
+        let stderr = diagnostic_lines(&String::from_utf8_lossy(&o.stderr));
         if o.status.code() != Some(2) {
             failures.push(format!(
                 "{}: exit {:?}, stderr:\n{stderr}",
@@ -206,7 +206,7 @@ fn all_errors_are_reported_at_once() {
     );
     let o = bin().arg("check").arg(&file).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&o.stderr);
+    let stderr = diagnostic_lines(&String::from_utf8_lossy(&o.stderr));
     // Inline secrets, schema errors and the settings checks come in one run.
     for key in [
         "smtp.password:",
@@ -235,8 +235,8 @@ fn errors_name_the_file_a_layered_value_came_from() {
         .unwrap();
     let _ = (base, site);
     assert_eq!(o.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("site.json:3:5: smtp.port:"), "{stderr}");
+    let stderr = diagnostic_lines(&String::from_utf8_lossy(&o.stderr));
+    assert!(stderr.contains("site.json:3:13: smtp.port:"), "{stderr}");
     let o = bin()
         .current_dir(tmp.path())
         .args(["check", "base.toml", "--set", "smtp.port=x"])
@@ -260,13 +260,13 @@ fn integration_limits_are_all_reported_at_once_by_check() {
     ));
     let file = write(tmp.path(), "many.toml", &text);
     let o = bin().arg("check").arg(&file).output().unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
+    let stderr = diagnostic_lines(&String::from_utf8_lossy(&o.stderr));
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     for want in [
-        "many.toml:9:1: integrations.incoming_webhooks.ci.display_name:",
-        "many.toml:10:1: integrations.incoming_webhooks.ci.description: Mattermost takes a webhook description of at most 500 bytes, found 502",
-        "many.toml:13:35: integrations.gitlab_projects.group/app.slash_commands.trigger:",
-        "many.toml:16:1: integrations.gitlab_projects.group/join.slash_commands.trigger:",
+        "many.toml:9:16: integrations.incoming_webhooks.ci.display_name:",
+        "many.toml:10:15: integrations.incoming_webhooks.ci.description: Mattermost takes a webhook description of at most 500 bytes, found 502",
+        "many.toml:13:45: integrations.gitlab_projects.group/app.slash_commands.trigger:",
+        "many.toml:16:18: integrations.gitlab_projects.group/join.slash_commands.trigger:",
         "many.toml:17:31: integrations.gitlab_projects.group/../x:",
         "5 errors found",
     ] {
@@ -303,7 +303,7 @@ fn the_limits_are_mattermosts_not_stricter() {
     ] {
         let file = write(tmp.path(), "edge.toml", &text(version, &trigger));
         let o = bin().arg("check").arg(&file).output().unwrap();
-        let stderr = String::from_utf8_lossy(&o.stderr);
+        let stderr = diagnostic_lines(&String::from_utf8_lossy(&o.stderr));
         assert_eq!(
             o.status.success(),
             ok,
@@ -340,17 +340,17 @@ fn a_byte_order_mark_at_the_start_is_accepted_and_positions_ignore_it() {
         (
             "bad.toml",
             format!("{bom}external_url = \"ftp://mm.example.com\"\n"),
-            "bad.toml:1:1: external_url:",
+            "bad.toml:1:16: external_url:",
         ),
         (
             "bad.json",
             format!("{bom}{{\"external_url\": \"ftp://mm.example.com\"}}"),
-            "bad.json:1:2: external_url:",
+            "bad.json:1:18: external_url:",
         ),
     ] {
         let f = write(tmp.path(), name, &text);
         let o = bin().arg("check").arg(&f).output().unwrap();
-        let stderr = String::from_utf8_lossy(&o.stderr);
+        let stderr = diagnostic_lines(&String::from_utf8_lossy(&o.stderr));
         assert_eq!(o.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(want), "{want:?} missing in:\n{stderr}");
     }
@@ -379,7 +379,7 @@ fn a_stray_byte_order_mark_is_named_where_it_is() {
     ] {
         let f = write(tmp.path(), name, &text);
         let o = bin().arg("check").arg(&f).output().unwrap();
-        let stderr = String::from_utf8_lossy(&o.stderr);
+        let stderr = diagnostic_lines(&String::from_utf8_lossy(&o.stderr));
         assert_eq!(o.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(want), "{want:?} missing in:\n{stderr}");
         assert!(
@@ -410,7 +410,7 @@ fn an_unreadable_set_is_named_by_its_number_and_key() {
         ])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
+    let stderr = diagnostic_lines(&String::from_utf8_lossy(&o.stderr));
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     for want in [
         "error: --set #2: `--set nope` has no `=`",

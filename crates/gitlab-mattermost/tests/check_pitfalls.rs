@@ -19,7 +19,7 @@ fn check(text: &str) -> (Output, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "site.toml", text);
     let o = bin().arg("check").arg(&file).output().unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    let stderr = diagnostic_lines(&String::from_utf8_lossy(&o.stderr));
     (o, stderr)
 }
 
@@ -28,7 +28,7 @@ fn warns(text: &str, want: &str) {
     let (o, stderr) = check(text);
     assert_eq!(o.status.code(), Some(0), "{text}\n{stderr}");
     assert!(
-        stderr.contains("WARN") && stderr.contains(want),
+        stderr.contains("warning: ") && stderr.contains(want),
         "{want:?} missing for\n{text}in:\n{stderr}"
     );
 }

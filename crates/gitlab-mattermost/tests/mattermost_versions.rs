@@ -21,7 +21,7 @@ fn check(dir: &Path, text: &str) -> Output {
 }
 
 fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    diagnostic_lines(&String::from_utf8_lossy(&o.stderr))
 }
 
 /// The 10.11 line, knowingly past its end of life.
@@ -76,7 +76,7 @@ fn a_line_past_its_end_of_life_is_refused_unless_the_config_says_so() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("site.toml:3:1: mattermost.version: Mattermost 10.11 ESR reached its end of life on 2026-08-15"),
+        err.contains("site.toml:3:11: mattermost.version: Mattermost 10.11 ESR reached its end of life on 2026-08-15"),
         "{err}"
     );
     assert!(err.contains("mattermost.version = \"11.7\""), "{err}");
@@ -88,8 +88,8 @@ fn a_line_past_its_end_of_life_is_refused_unless_the_config_says_so() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
         err.contains(
-            "WARN mattermost.version: Mattermost 10.11 ESR reached its end of life on 2026-08-15"
-        ),
+            "site.toml:3:11: mattermost.version: Mattermost 10.11 ESR reached its end of life on 2026-08-15"
+        ) && err.contains("warning: "),
         "{err}"
     );
     // 11.7 too, once its day has passed.
@@ -116,7 +116,7 @@ fn a_setting_only_11_has_is_refused_for_10_11_with_the_version_named() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("site.toml:6:1: settings.ServiceSettings.ExperimentalStrictCSRFEnforcement:"),
+        err.contains("site.toml:6:37: settings.ServiceSettings.ExperimentalStrictCSRFEnforcement:"),
         "{err}"
     );
     assert!(
@@ -133,7 +133,7 @@ fn a_setting_only_11_has_is_refused_for_10_11_with_the_version_named() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("site.toml:6:1: settings.MM_AUTOTRANSLATIONSETTINGS_ENABLE: `MM_AUTOTRANSLATIONSETTINGS_ENABLE` does not exist in Mattermost 10.11 (added in Mattermost 11.7)"),
+        err.contains("site.toml:6:37: settings.MM_AUTOTRANSLATIONSETTINGS_ENABLE: `MM_AUTOTRANSLATIONSETTINGS_ENABLE` does not exist in Mattermost 10.11 (added in Mattermost 11.7)"),
         "{err}"
     );
 }
@@ -156,7 +156,7 @@ fn a_setting_11_removed_is_refused_there_and_accepted_for_10_11() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("site.toml:5:1: settings.ServiceSettings.StrictCSRFEnforcement: `ServiceSettings.StrictCSRFEnforcement` does not exist in Mattermost 11.7 (removed in Mattermost 11.7; it exists in 10.11)"),
+        err.contains("site.toml:5:25: settings.ServiceSettings.StrictCSRFEnforcement: `ServiceSettings.StrictCSRFEnforcement` does not exist in Mattermost 11.7 (removed in Mattermost 11.7; it exists in 10.11)"),
         "{err}"
     );
     let o = check(dir.path(), &on_10(removed));
@@ -172,11 +172,11 @@ fn a_setting_11_removed_is_refused_there_and_accepted_for_10_11() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("site.toml:5:1: settings.NotificationLogSettings.EnableConsole:"),
+        err.contains("site.toml:5:17: settings.NotificationLogSettings.EnableConsole:"),
         "{err}"
     );
     assert!(
-        err.contains("site.toml:6:1: settings.NotificationLogSettings.ConsoleLevel:"),
+        err.contains("site.toml:6:16: settings.NotificationLogSettings.ConsoleLevel:"),
         "{err}"
     );
     assert!(err.contains("2 errors found"), "{err}");
@@ -199,7 +199,13 @@ fn settings_that_stop_11_from_starting_are_refused_for_11_only() {
         let o = check(dir.path(), &on_11(setting));
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{err}");
-        assert!(err.contains("site.toml:5:1: settings."), "{err}");
+        // At the value: after `Name = ` on line 5.
+        let line = setting.lines().nth(1).unwrap_or_default();
+        let column = line.find('=').map_or(0, |i| i + 3);
+        assert!(
+            err.contains(&format!("site.toml:5:{column}: settings.")),
+            "{err}"
+        );
         assert!(err.contains(why), "{err}");
         let o = check(dir.path(), &on_10(setting));
         assert!(!stderr(&o).contains("refuses to start"), "{}", stderr(&o));
@@ -215,7 +221,7 @@ fn an_unknown_version_is_refused_with_the_supported_ones() {
     );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("site.toml:3:1: mattermost.version:"), "{err}");
+    assert!(err.contains("site.toml:3:11: mattermost.version:"), "{err}");
     assert!(err.contains("10.11") && err.contains("11.7"), "{err}");
 }
 
@@ -228,7 +234,7 @@ fn gitlab_sign_in_on_11_team_edition_is_a_choice_the_config_makes() {
     let o = check(dir.path(), &on_11(GITLAB));
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("site.toml:5:1: gitlab.enable: Mattermost 11.7 ESR Team Edition does not offer GitLab sign-in"), "{err}");
+    assert!(err.contains("site.toml:5:10: gitlab.enable: Mattermost 11.7 ESR Team Edition does not offer GitLab sign-in"), "{err}");
     for choice in [
         "mattermost.edition = \"enterprise\"",
         "Entry",
@@ -266,7 +272,7 @@ fn gitlab_sign_in_on_11_team_edition_is_a_choice_the_config_makes() {
     );
     let o = check(dir.path(), &licensed);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(!stderr(&o).contains("WARN"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("warning: "), "{}", stderr(&o));
     // A licence on Team Edition is refused: Team Edition would ignore it.
     let o = check(
         dir.path(),

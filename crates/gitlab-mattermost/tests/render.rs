@@ -162,10 +162,10 @@ fn a_local_mode_socket_out_of_reach_is_refused() {
          LocalModeSocketLocation = \"/var/tmp/mattermost_local.socket\"\n",
     );
     let o = bin().arg("check").arg(&config).output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = diagnostic_lines(&String::from_utf8_lossy(&o.stderr));
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("site.toml:4:1: settings.ServiceSettings.LocalModeSocketLocation:")
+        err.contains("site.toml:4:27: settings.ServiceSettings.LocalModeSocketLocation:")
             && err.contains("private /tmp")
             && err.contains("/run/mattermost/mattermost_local.socket"),
         "{err}"

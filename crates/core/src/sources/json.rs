@@ -1,6 +1,7 @@
 //! JSON input (strict: what `builtins.toJSON` and editors produce), with key positions.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use jsonc_parser::ast::{ObjectPropName, Value as Ast};
 use jsonc_parser::{parse_to_ast, CollectOptions, ParseOptions};
@@ -11,7 +12,7 @@ use crate::diag::{LineIndex, Pos};
 
 pub(super) fn parse(
     text: &str,
-    positions: &mut BTreeMap<KeyPath, Pos>,
+    (spans, names): super::SpanMaps,
     problems: &mut Vec<ReadProblem>,
 ) -> Result<Value, ParseFailure> {
     let strict = ParseOptions {
@@ -26,10 +27,8 @@ pub(super) fn parse(
         allow_non_finite_numbers: false,
         allow_extended_string_escapes: false,
     };
-    // A UTF-8 byte order mark, which some Windows editors write: RFC 8259 lets a parser
-    // ignore it, and the TOML reader already does. Positions are counted after it, as
-    // editors (which hide it) show them.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // A UTF-8 byte order mark at the start (RFC 8259 lets a parser ignore it) was taken off
+    // by `parse_text`: a second one is an error.
     let index = LineIndex::new(text);
     let parsed = parse_to_ast(text, &CollectOptions::default(), &strict).map_err(|e| {
         let at = e.range().start;
@@ -46,7 +45,13 @@ pub(super) fn parse(
         )
     })?;
     let mut path = Vec::new();
-    convert(&index, &ast, &mut path, positions, problems)
+    let mut keys = BTreeMap::new();
+    let mut out = Spans {
+        values: spans,
+        names,
+        keys: &mut keys,
+    };
+    convert(&index, &ast, &mut path, &mut out, problems)
 }
 
 /// A byte order mark where a parser stopped: a second one at the start, or one in the middle
@@ -65,11 +70,18 @@ pub(super) fn stray_bom(text: &str, offset: usize) -> Option<(String, Option<Str
     })
 }
 
+/// Where each value is (of its name for an object) and where each key's name is.
+struct Spans<'a> {
+    values: &'a mut BTreeMap<KeyPath, Range<usize>>,
+    names: &'a mut BTreeMap<KeyPath, Range<usize>>,
+    keys: &'a mut BTreeMap<KeyPath, Pos>,
+}
+
 fn convert(
     text: &LineIndex,
     ast: &Ast,
     path: &mut KeyPath,
-    positions: &mut BTreeMap<KeyPath, Pos>,
+    spans: &mut Spans,
     problems: &mut Vec<ReadProblem>,
 ) -> Result<Value, ParseFailure> {
     Ok(match ast {
@@ -90,8 +102,8 @@ fn convert(
             let mut items = Vec::with_capacity(a.elements.len());
             for (i, el) in a.elements.iter().enumerate() {
                 path.push(i.to_string());
-                positions.insert(path.clone(), text.pos(range_start(el)));
-                items.push(convert(text, el, path, positions, problems)?);
+                spans.values.insert(path.clone(), range(el));
+                items.push(convert(text, el, path, spans, problems)?);
                 path.pop();
             }
             Value::Array(items)
@@ -105,12 +117,17 @@ fn convert(
                 };
                 path.push(name.clone());
                 let pos = text.pos(prop.range.start);
+                let name_range = match &prop.name {
+                    ObjectPropName::String(s) => s.range.start..s.range.end,
+                    ObjectPropName::Word(w) => w.range.start..w.range.end,
+                };
                 if map.contains_key(&name) {
                     // JSON readers disagree on which one wins; TOML and Nix refuse it too.
-                    let first = positions.get(path.as_slice()).copied().unwrap_or(pos);
+                    let first = spans.keys.get(path.as_slice()).copied().unwrap_or(pos);
                     problems.push(ReadProblem {
                         path: path.clone(),
                         pos,
+                        span: Some(name_range),
                         message: format!(
                             "the key `{name}` is given twice (first at line {}, column {})",
                             first.line, first.column
@@ -118,9 +135,21 @@ fn convert(
                         hint: "keep one of them".into(),
                     });
                 } else {
-                    positions.insert(path.clone(), pos);
+                    spans.keys.insert(path.clone(), pos);
+                    // An object spread over several lines is placed at its name, as a TOML
+                    // table is (rather than showing every line of it).
+                    let value = match &prop.value {
+                        Ast::Object(o)
+                            if text.pos(o.range.start).line != text.pos(o.range.end).line =>
+                        {
+                            name_range.clone()
+                        }
+                        v => range(v),
+                    };
+                    spans.values.insert(path.clone(), value);
+                    spans.names.insert(path.clone(), name_range);
                 }
-                let v = convert(text, &prop.value, path, positions, problems)?;
+                let v = convert(text, &prop.value, path, spans, problems)?;
                 path.pop();
                 map.insert(name, v);
             }
@@ -129,13 +158,14 @@ fn convert(
     })
 }
 
-fn range_start(v: &Ast) -> usize {
-    match v {
-        Ast::StringLit(s) => s.range.start,
-        Ast::NumberLit(n) => n.range.start,
-        Ast::BooleanLit(b) => b.range.start,
-        Ast::NullKeyword(n) => n.range.start,
-        Ast::Array(a) => a.range.start,
-        Ast::Object(o) => o.range.start,
-    }
+fn range(v: &Ast) -> Range<usize> {
+    let r = match v {
+        Ast::StringLit(s) => s.range,
+        Ast::NumberLit(n) => n.range,
+        Ast::BooleanLit(b) => b.range,
+        Ast::NullKeyword(n) => n.range,
+        Ast::Array(a) => a.range,
+        Ast::Object(o) => o.range,
+    };
+    r.start..r.end
 }

@@ -8,13 +8,15 @@ mod nix;
 mod toml;
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde_json::Value;
 
-use crate::diag::{Diagnostic, Diagnostics, Origin, Pos};
+use crate::diag::{Diagnostic, Diagnostics, Excerpt, LineIndex, Origin, Pos};
 
 /// A dotted key path, one element per nesting level.
 pub type KeyPath = Vec<String>;
@@ -28,8 +30,14 @@ pub struct Layer {
     /// The name used in messages: the file name as given, or `--set`.
     pub source: String,
     pub value: Value,
-    /// Position of each key (its name, or for list items the item itself).
+    /// Position of each key's value (of its name for a table, which has no one place).
     pub positions: BTreeMap<KeyPath, Pos>,
+    /// The file's text (TOML and JSON files; after a byte order mark), shown under messages.
+    pub text: Option<Arc<str>>,
+    /// Byte range in `text` of each key's value (of its name for a table).
+    pub spans: BTreeMap<KeyPath, Range<usize>>,
+    /// Byte range in `text` of each key's name.
+    pub key_spans: BTreeMap<KeyPath, Range<usize>>,
     /// Values the reader could not take as they are but read on (a TOML date-time, a JSON
     /// key given twice): reported with every other problem, never alone.
     pub problems: Vec<(KeyPath, Diagnostic)>,
@@ -109,19 +117,44 @@ pub fn read_file(path: &Path) -> Result<Layer, Diagnostic> {
 /// Parse config text of a known format.
 pub fn parse_text(source: &str, format: Format, text: &str) -> Result<Layer, Diagnostic> {
     let mut positions = BTreeMap::new();
+    let mut spans = BTreeMap::new();
+    let mut key_spans = BTreeMap::new();
     let mut found = Vec::new();
+    // A UTF-8 byte order mark (some Windows editors write one) is not part of the text (one,
+    // at the start): positions are counted after it, as editors (which hide it) show them.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let parsed = match format {
-        Format::Toml => toml::parse(text, &mut positions, &mut found),
-        Format::Json => json::parse(text, &mut positions, &mut found),
+        Format::Toml => toml::parse(text, (&mut spans, &mut key_spans), &mut found),
+        Format::Json => json::parse(text, (&mut spans, &mut key_spans), &mut found),
         Format::Nix => nix::parse(text, &mut positions),
+    };
+    // The Nix reader records positions only: its messages keep their one line.
+    let shown: Option<Arc<str>> = (format != Format::Nix).then(|| Arc::from(text));
+    let index = LineIndex::new(text);
+    positions.extend(spans.iter().map(|(k, r)| (k.clone(), index.pos(r.start))));
+    let excerpt = |pos: Pos, span: Option<&Range<usize>>| {
+        let span = span
+            .cloned()
+            .unwrap_or_else(|| offset_of(text, pos)..offset_of(text, pos));
+        let lines = text.get(lines_of(text, &span)).unwrap_or_default();
+        if may_hold_secret(lines) {
+            return None;
+        }
+        shown.as_ref().map(|t| Excerpt {
+            text: t.clone(),
+            start: span.start,
+            end: span.end,
+        })
     };
     let problems = found
         .into_iter()
         .map(|p: ReadProblem| {
-            let d = Diagnostic::new(p.path.join("."), p.message).at(Origin {
-                source: source.to_string(),
-                pos: Some(p.pos),
-            });
+            let d = Diagnostic::new(p.path.join("."), p.message)
+                .at(Origin {
+                    source: source.to_string(),
+                    pos: Some(p.pos),
+                })
+                .with_excerpt(excerpt(p.pos, p.span.as_ref()));
             (p.path, d.with_hint(p.hint))
         })
         .collect();
@@ -130,6 +163,9 @@ pub fn parse_text(source: &str, format: Format, text: &str) -> Result<Layer, Dia
             source: source.to_string(),
             value,
             positions,
+            text: shown.clone(),
+            spans,
+            key_spans,
             problems,
         }),
         Ok(_) => Err(
@@ -139,10 +175,12 @@ pub fn parse_text(source: &str, format: Format, text: &str) -> Result<Layer, Dia
             }),
         ),
         Err((pos, message, hint)) => {
-            let d = Diagnostic::new("", message).at(Origin {
-                source: source.to_string(),
-                pos: Some(pos),
-            });
+            let d = Diagnostic::new("", message)
+                .at(Origin {
+                    source: source.to_string(),
+                    pos: Some(pos),
+                })
+                .with_excerpt(excerpt(pos, None));
             Err(match hint {
                 Some(h) => d.with_hint(h),
                 None => d,
@@ -151,13 +189,80 @@ pub fn parse_text(source: &str, format: Format, text: &str) -> Result<Layer, Dia
     }
 }
 
+/// The whole lines of `text` that `span` touches: what a message shows of the file.
+pub(crate) fn lines_of(text: &str, span: &Range<usize>) -> Range<usize> {
+    let start = text
+        .get(..span.start)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let end = text
+        .get(span.end..)
+        .and_then(|t| t.find('\n'))
+        .map_or(text.len(), |i| span.end + i);
+    start..end.max(start)
+}
+
+/// Whether lines of a config may hold a secret, which a message must never show: a name that
+/// speaks of one (a password, token, key or secret, a file holding one), a private key, or
+/// a URL with a password (`user:password@host`). Such lines are not shown; the message is
+/// then placed by file, line and column alone.
+pub(crate) fn may_hold_secret(lines: &str) -> bool {
+    let lower = lines.to_ascii_lowercase();
+    const WORDS: &[&str] = &[
+        "pass",
+        "secret",
+        "token",
+        "key",
+        "private",
+        "credential",
+        "_file",
+        "files",
+    ];
+    if WORDS.iter().any(|w| lower.contains(w)) {
+        return true;
+    }
+    lines
+        .split(|c: char| c.is_whitespace() || "\"'`,={}[]()<>".contains(c))
+        .any(|token| {
+            token
+                .rfind('@')
+                .is_some_and(|at| token.get(..at).is_some_and(|u| u.contains(':')))
+        })
+}
+
+/// Where a reader records the byte range of each value and of each key's name.
+pub(crate) type SpanMaps<'a> = (
+    &'a mut BTreeMap<KeyPath, Range<usize>>,
+    &'a mut BTreeMap<KeyPath, Range<usize>>,
+);
+
 /// A parse failure inside one file: position, message, optional hint.
 pub(crate) type ParseFailure = (Pos, String, Option<String>);
+
+/// The byte offset of a 1-based line and column (counted in characters) in `text`.
+fn offset_of(text: &str, pos: Pos) -> usize {
+    let line_start = if pos.line <= 1 {
+        0
+    } else {
+        text.match_indices('\n')
+            .nth(pos.line - 2)
+            .map_or(text.len(), |(i, _)| i + 1)
+    };
+    let line = text.get(line_start..).unwrap_or_default();
+    let line = line.split('\n').next().unwrap_or_default();
+    line_start
+        + line
+            .char_indices()
+            .nth(pos.column.saturating_sub(1))
+            .map_or(line.len(), |(i, _)| i)
+}
 
 /// A value a reader took in but reports (it does not stop reading the file).
 pub(crate) struct ReadProblem {
     pub path: KeyPath,
     pub pos: Pos,
+    /// The byte range of what it is about, when the reader knows it.
+    pub span: Option<Range<usize>>,
     pub message: String,
     pub hint: String,
 }
@@ -200,6 +305,9 @@ pub fn parse_overrides(sets: &[String]) -> Result<Layer, Diagnostics> {
         source: SET_SOURCE.into(),
         value: root,
         positions,
+        text: None,
+        spans: BTreeMap::new(),
+        key_spans: BTreeMap::new(),
         problems: Vec::new(),
     })
 }
@@ -283,17 +391,71 @@ impl Layered {
     /// Where the value at `path` came from: the last layer that sets it (or its nearest
     /// parent), with the position of the key in that file.
     pub fn origin(&self, path: &[String]) -> Option<Origin> {
+        self.locate(path).map(|(origin, _)| origin)
+    }
+
+    /// [`Layered::origin`], with the file's text around the value when the reader kept it.
+    pub fn locate(&self, path: &[String]) -> Option<(Origin, Option<Excerpt>)> {
+        self.locate_value_or_key(path, false)
+    }
+
+    /// [`Layered::locate`], at the key's name rather than its value (`key`) when the file
+    /// where it is set records it.
+    pub fn locate_value_or_key(
+        &self,
+        path: &[String],
+        key: bool,
+    ) -> Option<(Origin, Option<Excerpt>)> {
+        if key {
+            // The layer that sets it, if it records where the name is.
+            let setting = self
+                .layers
+                .iter()
+                .rev()
+                .find(|layer| layer.positions.contains_key(path));
+            let at_key = setting.and_then(|layer| {
+                let span = layer.key_spans.get(path)?;
+                let text = layer.text.as_ref()?;
+                Some((
+                    Origin {
+                        source: layer.source.clone(),
+                        pos: Some(Pos::from_offset(text, span.start)),
+                    },
+                    Some(Excerpt {
+                        text: text.clone(),
+                        start: span.start,
+                        end: span.end,
+                    }),
+                ))
+            });
+            if at_key.is_some() {
+                return at_key;
+            }
+        }
         for len in (0..=path.len()).rev() {
             let prefix = &path[..len];
             for layer in self.layers.iter().rev() {
                 if let Some(pos) = layer.positions.get(prefix) {
                     if layer.source == SET_SOURCE {
-                        return Some(set_origin(pos));
+                        return Some((set_origin(pos), None));
                     }
-                    return Some(Origin {
-                        source: layer.source.clone(),
-                        pos: Some(*pos),
-                    });
+                    let excerpt =
+                        layer
+                            .text
+                            .as_ref()
+                            .zip(layer.spans.get(prefix))
+                            .map(|(text, span)| Excerpt {
+                                text: text.clone(),
+                                start: span.start,
+                                end: span.end,
+                            });
+                    return Some((
+                        Origin {
+                            source: layer.source.clone(),
+                            pos: Some(*pos),
+                        },
+                        excerpt,
+                    ));
                 }
             }
             // A file records every table it opens; the --set overrides only the keys they
@@ -310,10 +472,10 @@ impl Layered {
                 .map(|(_, pos)| pos)
                 .min()
             {
-                return Some(set_origin(pos));
+                return Some((set_origin(pos), None));
             }
         }
-        self.figment_origin(path)
+        self.figment_origin(path).map(|o| (o, None))
     }
 
     /// Fallback: figment's own metadata for the key, which knows the file but not the line.
@@ -356,13 +518,13 @@ mod tests {
             l.origin(&key("smtp.port"))
                 .map(|o| o.to_string())
                 .as_deref(),
-            Some("b.json:2:12")
+            Some("b.json:2:20")
         );
         assert_eq!(
             l.origin(&key("smtp.server"))
                 .map(|o| o.to_string())
                 .as_deref(),
-            Some("a.toml:4:1")
+            Some("a.toml:4:10")
         );
     }
 

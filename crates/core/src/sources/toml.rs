@@ -1,6 +1,7 @@
-//! TOML input, with the position of every key.
+//! TOML input, with where every value is.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use serde_json::{Map, Value};
 use toml_edit::{Document, Item, Table};
@@ -10,13 +11,11 @@ use crate::diag::{LineIndex, Pos};
 
 pub(super) fn parse(
     text: &str,
-    positions: &mut BTreeMap<KeyPath, Pos>,
+    (spans, key_spans): super::SpanMaps,
     problems: &mut Vec<ReadProblem>,
 ) -> Result<Value, ParseFailure> {
-    // A UTF-8 byte order mark (some Windows editors write one) is accepted, as the JSON
-    // reader does; positions are counted after it, as editors (which hide it) show them,
-    // rather than one column off on the first line.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // A UTF-8 byte order mark at the start was taken off by `parse_text`: a second one is an
+    // error.
     let index = LineIndex::new(text);
     let doc = Document::parse(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
@@ -44,7 +43,8 @@ pub(super) fn parse(
     })?;
     let mut r = Reader {
         text: &index,
-        positions,
+        spans,
+        key_spans,
         problems,
     };
     Ok(r.table(doc.as_table(), &mut Vec::new()))
@@ -69,7 +69,8 @@ pub(super) fn parse_value(raw: &str) -> Option<Value> {
     let mut problems = Vec::new();
     let mut r = Reader {
         text: &LineIndex::new(raw),
-        positions: &mut BTreeMap::new(),
+        spans: &mut BTreeMap::new(),
+        key_spans: &mut BTreeMap::new(),
         problems: &mut problems,
     };
     let value = r.item_value(item, &mut Vec::new());
@@ -78,18 +79,40 @@ pub(super) fn parse_value(raw: &str) -> Option<Value> {
 
 struct Reader<'a, 't> {
     text: &'a LineIndex<'t>,
-    positions: &'a mut BTreeMap<KeyPath, Pos>,
+    /// Where each value is: the value itself, or the name of a table.
+    spans: &'a mut BTreeMap<KeyPath, Range<usize>>,
+    /// Where each key's name is.
+    key_spans: &'a mut BTreeMap<KeyPath, Range<usize>>,
     problems: &'a mut Vec<ReadProblem>,
 }
 
 impl Reader<'_, '_> {
+    /// Where a value is; an inline table spread over several lines is placed at its key
+    /// instead, as a table is (rather than showing every line of it).
+    fn value_span(&self, v: &toml_edit::Value) -> Option<Range<usize>> {
+        let span = v.span()?;
+        let one_line = self
+            .text
+            .pos(span.start)
+            .line
+            .eq(&self.text.pos(span.end).line);
+        (one_line || !v.is_inline_table()).then_some(span)
+    }
+
     fn table(&mut self, t: &Table, path: &mut KeyPath) -> Value {
         let mut map = Map::new();
         for (key, item) in t.iter() {
             path.push(key.to_string());
-            if let Some(span) = t.key(key).and_then(|k| k.span()) {
-                self.positions
-                    .insert(path.clone(), self.text.pos(span.start));
+            let value = match item {
+                Item::Value(v) => self.value_span(v),
+                _ => None,
+            };
+            let name = t.key(key).and_then(|k| k.span());
+            if let Some(span) = value.or_else(|| name.clone()) {
+                self.spans.insert(path.clone(), span);
+            }
+            if let Some(span) = name {
+                self.key_spans.insert(path.clone(), span);
             }
             map.insert(key.to_string(), self.item_value(item, path));
             path.pop();
@@ -127,14 +150,16 @@ impl Reader<'_, '_> {
             T::Boolean(b) => Value::Bool(*b.value()),
             T::Datetime(d) => {
                 // No setting takes a date: an unquoted date is a mistake, not text.
-                let pos = v
+                let span = v
                     .span()
-                    .map(|s| self.text.pos(s.start))
-                    .or_else(|| self.positions.get(path.as_slice()).copied())
-                    .unwrap_or(Pos { line: 1, column: 1 });
+                    .or_else(|| self.spans.get(path.as_slice()).cloned());
+                let pos = span
+                    .as_ref()
+                    .map_or(Pos { line: 1, column: 1 }, |s| self.text.pos(s.start));
                 self.problems.push(ReadProblem {
                     path: path.clone(),
                     pos,
+                    span,
                     message: format!(
                         "expected a string, number or boolean, found the TOML date-time {}",
                         d.value()
@@ -149,8 +174,7 @@ impl Reader<'_, '_> {
                     .map(|(i, item)| {
                         path.push(i.to_string());
                         if let Some(span) = item.span() {
-                            self.positions
-                                .insert(path.clone(), self.text.pos(span.start));
+                            self.spans.insert(path.clone(), span);
                         }
                         let v = self.value(item, path);
                         path.pop();
@@ -162,9 +186,13 @@ impl Reader<'_, '_> {
                 let mut map = Map::new();
                 for (key, item) in t.iter() {
                     path.push(key.to_string());
-                    if let Some(span) = t.key(key).and_then(|k| k.span()) {
-                        self.positions
-                            .insert(path.clone(), self.text.pos(span.start));
+                    let value = self.value_span(item);
+                    let name = t.key(key).and_then(|k| k.span());
+                    if let Some(span) = value.or_else(|| name.clone()) {
+                        self.spans.insert(path.clone(), span);
+                    }
+                    if let Some(span) = name {
+                        self.key_spans.insert(path.clone(), span);
                     }
                     map.insert(key.to_string(), self.value(item, path));
                     path.pop();

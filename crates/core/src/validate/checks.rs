@@ -438,7 +438,8 @@ fn check_nginx(config: &Config, report: &mut Report) {
                     format!(
                         "expected a header name of letters, digits, `-` and `_`, found {name:?}"
                     ),
-                ),
+                )
+                .about_the_key(),
                 &p,
             );
         } else if let Some(problem) = nginx::header_value_problem(value) {
@@ -524,14 +525,18 @@ fn variable_name_problem(
     settings_section: &str,
 ) -> Option<Diagnostic> {
     if !names::is_env_name(name) {
-        Some(Diagnostic::new(
-            key,
-            "expected a variable name of letters, digits and underscores, not starting with a digit",
-        ))
+        Some(
+            Diagnostic::new(
+                key,
+                "expected a variable name of letters, digits and underscores, not starting with a digit",
+            )
+            .about_the_key(),
+        )
     } else if name.to_ascii_uppercase().starts_with("MM_") {
         Some(
             Diagnostic::new(key, mattermost)
-                .with_hint(format!("move it to {settings_section}.{name}")),
+                .with_hint(format!("move it to {settings_section}.{name}"))
+                .about_the_key(),
         )
     } else {
         None

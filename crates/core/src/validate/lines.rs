@@ -33,7 +33,7 @@ pub(super) fn check(
     config: &Config,
     values: &BTreeMap<String, SettingValue>,
     report: &mut Report,
-    warnings: &mut Vec<String>,
+    warnings: &mut super::Warnings,
 ) -> SignIn {
     support(config, report, warnings);
     start_refusals(config, values, report);
@@ -41,7 +41,7 @@ pub(super) fn check(
     gitlab_sign_in(config, report, warnings)
 }
 
-fn support(config: &Config, report: &mut Report, warnings: &mut Vec<String>) {
+fn support(config: &Config, report: &mut Report, warnings: &mut super::Warnings) {
     let m = &config.mattermost;
     let line = lifecycle::line(m.version);
     let today = match lifecycle::today() {
@@ -69,7 +69,11 @@ fn support(config: &Config, report: &mut Report, warnings: &mut Vec<String>) {
             )),
             &["mattermost".into(), "version".into()],
         ),
-        Some(end) => warnings.push(end_of_life_warning(line.name, end, target)),
+        Some(end) => super::warn(
+            warnings,
+            "mattermost.version",
+            end_of_life_warning(line.name, end, target),
+        ),
         None => {}
     }
 }
@@ -126,14 +130,16 @@ fn licence(config: &Config, report: &mut Report) {
     }
 }
 
-fn gitlab_sign_in(config: &Config, report: &mut Report, warnings: &mut Vec<String>) -> SignIn {
+fn gitlab_sign_in(config: &Config, report: &mut Report, warnings: &mut super::Warnings) -> SignIn {
     let g = &config.gitlab;
     let m = &config.mattermost;
     let line = lifecycle::line(m.version);
     if !g.enable {
         if g.allow_team_edition_route {
-            warnings.push(
-                "gitlab.allow_team_edition_route has no effect while gitlab.enable is false".into(),
+            super::warn(
+                warnings,
+                "gitlab.allow_team_edition_route",
+                "gitlab.allow_team_edition_route has no effect while gitlab.enable is false",
             );
         }
         return SignIn::Off;
@@ -156,18 +162,22 @@ fn gitlab_sign_in(config: &Config, report: &mut Report, warnings: &mut Vec<Strin
                 warnings,
             );
             if m.license_file.is_none() {
-                warnings.push(format!(
+                super::warn(
+                    warnings,
+                    "mattermost.edition",
+                    format!(
                     "mattermost.edition = \"enterprise\" without mattermost.license_file runs as \
                      Mattermost Entry: GitLab sign-in is included, but users see only the newest \
                      10,000 messages (older ones stay in the database, hidden; `gitlab-mattermost \
                      doctor` counts them) and it is meant for fewer than 50 users ({})",
                     line.name
-                ));
+                ),
+                );
             }
             SignIn::Button
         }
         (GitLabSignIn::EnterpriseOnly, Edition::Team) if g.allow_team_edition_route => {
-            warnings.push(format!(
+            super::warn(warnings, "gitlab.allow_team_edition_route", format!(
                 "gitlab: {} Team Edition shows no \"Sign in with GitLab\" button in any app (web, \
                  desktop, mobile); users sign in at <site>{TEAM_EDITION_SIGN_IN_PATH}, which nginx \
                  sends to the undocumented route {GITLAB_LOGIN_ROUTE}. GitLab's own Mattermost \
@@ -201,9 +211,9 @@ fn gitlab_sign_in(config: &Config, report: &mut Report, warnings: &mut Vec<Strin
     }
 }
 
-fn route_unused(allowed: bool, line: &str, offered_by: &str, warnings: &mut Vec<String>) {
+fn route_unused(allowed: bool, line: &str, offered_by: &str, warnings: &mut super::Warnings) {
     if allowed {
-        warnings.push(format!(
+        super::warn(warnings, "gitlab.allow_team_edition_route", format!(
             "gitlab.allow_team_edition_route has no effect: {line} offers GitLab sign-in in {offered_by}"
         ));
     }

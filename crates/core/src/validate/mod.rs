@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::{Diagnostic, Diagnostics, Excerpt, Severity};
 use crate::schema::{Config, FileDriver};
 use crate::sources::{KeyPath, Layered};
 use crate::syntax::env_file;
@@ -85,8 +85,8 @@ pub struct Plan {
     pub env: BTreeMap<String, String>,
     /// Secret files, sorted by credential name.
     pub credentials: Vec<Credential>,
-    /// Non-fatal remarks (logged as warnings).
-    pub warnings: Vec<String>,
+    /// Non-fatal remarks, each at the value it is about when that is known.
+    pub warnings: Vec<Diagnostic>,
     /// How GitLab sign-in reaches users (a button, or Team Edition's route on 11).
     pub sign_in: lines::SignIn,
 }
@@ -101,8 +101,23 @@ pub enum Input {
     Partial,
 }
 
+/// Warnings found, each with the key path of the value it is about (empty: none).
+pub(crate) type Warnings = Vec<(Diagnostic, KeyPath)>;
+
+/// A warning about the value at `path` (dotted, as in messages).
+fn warn(warnings: &mut Warnings, path: &str, text: impl Into<String>) {
+    let path = if path.is_empty() {
+        Vec::new()
+    } else {
+        key(path)
+    };
+    warnings.push((Diagnostic::warning("", text), path));
+}
+
 /// What validation knows about the input beyond the config itself.
 pub(crate) struct Context<'a> {
+    /// The input, to find where a warning's value is.
+    layered: &'a Layered,
     /// Key paths whose value could not be read (reported already).
     unreadable: &'a BTreeSet<KeyPath>,
     /// Key paths a check has refused so far.
@@ -139,16 +154,13 @@ pub fn validate_input(layered: &Layered, input: Input) -> Result<Plan, Diagnosti
     }
     let plan = {
         let mut report = |d: Diagnostic, path: &[String]| {
-            let d = match layered.origin(path) {
-                Some(origin) if d.origin.is_none() => d.at(origin),
-                _ => d,
-            };
-            errors.push(d);
+            errors.push(locate(layered, d, path));
         };
         reading::read_config(&layered.merged, input, &mut unreadable, &mut report).and_then(
             |config| {
                 let refused = RefCell::new(BTreeSet::new());
                 let ctx = Context {
+                    layered,
                     unreadable: &unreadable,
                     refused: &refused,
                     input,
@@ -165,6 +177,60 @@ pub fn validate_input(layered: &Layered, input: Input) -> Result<Plan, Diagnosti
         Some(plan) if errors.is_empty() => Ok(plan),
         _ => Err(in_source_order(errors, &layered.sources())),
     }
+}
+
+/// A problem found at key path `path`, with where the value is (unless the check placed it
+/// itself) and where the other values it is about are.
+fn locate(layered: &Layered, mut d: Diagnostic, path: &[String]) -> Diagnostic {
+    if d.origin.is_none() && !(path.is_empty() && d.details.severity == Severity::Warning) {
+        if let Some((origin, excerpt)) = layered.locate_value_or_key(path, d.details.about_key) {
+            d = d.at(origin).with_excerpt(excerpt);
+        }
+    }
+    for r in &mut d.details.related {
+        if let Some((origin, excerpt)) = layered.locate(&r.path) {
+            r.origin = Some(origin);
+            r.excerpt = excerpt;
+        }
+    }
+    // The file's lines are shown only when none of them may hold a secret.
+    let secret = |origin: &Option<crate::diag::Origin>, excerpt: &Option<Excerpt>| {
+        origin
+            .as_ref()
+            .zip(excerpt.as_ref())
+            .is_some_and(|(o, e)| shows_secret(layered, &o.source, e))
+    };
+    if secret(&d.origin, &d.details.excerpt) {
+        d.details.excerpt = None;
+    }
+    let hidden = d.details.excerpt.is_none();
+    for r in &mut d.details.related {
+        if hidden || secret(&r.origin, &r.excerpt) {
+            r.excerpt = None;
+        }
+    }
+    d
+}
+
+/// Whether the lines `excerpt` shows of file `source` may hold a secret: by their text (see
+/// [`crate::sources::may_hold_secret`]), or a value there belongs to a key holding the path
+/// of a secret.
+fn shows_secret(layered: &Layered, source: &str, excerpt: &Excerpt) -> bool {
+    let lines = crate::sources::lines_of(&excerpt.text, &(excerpt.start..excerpt.end));
+    if excerpt
+        .text
+        .get(lines.clone())
+        .is_none_or(crate::sources::may_hold_secret)
+    {
+        return true;
+    }
+    layered
+        .layers
+        .iter()
+        .filter(|l| l.source == source)
+        .flat_map(|l| &l.spans)
+        .filter(|(_, span)| span.start < lines.end.max(lines.start + 1) && span.end >= lines.start)
+        .any(|(path, _)| (1..=path.len()).any(|n| is_secret_path_key(&path[..n])))
 }
 
 /// Diagnostics by file (in the order given), line and column; without a position last.
@@ -282,7 +348,10 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
         local_mode,
         env,
         credentials: credentials.into_values().collect(),
-        warnings,
+        warnings: warnings
+            .into_iter()
+            .map(|(d, path)| locate(ctx.layered, d, &path))
+            .collect(),
         sign_in,
     })
 }

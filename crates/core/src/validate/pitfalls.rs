@@ -19,7 +19,7 @@ pub(super) fn check(
     values: &BTreeMap<String, SettingValue>,
     ctx: &Context,
     report: &mut Report,
-    warnings: &mut Vec<String>,
+    warnings: &mut super::Warnings,
 ) {
     if ctx.section("nginx") && ctx.section("external_url") {
         plain_http(config, https, report);
@@ -100,7 +100,7 @@ fn plain_http(config: &Config, https: Option<bool>, report: &mut Report) {
 
 /// Mattermost listening on every interface behind nginx: it is then reachable directly,
 /// around nginx's TLS, headers and limits.
-fn around_nginx(config: &Config, warnings: &mut Vec<String>) {
+fn around_nginx(config: &Config, warnings: &mut super::Warnings) {
     if !config.nginx.enable {
         return;
     }
@@ -113,7 +113,7 @@ fn around_nginx(config: &Config, warnings: &mut Vec<String>) {
             _ => false,
         };
     if everywhere {
-        warnings.push(format!(
+        super::warn(warnings, "listen.address", format!(
             "listen.address = {address:?} makes Mattermost listen on every interface while nginx is in front of it: \
              port {} is then reachable directly, around nginx; set listen.address = \"127.0.0.1\" \
              (or leave it unset) unless another host must reach Mattermost directly",
@@ -122,7 +122,7 @@ fn around_nginx(config: &Config, warnings: &mut Vec<String>) {
     }
 }
 
-fn smtp(config: &Config, warnings: &mut Vec<String>) {
+fn smtp(config: &Config, warnings: &mut super::Warnings) {
     let s = &config.smtp;
     if !s.enable {
         return;
@@ -135,12 +135,16 @@ fn smtp(config: &Config, warnings: &mut Vec<String>) {
         _ => None,
     };
     if let Some(fits) = fits {
-        warnings.push(format!(
+        let text = format!(
             "smtp.connection_security = {:?} on port {}: servers usually speak implicit TLS on 465 \
              (\"TLS\") and STARTTLS on 587, so sending mail would likely fail; set \
              smtp.connection_security = {fits}, or the port that fits it",
             s.connection_security.as_str(),
             s.port
+        );
+        warnings.push((
+            Diagnostic::warning("", text).also(&["smtp", "port"], format!("port {}", s.port)),
+            key("smtp.connection_security"),
         ));
     }
     if !s.auth {
@@ -152,13 +156,23 @@ fn smtp(config: &Config, warnings: &mut Vec<String>) {
         .filter_map(|(k, set)| set.then_some(k))
         .collect();
         if !set.is_empty() {
-            warnings.push(format!(
+            let mut d = Diagnostic::warning(
+                "",
+                format!(
                 "{} {} ignored: smtp.auth is false, so Mattermost sends mail without logging in; \
                  set smtp.auth = true to authenticate, or remove {}",
                 set.join(" and "),
                 if set.len() == 1 { "is" } else { "are" },
                 if set.len() == 1 { "it" } else { "them" },
-            ));
+            ),
+            );
+            for other in set.iter().skip(1) {
+                d = d.also(
+                    &key(other).iter().map(String::as_str).collect::<Vec<_>>(),
+                    "ignored too",
+                );
+            }
+            warnings.push((d.also(&["smtp", "auth"], "smtp.auth is false"), key(set[0])));
         }
     }
 }
@@ -166,22 +180,23 @@ fn smtp(config: &Config, warnings: &mut Vec<String>) {
 /// An empty scope is not refused: it is what Omnibus requested, and it fits the application
 /// Omnibus registered (one without scopes), so imports keep it. Against any application that
 /// has scopes, GitLab falls back to `api` and the sign-in fails.
-fn gitlab_scope(config: &Config, warnings: &mut Vec<String>) {
+fn gitlab_scope(config: &Config, warnings: &mut super::Warnings) {
     let g = &config.gitlab;
     if g.enable && g.scope.trim().is_empty() {
-        warnings.push(
+        super::warn(
+            warnings,
+            "gitlab.scope",
             "gitlab.scope is empty: GitLab then grants its default scope, `api` (full API access), \
              which works only with an application registered without scopes, as Omnibus registered it; \
              with any other application GitLab sign-in fails. Leave gitlab.scope unset for \"read_user\" \
              and run `gitlab-mattermost gitlab register` to get an application with that scope"
-                .into(),
         );
     }
 }
 
 /// Skipping the server's certificate check, from the smtp section or a free-form setting:
 /// mail and the SMTP password go out over TLS to whoever answers.
-fn unverified_mail(values: &BTreeMap<String, SettingValue>, warnings: &mut Vec<String>) {
+fn unverified_mail(values: &BTreeMap<String, SettingValue>, warnings: &mut super::Warnings) {
     let Some(v) = values.get("MM_EMAILSETTINGS_SKIPSERVERCERTIFICATEVERIFICATION") else {
         return;
     };
@@ -191,11 +206,11 @@ fn unverified_mail(values: &BTreeMap<String, SettingValue>, warnings: &mut Vec<S
         } else {
             v.origin.join(".")
         };
-        warnings.push(format!(
+        warnings.push((Diagnostic::warning("", format!(
             "{at} = true: mail (and the SMTP password) goes out over TLS without checking the server's \
              certificate, so whoever can intercept the connection can read them; remove it once the server has a \
              certificate the host trusts"
-        ));
+        )), v.origin.clone()));
     }
 }
 
@@ -207,7 +222,7 @@ const VOLATILE: &[&str] = &["/run/", "/var/run/", "/tmp/", "/dev/shm/"];
 /// at every boot.
 pub(super) fn volatile_secrets<'a>(
     credentials: impl Iterator<Item = &'a super::Credential>,
-    warnings: &mut Vec<String>,
+    warnings: &mut super::Warnings,
 ) {
     let mut paths: Vec<&str> = credentials
         .map(|c| c.path.as_str())
@@ -216,7 +231,7 @@ pub(super) fn volatile_secrets<'a>(
     paths.sort_unstable();
     paths.dedup();
     for path in paths {
-        warnings.push(format!(
+        super::warn(warnings, "", format!(
             "{path} is a secret file on a directory emptied at boot: after the next reboot it is gone and Mattermost fails at LoadCredential=. Keep secret files on persistent storage (e.g. /etc/gitlab-mattermost-secrets/, root-only), or set secrets_provisioned_at_boot = true when something writes them at every boot (sops-nix, agenix)"
         ));
     }

@@ -200,7 +200,8 @@ fn describe_schema_error(schema: &Value, err: &SchemaError) -> Vec<(KeyPath, Dia
                 let mut p = path.clone();
                 p.push(name.clone());
                 let known = known_properties(schema, path);
-                let mut d = Diagnostic::new(p.join("."), format!("unknown key `{name}`"));
+                let mut d =
+                    Diagnostic::new(p.join("."), format!("unknown key `{name}`")).about_the_key();
                 if let Some(s) = crate::catalogue::best_match(name, known.iter().cloned()) {
                     d = d.with_hint(format!("did you mean `{s}`?"));
                 } else if !known.is_empty() {

@@ -41,7 +41,7 @@ pub(super) struct Builder<'r, 'a> {
     /// By environment variable name.
     pub values: BTreeMap<String, SettingValue>,
     pub credentials: BTreeMap<String, Credential>,
-    pub warnings: Vec<String>,
+    pub warnings: super::Warnings,
 }
 
 impl<'r, 'a> Builder<'r, 'a> {
@@ -336,8 +336,11 @@ pub(super) fn untrusted_connections_warning(config: &Config, b: &mut Builder) {
             .split([' ', ','])
             .any(|h| h.eq_ignore_ascii_case(&host))
     {
-        b.warnings.push(format!(
-            "settings: ServiceSettings.AllowedUntrustedInternalConnections ({listed:?}) does not list {host}: if GitLab's address is private, Mattermost refuses to call its slash command trigger"
+        b.warnings.push((
+            Diagnostic::warning("", format!(
+                "settings: ServiceSettings.AllowedUntrustedInternalConnections ({listed:?}) does not list {host}: if GitLab's address is private, Mattermost refuses to call its slash command trigger"
+            )),
+            v.origin.clone(),
         ));
     }
 }

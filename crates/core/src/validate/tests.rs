@@ -6,7 +6,15 @@ fn errors(toml: &str, input: Input) -> Vec<String> {
     let layered = Layered::merge(vec![layer]).expect("merges");
     match validate_input(&layered, input) {
         Ok(_) => Vec::new(),
-        Err(d) => d.0.iter().map(|d| d.to_string()).collect(),
+        // One line each: where, key, message.
+        Err(d) => {
+            d.0.iter()
+                .map(|d| {
+                    let at = d.origin.as_ref().map(|o| o.to_string()).unwrap_or_default();
+                    format!("{at}: {}: {}", d.key, d.message)
+                })
+                .collect()
+        }
     }
 }
 

@@ -195,3 +195,34 @@ pub fn staging_dirs(dir: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// The diagnostics in `stderr` one line each, as `error: FILE:LINE:COLUMN: key: message` (the
+/// place taken from the ` --> ` line under the message), so a test can check that one message
+/// has the position and key it expects. The excerpt and `= hint:` lines, and every other
+/// line, are kept as they are.
+#[allow(dead_code)]
+pub fn diagnostic_lines(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let mut out = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let place = lines
+            .get(i + 1)
+            .and_then(|l| l.trim_start().strip_prefix("--> "));
+        let head = ["error: ", "warning: "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match (head, place) {
+            (Some((severity, rest)), Some(place)) => {
+                out.push(format!("{severity}{place}: {rest}"));
+                i += 2;
+            }
+            _ => {
+                out.push(line.to_string());
+                i += 1;
+            }
+        }
+    }
+    out.join("\n")
+}
