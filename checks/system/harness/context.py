@@ -157,13 +157,24 @@ class Context:
         except ValueError:
             return result.stdout
 
+    @property
+    def local_mode(self):
+        """Whether the config keeps Mattermost's local mode on (the default)."""
+        return self.site.env.get("MM_SERVICESETTINGS_ENABLELOCALMODE") == "true"
+
     def mmctl(self, *args, check=True):
         """mmctl --local, exactly as docs/getting-started.md tells an admin to run it: the
-        documented command with its example arguments (`system status`) replaced by ours."""
-        command = docs.step(GETTING_STARTED, "mmctl").strip()
-        expect(command.endswith(" system status") and "\n" not in command,
-               "the getting-started mmctl step must be one command ending in `system status`")
-        full = command[: -len("system status")] + " ".join(shlex.quote(a) for a in args)
+        documented command with its example arguments (`system status`) replaced by ours. A
+        config that turns local mode off is administered through the REST API instead: mmctl
+        logged in, through nginx, as the system admin the API made."""
+        if self.local_mode:
+            command = docs.step(GETTING_STARTED, "mmctl").strip()
+            expect(command.endswith(" system status") and "\n" not in command,
+                   "the getting-started mmctl step must be one command ending in `system status`")
+            full = command[: -len("system status")] + " ".join(shlex.quote(a) for a in args)
+        else:
+            self.ensure_admin()
+            full = f"{shlex.quote(self.site.install_dir + '/bin/mmctl')} " + " ".join(shlex.quote(a) for a in args)
         result = self.container.run(["bash", "-c", full], check=False)
         if check and result.returncode != 0:
             raise ScenarioFailed(f"mmctl {' '.join(args)}: exit {result.returncode}\n"
@@ -178,11 +189,32 @@ class Context:
     def ensure_admin(self):
         if self._admin_ready:
             return
+        if not self.local_mode:
+            self._ensure_admin_through_the_api()
+            self._admin_ready = True
+            return
         existing = self.mmctl("user", "search", ADMIN["username"], check=False)
         if ADMIN["username"] not in existing.stdout:
             self.mmctl("user", "create", "--email", ADMIN["email"], "--username", ADMIN["username"],
                        "--password", self.admin_password, "--system-admin", "--email-verified")
         self._admin_ready = True
+
+    def _ensure_admin_through_the_api(self):
+        """Without local mode: the first account made through the API is Mattermost's system
+        admin; mmctl then logs in as it (its credentials in root's mmctl config)."""
+        self._admin_ready = True  # the calls below log in as the admin
+        login = self.api("POST", "/api/v4/users/login",
+                         {"login_id": ADMIN["username"], "password": self.admin_password}, check=False)
+        if not (isinstance(login, dict) and login.get("username") == ADMIN["username"]):
+            made = self.api("POST", "/api/v4/users", {"email": ADMIN["email"], "username": ADMIN["username"],
+                                                     "password": self.admin_password})
+            expect(isinstance(made, dict) and "system_admin" in made.get("roles", ""),
+                   f"the first account made through the API is no system admin: {made}")
+        self.container.write("/root/.mmctl-admin-password", self.admin_password, 0o600)
+        mmctl = shlex.quote(self.site.install_dir + "/bin/mmctl")
+        self.container.run(["bash", "-c", f"{mmctl} auth login {shlex.quote(self.site.public_url)} "
+                            f"--name system-test --username {shlex.quote(ADMIN['username'])} "
+                            "--password-file /root/.mmctl-admin-password"])
 
     def team_and_channel(self):
         """A team with the admin in it and its town-square channel (made once)."""

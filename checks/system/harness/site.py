@@ -175,8 +175,6 @@ def check_servable(site):
         problems.append("site_url (or external_url) must be https: the clients use TLS")
     if site.gitlab_url and not site.gitlab_url.startswith("https://"):
         problems.append("gitlab.url must be https (the stand-in sits behind nginx's TLS)")
-    if not site.env.get("MM_SERVICESETTINGS_ENABLELOCALMODE") == "true":
-        problems.append("settings.ServiceSettings.EnableLocalMode = true: the scenarios use mmctl --local")
     if "host=/run/postgresql" not in site.env.get("MM_SQLSETTINGS_DATASOURCE", ""):
         problems.append("database.kind = \"local\": the container runs its own PostgreSQL")
     if problems:

@@ -14,7 +14,8 @@
 import json
 import re
 
-from harness.context import CONFIG_IN_CONTAINER, ScenarioFailed, expect
+from harness import docs
+from harness.context import CONFIG_IN_CONTAINER, GETTING_STARTED, ScenarioFailed, expect
 
 MAX_EXPOSURE = 2.0
 
@@ -93,6 +94,8 @@ def websocket_event(ctx):
 
 
 def mmctl_as_documented(ctx):
+    if not ctx.local_mode:
+        return local_mode_off_refused(ctx)
     result = ctx.mmctl("system", "status", check=False)
     if result.returncode != 0:
         raise ScenarioFailed(
@@ -100,6 +103,19 @@ def mmctl_as_documented(ctx):
             f"(exit {result.returncode}): {result.stdout[-1000:]} {result.stderr[-1000:]}"
         )
     return "documented mmctl --local command works"
+
+
+def local_mode_off_refused(ctx):
+    """A config that turns local mode off: the documented command says so and how to turn it
+    back on (exit 1, nothing run), and the server is still administered through the API."""
+    command = docs.step(GETTING_STARTED, "mmctl").strip()
+    result = ctx.container.run(["bash", "-c", command], check=False)
+    expect(result.returncode == 1 and "local mode is off" in result.stderr,
+           f"with local mode off, `{command}` should refuse naming it (exit 1), got exit "
+           f"{result.returncode}: {result.stderr[-1000:]}")
+    status = ctx.mmctl("system", "status")
+    return ("local mode off: the documented mmctl refuses naming it (exit 1); mmctl through the "
+            f"REST API works ({status.stdout.strip().splitlines()[0] if status.stdout.strip() else 'ok'})")
 
 
 def status_lines(out):

@@ -115,25 +115,36 @@ fn local_mode_puts_its_socket_into_the_units_runtime_directory() {
     let out = tmp.path().join("out");
     let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
 
-    // Off (Mattermost's default): no socket, no runtime directory.
+    // On by default (mmctl, integrations sync and status need it): the socket goes under
+    // /run/<account.user>, which the unit owns, mode 0750 (root and the service user only).
     render(&config, &out, &[]);
-    assert!(!read("mattermost.env").contains("LOCALMODE"));
-    assert!(!read("systemd/mattermost.service").contains("RuntimeDirectory"));
-
-    // On: the socket goes under /run/<account.user>, which the unit owns.
-    render(
-        &config,
-        &out,
-        &["--set", "settings.ServiceSettings.EnableLocalMode=true"],
+    let env = read("mattermost.env");
+    assert!(
+        env.contains("MM_SERVICESETTINGS_ENABLELOCALMODE=true\n")
+            && env.contains(
+                "MM_SERVICESETTINGS_LOCALMODESOCKETLOCATION=/run/chat/mattermost_local.socket\n"
+            ),
+        "{env}"
     );
-    assert!(read("mattermost.env").contains(
-        "MM_SERVICESETTINGS_LOCALMODESOCKETLOCATION=/run/chat/mattermost_local.socket\n"
-    ));
     let unit = read("systemd/mattermost.service");
     assert!(
         unit.contains("RuntimeDirectory=chat\nRuntimeDirectoryMode=0750\n"),
         "{unit}"
     );
+
+    // Off when the settings say so: no socket, no runtime directory.
+    render(
+        &config,
+        &out,
+        &["--set", "settings.ServiceSettings.EnableLocalMode=false"],
+    );
+    let env = read("mattermost.env");
+    assert!(
+        env.contains("MM_SERVICESETTINGS_ENABLELOCALMODE=false\n")
+            && !env.contains("LOCALMODESOCKETLOCATION"),
+        "{env}"
+    );
+    assert!(!read("systemd/mattermost.service").contains("RuntimeDirectory"));
 
     // The config may place it in one of the service's own directories instead.
     render(

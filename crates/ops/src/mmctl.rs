@@ -101,7 +101,7 @@ pub fn prepare(
     let user = &c.account.user;
     let Some(local) = &plan.local_mode else {
         bail!(
-            "local mode is off, so mmctl has no socket to talk to: set settings.ServiceSettings.EnableLocalMode = true in the config, then run `gitlab-mattermost apply`"
+            "local mode is off, so mmctl has no socket to talk to: the config sets settings.ServiceSettings.EnableLocalMode = false (it is on by default); remove that line, then run `gitlab-mattermost apply`"
         );
     };
     let switch_to = match service {

@@ -240,8 +240,21 @@ pub(super) fn derive(config: &Config, site_url: &Site, b: &mut Builder) {
     derive_files(config, b);
     derive_gitlab(config, b);
     derive_smtp(config, b);
+    derive_local_mode(b);
     derive_integrations(config, b);
     derive_telemetry(b);
+}
+
+/// Local mode on unless `settings` turns it off (`"ServiceSettings.EnableLocalMode" = false`):
+/// `mmctl`, `integrations sync` and `status` reach Mattermost through its socket, and from
+/// Mattermost 11 there is no other admin command line. The socket is only reachable by root
+/// and the service user (its directory is the unit's `RuntimeDirectory=`, mode 0750).
+fn derive_local_mode(b: &mut Builder) {
+    b.implied(
+        "ServiceSettings.EnableLocalMode",
+        serde_json::json!(true),
+        "settings",
+    );
 }
 
 /// Mattermost sends diagnostics and usage data to Mattermost, Inc. unless told not to. Off

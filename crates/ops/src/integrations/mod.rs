@@ -228,7 +228,7 @@ fn check_inputs(plan: &Plan, args: &SyncArgs) -> Result<(), crate::diag::Diagnos
 pub fn run(plan: &Plan, args: &SyncArgs) -> Result<ExitCode> {
     check_inputs(plan, args)?;
     let Some(lm) = &plan.local_mode else {
-        bail!("`integrations sync` talks to Mattermost over its local-mode socket, and local mode is off: set settings.ServiceSettings.EnableLocalMode = true, then run `gitlab-mattermost apply`");
+        bail!("`integrations sync` talks to Mattermost over its local-mode socket, and local mode is off: the config sets settings.ServiceSettings.EnableLocalMode = false (it is on by default); remove that line, then run `gitlab-mattermost apply`");
     };
     let i = &plan.config.integrations;
     let state_path = state::file(&i.state_directory);
