@@ -177,5 +177,13 @@
       };
     };
   };
+  backup = {
+    name = "backup";
+    options = {
+      schedule = "schedule";
+      keep = "keep";
+      directory = "directory";
+    };
+  };
   secretsProvisionedAtBoot = "secrets_provisioned_at_boot";
 }

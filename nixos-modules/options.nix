@@ -888,6 +888,41 @@ in
       };
     };
 
+    # Scheduled backups: `gitlab-mattermost backup` run by a systemd timer, keeping the newest
+    # `keep` backups in `directory`. Off unless `schedule` is set.
+    backup = {
+      schedule = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = ''
+          When to back up: a systemd calendar expression (`OnCalendar=`, see `systemd.time(7)`),
+          e.g. `"daily"`, `"*-*-* 03:30:00"`, `"Mon..Fri 02:00"`. Renders
+          `gitlab-mattermost-backup.service` and its timer (a missed run is made up at the next
+          boot); unset: no scheduled backups.
+        '';
+        example = "daily";
+      };
+
+      keep = mkOption {
+        type = types.ints.between 1 1000;
+        default = 7;
+        description = ''
+          How many of the scheduled backups to keep (`backup --keep`): after a complete backup the
+          older ones beyond this number are removed. Partial backups, upgrade backups and other
+          files in `directory` are never touched.
+        '';
+      };
+
+      directory = mkOption {
+        type = types.str;
+        default = "/var/backups/gitlab-mattermost";
+        description = ''
+          Where the backups go (`backup --to`), each in a `mattermost-backup-<UTC date>` directory.
+          tmpfiles.d creates it, root's, mode 0700: the backups hold the secret files.
+        '';
+      };
+    };
+
     secretsProvisionedAtBoot = mkOption {
       type = types.bool;
       default = false;

@@ -105,6 +105,11 @@ pub struct Config {
     #[serde(default)]
     pub integrations: Integrations,
 
+    /// Scheduled backups: `gitlab-mattermost backup` run by a systemd timer, keeping the
+    /// newest `keep` backups in `directory`. Off unless `schedule` is set.
+    #[serde(default)]
+    pub backup: Backup,
+
     /// Whether something writes the secret files again at every boot (sops-nix, agenix; the
     /// NixOS module sets it). Without it `check` warns about a secret file under `/run`,
     /// `/tmp` or `/dev/shm`, which are emptied at boot: Mattermost would then fail at
@@ -768,6 +773,30 @@ pub struct SlashCommands {
     pub auto_complete: bool,
 }
 
+/// Scheduled backups of the same scope as `gitlab-mattermost backup`: the database,
+/// uploaded files, `config.json`, plugins and secret files.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct Backup {
+    /// When to back up: a systemd calendar expression (`OnCalendar=`, see
+    /// `systemd.time(7)`), e.g. `"daily"`, `"*-*-* 03:30:00"`, `"Mon..Fri 02:00"`. Renders
+    /// `gitlab-mattermost-backup.service` and its timer (a missed run is made up at the next
+    /// boot); unset: no scheduled backups.
+    #[serde(default)]
+    #[schemars(example = "example_backup_schedule")]
+    pub schedule: Option<String>,
+    /// How many of the scheduled backups to keep (`backup --keep`): after a complete backup
+    /// the older ones beyond this number are removed. Partial backups, upgrade backups and
+    /// other files in `directory` are never touched.
+    #[serde(default = "default_backup_keep")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub keep: u32,
+    /// Where the backups go (`backup --to`), each in a `mattermost-backup-<UTC date>`
+    /// directory. tmpfiles.d creates it, root's, mode 0700: the backups hold the secret files.
+    #[serde(default = "default_backup_dir")]
+    pub directory: String,
+}
+
 macro_rules! default_fn {
     ($($name:ident: $ty:ty = $value:expr;)*) => {
         $(fn $name() -> $ty { $value.into() })*
@@ -800,6 +829,12 @@ default_fn! {
     default_read_timeout: u32 = 3600u32;
     default_integrations_dir: String = "/var/lib/gitlab-mattermost/integrations";
     default_slash_username: String = "GitLab";
+    default_backup_keep: u32 = 7u32;
+    default_backup_dir: String = "/var/backups/gitlab-mattermost";
+}
+
+fn example_backup_schedule() -> &'static str {
+    "daily"
 }
 
 fn default_gitlab_events() -> Vec<GitLabEvent> {
@@ -870,7 +905,8 @@ default_from_empty!(
     FileStorage,
     Nginx,
     Integrations,
-    SlashCommands
+    SlashCommands,
+    Backup
 );
 
 /// The JSON Schema of the configuration.

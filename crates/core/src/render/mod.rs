@@ -2,6 +2,7 @@
 //! input always renders byte-identical files.
 
 pub mod accounts;
+pub mod backup;
 pub mod env_file;
 pub mod manifest;
 pub mod nginx;
@@ -43,8 +44,14 @@ impl Target {
 pub const HEADER: &str =
     "Rendered by gitlab-mattermost. Do not edit: change the config and render again.";
 
-/// Render every artifact.
+/// Render every artifact. The backup service (with `backup.schedule`) names no config: it
+/// reads the command's default one; see [`render_all_for`].
 pub fn render_all(plan: &Plan, target: &Target) -> Files {
+    render_all_for(plan, target, &backup::ConfigInvocation::default())
+}
+
+/// Render every artifact; the backup service reads the config as `config` names it.
+pub fn render_all_for(plan: &Plan, target: &Target, config: &backup::ConfigInvocation) -> Files {
     let mut files = Files::new();
     let mut put = |name: &str, text: String| {
         files.insert(name.to_string(), text.into_bytes());
@@ -58,6 +65,9 @@ pub fn render_all(plan: &Plan, target: &Target) -> Files {
         put("nginx/http.conf", nginx::http_conf(plan));
         put("nginx/locations.conf", nginx::locations_conf(plan));
         put("nginx/mattermost.conf", nginx::full_conf(plan));
+    }
+    for (name, text) in backup::render(plan, config).into_iter().flatten() {
+        put(name, text);
     }
     let manifest = manifest::render(plan, &files);
     files.insert("manifest.json".into(), manifest.into_bytes());

@@ -20,6 +20,7 @@ pub(super) fn all(config: &Config, report: &mut Report) {
     check_nginx(config, report);
     check_acme_webroot(config, report);
     check_environment(config, report);
+    check_backup(config, report);
 }
 
 fn at(path: &[&str]) -> KeyPath {
@@ -583,5 +584,113 @@ fn check_environment(config: &Config, report: &mut Report) {
                 &p,
             );
         }
+    }
+}
+
+/// The longest `backup.schedule` taken: calendar expressions are short.
+const MAX_SCHEDULE: usize = 256;
+
+/// Why `s` cannot be written as `OnCalendar=`, if it cannot: it must be one line of the
+/// characters systemd's calendar expressions use (`systemd.time(7)`: weekdays, dates, times,
+/// ranges, repetitions, a time zone), so nothing in it can end the line, join the next one or
+/// be read as a specifier. Whether systemd understands it is then up to systemd (the tests
+/// read it back with `systemd-analyze calendar`).
+pub(crate) fn schedule_problem(s: &str) -> Option<String> {
+    if s.trim().is_empty() {
+        return Some(
+            "expected a systemd calendar expression such as \"daily\", found an empty value".into(),
+        );
+    }
+    if s.chars().any(char::is_control) {
+        return Some(
+            "a calendar expression is one line, without control characters such as a newline"
+                .into(),
+        );
+    }
+    if s.len() > MAX_SCHEDULE {
+        return Some(format!(
+            "expected a calendar expression of at most {MAX_SCHEDULE} bytes, found {}",
+            s.len()
+        ));
+    }
+    if s != s.trim() {
+        return Some("expected no leading or trailing whitespace (systemd drops it)".into());
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || " *-:.,/~+_".contains(*c)))
+    {
+        return Some(format!(
+            "expected a systemd calendar expression (letters, digits, spaces and * - : . , / ~ + _), found {c:?} in {s:?}"
+        ));
+    }
+    None
+}
+
+/// `backup`: a schedule systemd can read, a number of backups to keep, and a directory of its
+/// own (tmpfiles.d makes it root's, mode 0700) outside the directories a backup copies.
+fn check_backup(config: &Config, report: &mut Report) {
+    let b = &config.backup;
+    if let Some(schedule) = &b.schedule {
+        if let Some(problem) = schedule_problem(schedule) {
+            let k = "backup.schedule";
+            report(
+                Diagnostic::new(k, problem)
+                    .with_hint("e.g. \"daily\", \"*-*-* 03:30:00\" or \"Sun 04:00\"; `systemd-analyze calendar EXPR` shows when it runs"),
+                &key(k),
+            );
+        }
+    }
+    if !(1..=1000).contains(&b.keep) {
+        let k = "backup.keep";
+        report(
+            Diagnostic::new(
+                k,
+                format!("expected 1 to 1000 backups to keep, found {}", b.keep),
+            ),
+            &key(k),
+        );
+    }
+    let k = at(&["backup", "directory"]);
+    let dir = &b.directory;
+    let problem = paths::service_directory_problem(dir).or_else(|| {
+        (dir.trim_end_matches('/') == "/var/backups").then(|| {
+            "a directory the system shares (tmpfiles.d would make it root-only); give the backups their own, e.g. /var/backups/gitlab-mattermost".to_string()
+        })
+    });
+    if let Some(problem) = problem {
+        report(path_problem(&k, dir, &problem), &k);
+        return;
+    }
+    // A backup copies these: a backup inside one would copy the backups before it.
+    let d = &config.directories;
+    let files = config
+        .file_storage
+        .directory
+        .clone()
+        .unwrap_or_else(|| paths::join(&d.data, "data"));
+    let mut copied = vec![
+        ("directories.config", d.config.as_str()),
+        ("directories.plugins", d.plugins.as_str()),
+        ("directories.client_plugins", d.client_plugins.as_str()),
+    ];
+    if config.file_storage.driver == crate::schema::FileDriver::Local {
+        copied.push(("file_storage.directory", files.as_str()));
+    }
+    let inside = |outer: &str| {
+        let outer = outer.trim_end_matches('/');
+        let dir = dir.trim_end_matches('/');
+        dir == outer || dir.starts_with(&format!("{outer}/"))
+    };
+    if let Some((name, _)) = copied.iter().find(|(_, outer)| inside(outer)) {
+        report(
+            path_problem(
+                &k,
+                dir,
+                &format!("the backups would lie inside {name}, which every backup copies"),
+            )
+            .with_hint("put them elsewhere, e.g. /var/backups/gitlab-mattermost"),
+            &k,
+        );
     }
 }
