@@ -349,14 +349,15 @@ impl Diagnostics {
         }
     }
 
-    /// Every problem (a blank line after each shown with its file's text), then how many
+    /// Every problem (a blank line after each that takes more than one line), then how many
     /// there are.
     pub fn render(&self, color: bool) -> String {
         let mut out = String::new();
         for d in &self.0 {
-            out.push_str(&d.render(color));
+            let shown = d.render(color);
+            out.push_str(&shown);
             out.push('\n');
-            if d.shows_excerpt() {
+            if shown.contains('\n') {
                 out.push('\n');
             }
         }

@@ -135,6 +135,28 @@ fn a_secret_is_never_shown_with_its_line() {
     assert!(out.contains("error: bad.toml:3:7: gitlab.url: "), "{out}");
 }
 
+/// docs/getting-started.md shows what `check` prints for two mistakes: it is what it prints.
+#[test]
+fn the_getting_started_sample_is_what_check_prints() {
+    let guide = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/getting-started.md"),
+    )
+    .expect("docs/getting-started.md");
+    let sample = guide
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a text block in docs/getting-started.md");
+    let config = "external_url = \"http://chat.example.com\"\n[smtp]\nenable = true\n\
+                  server = \"mail.example.com\"\nfeedback_email = \"mattermost@example.com\"\n\
+                  port = \"465\"\nconnection_secruity = \"TLS\"\n";
+    let out = printed("gitlab-mattermost.toml", config, &[]).replace(
+        "--> gitlab-mattermost.toml",
+        "--> /etc/gitlab-mattermost.toml",
+    );
+    assert_eq!(out, sample);
+}
+
 /// The column of the ` --> ` line, and the shown source line from the caret's first `^` on
 /// (tabs are shown as spaces, in the source line and under it alike).
 fn place_and_caret(out: &str) -> Option<(usize, String)> {

@@ -64,6 +64,12 @@ fn plain_http(config: &Config, https: Option<bool>, report: &mut Report) {
             format!("use https:// in external_url, or drop {dropped}")
         }
     };
+    // What turned TLS off, shown beside the value it makes ignored.
+    let off: (&[&str], &str) = if explicit {
+        (&["nginx", "https"], "TLS off here")
+    } else {
+        (&["external_url"], "plain http here")
+    };
     let cert_key = if n.certificate.is_some() {
         Some("nginx.certificate")
     } else if n.certificate_key.is_some() {
@@ -79,7 +85,8 @@ fn plain_http(config: &Config, https: Option<bool>, report: &mut Report) {
                     "{why}, so nginx serves plain http on port {port} and never loads nginx.certificate or nginx.certificate_key"
                 ),
             )
-            .with_hint(hint("the certificate")),
+            .with_hint(hint("the certificate"))
+            .also(off.0, off.1),
             &key(k),
         );
     }
@@ -92,7 +99,8 @@ fn plain_http(config: &Config, https: Option<bool>, report: &mut Report) {
                     "{why}, so nginx serves plain http on port {port} and redirects nothing: nginx.redirect_http_to_https is ignored"
                 ),
             )
-            .with_hint(hint("nginx.redirect_http_to_https")),
+            .with_hint(hint("nginx.redirect_http_to_https"))
+            .also(off.0, off.1),
             &key(k),
         );
     }

@@ -63,6 +63,12 @@ fn nginx(config: &Config, https: Option<bool>, report: &mut Report) {
             &key("nginx.redirect_http_port"),
         );
     }
+    // Placed at what turned https on, the missing key having no place.
+    let on = if n.https.is_some() {
+        "nginx.https"
+    } else {
+        "external_url"
+    };
     for (k, v) in [
         ("nginx.certificate", &n.certificate),
         ("nginx.certificate_key", &n.certificate_key),
@@ -76,7 +82,7 @@ fn nginx(config: &Config, https: Option<bool>, report: &mut Report) {
                 .with_hint(format!(
                     "set `{k}`, or `nginx.https = false` when TLS ends before nginx"
                 )),
-                &key("nginx"),
+                &key(on),
             );
         }
     }
