@@ -212,3 +212,29 @@ proptest! {
 fn a_valid_file_prints_nothing() {
     assert_eq!(printed("good.toml", HTTP, &[]), "");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The same in JSON: the place and the caret are at the value, however it is spaced.
+    #[test]
+    fn the_caret_is_under_the_json_value(
+        indent in "[ \t]{0,3}",
+        before in "[ \t]{0,2}",
+        after in "[ \t]{0,3}",
+        value in prop::sample::select(vec![
+            "\"587\"", "\"abc\"", "true", "-1", "70000", "[1, 2]", "{\"a\": 1}", "null",
+        ]),
+    ) {
+        let line = format!("{indent}\"port\"{before}:{after}{value}");
+        let text = format!(
+            "{{\n  \"external_url\": \"http://mm.example.com\",\n  \"listen\": {{\n{line}\n  }}\n}}\n"
+        );
+        let out = printed("p.json", &text, &[]);
+        let expected = format!("{indent}\"port\"{before}:{after}").chars().count() + 1;
+        prop_assert!(out.contains(&format!(" --> p.json:4:{expected}\n")), "{out}");
+        let (column, under) = place_and_caret(&out).unwrap_or_default();
+        prop_assert_eq!(column, expected, "{}", out);
+        prop_assert!(under.starts_with(value), "{}", out);
+    }
+}

@@ -32,7 +32,8 @@ fn check_json_lists_every_problem_with_its_position() {
         .unwrap_or_else(|| panic!("{report:#}"));
     assert_eq!(port["source"], Value::from(path.clone()));
     assert_eq!(port["line"].as_u64(), Some(3), "{report:#}");
-    assert!(port["column"].as_u64().is_some(), "{report:#}");
+    // The value's column: `port = "five"`.
+    assert_eq!(port["column"].as_u64(), Some(8), "{report:#}");
     let set = errors
         .iter()
         .find(|e| e["key"] == "listen.port")
