@@ -10,12 +10,15 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::paths::{Root, NGINX_CONF, RECORD, RENDER_DIR, SYSUSERS, TMPFILES};
-use super::plan::{ApplyPlan, Change, Content, Database, FileAction, OnDisk, Part, Step};
+use super::plan::{
+    ApplyPlan, Change, Content, Database, FileAction, OnDisk, Part, Step, BACKUP_TMPFILES,
+};
 use super::record::{Installed, Record};
 use super::runner::{Cmd, CmdOutput, Runner};
 use crate::render::Files;
 
 pub const UNIT_NAME: &str = "mattermost.service";
+use crate::render::backup::TIMER as BACKUP_TIMER_NAME;
 
 /// The commands a step runs (the database step decides between its last two at run time).
 pub fn commands(step: &Step, root: &Root, start_timeout: Duration) -> Vec<Cmd> {
@@ -81,6 +84,14 @@ pub fn commands(step: &Step, root: &Root, start_timeout: Duration) -> Vec<Cmd> {
         Step::Mattermost { .. } => {
             vec![systemctl(&["restart", UNIT_NAME]).timeout(start_timeout)]
         }
+        Step::BackupTimer => vec![
+            rooted("systemd-tmpfiles", BACKUP_TMPFILES, &["--create"]),
+            systemctl(&["daemon-reload"]),
+            systemctl(&["enable", BACKUP_TIMER_NAME]),
+            // Started, or restarted so that a changed schedule counts from now on.
+            systemctl(&["restart", BACKUP_TIMER_NAME]),
+        ],
+        Step::BackupTimerOff => vec![systemctl(&["disable", "--now", BACKUP_TIMER_NAME])],
     }
 }
 
@@ -138,6 +149,12 @@ pub fn describe(step: &Step) -> String {
         Step::Mattermost { first: false } => {
             "restart Mattermost (something it reads changed) and wait until it reports ready".into()
         }
+        Step::BackupTimer => format!(
+            "create the backup directory and enable and start {BACKUP_TIMER_NAME} (scheduled backups)"
+        ),
+        Step::BackupTimerOff => format!(
+            "stop and disable {BACKUP_TIMER_NAME} (backup.schedule was removed)"
+        ),
     }
 }
 

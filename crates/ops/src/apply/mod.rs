@@ -134,7 +134,7 @@ pub fn run(config: &Plan, args: &ApplyArgs) -> Result<ExitCode, ApplyError> {
     // The service user reads the rendering (its ExecStart= loads mattermost.env) and nginx
     // and systemd read the installed files: a root umask of 077 must not make them private.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
-    let mut gathered = gather(config, &args.config.files, &root)?;
+    let mut gathered = gather(config, &args.config.files, &args.config.sets, &root)?;
     let mut plan = plan::plan(&gathered.inputs())?;
     // Planned without the lock, so a refusal leaves no trace; a plan that changes something
     // is made again under the lock, from the host as it is then.
@@ -142,7 +142,7 @@ pub fn run(config: &Plan, args: &ApplyArgs) -> Result<ExitCode, ApplyError> {
         None
     } else {
         let held = lock(&root)?;
-        gathered = gather(config, &args.config.files, &root)?;
+        gathered = gather(config, &args.config.files, &args.config.sets, &root)?;
         plan = plan::plan(&gathered.inputs())?;
         Some(held)
     };
@@ -252,8 +252,14 @@ fn lock(root: &Root) -> anyhow::Result<std::fs::File> {
 }
 
 /// Read the host: render, read the rendered directory, the record, the install paths.
-pub fn gather(config: &Plan, files: &[PathBuf], root: &Root) -> Result<Gathered, ApplyError> {
+pub fn gather(
+    config: &Plan,
+    files: &[PathBuf],
+    sets: &[String],
+    root: &Root,
+) -> Result<Gathered, ApplyError> {
     let mut refusals = Diagnostics::default();
+    let invocation = backup_invocation(config, files, sets, &mut refusals);
     refuse_configs_inside_rendering(files, root, &mut refusals);
     check_installation(config, root, &mut refusals);
     account::check(&config.config.account, root, &mut refusals);
@@ -282,11 +288,12 @@ pub fn gather(config: &Plan, files: &[PathBuf], root: &Root) -> Result<Gathered,
     if !refusals.is_empty() {
         return Err(refusals.into());
     }
-    let rendered = render::render_all(
+    let rendered = render::render_all_for(
         config,
         &Target {
             dir: RENDER_DIR.into(),
         },
+        &invocation,
     );
     let mut on_disk = BTreeMap::new();
     for p in plan::paths_to_read(&rendered, nginx, &record) {
@@ -309,6 +316,41 @@ pub fn gather(config: &Plan, files: &[PathBuf], root: &Root) -> Result<Gathered,
         database,
         release: upgrade::release_key(config, root),
     })
+}
+
+/// The scheduled backup reads the config as apply did: the same files (absolute) and `--set`
+/// overrides. A file name the unit cannot carry (not UTF-8) is refused when backups are
+/// scheduled.
+fn backup_invocation(
+    config: &Plan,
+    files: &[PathBuf],
+    sets: &[String],
+    refusals: &mut Diagnostics,
+) -> render::backup::ConfigInvocation {
+    let mut invocation = render::backup::ConfigInvocation {
+        files: Vec::new(),
+        sets: sets.to_vec(),
+    };
+    if config.config.backup.schedule.is_none() {
+        return invocation;
+    }
+    for f in files {
+        let abs = std::path::absolute(f).unwrap_or_else(|_| f.clone());
+        match abs.to_str() {
+            Some(s) => invocation.files.push(s.to_string()),
+            None => refusals.push(
+                Diagnostic::new(
+                    "backup.schedule",
+                    format!(
+                        "the backup service would read the config {}, whose name is not UTF-8 and cannot be written into its unit",
+                        abs.display()
+                    ),
+                )
+                .with_hint("rename the config file, e.g. to /etc/gitlab-mattermost.toml"),
+            ),
+        }
+    }
+    invocation
 }
 
 /// A secret Mattermost would refuse (empty, the text `null`, an AtRestEncryptKey under 32

@@ -7,8 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::paths::{NginxLayout, RENDER_DIR, SYSUSERS, TMPFILES, UNIT};
 use super::record::{Installed, Record};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::render::backup::{SERVICE_FILE, TIMER_FILE, TMPFILES_FILE};
 use crate::render::manifest::sha256_hex;
 use crate::render::Files;
+
+/// Where the scheduled backup's units and tmpfiles.d line are installed.
+pub const BACKUP_SERVICE: &str = "/etc/systemd/system/gitlab-mattermost-backup.service";
+pub const BACKUP_TIMER: &str = "/etc/systemd/system/gitlab-mattermost-backup.timer";
+pub const BACKUP_TMPFILES: &str = "/etc/tmpfiles.d/gitlab-mattermost-backup.conf";
 
 /// A path as it is now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +43,7 @@ pub enum Part {
     Tmpfiles,
     Nginx,
     Unit,
+    Backup,
 }
 
 impl Part {
@@ -46,6 +53,7 @@ impl Part {
             Part::Tmpfiles => "the directories (tmpfiles.d)",
             Part::Nginx => "the nginx site",
             Part::Unit => "the systemd unit",
+            Part::Backup => "the scheduled backup (its service, timer and directory)",
         }
     }
 }
@@ -160,6 +168,11 @@ pub enum Step {
     /// `systemctl restart mattermost.service`, waiting for readiness; `first` when apply
     /// never started it.
     Mattermost { first: bool },
+    /// Scheduled backups on: create the backup directory, reload systemd's units, enable and
+    /// (re)start the timer.
+    BackupTimer,
+    /// Scheduled backups off: stop and disable the timer (before its files go).
+    BackupTimerOff,
 }
 
 /// A step and what it records once done: the effect's key and the hash of its inputs
@@ -225,6 +238,15 @@ pub fn wanted(rendered: &Files, nginx: Option<NginxLayout>) -> Vec<(String, Part
         w.push((layout.site(), Part::Nginx, file("nginx/mattermost.conf")));
         if let Some((link, target)) = layout.link() {
             w.push((link, Part::Nginx, Content::Symlink(target)));
+        }
+    }
+    if rendered.contains_key(TIMER_FILE) {
+        for (path, rel) in [
+            (BACKUP_SERVICE, SERVICE_FILE),
+            (BACKUP_TIMER, TIMER_FILE),
+            (BACKUP_TMPFILES, TMPFILES_FILE),
+        ] {
+            w.push((path.to_string(), Part::Backup, file(rel)));
         }
     }
     w
@@ -329,7 +351,9 @@ fn links_into_rendering(now: &OnDisk) -> bool {
 }
 
 fn part_of(path: &str) -> Part {
-    if path == UNIT {
+    if [BACKUP_SERVICE, BACKUP_TIMER, BACKUP_TMPFILES].contains(&path) {
+        Part::Backup
+    } else if path == UNIT {
         Part::Unit
     } else if path.starts_with("/etc/sysusers.d/") {
         Part::Sysusers
@@ -507,5 +531,49 @@ fn steps(i: &Inputs, files: &[FileAction], rendering_changes: bool) -> Vec<Plann
             Some(h),
         );
     }
+    backup_steps(i, files, &mut steps);
     steps
+}
+
+/// Scheduled backups, last: Mattermost runs whatever becomes of them. On: the files, then the
+/// directory, systemd's units and the timer. Off: the timer is stopped and disabled while its
+/// unit is still there, then the files go and systemd forgets them.
+fn backup_steps(i: &Inputs, files: &[FileAction], steps: &mut Vec<Planned>) {
+    let touches = files.iter().any(|f| f.part == Part::Backup);
+    let install = Planned {
+        step: Step::Install(Part::Backup),
+        effect: None,
+    };
+    let applied = i.record.applied.get("backup");
+    if i.rendered.contains_key(TIMER_FILE) {
+        let bytes = |rel: &str| i.rendered.get(rel).map(Vec::as_slice).unwrap_or_default();
+        let h = hash_of(&[bytes(SERVICE_FILE), bytes(TIMER_FILE), bytes(TMPFILES_FILE)]);
+        if touches {
+            steps.push(install);
+        }
+        if touches || applied != Some(&h) {
+            steps.push(Planned {
+                step: Step::BackupTimer,
+                effect: Some(("backup".into(), Some(h))),
+            });
+        }
+    } else if touches || applied.is_some() {
+        // A timer unit still on disk is stopped and disabled first (a missing one cannot be).
+        if i.on_disk
+            .get(BACKUP_TIMER)
+            .is_some_and(|s| *s != OnDisk::Absent)
+        {
+            steps.push(Planned {
+                step: Step::BackupTimerOff,
+                effect: None,
+            });
+        }
+        if touches {
+            steps.push(install);
+        }
+        steps.push(Planned {
+            step: Step::DaemonReload,
+            effect: Some(("backup".into(), None)),
+        });
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::paths::{Root, RECORD, RENDER_DIR, SYSUSERS, TMPFILES, UNIT};
-use super::plan::{ApplyPlan, Step};
+use super::plan::{ApplyPlan, Part, Step, BACKUP_SERVICE, BACKUP_TIMER, BACKUP_TMPFILES};
 use super::record::Record;
 use super::runner::{Cmd, CmdOutput, Runner};
 use super::*;
@@ -118,7 +118,12 @@ impl Host {
 
     fn gather(&self, sets: &[&str]) -> Result<(Gathered, ApplyPlan), Diagnostics> {
         let config = self.load(sets);
-        let g = match gather(&config, std::slice::from_ref(&self.config), &self.root) {
+        let g = match gather(
+            &config,
+            std::slice::from_ref(&self.config),
+            &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            &self.root,
+        ) {
             Ok(g) => g,
             Err(ApplyError::Refused(d)) => return Err(d),
             Err(ApplyError::Other(e)) => panic!("{e:#}"),
@@ -592,7 +597,7 @@ fn a_config_inside_the_rendered_directory_is_refused() {
     std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
     std::fs::copy(&h.config, &inside).unwrap();
     let config = crate::load(std::slice::from_ref(&inside), &[]).unwrap();
-    let Err(ApplyError::Refused(d)) = gather(&config, std::slice::from_ref(&inside), &h.root)
+    let Err(ApplyError::Refused(d)) = gather(&config, std::slice::from_ref(&inside), &[], &h.root)
     else {
         panic!("not refused");
     };
@@ -687,4 +692,120 @@ fn going_back_to_an_older_line_is_refused_before_anything_stops() {
     let stopped = result.expect_err("refused").to_string();
     assert!(stopped.contains("gitlab-mattermost rollback"), "{stopped}");
     assert_eq!(r.ran("systemctl stop"), 0, "{:?}", r.lines);
+}
+
+const DAILY: [&str; 2] = ["backup.schedule=\"daily\"", "backup.keep=2"];
+
+#[test]
+fn a_backup_schedule_installs_the_timer_and_enables_it_without_restarting_mattermost() {
+    let h = Host::new();
+    h.first_apply();
+    let (p, r, _) = apply_ok(&h, &DAILY);
+    assert_eq!(
+        steps(&p),
+        vec![Step::Render, Step::Install(Part::Backup), Step::BackupTimer],
+        "Mattermost is not restarted"
+    );
+    let root = h.root.scratch_dir().unwrap().display().to_string();
+    assert_eq!(
+        r.lines,
+        vec![
+            format!("systemd-tmpfiles --root={root} --create {root}{BACKUP_TMPFILES}"),
+            "systemctl daemon-reload".into(),
+            "systemctl enable gitlab-mattermost-backup.timer".into(),
+            "systemctl restart gitlab-mattermost-backup.timer".into(),
+        ]
+    );
+    let record = Record::load(&h.root).unwrap();
+    for (path, rel) in [
+        (BACKUP_SERVICE, "systemd/gitlab-mattermost-backup.service"),
+        (BACKUP_TIMER, "systemd/gitlab-mattermost-backup.timer"),
+        (BACKUP_TMPFILES, "tmpfiles.d/gitlab-mattermost-backup.conf"),
+    ] {
+        assert_eq!(
+            h.read(path),
+            h.read(&format!("{RENDER_DIR}/{rel}")),
+            "{path}"
+        );
+        assert!(record.files.contains_key(path), "{path} not recorded");
+    }
+    // The service reads the config apply read, with the same overrides.
+    let service = h.read(BACKUP_SERVICE);
+    let exec = service
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart=");
+    assert_eq!(
+        exec,
+        format!(
+            "/usr/bin/gitlab-mattermost backup --keep 2 --to /var/backups/gitlab-mattermost --set \"backup.schedule=\\\"daily\\\"\" --set backup.keep=2 -- {}",
+            h.config.display()
+        )
+    );
+    assert!(h.read(BACKUP_TIMER).contains("\nOnCalendar=daily\n"));
+    // Applied again: nothing to do.
+    let (p, r, _) = apply_ok(&h, &DAILY);
+    assert!(p.is_empty(), "{:?}", steps(&p));
+    assert!(r.lines.is_empty(), "{:?}", r.lines);
+}
+
+#[test]
+fn a_changed_schedule_restarts_the_timer_only() {
+    let h = Host::new();
+    h.first_apply();
+    apply_ok(&h, &DAILY);
+    let (p, r, _) = apply_ok(&h, &["backup.schedule=\"Sun 04:00\"", "backup.keep=2"]);
+    assert!(!p.restarts_mattermost(), "{:?}", steps(&p));
+    assert!(steps(&p).contains(&Step::BackupTimer), "{:?}", steps(&p));
+    assert_eq!(r.ran("systemctl restart gitlab-mattermost-backup.timer"), 1);
+    assert!(h.read(BACKUP_TIMER).contains("\nOnCalendar=Sun 04:00\n"));
+}
+
+#[test]
+fn removing_the_schedule_disables_the_timer_and_removes_its_files() {
+    let h = Host::new();
+    h.first_apply();
+    apply_ok(&h, &DAILY);
+    let (p, r, _) = apply_ok(&h, &[]);
+    assert_eq!(
+        steps(&p),
+        vec![
+            Step::Render,
+            Step::BackupTimerOff,
+            Step::Install(Part::Backup),
+            Step::DaemonReload
+        ]
+    );
+    assert_eq!(
+        r.lines,
+        vec![
+            "systemctl disable --now gitlab-mattermost-backup.timer",
+            "systemctl daemon-reload"
+        ]
+    );
+    let record = Record::load(&h.root).unwrap();
+    for path in [BACKUP_SERVICE, BACKUP_TIMER, BACKUP_TMPFILES] {
+        assert!(!h.root.path(path).exists(), "{path} is still there");
+        assert!(!record.files.contains_key(path), "{path} still recorded");
+    }
+    assert!(!record.applied.contains_key("backup"));
+    let (p, _, _) = apply_ok(&h, &[]);
+    assert!(p.is_empty(), "{:?}", steps(&p));
+}
+
+#[test]
+fn the_dry_run_json_lists_the_backup_units() {
+    let h = Host::new();
+    h.first_apply();
+    let (_, p) = h.gather(&DAILY).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&plan_json(&p, &h.root, Duration::from_secs(1))).unwrap();
+    let text = json.to_string();
+    for path in [BACKUP_SERVICE, BACKUP_TIMER, BACKUP_TMPFILES] {
+        assert!(text.contains(path), "{path} not in {text}");
+    }
+    assert!(
+        text.contains("systemctl enable gitlab-mattermost-backup.timer"),
+        "{text}"
+    );
 }
