@@ -115,13 +115,6 @@ in
         '';
       }
       {
-        assertion = cfg.backup.enable -> cfg.database.kind == "local";
-        message = ''
-          services.gitlab-mattermost.backup.enable dumps the local database; with
-          database.kind = "external" back it up on the database host.
-        '';
-      }
-      {
         assertion =
           cfg.nginx.enable && url.scheme == "https" && !cfg.nginx.enableACME
           -> cfg.nginx.certificate != null && cfg.nginx.certificateKey != null;

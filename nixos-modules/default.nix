@@ -21,5 +21,6 @@
     ./gitlab.nix
     ./admin-cli.nix
     ./integrations.nix
+    ./backup.nix
   ];
 }

@@ -51,8 +51,8 @@ in
       defaultText = lib.literalMD "`gitlab-mattermost` (the full command) from this repository with `pkgs`";
       description = ''
         The full gitlab-mattermost command, which the GitLab registration (`gitlab register`)
-        and the integrations sync (`integrations sync`) oneshots run. Built only when one of
-        them is on. Admins who want the command on the host add it to
+        and the integrations sync (`integrations sync`) oneshots and the scheduled backup
+        (`backup`) run. Built only when one of them is on. Admins who want the command on the host add it to
         `environment.systemPackages`.
       '';
     };
@@ -115,9 +115,22 @@ in
       type = types.bool;
       default = false;
       description = ''
-        Dump the local database every day with `services.postgresqlBackup` (configure its
-        `location` and `startAt` there). Uploaded files in the data directory are not part of
-        the dump: back them up with the host's file backup.
+        Back up Mattermost on a schedule with `gitlab-mattermost backup`, as `apply` does on
+        other hosts: the database, the uploaded files, `config.json`, the plugins and the
+        secret files, into `backup.directory` (root's, mode 0700), keeping the newest
+        `backup.keep`. `gitlab-mattermost-backup.timer` runs it at `backup.schedule`
+        (`daily` unless set; setting `backup.schedule` alone turns it on too) with the full
+        command (`commandPackage`). Restore with `gitlab-mattermost restore --from DIR`.
+      '';
+    };
+
+    renderedBackup = mkOption {
+      type = types.nullOr types.package;
+      readOnly = true;
+      description = ''
+        Output of `gitlab-mattermost render` for the scheduled backup (with
+        `backup.schedule`): `gitlab-mattermost-backup.service` and `.timer`, run by the full
+        command, and the tmpfiles rule of `backup.directory`; `null` without a schedule.
       '';
     };
 

@@ -36,11 +36,9 @@ in
         '';
       })
 
-      (lib.mkIf cfg.backup.enable {
-        services.postgresqlBackup = {
-          enable = true;
-          databases = [ db.name ];
-        };
+      # The scheduled backup dumps the database once PostgreSQL is up.
+      (lib.mkIf (cfg.backup.schedule != null) {
+        systemd.services.gitlab-mattermost-backup.after = [ "postgresql.target" ];
       })
     ]
   );

@@ -50,18 +50,48 @@ let
   # - nginx's (the locations the virtual host includes) from the whole configuration, which
   #   the compiler thereby also checks as a whole.
   serviceConfigFile = pkgs.writeText "gitlab-mattermost-service.json" (
-    builtins.toJSON (finalConfig // { nginx.enable = false; })
+    builtins.toJSON (
+      finalConfig
+      // {
+        nginx.enable = false;
+        backup = { };
+      }
+    )
   );
   rendered = render "gitlab-mattermost-rendered" serviceConfigFile ''
     install -D -m 0444 "$out/systemd/mattermost.service" "$out/lib/systemd/system/mattermost.service"
     install -D -m 0444 "$out/tmpfiles.d/mattermost.conf" "$out/lib/tmpfiles.d/gitlab-mattermost.conf"
   '';
   renderedNginx = render "gitlab-mattermost-rendered-nginx" configFile "";
+
+  # Scheduled backups (backup.schedule): the service and timer `apply` installs on a plain
+  # host, rendered with the full command as the program (the lean compiler has no `backup`),
+  # apart from Mattermost's rendering so that a change to them restarts nothing. The service
+  # reads the configuration from GITLAB_MATTERMOST_CONFIG (backup.nix).
+  backupConfigFile = pkgs.writeText "gitlab-mattermost-backup.json" (
+    builtins.toJSON (
+      finalConfig
+      // {
+        nginx.enable = false;
+        mattermost = finalConfig.mattermost // {
+          wrapper = "${cfg.commandPackage}/bin/gitlab-mattermost";
+        };
+      }
+    )
+  );
+  renderedBackup = render "gitlab-mattermost-rendered-backup" backupConfigFile ''
+    install -D -m 0444 "$out/systemd/gitlab-mattermost-backup.service" "$out/lib/systemd/system/gitlab-mattermost-backup.service"
+    install -D -m 0444 "$out/systemd/gitlab-mattermost-backup.timer" "$out/lib/systemd/system/gitlab-mattermost-backup.timer"
+    install -D -m 0444 "$out/tmpfiles.d/gitlab-mattermost-backup.conf" "$out/lib/tmpfiles.d/gitlab-mattermost-backup.conf"
+  '';
 in
 {
   config = lib.mkIf (helpers.active config) {
     services.gitlab-mattermost = lib.mkMerge [
       { inherit finalConfig rendered renderedNginx; }
+      { renderedBackup = if cfg.backup.schedule != null then renderedBackup else null; }
+      # backup.enable: daily unless a schedule is given.
+      (lib.mkIf cfg.backup.enable { backup.schedule = lib.mkDefault "daily"; })
       # sops-nix and agenix write secrets under /run at every boot: the compiler's warning
       # about secret files on a tmpfs is for hosts where nothing does.
       { secretsProvisionedAtBoot = lib.mkDefault true; }

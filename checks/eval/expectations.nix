@@ -413,9 +413,27 @@ in
       && contains ''ALTER DATABASE "chat" OWNER TO "mm"'' custom.systemd.services.postgresql-setup.postStart;
   }
   {
-    name = "custom: backup.enable dumps the database";
+    name = "custom: backup.enable runs the full command's backup daily from the rendered timer";
     ok =
-      custom.services.postgresqlBackup.enable && custom.services.postgresqlBackup.databases == [ "chat" ];
+      customMm.finalConfig.backup.schedule == "daily"
+      && has custom.systemd.packages customMm.renderedBackup
+      && has custom.systemd.tmpfiles.packages customMm.renderedBackup
+      && contains ''"wrapper":"${customMm.commandPackage}/bin/gitlab-mattermost"'' customMm.renderedBackup.configFile.text
+      && has custom.systemd.timers.gitlab-mattermost-backup.wantedBy "timers.target"
+      && custom.systemd.services.gitlab-mattermost-backup.environment.GITLAB_MATTERMOST_CONFIG
+        == "${customMm.renderedNginx.configFile}"
+      && has custom.systemd.services.gitlab-mattermost-backup.after "postgresql.target"
+      && !custom.services.postgresqlBackup.enable;
+  }
+  {
+    name = "custom: the backup schedule is not in Mattermost's rendering (a change restarts nothing)";
+    ok =
+      (builtins.fromJSON (builtins.unsafeDiscardStringContext customMm.rendered.configFile.text)).backup
+      == { };
+  }
+  {
+    name = "minimal: no backup timer without backup.enable";
+    ok = !(minimal.systemd.timers ? gitlab-mattermost-backup) && mm.renderedBackup == null;
   }
   {
     name = "custom: ACME certificate paths, port 80 redirect and open ports";

@@ -44,6 +44,18 @@ let
     };
   };
 
+  timer = types.submodule {
+    options = {
+      wantedBy = strings;
+      timerConfig = anything;
+      unitConfig = anything;
+      overrideStrategy = option (types.enum [
+        "asDropinIfExists"
+        "asDropin"
+      ]) "asDropinIfExists";
+    };
+  };
+
   vhost = types.submodule {
     options = {
       serverName = option (types.nullOr types.str) null;
@@ -112,6 +124,7 @@ in
     systemd.packages = option (types.listOf types.package) [ ];
     systemd.tmpfiles.packages = option (types.listOf types.package) [ ];
     systemd.services = option (types.attrsOf service) { };
+    systemd.timers = option (types.attrsOf timer) { };
 
     services.nginx = {
       enable = flag;
