@@ -149,7 +149,7 @@ pub struct Diagnostic {
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Details {
     pub severity: Severity,
-    /// The file's text around the value, when the reader kept it (TOML and JSON files).
+    /// The file's text around the value, when the reader kept it (a file, not a `--set`).
     pub excerpt: Option<Excerpt>,
     /// Other values the problem is about.
     pub related: Vec<Related>,
@@ -217,8 +217,8 @@ impl Diagnostic {
     }
 
     /// The problem as rustc shows one: the message, ` --> file:line:column`, the line with
-    /// the value underlined, and the hint. Without the file's text (a Nix file, a `--set`,
-    /// an environment variable) the place leads the message on its one line.
+    /// the value underlined, and the hint. Without the file's text (a `--set`, an environment
+    /// variable, a line that may hold a secret) the place leads the message on its one line.
     pub fn render(&self, color: bool) -> String {
         use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 

@@ -116,7 +116,7 @@ fn a_setting_only_11_has_is_refused_for_10_11_with_the_version_named() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("site.toml:6:37: settings.ServiceSettings.ExperimentalStrictCSRFEnforcement:"),
+        err.contains("site.toml:6:1: settings.ServiceSettings.ExperimentalStrictCSRFEnforcement:"),
         "{err}"
     );
     assert!(
@@ -133,7 +133,7 @@ fn a_setting_only_11_has_is_refused_for_10_11_with_the_version_named() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("site.toml:6:37: settings.MM_AUTOTRANSLATIONSETTINGS_ENABLE: `MM_AUTOTRANSLATIONSETTINGS_ENABLE` does not exist in Mattermost 10.11 (added in Mattermost 11.7)"),
+        err.contains("site.toml:6:1: settings.MM_AUTOTRANSLATIONSETTINGS_ENABLE: `MM_AUTOTRANSLATIONSETTINGS_ENABLE` does not exist in Mattermost 10.11 (added in Mattermost 11.7)"),
         "{err}"
     );
 }
@@ -156,7 +156,7 @@ fn a_setting_11_removed_is_refused_there_and_accepted_for_10_11() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("site.toml:5:25: settings.ServiceSettings.StrictCSRFEnforcement: `ServiceSettings.StrictCSRFEnforcement` does not exist in Mattermost 11.7 (removed in Mattermost 11.7; it exists in 10.11)"),
+        err.contains("site.toml:5:1: settings.ServiceSettings.StrictCSRFEnforcement: `ServiceSettings.StrictCSRFEnforcement` does not exist in Mattermost 11.7 (removed in Mattermost 11.7; it exists in 10.11)"),
         "{err}"
     );
     let o = check(dir.path(), &on_10(removed));
@@ -172,11 +172,11 @@ fn a_setting_11_removed_is_refused_there_and_accepted_for_10_11() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("site.toml:5:17: settings.NotificationLogSettings.EnableConsole:"),
+        err.contains("site.toml:5:1: settings.NotificationLogSettings.EnableConsole:"),
         "{err}"
     );
     assert!(
-        err.contains("site.toml:6:16: settings.NotificationLogSettings.ConsoleLevel:"),
+        err.contains("site.toml:6:1: settings.NotificationLogSettings.ConsoleLevel:"),
         "{err}"
     );
     assert!(err.contains("2 errors found"), "{err}");

@@ -32,7 +32,7 @@ pub struct Layer {
     pub value: Value,
     /// Position of each key's value (of its name for a table, which has no one place).
     pub positions: BTreeMap<KeyPath, Pos>,
-    /// The file's text (TOML and JSON files; after a byte order mark), shown under messages.
+    /// The file's text (after a byte order mark), shown under messages; none for `--set`.
     pub text: Option<Arc<str>>,
     /// Byte range in `text` of each key's value (of its name for a table).
     pub spans: BTreeMap<KeyPath, Range<usize>>,
@@ -126,10 +126,9 @@ pub fn parse_text(source: &str, format: Format, text: &str) -> Result<Layer, Dia
     let parsed = match format {
         Format::Toml => toml::parse(text, (&mut spans, &mut key_spans), &mut found),
         Format::Json => json::parse(text, (&mut spans, &mut key_spans), &mut found),
-        Format::Nix => nix::parse(text, &mut positions),
+        Format::Nix => nix::parse(text, (&mut spans, &mut key_spans)),
     };
-    // The Nix reader records positions only: its messages keep their one line.
-    let shown: Option<Arc<str>> = (format != Format::Nix).then(|| Arc::from(text));
+    let shown: Option<Arc<str>> = Some(Arc::from(text));
     let index = LineIndex::new(text);
     positions.extend(spans.iter().map(|(k, r)| (k.clone(), index.pos(r.start))));
     let excerpt = |pos: Pos, span: Option<&Range<usize>>| {

@@ -4,12 +4,13 @@
 //! refused with the construct's name and line: such files should be evaluated to JSON first.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use rnix::ast::{self, HasEntry, InterpolPart, LiteralKind, UnaryOpKind};
 use rowan::ast::AstNode;
 use serde_json::{Map, Value};
 
-use super::{KeyPath, ParseFailure};
+use super::{KeyPath, ParseFailure, SpanMaps};
 use crate::diag::{LineIndex, Pos};
 
 const EVAL_HINT: &str = "only literal data is read from .nix files; evaluate it to JSON first: \
@@ -18,10 +19,7 @@ nix-instantiate --eval --strict --json FILE.nix > config.json";
 /// Nesting deeper than this is refused rather than risking the stack.
 const MAX_DEPTH: usize = 64;
 
-pub(super) fn parse(
-    text: &str,
-    positions: &mut BTreeMap<KeyPath, Pos>,
-) -> Result<Value, ParseFailure> {
+pub(super) fn parse(text: &str, (spans, key_spans): SpanMaps) -> Result<Value, ParseFailure> {
     let parsed = rnix::Root::parse(text);
     if let Some(err) = parsed.errors().first() {
         return Err(syntax_error(text, err));
@@ -36,7 +34,8 @@ pub(super) fn parse(
     })?;
     let mut conv = Converter {
         index: LineIndex::new(text),
-        positions,
+        spans,
+        key_spans,
     };
     conv.expr(&expr, &mut Vec::new())
 }
@@ -60,7 +59,16 @@ fn syntax_error(text: &str, err: &rnix::ParseError) -> ParseFailure {
 
 struct Converter<'a> {
     index: LineIndex<'a>,
-    positions: &'a mut BTreeMap<KeyPath, Pos>,
+    /// Where each value is (the name, for an attribute set over several lines or a name
+    /// that only leads to others, as in `a.b = 1`).
+    spans: &'a mut BTreeMap<KeyPath, Range<usize>>,
+    /// Where each name is.
+    key_spans: &'a mut BTreeMap<KeyPath, Range<usize>>,
+}
+
+fn range(node: &impl AstNode) -> Range<usize> {
+    let r = node.syntax().text_range();
+    usize::from(r.start())..usize::from(r.end())
 }
 
 impl Converter<'_> {
@@ -123,7 +131,7 @@ impl Converter<'_> {
                 .ok_or_else(|| (self.pos(&entry), "missing attribute name".to_string(), None))?;
             let mut keys = Vec::new();
             for attr in attrpath.attrs() {
-                keys.push((self.attr_name(&attr)?, self.pos(&attr)));
+                keys.push((self.attr_name(&attr)?, range(&attr)));
             }
             let value_expr = entry.value().ok_or_else(|| {
                 (
@@ -133,9 +141,20 @@ impl Converter<'_> {
                 )
             })?;
             let depth = path.len();
-            for (k, pos) in &keys {
+            let value_span = range(&value_expr);
+            let one_line =
+                self.index.pos(value_span.start).line == self.index.pos(value_span.end).line;
+            let last = keys.len().saturating_sub(1);
+            for (i, (k, name)) in keys.iter().enumerate() {
                 path.push(k.clone());
-                self.positions.entry(path.clone()).or_insert(*pos);
+                let value =
+                    if i == last && (one_line || !matches!(value_expr, ast::Expr::AttrSet(_))) {
+                        value_span.clone()
+                    } else {
+                        name.clone()
+                    };
+                self.spans.entry(path.clone()).or_insert(value);
+                self.key_spans.entry(path.clone()).or_insert(name.clone());
             }
             let value = self.expr(&value_expr, path)?;
             path.truncate(depth);
@@ -157,7 +176,7 @@ impl Converter<'_> {
         let mut items = Vec::new();
         for (i, item) in list.items().enumerate() {
             path.push(i.to_string());
-            self.positions.insert(path.clone(), self.pos(&item));
+            self.spans.insert(path.clone(), range(&item));
             items.push(self.expr(&item, path)?);
             path.pop();
         }
@@ -270,7 +289,7 @@ mod tests {
     use super::*;
 
     fn eval(text: &str) -> Result<Value, ParseFailure> {
-        parse(text, &mut BTreeMap::new())
+        parse(text, (&mut BTreeMap::new(), &mut BTreeMap::new()))
     }
 
     #[test]

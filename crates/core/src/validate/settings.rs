@@ -840,13 +840,15 @@ fn walk(name: &str, value: &Value, path: &KeyPath, b: &mut Builder) {
 }
 
 fn unknown(b: &mut Builder, name: &str, path: &KeyPath) {
+    // The name is what is wrong: it is pointed at.
     if let Some(d) = not_in_version(b.catalogue, name, path) {
-        return (b.report)(d, path);
+        return (b.report)(d.about_the_key(), path);
     }
     let mut d = Diagnostic::new(
         path.join("."),
         format!("`{name}` is not a Mattermost setting (Mattermost would silently ignore it)"),
-    );
+    )
+    .about_the_key();
     if let Some(s) = b.catalogue.suggest(name) {
         d = d.with_hint(format!("did you mean `{s}`?"));
     } else {
