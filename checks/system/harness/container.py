@@ -51,6 +51,10 @@ PACKAGES = [
     "curl",
     "procps",
     "less",
+    # The acme scenario's ACME client (docs/certificates.md), against Pebble.
+    "certbot",
+    # python3-cryptography needs it through a virtual package debootstrap does not resolve.
+    "python3-cffi-backend",
 ]
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The environment every command in the tree runs with: nothing inherited from the host.
