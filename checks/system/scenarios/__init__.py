@@ -4,6 +4,7 @@ harness's Context and returns a one-paragraph summary of what it proved, or rais
 ScenarioFailed saying what did not hold."""
 
 from . import acme, apply, basic, env, integrations, lifecycle, oauth, omnibus, smtp, upgrade
+from . import backup_timer
 
 SCENARIOS = {
     "basic": basic.run,
@@ -12,6 +13,7 @@ SCENARIOS = {
     "smtp": smtp.run,
     "lifecycle": lifecycle.run,
     "apply": apply.run,
+    "backup_timer": backup_timer.run,
     "acme": acme.run,
     "integrations": integrations.run,
     # Last: it replaces the server's release (and puts it back).
