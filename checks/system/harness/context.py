@@ -40,6 +40,8 @@ class Context:
         self.timings = {}
         self.admin_password = "Adm1n-" + secrets.token_hex(8)
         self._admin_ready = False
+        # Set by the local_mode scenario while Mattermost runs without local mode.
+        self.local_mode_off = None
         # Set by the harness: the base tree, the staged install files, the transfer directory,
         # the Omnibus fixture; containers a scenario booted besides this one.
         self.tree = self.new_tree = self.staged = self.transfer = self.omnibus_fixture = None
@@ -159,7 +161,10 @@ class Context:
 
     @property
     def local_mode(self):
-        """Whether the config keeps Mattermost's local mode on (the default)."""
+        """Whether Mattermost runs with local mode (the default): as the config says, unless a
+        scenario turned it off with `reconfigure` (`local_mode_off`)."""
+        if self.local_mode_off is not None:
+            return not self.local_mode_off
         return self.site.env.get("MM_SERVICESETTINGS_ENABLELOCALMODE") == "true"
 
     def mmctl(self, *args, check=True):
@@ -207,7 +212,10 @@ class Context:
                          {"login_id": ADMIN["username"], "password": self.admin_password}, check=False)
         if not (isinstance(login, dict) and login.get("username") == ADMIN["username"]):
             made = self.api("POST", "/api/v4/users", {"email": ADMIN["email"], "username": ADMIN["username"],
-                                                     "password": self.admin_password})
+                                                     "password": self.admin_password}, check=False)
+            expect(isinstance(made, dict) and made.get("username") == ADMIN["username"],
+                   "local mode is off and Mattermost refused the system test's first account "
+                   f"(sign-up with email off?), so nothing can administer it: {made}")
             expect(isinstance(made, dict) and "system_admin" in made.get("roles", ""),
                    f"the first account made through the API is no system admin: {made}")
         self.container.write("/root/.mmctl-admin-password", self.admin_password, 0o600)

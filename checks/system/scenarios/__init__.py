@@ -5,6 +5,7 @@ ScenarioFailed saying what did not hold."""
 
 from . import acme, apply, basic, env, integrations, lifecycle, oauth, omnibus, smtp, upgrade
 from . import backup_timer
+from . import local_mode
 
 SCENARIOS = {
     "basic": basic.run,
@@ -15,6 +16,7 @@ SCENARIOS = {
     "apply": apply.run,
     "backup_timer": backup_timer.run,
     "acme": acme.run,
+    "local_mode": local_mode.run,
     "integrations": integrations.run,
     # Last: it replaces the server's release (and puts it back).
     "upgrade": upgrade.run,
