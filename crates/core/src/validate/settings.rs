@@ -684,6 +684,11 @@ pub(super) fn local_mode(config: &Config, b: &mut Builder) -> Option<LocalMode> 
     let runtime = config.account.user.clone();
     let runtime_prefix = format!("/run/{runtime}/");
     let Some(set) = b.values.get(LOCAL_MODE_SOCKET) else {
+        // A bad account name is reported as such; the socket named after it is no second
+        // problem (local mode being on by default would otherwise repeat it as a setting's).
+        if crate::syntax::names::system_name_problem(&runtime).is_some() {
+            return None;
+        }
         let socket = format!("{runtime_prefix}mattermost_local.socket");
         let from = b
             .values
