@@ -13,12 +13,116 @@ let
     certificate = "/var/lib/certs/${host}/fullchain.pem";
     certificateKey = "/var/lib/certs/${host}/key.pem";
   };
+
+  # The modules a flake of the docs hands nixpkgs.lib.nixosSystem for nixosConfigurations.chat
+  # (its gitlab-mattermost.nixosModules.default left out: the harnesses add the module).
+  flakeModules =
+    file:
+    let
+      outputs = (import file).outputs {
+        nixpkgs.lib.nixosSystem =
+          {
+            modules,
+            system ? null,
+          }:
+          {
+            inherit modules;
+          };
+        gitlab-mattermost.nixosModules.default = { };
+      };
+    in
+    outputs.nixosConfigurations.chat.modules;
+
+  # What sops-nix and agenix declare that the docs' snippets use: each secret's path under /run.
+  secretsModules =
+    { lib, ... }:
+    let
+      secrets =
+        directory: extra:
+        lib.mkOption {
+          default = { };
+          type = lib.types.attrsOf (
+            lib.types.submodule (
+              { name, ... }:
+              {
+                options = extra // {
+                  path = lib.mkOption {
+                    type = lib.types.str;
+                    default = "${directory}/${name}";
+                  };
+                };
+              }
+            )
+          );
+        };
+    in
+    {
+      options.sops.secrets = secrets "/run/secrets" { };
+      options.age.secrets = secrets "/run/agenix" {
+        file = lib.mkOption { type = lib.types.path; };
+      };
+    };
 in
 rec {
   # The README's NixOS snippet, as it is there (a test keeps the two equal).
   readme = {
     system = "x86_64-linux";
     module = import ../../examples/nixos/readme-module.nix;
+  };
+
+  # The Nix snippets of docs/*.md, each as the file under examples/nixos/ it is shown from (the
+  # same test keeps them equal).
+
+  # docs/nixos.md, "Quick start": the flake, and the configuration.nix it names.
+  nixosQuickStart = {
+    system = "x86_64-linux";
+    module.imports = flakeModules ../../examples/nixos/nixos-quick-start/flake.nix;
+  };
+  nixosQuickStartConfiguration = {
+    system = "x86_64-linux";
+    module = ../../examples/nixos/nixos-quick-start/configuration.nix;
+  };
+
+  # docs/nixos.md, "Backups", "Secrets" and "Sign in with GitLab", each added to the quick
+  # start's configuration.
+  nixosBackup = {
+    system = "x86_64-linux";
+    module = ../../examples/nixos/nixos-backup.nix;
+  };
+  nixosSecretFile = {
+    system = "x86_64-linux";
+    module = ../../examples/nixos/nixos-secret-file.nix;
+  };
+  nixosSops = {
+    system = "x86_64-linux";
+    module.imports = [
+      secretsModules
+      ../../examples/nixos/nixos-sops.nix
+    ];
+  };
+  nixosAgenix = {
+    system = "x86_64-linux";
+    module.imports = [
+      secretsModules
+      ../../examples/nixos/nixos-agenix.nix
+    ];
+  };
+  nixosGitlabSignIn = {
+    system = "x86_64-linux";
+    module = ../../examples/nixos/nixos-gitlab-sign-in.nix;
+  };
+
+  # docs/integrations.md, "On NixOS".
+  integrationsDoc = {
+    system = "x86_64-linux";
+    module = ../../examples/nixos/integrations.nix;
+  };
+
+  # docs/migrating-from-nixpkgs.md, step 3: the host's configuration importing the module the
+  # importer wrote.
+  migratingFromNixpkgs = {
+    system = "x86_64-linux";
+    module = ../../examples/nixos/migrating-from-nixpkgs/configuration.nix;
   };
 
   # Everything at its default: local PostgreSQL, nginx with https.

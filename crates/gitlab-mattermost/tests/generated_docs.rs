@@ -211,28 +211,130 @@ fn every_command_line_in_the_guides_parses() {
     assert!(checked >= 12, "only {checked} command lines found");
 }
 
-/// The README's NixOS snippet is examples/nixos/readme-module.nix, which the module's
-/// evaluation checks evaluate (host `readme`): the README must show it as it is.
-#[test]
-fn the_readme_nixos_snippet_is_the_evaluated_module() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
-    let module = std::fs::read_to_string(root.join("examples/nixos/readme-module.nix"))
-        .expect("examples/nixos/readme-module.nix");
-    let shown: String = module
-        .lines()
+/// Lines without the indentation they all share (empty lines stay empty).
+fn dedented(lines: &[&str]) -> Vec<String> {
+    let indent = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .min()
+        .unwrap_or(0);
+    lines
+        .iter()
         .map(|l| {
-            if l.is_empty() {
-                "\n".to_string()
+            if l.trim().is_empty() {
+                String::new()
             } else {
-                format!("        {l}\n")
+                l[indent..].trim_end().to_string()
             }
         })
+        .collect()
+}
+
+/// Whether `needle`'s lines are consecutive lines of `haystack`, both without their common
+/// indentation.
+fn shown_in(needle: &[&str], haystack: &[&str]) -> bool {
+    let needle = dedented(needle);
+    !needle.is_empty()
+        && haystack.len() >= needle.len()
+        && (0..=haystack.len() - needle.len())
+            .any(|at| dedented(&haystack[at..at + needle.len()]) == needle)
+}
+
+/// The ```nix blocks of a Markdown file: the line above each (its marker, if any), the line
+/// number of its fence and its lines.
+fn nix_blocks(markdown: &str) -> Vec<(String, usize, Vec<&str>)> {
+    let lines: Vec<&str> = markdown.lines().collect();
+    let mut blocks = Vec::new();
+    let mut at = 0;
+    while at < lines.len() {
+        let fence = lines[at].trim();
+        if !fence.starts_with("```") {
+            at += 1;
+            continue;
+        }
+        let end = (at + 1..lines.len())
+            .find(|&i| lines[i].trim() == "```")
+            .unwrap_or(lines.len());
+        if fence == "```nix" {
+            let above = if at == 0 { "" } else { lines[at - 1].trim() };
+            blocks.push((above.to_string(), at + 1, lines[at + 1..end].to_vec()));
+        }
+        at = end + 1;
+    }
+    blocks
+}
+
+/// Every Nix snippet of the README and the docs is evaluated: the line above it is
+/// `<!-- evaluated: examples/nixos/FILE -->`, FILE shows the snippet as it is (or, for a flake
+/// such as the README's, the snippet shows FILE as its module), both without their common
+/// indentation, and checks/eval/hosts.nix evaluates FILE as a host, with the module, in
+/// checks/eval/run and in the flake's module-eval check.
+#[test]
+fn every_nix_snippet_in_the_docs_is_an_evaluated_host() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // hosts.nix without its comments.
+    let hosts: String = std::fs::read_to_string(root.join("checks/eval/hosts.nix"))
+        .expect("checks/eval/hosts.nix")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| format!("{l}\n"))
         .collect();
-    assert!(
-        readme.contains(&shown),
-        "README.md's NixOS snippet differs from examples/nixos/readme-module.nix:\n{shown}"
-    );
+    let mut docs = vec![root.join("README.md")];
+    let mut guides: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/")
+        .map(|entry| entry.expect("docs/ entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "md"))
+        .collect();
+    guides.sort();
+    docs.extend(guides);
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for doc in &docs {
+        let name = doc.strip_prefix(&root).unwrap_or(doc).display().to_string();
+        let text = std::fs::read_to_string(doc).expect("a Markdown file");
+        for (above, line, block) in nix_blocks(&text) {
+            checked += 1;
+            let Some(file) = above
+                .strip_prefix("<!-- evaluated: ")
+                .and_then(|rest| rest.strip_suffix(" -->"))
+                .map(str::trim)
+            else {
+                problems.push(format!(
+                    "{name}:{line}: a Nix snippet without `<!-- evaluated: examples/nixos/FILE -->` right above it"
+                ));
+                continue;
+            };
+            if !file.starts_with("examples/nixos/") || file.contains("..") {
+                problems.push(format!(
+                    "{name}:{line}: `{file}` is not a file under examples/nixos/"
+                ));
+                continue;
+            }
+            let Ok(module) = std::fs::read_to_string(root.join(file)) else {
+                problems.push(format!("{name}:{line}: {file} does not exist"));
+                continue;
+            };
+            let module: Vec<&str> = module.lines().collect();
+            let flake_around_it = block.iter().any(|l| l.trim_start().starts_with("outputs"))
+                && shown_in(&module, &block);
+            if !shown_in(&block, &module) && !flake_around_it {
+                problems.push(format!(
+                    "{name}:{line}: the snippet differs from {file}; the snippet is:\n{}",
+                    block.join("\n")
+                ));
+            }
+            if !hosts.contains(&format!("../../{file};"))
+                && !hosts.contains(&format!("../../{file}\n"))
+            {
+                problems.push(format!(
+                    "{name}:{line}: checks/eval/hosts.nix does not evaluate {file}"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(checked >= 10, "only {checked} Nix snippets found");
 }
 
 /// The admin's commands are the list `--help` shows; the ones for units, packagers and

@@ -1,0 +1,4 @@
+{
+  imports = [ ./gitlab-mattermost.nix ];
+  # services.mattermost = { … };   # removed
+}
