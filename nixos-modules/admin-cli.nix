@@ -1,6 +1,9 @@
-# `mattermost-admin`: mmctl in local mode, as the service user, over Mattermost's local-mode
-# socket (no login, no token). Local mode is switched on through the settings, with the
-# socket in the data directory unless the settings put it elsewhere (as a configuration
+# The admin's commands, the same as on a plain host: `gitlab-mattermost` (status, doctor,
+# mmctl, backup, logs, psql, …) finds this host's checked configuration without an argument,
+# and `mattermost-admin` is mmctl in local mode, as the service user, over Mattermost's
+# local-mode socket (no login, no token). Local mode is on (the compiler's default), with the
+# socket where plain hosts have it, /run/<account.user>/mattermost_local.socket (the unit's
+# RuntimeDirectory=, mode 0750), unless the settings put it elsewhere (as a configuration
 # imported from nixpkgs' services.mattermost may).
 {
   config,
@@ -12,8 +15,15 @@ let
   cfg = config.services.gitlab-mattermost;
   helpers = import ./lib.nix { inherit lib; };
   inherit (cfg.account) user;
-  defaultSocket = "${cfg.directories.data}/mattermost.sock";
+  defaultSocket = "/run/${user}/mattermost_local.socket";
   socket = cfg.settings.ServiceSettings.LocalModeSocketLocation or defaultSocket;
+
+  # The full command with this host's configuration as its default (the configuration holds
+  # secret file paths only, never a secret).
+  gitlab-mattermost = pkgs.writeShellScriptBin "gitlab-mattermost" ''
+    export GITLAB_MATTERMOST_CONFIG="''${GITLAB_MATTERMOST_CONFIG:-${cfg.renderedNginx.configFile}}"
+    exec ${cfg.commandPackage}/bin/gitlab-mattermost "$@"
+  '';
 
   mattermost-admin = pkgs.writeShellScriptBin "mattermost-admin" ''
     set -euo pipefail
@@ -33,11 +43,11 @@ let
 in
 {
   config = lib.mkIf (helpers.active config) {
-    environment.systemPackages = [ mattermost-admin ];
+    environment.systemPackages = [
+      gitlab-mattermost
+      mattermost-admin
+    ];
 
-    services.gitlab-mattermost.settings.ServiceSettings = {
-      EnableLocalMode = lib.mkDefault true;
-      LocalModeSocketLocation = lib.mkDefault defaultSocket;
-    };
+    services.gitlab-mattermost.settings.ServiceSettings.EnableLocalMode = lib.mkDefault true;
   };
 }

@@ -313,6 +313,26 @@ in
       && !(mm.finalConfig.backup or { } ? enable);
   }
   {
+    name = "minimal: the socket is where plain hosts have it (the rendered unit's RuntimeDirectory)";
+    ok =
+      !(mm.finalConfig.settings.ServiceSettings ? LocalModeSocketLocation)
+      && lib.any (
+        package:
+        lib.getName package == "mattermost-admin"
+        && contains "MMCTL_LOCAL_SOCKET_PATH=/run/mattermost/mattermost_local.socket" package.text
+      ) minimal.environment.systemPackages;
+  }
+  {
+    name = "minimal: gitlab-mattermost finds the checked configuration and runs the full command";
+    ok = lib.any (
+      package:
+      lib.getName package == "gitlab-mattermost"
+      && contains "GITLAB_MATTERMOST_CONFIG" package.text
+      && contains "${mm.renderedNginx.configFile}" package.text
+      && contains "${mm.commandPackage}/bin/gitlab-mattermost" package.text
+    ) minimal.environment.systemPackages;
+  }
+  {
     name = "minimal: local mode is on for mattermost-admin";
     ok =
       mm.finalConfig.settings.ServiceSettings.EnableLocalMode
