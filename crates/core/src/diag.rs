@@ -276,19 +276,16 @@ impl Diagnostic {
         if let Some(h) = &self.hint {
             group = group.element(hint.clone().message(h.as_str()));
         }
-        // Related values without a file to show are named as notes.
+        // Related values set where no text is shown (a `--set`) are named as notes; a default
+        // has no place, and the message names it.
         for r in &self.details.related {
             let placed = matches!(
                 (&r.origin, &r.excerpt, shown),
                 (Some(o), Some(_), Some(_)) if o.pos.is_some()
             );
-            if !placed {
-                let at = r
-                    .origin
-                    .as_ref()
-                    .map_or(String::new(), |o| format!(" ({o})"));
+            if let (false, Some(o)) = (placed, &r.origin) {
                 group = group.element(Level::NOTE.message(format!(
-                    "{}{at}: {}",
+                    "{} ({o}): {}",
                     r.path.join("."),
                     r.label
                 )));

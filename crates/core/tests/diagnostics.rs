@@ -88,6 +88,23 @@ fn a_tls_mode_that_does_not_fit_the_port_points_at_both() {
 }
 
 #[test]
+fn a_secret_file_emptied_at_boot_is_placed_at_its_key_without_its_line() {
+    let out = printed(
+        "v.toml",
+        &format!(
+            "{HTTP}[smtp]\nenable = true\nserver = \"mail.example.com\"\n\
+             feedback_email = \"mm@example.com\"\nauth = true\nusername = \"u\"\npassword_file = \"/run/secrets/smtp\"\n"
+        ),
+        &[],
+    );
+    assert!(
+        out.starts_with("warning: v.toml:8:17: /run/secrets/smtp is a secret file on a directory emptied at boot"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 1, "{out}");
+}
+
+#[test]
 fn a_set_keeps_its_one_line() {
     let out = printed("good.toml", HTTP, &["listen.port=abc"]);
     assert_eq!(

@@ -188,7 +188,12 @@ fn locate(layered: &Layered, mut d: Diagnostic, path: &[String]) -> Diagnostic {
         }
     }
     for r in &mut d.details.related {
-        if let Some((origin, excerpt)) = layered.locate(&r.path) {
+        // Only where it is set: a default has no place (a table holding it would mislead).
+        let set = layered
+            .layers
+            .iter()
+            .any(|l| l.positions.contains_key(&r.path));
+        if let Some((origin, excerpt)) = layered.locate(&r.path).filter(|_| set) {
             r.origin = Some(origin);
             r.excerpt = excerpt;
         }
@@ -337,7 +342,7 @@ fn resolve(config: Config, ctx: &Context, report: &mut Report) -> Option<Plan> {
     } = b;
     let sign_in = lines::check(&config, &values, report, &mut warnings);
     if !config.secrets_provisioned_at_boot {
-        pitfalls::volatile_secrets(credentials.values(), &mut warnings);
+        pitfalls::volatile_secrets(credentials.values(), &ctx.layered.merged, &mut warnings);
     }
     let env = environment(&config, &values, report);
     Some(Plan {

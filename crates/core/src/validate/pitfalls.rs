@@ -230,6 +230,7 @@ const VOLATILE: &[&str] = &["/run/", "/var/run/", "/tmp/", "/dev/shm/"];
 /// at every boot.
 pub(super) fn volatile_secrets<'a>(
     credentials: impl Iterator<Item = &'a super::Credential>,
+    merged: &serde_json::Value,
     warnings: &mut super::Warnings,
 ) {
     let mut paths: Vec<&str> = credentials
@@ -239,8 +240,31 @@ pub(super) fn volatile_secrets<'a>(
     paths.sort_unstable();
     paths.dedup();
     for path in paths {
-        super::warn(warnings, "", format!(
+        let text = format!(
             "{path} is a secret file on a directory emptied at boot: after the next reboot it is gone and Mattermost fails at LoadCredential=. Keep secret files on persistent storage (e.g. /etc/gitlab-mattermost-secrets/, root-only), or set secrets_provisioned_at_boot = true when something writes them at every boot (sops-nix, agenix)"
-        ));
+        );
+        // Placed at the first key naming the file.
+        let at = key_naming(merged, path, &mut Vec::new()).unwrap_or_default();
+        warnings.push((Diagnostic::warning("", text), at));
+    }
+}
+
+/// The first key path (in the config's order) whose value is `file` and that holds the path
+/// of a secret.
+fn key_naming(
+    value: &serde_json::Value,
+    file: &str,
+    path: &mut Vec<String>,
+) -> Option<Vec<String>> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s == file && super::is_secret_path_key(path) => Some(path.clone()),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            path.push(k.clone());
+            let found = key_naming(v, file, path);
+            path.pop();
+            found
+        }),
+        _ => None,
     }
 }
