@@ -110,15 +110,14 @@ let
     ok = unknown == [ ];
   };
 
-  # What the module hands the compiler for each host it accepts, for `gitlab-mattermost check`.
-  accepted = [
-    "minimal"
-    "custom"
-    "gitlabLocal"
-    "gitlabRemote"
-    "integrations"
-    "mattermost11"
-  ];
+  # What the module hands the compiler for each host it accepts (every host not marked
+  # `rejected`, the docs' snippets among them), for `gitlab-mattermost check`. The aarch64 host
+  # only shows the module refuses other platforms.
+  accepted = lib.attrNames (
+    lib.filterAttrs (
+      _: spec: !(spec.rejected or false) && spec.system == "x86_64-linux"
+    ) hostSpecs
+  );
   # The VM scenarios of checks/vm, evaluated over the stubs (vm.nix).
   vmScenarios = import ./vm.nix {
     inherit lib;
