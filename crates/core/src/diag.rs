@@ -220,7 +220,7 @@ impl Diagnostic {
     /// the value underlined, and the hint. Without the file's text (a `--set`, an environment
     /// variable, a line that may hold a secret) the place leads the message on its one line.
     pub fn render(&self, color: bool) -> String {
-        use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+        use annotate_snippets::{Group, Level, Renderer};
 
         let level = match self.details.severity {
             Severity::Error => Level::ERROR,
@@ -241,36 +241,23 @@ impl Diagnostic {
         title.push_str(&self.message);
         let mut group = Group::with_title(level.primary_title(title));
         if let Some((origin, excerpt)) = shown {
-            let mut primary = AnnotationKind::Primary.span(excerpt.span());
-            if self.message.chars().count() <= LABEL_LIMIT {
-                primary = primary.label(self.message.as_str());
-            }
-            let mut snippet = Snippet::source(&*excerpt.text)
-                .path(origin.source.as_str())
-                .annotation(primary);
+            let same_file = |e: &&Excerpt| e.text == excerpt.text;
+            let mut here = vec![(excerpt, Some(self.message.as_str()), true)];
             let mut elsewhere = Vec::new();
             for r in &self.details.related {
                 match (&r.origin, &r.excerpt) {
-                    (Some(o), Some(e)) if o.source == origin.source && e.text == excerpt.text => {
-                        snippet = snippet.annotation(
-                            AnnotationKind::Context
-                                .span(e.span())
-                                .label(r.label.as_str()),
-                        );
+                    (Some(o), Some(e)) if o.source == origin.source && same_file(&e) => {
+                        here.push((e, Some(r.label.as_str()), false));
                     }
-                    (Some(o), Some(e)) if o.pos.is_some() => elsewhere.push(
-                        Snippet::source(&*e.text)
-                            .path(o.source.as_str())
-                            .annotation(
-                                AnnotationKind::Context
-                                    .span(e.span())
-                                    .label(r.label.as_str()),
-                            ),
-                    ),
+                    (Some(o), Some(e)) if o.pos.is_some() => {
+                        elsewhere.push(snippet(&o.source, &[(e, Some(r.label.as_str()), false)]));
+                    }
                     _ => {}
                 }
             }
-            group = group.element(snippet).elements(elsewhere);
+            group = group
+                .element(snippet(&origin.source, &here))
+                .elements(elsewhere);
         }
         let hint = Level::HELP.with_name(Some("hint"));
         if let Some(h) = &self.hint {
@@ -304,6 +291,44 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render(false))
     }
+}
+
+/// The lines of a file holding `annotations` (the primary one's label is shown when short),
+/// as the renderer takes them: only those lines (and any between), so that a large file with
+/// many problems is not gone through once per problem.
+fn snippet<'a>(
+    source: &'a str,
+    annotations: &[(&'a Excerpt, Option<&'a str>, bool)],
+) -> annotate_snippets::Snippet<'a, annotate_snippets::Annotation<'a>> {
+    use annotate_snippets::{AnnotationKind, Snippet};
+    let spans: Vec<_> = annotations.iter().map(|(e, _, _)| e.span()).collect();
+    let Some(text) = annotations.first().map(|(e, _, _)| &*e.text) else {
+        return Snippet::source("").path(source);
+    };
+    let start = spans.iter().map(|s| s.start).min().unwrap_or(0);
+    let end = spans.iter().map(|s| s.end).max().unwrap_or(0);
+    let lines = crate::sources::lines_of(text, &(start..end));
+    let first_line = text
+        .get(..lines.start)
+        .map_or(0, |t| t.matches('\n').count())
+        + 1;
+    let mut snippet = Snippet::source(text.get(lines.clone()).unwrap_or_default())
+        .line_start(first_line)
+        .path(source);
+    for ((_, label, primary), span) in annotations.iter().zip(spans) {
+        let kind = if *primary {
+            AnnotationKind::Primary
+        } else {
+            AnnotationKind::Context
+        };
+        let mut a = kind.span(span.start - lines.start..span.end - lines.start);
+        match label {
+            Some(l) if !*primary || l.chars().count() <= LABEL_LIMIT => a = a.label(*l),
+            _ => {}
+        }
+        snippet = snippet.annotation(a);
+    }
+    snippet
 }
 
 /// Whether diagnostics on stderr are coloured: only on a terminal, and never when

@@ -38,6 +38,8 @@ pub struct Layer {
     pub spans: BTreeMap<KeyPath, Range<usize>>,
     /// Byte range in `text` of each key's name.
     pub key_spans: BTreeMap<KeyPath, Range<usize>>,
+    /// Position of each key's name.
+    pub key_positions: BTreeMap<KeyPath, Pos>,
     /// Values the reader could not take as they are but read on (a TOML date-time, a JSON
     /// key given twice): reported with every other problem, never alone.
     pub problems: Vec<(KeyPath, Diagnostic)>,
@@ -131,6 +133,10 @@ pub fn parse_text(source: &str, format: Format, text: &str) -> Result<Layer, Dia
     let shown: Option<Arc<str>> = Some(Arc::from(text));
     let index = LineIndex::new(text);
     positions.extend(spans.iter().map(|(k, r)| (k.clone(), index.pos(r.start))));
+    let key_positions = key_spans
+        .iter()
+        .map(|(k, r)| (k.clone(), index.pos(r.start)))
+        .collect();
     let excerpt = |pos: Pos, span: Option<&Range<usize>>| {
         let span = span
             .cloned()
@@ -165,6 +171,7 @@ pub fn parse_text(source: &str, format: Format, text: &str) -> Result<Layer, Dia
             text: shown.clone(),
             spans,
             key_spans,
+            key_positions,
             problems,
         }),
         Ok(_) => Err(
@@ -307,6 +314,7 @@ pub fn parse_overrides(sets: &[String]) -> Result<Layer, Diagnostics> {
         text: None,
         spans: BTreeMap::new(),
         key_spans: BTreeMap::new(),
+        key_positions: BTreeMap::new(),
         problems: Vec::new(),
     })
 }
@@ -414,11 +422,12 @@ impl Layered {
                 .find(|layer| layer.positions.contains_key(path));
             let at_key = setting.and_then(|layer| {
                 let span = layer.key_spans.get(path)?;
+                let pos = layer.key_positions.get(path)?;
                 let text = layer.text.as_ref()?;
                 Some((
                     Origin {
                         source: layer.source.clone(),
-                        pos: Some(Pos::from_offset(text, span.start)),
+                        pos: Some(*pos),
                     },
                     Some(Excerpt {
                         text: text.clone(),

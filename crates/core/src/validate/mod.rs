@@ -253,7 +253,15 @@ fn in_source_order(errors: Diagnostics, sources: &[&str]) -> Diagnostics {
     };
     all.sort_by_key(rank);
     let mut seen = BTreeSet::new();
-    all.retain(|d| seen.insert(d.to_string()));
+    // The same problem twice (the same place, key, message and hint) is shown once.
+    all.retain(|d| {
+        seen.insert((
+            d.origin.clone(),
+            d.key.clone(),
+            d.message.clone(),
+            d.hint.clone(),
+        ))
+    });
     Diagnostics(all)
 }
 
