@@ -1,4 +1,4 @@
-# Generated from the configuration schema (crates/core/src/schema.rs).
+# Generated from the configuration schema (crates/catalogue/src/schema.rs).
 # Do not edit: run `cargo run -- nixos-options --names > nixos-modules/names.nix`.
 #
 # The compiler's name of every option declared in options.nix: an option maps to the

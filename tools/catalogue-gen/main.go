@@ -6,7 +6,7 @@
 // Which Mattermost version it describes is decided by the server/public version this module
 // requires: go.mod for 10.11, go.11.mod for the 11 line (catalogue "11.7") (see regenerate.sh).
 //
-//	go run -mod=readonly . > ../../crates/core/data/mattermost-settings-10.11.tsv
+//	go run -mod=readonly . > ../../crates/catalogue/data/mattermost-settings-10.11.tsv
 package main
 
 import (

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerate the per-version settings catalogues in crates/core/data/ from
+# Regenerate the per-version settings catalogues in crates/catalogue/data/ from
 # Mattermost's own configuration model. Each supported Mattermost version has a go.mod
 # naming the server/public module version it is read from:
 #   10.11  go.mod       (server/public v0.1.16: the 10.11 line at its branch point)
@@ -8,7 +8,7 @@
 # go.sum / go.11.sum pin every module, so this needs no checksum database.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-data="$here/../../crates/core/data"
+data="$here/../../crates/catalogue/data"
 cd "$here"
 gen() { # version modfile
     out="$data/mattermost-settings-$1.tsv"

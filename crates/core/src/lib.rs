@@ -3,7 +3,10 @@
 //! plus `exec`, which the unit runs at every start. Nothing here talks to a network: the
 //! importers and the operations commands are crates of their own, built on this one.
 
-pub mod catalogue;
+// The schema and the settings catalogue live in a crate of their own (compiled apart: a lower
+// peak of memory); they are part of the compiler's API here as before.
+pub use gitlab_mattermost_catalogue::{catalogue, schema};
+
 pub mod config_args;
 pub mod diag;
 pub mod exec;
@@ -13,7 +16,6 @@ pub mod nixos_options;
 pub mod output;
 pub mod reference;
 pub mod render;
-pub mod schema;
 pub mod sources;
 pub mod syntax;
 pub mod validate;

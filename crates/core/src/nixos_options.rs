@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 /// Header of the generated file. `types.nix` holds the hand-written `secretFile` type.
-const HEADER: &str = r#"# Generated from the configuration schema (crates/core/src/schema.rs).
+const HEADER: &str = r#"# Generated from the configuration schema (crates/catalogue/src/schema.rs).
 # Do not edit: run `cargo run -- nixos-options > nixos-modules/options.nix`.
 {
   config,
@@ -56,7 +56,7 @@ const ENUM_END: &str = "\u{2}";
 const WIDTH: usize = 100;
 
 /// Header of the generated name map.
-const NAMES_HEADER: &str = r#"# Generated from the configuration schema (crates/core/src/schema.rs).
+const NAMES_HEADER: &str = r#"# Generated from the configuration schema (crates/catalogue/src/schema.rs).
 # Do not edit: run `cargo run -- nixos-options --names > nixos-modules/names.nix`.
 #
 # The compiler's name of every option declared in options.nix: an option maps to the

@@ -430,7 +430,7 @@ fn committed_catalogues_match_the_generator() {
         return;
     }
     let tool = repo_root().join("tools/catalogue-gen");
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/data");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../catalogue/data");
     let dir = tempfile::tempdir().expect("tempdir");
     for (version, modfile) in [("10.11", "go.mod"), ("11.7", "go.11.mod")] {
         let exe = dir.path().join(format!("gen-{version}"));
@@ -461,7 +461,7 @@ fn committed_catalogues_match_the_generator() {
                 .expect("committed catalogue");
         assert!(
             String::from_utf8_lossy(&run.stdout) == committed,
-            "crates/core/data/mattermost-settings-{version}.tsv is stale: run tools/catalogue-gen/regenerate.sh"
+            "crates/catalogue/data/mattermost-settings-{version}.tsv is stale: run tools/catalogue-gen/regenerate.sh"
         );
     }
 }

@@ -105,7 +105,7 @@ fn config_key_text(key: &str) -> Option<String> {
     }
     let _ = writeln!(
         out,
-        "  source: the config's schema (crates/core/src/schema.rs; docs/config-reference.md)"
+        "  source: the config's schema (crates/catalogue/src/schema.rs; docs/config-reference.md)"
     );
     Some(out)
 }

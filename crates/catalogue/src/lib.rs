@@ -1,0 +1,7 @@
+//! The config's schema (`schema.rs`: every key, its type, default and documentation) and
+//! Mattermost's settings per supported version (`catalogue.rs`, from `data/` by `build.rs`).
+//! Its own crate so the compiler's largest tables and derives are compiled apart from the
+//! rest of the core: a smaller peak of memory when a small host builds the compiler.
+
+pub mod catalogue;
+pub mod schema;
