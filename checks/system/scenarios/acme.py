@@ -188,8 +188,12 @@ def certbot_through_pebble(ctx, vhost):
                      "--set", f"nginx.certificate={live}/fullchain.pem",
                      "--set", f"nginx.certificate_key={live}/privkey.pem"], check=False)
         expect(out.returncode == 0, f"apply with certbot's paths failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
-        first = https_issuer(ctx, host, ctx.site.https_port)
-        expect("Pebble" in first, f"nginx does not serve certbot's certificate on https: {first!r}")
+        # `systemctl reload nginx` returns once the signal is sent: the old workers may take a
+        # new connection for a moment more.
+        deadline = time.monotonic() + 15
+        while "Pebble" not in (first := https_issuer(ctx, host, ctx.site.https_port)):
+            expect(time.monotonic() < deadline, f"nginx does not serve certbot's certificate on https: {first!r}")
+            time.sleep(0.5)
         facts.append(f"apply with nginx.certificate at {live}: nginx serves it on https")
 
         # A renewal as certbot.timer runs it, while nginx serves https: through the webroot,
