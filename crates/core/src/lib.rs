@@ -5,16 +5,14 @@
 
 // The schema and the settings catalogue live in a crate of their own (compiled apart: a lower
 // peak of memory); they are part of the compiler's API here as before.
-pub use gitlab_mattermost_catalogue::{catalogue, schema};
+pub use gitlab_mattermost_catalogue::{catalogue, nixos_options, reference, schema};
 
 pub mod config_args;
 pub mod diag;
 pub mod exec;
 pub mod files;
 pub mod lifecycle;
-pub mod nixos_options;
 pub mod output;
-pub mod reference;
 pub mod render;
 pub mod sources;
 pub mod syntax;
