@@ -94,3 +94,46 @@ fn zsh_and_fish_read_their_scripts() {
         );
     }
 }
+
+/// What fish offers for a command line (`complete -C`, as pressing Tab does), with the
+/// generated script loaded.
+fn fish_offers(script_path: &std::path::Path, line: &str) -> Vec<String> {
+    let program = format!("source '{}'; complete -C '{line}'", script_path.display());
+    let out = Process::new("fish")
+        .args(["--no-config", "-c", &program])
+        .output()
+        .expect("fish");
+    assert!(
+        out.status.success(),
+        "fish: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn fish_completes_subcommands_nested_subcommands_and_options() {
+    if Process::new("fish").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: fish is not installed: its completion is not run");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("gitlab-mattermost.fish");
+    std::fs::write(&path, script("fish")).expect("write script");
+    for (line, expected) in [
+        ("gitlab-mattermost imp", "import"),
+        ("gitlab-mattermost sta", "status"),
+        ("gitlab-mattermost integrations sy", "sync"),
+        ("gitlab-mattermost integrations sync --dry", "--dry-run"),
+        ("gitlab-mattermost backup --ke", "--keep"),
+    ] {
+        let offers = fish_offers(&path, line);
+        assert!(
+            offers.iter().any(|o| o == expected),
+            "{line:?}: expected {expected} among {offers:?}"
+        );
+    }
+}
