@@ -137,3 +137,77 @@ fn fish_completes_subcommands_nested_subcommands_and_options() {
         );
     }
 }
+
+/// The command line after zsh completed it once (Tab in an interactive zsh on a pseudo-
+/// terminal, the generated function on `fpath`, `compinit` loaded), escape sequences removed.
+fn zsh_completed(function_dir: &std::path::Path, line: &str) -> String {
+    let driver = format!(
+        r#"zmodload zsh/zpty
+zpty z 'zsh -f -i'
+zpty -w z 'PS1="> "; fpath=({dir} $fpath); autoload -U compinit; compinit -u -D; zstyle ":completion:*" menu no; gitlab-mattermost() {{ :; }}'
+zpty -w -n z $'{line}\t'
+sleep 1
+out=""
+while zpty -r -t z chunk; do out+=$chunk; done
+print -r -- "$out"
+zpty -d z
+"#,
+        dir = function_dir.display(),
+    );
+    let out = Process::new("zsh")
+        .args(["-f", "-c", &driver])
+        .output()
+        .expect("zsh");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // CSI sequences (colours, cursor moves) and the backspaces of zsh's line editor.
+    let mut plain = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    while let Some(&n) = chars.peek() {
+                        chars.next();
+                        if n.is_ascii_alphabetic() || n == '~' {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\u{8}' => {
+                plain.pop();
+            }
+            '\r' => {}
+            c => plain.push(c),
+        }
+    }
+    plain.lines().last().unwrap_or("").trim_end().to_string()
+}
+
+#[test]
+fn zsh_completes_subcommands_nested_subcommands_and_options() {
+    if Process::new("zsh").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: zsh is not installed: its completion is not run");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("_gitlab-mattermost"), script("zsh")).expect("write");
+    for (line, expected) in [
+        ("gitlab-mattermost imp", "gitlab-mattermost import"),
+        (
+            "gitlab-mattermost integrations sy",
+            "gitlab-mattermost integrations sync",
+        ),
+        (
+            "gitlab-mattermost integrations sync --dry",
+            "gitlab-mattermost integrations sync --dry-run",
+        ),
+    ] {
+        let shown = zsh_completed(tmp.path(), line);
+        assert!(
+            shown.ends_with(expected),
+            "{line:?}: zsh completed it to {shown:?}, expected {expected:?}"
+        );
+    }
+}
