@@ -55,7 +55,7 @@ def run(ctx):
     try:
         facts = challenges(ctx, vhost)
         if ctx.site.http_port is not None and "ssl_certificate" in vhost:
-            facts += certbot_through_pebble(ctx, vhost)
+            facts += certbot_through_pebble(ctx, vhost, sets)
     finally:
         if sets:
             ctx.reconfigure()
@@ -140,7 +140,9 @@ def https_issuer(ctx, host, port):
     return out.strip()
 
 
-def certbot_through_pebble(ctx, vhost):
+def certbot_through_pebble(ctx, vhost, sets):
+    """`sets`: the overrides the scenario applied the config with (a config without the
+    webroot gets it so); every apply here keeps them."""
     c = ctx.container
     if c.run(["sh", "-c", "command -v certbot"], check=False).returncode != 0:
         return ["(no certbot in the container tree: the real ACME exchange was not run)"]
@@ -184,7 +186,8 @@ def certbot_through_pebble(ctx, vhost):
         facts.append(f"certbot certonly --webroot -w {webroot} -d {host} got a certificate from Pebble "
                      "through the installed vhost")
 
-        out = c.run(["gitlab-mattermost", "apply", CONFIG_IN_CONTAINER, "--no-doctor",
+        overrides = [a for o in sets for a in ("--set", o)]
+        out = c.run(["gitlab-mattermost", "apply", CONFIG_IN_CONTAINER, "--no-doctor", *overrides,
                      "--set", f"nginx.certificate={live}/fullchain.pem",
                      "--set", f"nginx.certificate_key={live}/privkey.pem"], check=False)
         expect(out.returncode == 0, f"apply with certbot's paths failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
