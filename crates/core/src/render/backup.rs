@@ -6,6 +6,7 @@
 //! authentication; `backup` switches to it for `pg_dump`) and files only that account and root
 //! may read. Everything but the backup directory is read-only to it.
 
+use super::UnitFile;
 use crate::schema::DatabaseKind;
 use crate::syntax::systemd::{exec_arg, exec_program, literal, word};
 use crate::validate::Plan;
@@ -70,39 +71,32 @@ const HARDENING: &[&str] = &[
 fn service(plan: &Plan, config: &ConfigInvocation) -> String {
     let c = &plan.config;
     let b = &c.backup;
-    let mut u = String::new();
-    let mut line = |s: &str| {
-        u.push_str(s);
-        u.push('\n');
-    };
-    line(&format!("# {}", super::HEADER));
-    line("[Unit]");
-    line(&format!(
-        "Description=Back up Mattermost for {} (database, files, config.json, plugins, secret files)",
+    let mut u = UnitFile::new(&format!(
+        "Back up Mattermost for {} (database, files, config.json, plugins, secret files)",
         literal(&plan.site_url.url)
     ));
     if c.database.kind == DatabaseKind::Local {
-        line("After=network-online.target postgresql.service");
+        u.line("After=network-online.target postgresql.service");
     } else {
-        line("After=network-online.target");
+        u.line("After=network-online.target");
     }
-    line("Wants=network-online.target");
-    line("");
-    line("[Service]");
-    line("Type=oneshot");
-    line(&format!("ExecStart={}", exec_start(plan, config)));
+    u.line("Wants=network-online.target");
+    u.line("");
+    u.line("[Service]");
+    u.line("Type=oneshot");
+    u.line(&format!("ExecStart={}", exec_start(plan, config)));
     // The backups hold the secret files: nothing in them for anyone but root.
-    line("UMask=0077");
-    line("Nice=19");
-    line("IOSchedulingClass=idle");
-    line(&format!("ReadWritePaths={}", word(&b.directory)));
+    u.line("UMask=0077");
+    u.line("Nice=19");
+    u.line("IOSchedulingClass=idle");
+    u.line(&format!("ReadWritePaths={}", word(&b.directory)));
     if c.database.kind == DatabaseKind::Local {
-        line(&format!("ReadWritePaths={}", word(&c.database.socket_dir)));
+        u.line(&format!("ReadWritePaths={}", word(&c.database.socket_dir)));
     }
     for h in HARDENING {
-        line(h);
+        u.line(h);
     }
-    u
+    u.into_string()
 }
 
 /// `ExecStart=`: `<wrapper> backup --keep N --to DIR [CONFIG…] [--set KEY=VALUE…]`.
@@ -133,28 +127,21 @@ fn exec_start(plan: &Plan, config: &ConfigInvocation) -> String {
 }
 
 fn timer(plan: &Plan, schedule: &str) -> String {
-    let mut u = String::new();
-    let mut line = |s: &str| {
-        u.push_str(s);
-        u.push('\n');
-    };
-    line(&format!("# {}", super::HEADER));
-    line("[Unit]");
-    line(&format!(
-        "Description=Back up Mattermost for {} on schedule",
+    let mut u = UnitFile::new(&format!(
+        "Back up Mattermost for {} on schedule",
         literal(&plan.site_url.url)
     ));
-    line("");
-    line("[Timer]");
+    u.line("");
+    u.line("[Timer]");
     // The schedule is checked to be one line of calendar characters; `%` cannot occur.
-    line(&format!("OnCalendar={}", literal(schedule)));
+    u.line(&format!("OnCalendar={}", literal(schedule)));
     // A run missed while the host was off is made up at the next boot.
-    line("Persistent=true");
-    line("RandomizedDelaySec=10min");
-    line("");
-    line("[Install]");
-    line("WantedBy=timers.target");
-    u
+    u.line("Persistent=true");
+    u.line("RandomizedDelaySec=10min");
+    u.line("");
+    u.line("[Install]");
+    u.line("WantedBy=timers.target");
+    u.into_string()
 }
 
 fn tmpfiles(plan: &Plan) -> String {

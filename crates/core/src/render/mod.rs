@@ -44,6 +44,29 @@ impl Target {
 pub const HEADER: &str =
     "Rendered by gitlab-mattermost. Do not edit: change the config and render again.";
 
+/// A systemd unit file written line by line: the generated-file header, `[Unit]` and its
+/// `Description=` first, as every unit we render starts.
+pub(crate) struct UnitFile(String);
+
+impl UnitFile {
+    pub(crate) fn new(description: &str) -> UnitFile {
+        let mut u = UnitFile(String::new());
+        u.line(&format!("# {HEADER}"));
+        u.line("[Unit]");
+        u.line(&format!("Description={description}"));
+        u
+    }
+
+    pub(crate) fn line(&mut self, s: &str) {
+        self.0.push_str(s);
+        self.0.push('\n');
+    }
+
+    pub(crate) fn into_string(self) -> String {
+        self.0
+    }
+}
+
 /// Render every artifact. The backup service (with `backup.schedule`) names no config: it
 /// reads the command's default one; see [`render_all_for`].
 pub fn render_all(plan: &Plan, target: &Target) -> Files {

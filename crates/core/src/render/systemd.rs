@@ -6,6 +6,7 @@
 //! the rest away; `systemd-analyze security` rates it 1.3 (tested).
 
 use super::Target;
+use super::UnitFile;
 use crate::schema::DatabaseKind;
 use crate::syntax::paths::join;
 use crate::syntax::systemd::{exec_arg, exec_program, literal, word};
@@ -13,34 +14,27 @@ use crate::validate::{Plan, SecretUse};
 
 pub fn render(plan: &Plan, target: &Target) -> String {
     let c = &plan.config;
-    let mut u = String::new();
-    let mut line = |s: &str| {
-        u.push_str(s);
-        u.push('\n');
-    };
-    line(&format!("# {}", super::HEADER));
-    line("[Unit]");
-    line(&format!(
-        "Description=Mattermost chat server for {}",
+    let mut u = UnitFile::new(&format!(
+        "Mattermost chat server for {}",
         literal(&plan.site_url.url)
     ));
-    line("Documentation=https://docs.mattermost.com");
+    u.line("Documentation=https://docs.mattermost.com");
     let local_db = c.database.kind == DatabaseKind::Local;
     if local_db {
-        line("After=network-online.target postgresql.service");
-        line("Requires=postgresql.service");
+        u.line("After=network-online.target postgresql.service");
+        u.line("Requires=postgresql.service");
     } else {
-        line("After=network-online.target");
+        u.line("After=network-online.target");
     }
-    line("Wants=network-online.target");
-    line("");
-    line("[Service]");
+    u.line("Wants=network-online.target");
+    u.line("");
+    u.line("[Service]");
     // Mattermost reports readiness with sd_notify; the wrapper execs it, keeping the PID.
-    line("Type=notify");
-    line("NotifyAccess=main");
-    line(&format!("User={}", literal(&c.account.user)));
-    line(&format!("Group={}", literal(&c.account.group)));
-    line(&format!(
+    u.line("Type=notify");
+    u.line("NotifyAccess=main");
+    u.line(&format!("User={}", literal(&c.account.user)));
+    u.line(&format!("Group={}", literal(&c.account.group)));
+    u.line(&format!(
         "WorkingDirectory={}",
         literal(&c.directories.data)
     ));
@@ -51,38 +45,38 @@ pub fn render(plan: &Plan, target: &Target) -> String {
     {
         // The local-mode socket lives here rather than in the private /tmp, so admins (root
         // and the service user) reach it; systemd removes it when the service stops.
-        line(&format!("RuntimeDirectory={}", word(dir)));
-        line("RuntimeDirectoryMode=0750");
+        u.line(&format!("RuntimeDirectory={}", word(dir)));
+        u.line("RuntimeDirectoryMode=0750");
     }
     for cred in &plan.credentials {
-        line(&format!(
+        u.line(&format!(
             "LoadCredential={}:{}",
             literal(&cred.name),
             literal(&cred.path)
         ));
     }
-    line(&format!("ExecStart={}", exec_start(plan, target)));
-    line("Restart=always");
-    line("RestartSec=10");
+    u.line(&format!("ExecStart={}", exec_start(plan, target)));
+    u.line("Restart=always");
+    u.line("RestartSec=10");
     // First start runs database migrations, which can take long on big databases.
-    line("TimeoutStartSec=3600");
-    line("LimitNOFILE=49152");
-    line("UMask=0027");
+    u.line("TimeoutStartSec=3600");
+    u.line("LimitNOFILE=49152");
+    u.line("UMask=0027");
     let words: Vec<String> = crate::validate::writable_dirs(c)
         .iter()
         .map(|p| word(p))
         .collect();
-    line(&format!("ReadWritePaths={}", words.join(" ")));
+    u.line(&format!("ReadWritePaths={}", words.join(" ")));
     if local_db {
-        line(&format!("ReadWritePaths={}", word(&c.database.socket_dir)));
+        u.line(&format!("ReadWritePaths={}", word(&c.database.socket_dir)));
     }
     for h in HARDENING {
-        line(h);
+        u.line(h);
     }
-    line("");
-    line("[Install]");
-    line("WantedBy=multi-user.target");
-    u
+    u.line("");
+    u.line("[Install]");
+    u.line("WantedBy=multi-user.target");
+    u.into_string()
 }
 
 /// Hardening directives. Each one kept is something Mattermost does not need.
