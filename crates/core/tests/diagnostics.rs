@@ -37,7 +37,7 @@ fn a_number_in_quotes_points_at_the_value_and_says_drop_the_quotes() {
 3 | port = "587"
   |        ^^^^^ expected an integer, found "587"
   |
-  = hint: drop the quotes: `port = 587`
+  = hint: drop the quotes around 587
 
 1 error found; nothing was written"#
     );

@@ -58,7 +58,9 @@ fn cases() -> Vec<Case> {
         case("not a url", "toml", "external_url = \"mattermost\"\n", &["external_url:", "expected a URL"]),
         case("port not a number", "toml", http("[smtp]\nport = \"abc\"\n"), &["bad.toml:3:8: smtp.port:", "expected an integer", "found \"abc\""]),
         case("port too large", "toml", http("[listen]\nport = 70000\n"), &["bad.toml:3:8: listen.port:", "expected at most 65535"]),
-        case("port in quotes", "toml", http("[smtp]\nport = \"587\"\n"), &["bad.toml:3:8: smtp.port:", "expected an integer", "hint: drop the quotes: `port = 587`"]),
+        case("port in quotes", "toml", http("[smtp]\nport = \"587\"\n"), &["bad.toml:3:8: smtp.port:", "expected an integer", "hint: drop the quotes around 587"]),
+        // The hint fits JSON too (it once said `port = 587`, which is TOML).
+        case("port in quotes, JSON", "json", "{\"external_url\": \"http://mm.example.com\",\n \"smtp\": {\"port\": \"587\"}}", &["bad.json:2:19: smtp.port:", "expected an integer", "hint: drop the quotes around 587"]),
         case("enum value in another case", "toml", http("[smtp]\nconnection_security = \"starttls\"\n"), &["smtp.connection_security:", "hint: did you mean \"STARTTLS\"? (case matters)"]),
         case("unknown section", "toml", http("[smtpp]\nserver = \"x\"\n"), &["bad.toml:2:2: smtpp:", "unknown key `smtpp`", "did you mean `smtp`?"]),
         case("unknown key", "toml", http("[smtp]\nservr = \"x\"\n"), &["bad.toml:3:1: smtp.servr:", "did you mean `server`?"]),

@@ -212,7 +212,7 @@ fn describe_schema_error(schema: &Value, err: &SchemaError) -> Vec<(KeyPath, Dia
             .collect(),
         Kind::Type(types) => {
             let mut d = one(format!("expected {}, found {found}", type_name(types)));
-            if let Some(hint) = unquote_hint(types, &err.instance, &dotted, path) {
+            if let Some(hint) = unquote_hint(types, &err.instance, path) {
                 d[0].1 = d[0].1.clone().with_hint(hint);
             }
             d
@@ -241,9 +241,10 @@ fn describe_schema_error(schema: &Value, err: &SchemaError) -> Vec<(KeyPath, Dia
     }
 }
 
-/// A number or boolean written as a string (`port = "587"`): say to drop the quotes. Never
-/// for a secret's path (its value is not shown).
-fn unquote_hint(types: &[String], found: &Value, dotted: &str, path: &KeyPath) -> Option<String> {
+/// A number or boolean written as a string (`port = "587"`, `"port": "587"`): say to drop the
+/// quotes, in words that fit every syntax the value may come from (TOML, JSON, Nix). Never for
+/// a secret's path (its value is not shown).
+fn unquote_hint(types: &[String], found: &Value, path: &KeyPath) -> Option<String> {
     let text = found.as_str()?.trim();
     if is_secret_path_key(path) {
         return None;
@@ -254,12 +255,10 @@ fn unquote_hint(types: &[String], found: &Value, dotted: &str, path: &KeyPath) -
         "boolean" => text == "true" || text == "false",
         _ => false,
     };
-    types.iter().any(|t| fits(t)).then(|| {
-        format!(
-            "drop the quotes: `{} = {text}`",
-            path.last().map_or(dotted, |k| k.as_str())
-        )
-    })
+    types
+        .iter()
+        .any(|t| fits(t))
+        .then(|| format!("drop the quotes around {text}"))
 }
 
 /// The allowed value a string matches but for case (`"starttls"` for `"STARTTLS"`).
