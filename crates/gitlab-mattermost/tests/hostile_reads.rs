@@ -9,7 +9,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -274,18 +274,6 @@ fn exec_refuses_fifo_and_device_environment_files_and_credentials() {
 
 // ---- servers ----------------------------------------------------------------------------
 
-/// A server on 127.0.0.1 that runs `serve` on each connection it accepts, in a thread.
-fn server(serve: fn(TcpStream)) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            std::thread::spawn(move || serve(conn));
-        }
-    });
-    port
-}
-
 /// Accept and say nothing, keeping the connection open.
 fn silent(mut conn: TcpStream) {
     let mut sink = [0u8; 1024];
@@ -295,7 +283,7 @@ fn silent(mut conn: TcpStream) {
 
 #[test]
 fn the_database_check_times_out_against_a_server_that_never_answers() {
-    let port = server(silent);
+    let port = serve_each(silent);
     let dir = tempfile::tempdir().unwrap();
     let pw = dir.path().join("db-password");
     write_file(&pw, "pw", 0o600);
@@ -395,7 +383,7 @@ fn endless_continuation(mut conn: TcpStream) {
 
 #[test]
 fn the_smtp_check_times_out_on_a_greeting_sent_a_byte_at_a_time() {
-    let (problems, took) = smtp_check(server(drip));
+    let (problems, took) = smtp_check(serve_each(drip));
     assert!(problems.contains("timed out"), "{problems}");
     assert!(problems.contains("within 6s"), "{problems}");
     assert!(took < Duration::from_secs(12), "took {took:?}");
@@ -403,14 +391,14 @@ fn the_smtp_check_times_out_on_a_greeting_sent_a_byte_at_a_time() {
 
 #[test]
 fn the_smtp_check_refuses_a_huge_banner() {
-    let (problems, took) = smtp_check(server(huge_banner));
+    let (problems, took) = smtp_check(serve_each(huge_banner));
     assert!(problems.contains("longer than 4096 bytes"), "{problems}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
 #[test]
 fn the_smtp_check_refuses_endless_continuation_lines() {
-    let (problems, took) = smtp_check(server(endless_continuation));
+    let (problems, took) = smtp_check(serve_each(endless_continuation));
     assert!(problems.contains("more than 128 lines"), "{problems}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }

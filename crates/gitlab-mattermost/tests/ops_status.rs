@@ -9,7 +9,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -24,14 +24,7 @@ const RELEASE: &str = "11.4.0";
 /// A stand-in Mattermost: every request gets the ping's answer, with the release header
 /// Mattermost sends.
 fn start_mattermost() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || answer_ping(stream));
-        }
-    });
-    port
+    serve_each(answer_ping)
 }
 
 fn answer_ping(stream: TcpStream) {

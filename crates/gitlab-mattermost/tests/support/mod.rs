@@ -6,7 +6,7 @@ pub mod gitlab_stub;
 pub mod pg;
 pub mod smtp;
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -49,6 +49,19 @@ pub fn skip(reason: &str) {
     // skip must be seen.
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
+}
+
+/// A server on 127.0.0.1 that runs `serve` on each connection it accepts, in a thread of its
+/// own; its port.
+pub fn serve_each(serve: fn(TcpStream)) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("a bound address").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(conn));
+        }
+    });
+    port
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
