@@ -1,6 +1,8 @@
 //! `integrations sync` against a stand-in for Mattermost's local-mode socket and the GitLab
 //! stub's projects and integrations: a fresh setup, and one moved off Omnibus, whose GitLab
-//! integrations, webhook and slash command exist already (`--adopt`).
+//! integrations, webhook and slash command exist already (`--adopt`); and `--dry-run --json`,
+//! the plan for scripts (each change with its action, what is up to date, what is no longer
+//! declared) with no secret in it, `--json` without `--dry-run` refused (exit 2).
 
 // The full command: these tests run the importers or the operations.
 #![cfg(feature = "full")]
@@ -492,4 +494,105 @@ fn an_owner_that_is_no_user_name_never_reaches_the_socket() {
         );
         s.nothing_changed();
     }
+}
+
+// ---- `--dry-run --json`: the plan for scripts, with no secret in it ----------------------
+
+fn plan(out: &str) -> Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}):\n{out}"))
+}
+
+fn actions(v: &Value) -> Vec<(String, String)> {
+    v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().to_string(),
+                c["what"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_dry_run_plan_as_json_names_each_change_and_no_secret() {
+    let s = Site::new();
+    let (code, out, err) = s.sync(true, &["--dry-run", "--json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v = plan(&out);
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["ok"], true);
+    let a = actions(&v);
+    assert!(
+        a.iter().any(
+            |(act, what)| act == "create" && what.contains("webhook gitlab in eng/town-square")
+        ),
+        "{a:?}"
+    );
+    assert!(
+        a.iter()
+            .any(|(act, what)| act == "create" && what.contains("slash command /project")),
+        "{a:?}"
+    );
+    assert!(a.iter().any(|(act, _)| act == "configure"), "{a:?}");
+    // Nothing was made.
+    assert!(s.mm.hooks().is_empty() && s.mm.commands().is_empty());
+    assert!(!s.dir.path().join("state/state.json").exists());
+
+    // Made for real, then planned again: up to date.
+    let (code, out, err) = s.sync(true, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let hook = s.mm.hooks()[0]["id"].as_str().unwrap().to_string();
+    let token = s.mm.commands()[0]["token"].as_str().unwrap().to_string();
+    let (code, out, err) = s.sync(true, &["--dry-run", "--json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v = plan(&out);
+    assert_eq!(v["changes"], serde_json::json!([]), "{v}");
+    assert!(!v["up_to_date"].as_array().unwrap().is_empty(), "{v}");
+
+    // Undeclared: what --prune would remove, the webhook named by its first four characters.
+    let (code, out, err) = s.sync(false, &["--dry-run", "--json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v = plan(&out);
+    let stale = v["not_declared"].to_string();
+    assert!(
+        stale.contains(&format!("webhook gitlab ({}…)", &hook[..4])),
+        "{v}"
+    );
+    let (code, out, err) = s.sync(false, &["--prune", "--dry-run", "--json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v = plan(&out);
+    let a = actions(&v);
+    assert!(
+        a.iter().any(|(act, what)| act == "remove"
+            && what.contains(&format!("webhook gitlab ({}…)", &hook[..4]))),
+        "{a:?}"
+    );
+    for text in [&out, &err] {
+        assert!(
+            !text.contains(&hook) && !text.contains(&token) && !text.contains(ADMIN_TOKEN),
+            "a secret leaked:\n{text}"
+        );
+    }
+    // The plain report names the stale webhook the same way, never by its whole id.
+    let (_, out, _) = s.sync(false, &["--dry-run"]);
+    assert!(
+        out.contains(&format!(
+            "webhook gitlab ({}…) is no longer declared",
+            &hook[..4]
+        )) && !out.contains(&hook),
+        "{out}"
+    );
+    assert_eq!(s.mm.hooks().len(), 1, "the dry runs removed nothing");
+}
+
+#[test]
+fn json_without_dry_run_is_refused() {
+    let s = Site::new();
+    let (code, out, err) = s.sync(true, &["--json"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("--dry-run"), "{err}");
+    assert!(s.mm.hooks().is_empty(), "nothing was made");
 }
