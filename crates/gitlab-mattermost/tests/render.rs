@@ -426,3 +426,60 @@ fn nginx_sends_host_not_the_raw_client_header() {
         assert!(!loc.contains("$http_host"), "{loc}");
     }
 }
+
+/// International host names are mapped as UTS 46 says (lower case, punycode, width folded),
+/// and what UTS 46 refuses is refused. The table was read off the build that mapped them
+/// through ICU4X; the build maps them with Unicode's own tables now (`idna_adapter` 1.1), and
+/// the two must agree.
+#[test]
+fn international_host_names_map_as_uts46_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "http://bücher.example",
+            Some("http://xn--bcher-kva.example"),
+        ),
+        (
+            "http://XN--BCHER-KVA.example",
+            Some("http://xn--bcher-kva.example"),
+        ),
+        (
+            "http://Straße.example",
+            Some("http://xn--strae-oqa.example"),
+        ),
+        ("http://ＡＢ.example", Some("http://ab.example")),
+        (
+            "http://ß.\u{fb00}.example",
+            Some("http://xn--zca.ff.example"),
+        ),
+        ("http://a\u{202e}b.example", None),
+        ("http://xn--.example", None),
+        ("http://١٢.example", None),
+        ("http://a.b.c\u{200d}.example", None),
+    ];
+    for (url, site_url) in cases {
+        let config = write(
+            tmp.path(),
+            "idn.toml",
+            &format!("external_url = \"{url}\"\n"),
+        );
+        let (code, stdout, stderr) = run([std::ffi::OsStr::new("env"), config.as_os_str()]);
+        match site_url {
+            Some(site_url) => {
+                assert_eq!(code, 0, "{url}: {stderr}");
+                let line = format!("MM_SERVICESETTINGS_SITEURL={site_url}\n");
+                assert!(
+                    stdout.contains(&line),
+                    "{url}: expected {line:?} in\n{stdout}"
+                );
+            }
+            None => {
+                assert_eq!(code, 2, "{url} was accepted:\n{stdout}");
+                assert!(
+                    stderr.contains("(invalid international domain name)"),
+                    "{url}: {stderr}"
+                );
+            }
+        }
+    }
+}
