@@ -22,8 +22,9 @@ rustPlatform.buildRustPackage {
   pname = if lean then "gitlab-mattermost-compiler" else "gitlab-mattermost";
   version = (lib.importTOML ../Cargo.toml).workspace.package.version;
 
-  # What cargo and the tests read: the workspace, the generated docs and examples the tests
-  # compare with, and nixos-modules/options.nix (kept in sync with the schema by a test).
+  # What cargo and the tests read: the workspace, the config's JSON Schema (compiled into the
+  # command), the generated docs and examples the tests compare with, and
+  # nixos-modules/options.nix (kept in sync with the schema by a test).
   src = fs.toSource {
     inherit root;
     fileset = fs.unions [
@@ -31,6 +32,7 @@ rustPlatform.buildRustPackage {
       ../Cargo.lock
       ../crates
       ../nixos-modules/options.nix
+      ../docs/gitlab-mattermost.schema.json
       (fs.maybeMissing ../docs)
       (fs.maybeMissing ../examples)
       (fs.maybeMissing ../README.md)

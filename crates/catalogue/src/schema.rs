@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A path to a file holding a secret. The file is read by systemd (`LoadCredential=`) when the
@@ -14,14 +13,18 @@ use serde::{Deserialize, Serialize};
 pub type SecretFile = String;
 
 /// The whole configuration of one Mattermost server.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
-#[schemars(title = "gitlab-mattermost configuration")]
+#[cfg_attr(
+    feature = "schemars",
+    schemars(title = "gitlab-mattermost configuration")
+)]
 pub struct Config {
     /// The URL nginx serves, e.g. `https://mattermost.example.com`. It becomes the nginx
     /// server name and listen port, decides whether nginx serves https, and is Mattermost's
     /// `ServiceSettings.SiteURL` unless `site_url` is set. Scheme http or https, a host, no path.
-    #[schemars(example = "example_external_url")]
+    #[cfg_attr(feature = "schemars", schemars(example = "example_external_url"))]
     pub external_url: String,
 
     /// The URL users open, when it differs from `external_url` (an outer load balancer or
@@ -31,7 +34,7 @@ pub struct Config {
     /// certificates follow `external_url`. Default: `external_url`. Scheme http or https, a
     /// host, no path.
     #[serde(default)]
-    #[schemars(example = "example_site_url")]
+    #[cfg_attr(feature = "schemars", schemars(example = "example_site_url"))]
     pub site_url: Option<String>,
 
     /// Where Mattermost itself listens; nginx proxies to it.
@@ -74,7 +77,7 @@ pub struct Config {
     /// `no_proxy`, `SSL_CERT_DIR`. `MM_*` names belong in `settings`; secrets (a proxy URL
     /// with a password, `AWS_SECRET_ACCESS_KEY`) in `environment_files`.
     #[serde(default)]
-    #[schemars(example = "example_environment")]
+    #[cfg_attr(feature = "schemars", schemars(example = "example_environment"))]
     pub environment: BTreeMap<String, String>,
 
     /// Extra environment variables whose value is a secret, read from a file at service
@@ -82,19 +85,19 @@ pub struct Config {
     /// (`https_proxy = "http://user:password@proxy:3128"`) or a cloud SDK's secret key; the
     /// file holds the whole value.
     #[serde(default)]
-    #[schemars(example = "example_environment_files")]
+    #[cfg_attr(feature = "schemars", schemars(example = "example_environment_files"))]
     pub environment_files: BTreeMap<String, SecretFile>,
 
     /// Any other Mattermost setting, as `Category.Field` (nested tables) or as its `MM_*`
     /// variable name. Every name and value is checked against Mattermost's own catalogue.
     #[serde(default)]
-    #[schemars(example = "example_settings")]
+    #[cfg_attr(feature = "schemars", schemars(example = "example_settings"))]
     pub settings: BTreeMap<String, serde_json::Value>,
 
     /// Mattermost settings whose value is a secret, read from a file at service start:
     /// setting name (`Category.Field` or `MM_*`) to file path.
     #[serde(default)]
-    #[schemars(example = "example_setting_files")]
+    #[cfg_attr(feature = "schemars", schemars(example = "example_setting_files"))]
     pub setting_files: BTreeMap<String, SecretFile>,
 
     /// GitLab notifications and slash commands in Mattermost: incoming webhooks and the
@@ -119,7 +122,8 @@ pub struct Config {
 }
 
 /// Where Mattermost listens (`ServiceSettings.ListenAddress`).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct Listen {
     /// Address Mattermost binds to. Keep it on loopback when nginx is in front.
@@ -127,12 +131,13 @@ pub struct Listen {
     pub address: String,
     /// TCP port Mattermost binds to.
     #[serde(default = "default_listen_port")]
-    #[schemars(range(min = 1, max = 65535))]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 65535)))]
     pub port: u16,
 }
 
 /// The system account (user and group) Mattermost runs as.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct Account {
     /// User name.
@@ -144,16 +149,17 @@ pub struct Account {
     /// Fixed numeric user id; leave unset to let the system choose. Set it when migrating so
     /// copied files keep their owner.
     #[serde(default)]
-    #[schemars(range(min = 1, max = 4294967294u32))]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 4294967294u32)))]
     pub uid: Option<u32>,
     /// Fixed numeric group id; leave unset to let the system choose.
     #[serde(default)]
-    #[schemars(range(min = 1, max = 4294967294u32))]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 4294967294u32)))]
     pub gid: Option<u32>,
 }
 
 /// Mattermost's directories. All must be absolute.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct Directories {
     /// State directory (the service's working directory).
@@ -174,7 +180,8 @@ pub struct Directories {
 }
 
 /// The Mattermost installation that the service runs.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct Installation {
     /// Directory of a Mattermost release (holds `bin/mattermost`, `client/`, `i18n/`,
@@ -212,7 +219,8 @@ pub struct Installation {
 }
 
 /// Which Mattermost build runs.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Edition {
     /// Team Edition (open source; what Omnibus and nixpkgs ship).
@@ -233,19 +241,9 @@ impl Edition {
 
 /// A supported Mattermost release line, each with its own settings catalogue.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    Serialize,
-    Deserialize,
-    JsonSchema,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
+    Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash,
 )]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum MattermostVersion {
     // The 10.11 Extended Support Release (ended 2026-08-15).
     #[serde(rename = "10.11")]
@@ -290,7 +288,8 @@ impl Installation {
 }
 
 /// Sign-in with GitLab. GitLab's endpoints are derived from `url` unless set.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct GitLab {
     /// Offer "Sign in with GitLab" (`GitLabSettings.Enable`).
@@ -298,7 +297,7 @@ pub struct GitLab {
     pub enable: bool,
     /// GitLab's base URL, e.g. `https://gitlab.example.com`.
     #[serde(default)]
-    #[schemars(example = "example_gitlab_url")]
+    #[cfg_attr(feature = "schemars", schemars(example = "example_gitlab_url"))]
     pub url: Option<String>,
     /// Authorization endpoint; default `<url>/oauth/authorize`.
     #[serde(default)]
@@ -338,7 +337,8 @@ pub struct GitLab {
 }
 
 /// Outgoing mail (`EmailSettings`).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct Smtp {
     /// Configure mail at all; when false Mattermost's own defaults stay.
@@ -349,7 +349,7 @@ pub struct Smtp {
     pub server: Option<String>,
     /// SMTP server port (25, 465 for TLS, 587 for STARTTLS).
     #[serde(default = "default_smtp_port")]
-    #[schemars(range(min = 1, max = 65535))]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 65535)))]
     pub port: u16,
     /// User name for SMTP authentication.
     #[serde(default)]
@@ -388,7 +388,8 @@ pub struct Smtp {
 }
 
 /// Mattermost's email connection security values.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum ConnectionSecurity {
     #[default]
     #[serde(rename = "")]
@@ -411,7 +412,8 @@ impl ConnectionSecurity {
 }
 
 /// Email batching (`EnableEmailBatching`, `EmailBatchingInterval`, `EmailBatchingBufferSize`).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct EmailBatching {
     /// Batch notifications into one mail per interval. Needs `external_url`.
@@ -419,17 +421,18 @@ pub struct EmailBatching {
     pub enable: bool,
     /// Seconds between batches; at least 30.
     #[serde(default = "default_batching_interval")]
-    #[schemars(range(min = 0, max = 4294967295u32))]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0, max = 4294967295u32)))]
     pub interval: u32,
     /// Most notifications held per batch.
     #[serde(default = "default_batching_buffer")]
-    #[schemars(range(min = 0, max = 4294967295u32))]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0, max = 4294967295u32)))]
     pub buffer_size: u32,
 }
 
 /// The database. `local` uses PostgreSQL on this host over its unix socket with peer
 /// authentication (no password); `external` connects over TCP.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct Database {
     /// `local` (unix socket, peer auth) or `external` (TCP, password file).
@@ -449,7 +452,7 @@ pub struct Database {
     pub host: Option<String>,
     /// Database port.
     #[serde(default = "default_pg_port")]
-    #[schemars(range(min = 1, max = 65535))]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 65535)))]
     pub port: u16,
     /// File holding the database password (`external` only).
     #[serde(default)]
@@ -463,7 +466,8 @@ pub struct Database {
 }
 
 /// Where the database is.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DatabaseKind {
     #[default]
@@ -472,7 +476,8 @@ pub enum DatabaseKind {
 }
 
 /// Where uploaded files are kept (`FileSettings`).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct FileStorage {
     /// `local` (a directory) or `s3` (an S3-compatible bucket).
@@ -502,7 +507,8 @@ pub struct FileStorage {
 }
 
 /// File storage drivers.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FileDriver {
     #[default]
@@ -512,7 +518,8 @@ pub enum FileDriver {
 }
 
 /// The nginx reverse proxy.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct Nginx {
     /// Render the nginx vhost.
@@ -540,7 +547,7 @@ pub struct Nginx {
     pub redirect_http_to_https: bool,
     /// Port of the http redirect server.
     #[serde(default = "default_http_port")]
-    #[schemars(range(min = 1, max = 65535))]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 65535)))]
     pub redirect_http_port: u16,
     /// Directory for ACME http-01 challenges, e.g. `/var/lib/gitlab-mattermost/acme`, for
     /// `certbot certonly --webroot -w <dir>`: the plain-http server (with https, the redirect
@@ -551,7 +558,7 @@ pub struct Nginx {
     pub acme_webroot: Option<String>,
     /// Port nginx listens on; default: the port of `external_url`.
     #[serde(default)]
-    #[schemars(range(min = 1, max = 65535))]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 65535)))]
     pub listen_port: Option<u16>,
     /// Addresses nginx listens on.
     #[serde(default = "default_listen_addresses")]
@@ -561,7 +568,7 @@ pub struct Nginx {
     pub client_max_body_size: String,
     /// `proxy_read_timeout` in seconds.
     #[serde(default = "default_read_timeout")]
-    #[schemars(range(min = 0, max = 4294967295u32))]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 0, max = 4294967295u32)))]
     pub proxy_read_timeout: u32,
     /// Extra or overriding `proxy_set_header` lines (name to value); an empty value removes
     /// a default header.
@@ -573,14 +580,15 @@ pub struct Nginx {
 }
 
 /// GitLab's Mattermost integrations, declared.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct Integrations {
     /// The Mattermost user (user name) who owns the webhooks and slash commands `sync`
     /// creates; Mattermost's local mode has no user of its own. Required when any webhook is
     /// declared.
     #[serde(default)]
-    #[schemars(example = "example_integrations_owner")]
+    #[cfg_attr(feature = "schemars", schemars(example = "example_integrations_owner"))]
     pub owner: Option<String>,
     /// Root-only directory where `sync` writes each webhook's URL (it embeds the webhook's
     /// secret key) and what it manages (`state.json`), so that reruns update rather than
@@ -597,7 +605,8 @@ pub struct Integrations {
 }
 
 /// A Mattermost incoming webhook.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct IncomingWebhook {
     /// Team name (the URL name, e.g. `engineering`).
@@ -629,7 +638,8 @@ pub struct IncomingWebhook {
 }
 
 /// One GitLab project's Mattermost integrations.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct GitLabProject {
     /// The incoming webhook (its name in `integrations.incoming_webhooks`) GitLab posts to.
@@ -659,9 +669,8 @@ pub struct GitLabProject {
 /// The events of GitLab's Mattermost notifications (its `SUPPORTED_EVENTS`; GitLab has no
 /// alert events for Mattermost, and only its newest releases have work items, so those are not
 /// offered).
-#[derive(
-    Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord,
-)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GitLabEvent {
     Push,
@@ -728,7 +737,8 @@ impl GitLabEvent {
 }
 
 /// GitLab's `branches_to_be_notified`.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BranchesToBeNotified {
     All,
@@ -753,7 +763,8 @@ impl BranchesToBeNotified {
 /// A Mattermost slash command that GitLab answers (GitLab's "Mattermost slash commands"
 /// integration): Mattermost's command token goes into GitLab, GitLab's trigger URL into
 /// Mattermost.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct SlashCommands {
     /// Create the slash command and GitLab's integration.
@@ -775,7 +786,8 @@ pub struct SlashCommands {
 
 /// Scheduled backups of the same scope as `gitlab-mattermost backup`: the database,
 /// uploaded files, `config.json`, plugins and secret files.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct Backup {
     /// When to back up: a systemd calendar expression (`OnCalendar=`, see
@@ -783,13 +795,13 @@ pub struct Backup {
     /// `gitlab-mattermost-backup.service` and its timer (a missed run is made up at the next
     /// boot); unset: no scheduled backups.
     #[serde(default)]
-    #[schemars(example = "example_backup_schedule")]
+    #[cfg_attr(feature = "schemars", schemars(example = "example_backup_schedule"))]
     pub schedule: Option<String>,
     /// How many of the scheduled backups to keep (`backup --keep`): after a complete backup
     /// the older ones beyond this number are removed. Partial backups, upgrade backups and
     /// other files in `directory` are never touched.
     #[serde(default = "default_backup_keep")]
-    #[schemars(range(min = 1, max = 1000))]
+    #[cfg_attr(feature = "schemars", schemars(range(min = 1, max = 1000)))]
     pub keep: u32,
     /// Where the backups go (`backup --to`), each in a `mattermost-backup-<UTC date>`
     /// directory. tmpfiles.d creates it, root's, mode 0700: the backups hold the secret files.
@@ -833,6 +845,7 @@ default_fn! {
     default_backup_dir: String = "/var/backups/gitlab-mattermost";
 }
 
+#[cfg(feature = "schemars")]
 fn example_backup_schedule() -> &'static str {
     "daily"
 }
@@ -849,6 +862,7 @@ fn default_gitlab_events() -> Vec<GitLabEvent> {
     ]
 }
 
+#[cfg(feature = "schemars")]
 fn example_integrations_owner() -> &'static str {
     "gitlab-integrations"
 }
@@ -857,24 +871,31 @@ fn default_listen_addresses() -> Vec<String> {
     vec!["0.0.0.0".into(), "[::]".into()]
 }
 
+#[cfg(feature = "schemars")]
 fn example_external_url() -> &'static str {
     "https://mattermost.example.com"
 }
+#[cfg(feature = "schemars")]
 fn example_site_url() -> &'static str {
     "https://chat.example.com"
 }
+#[cfg(feature = "schemars")]
 fn example_gitlab_url() -> &'static str {
     "https://gitlab.example.com"
 }
+#[cfg(feature = "schemars")]
 fn example_environment() -> BTreeMap<&'static str, &'static str> {
     BTreeMap::from([("https_proxy", "http://proxy.example.com:3128")])
 }
+#[cfg(feature = "schemars")]
 fn example_environment_files() -> BTreeMap<&'static str, &'static str> {
     BTreeMap::from([("https_proxy", "/etc/gitlab-mattermost-secrets/https-proxy")])
 }
+#[cfg(feature = "schemars")]
 fn example_settings() -> serde_json::Value {
     serde_json::json!({"ServiceSettings": {"MaximumLoginAttempts": 10}, "MM_TEAMSETTINGS_SITENAME": "Chat"})
 }
+#[cfg(feature = "schemars")]
 fn example_setting_files() -> BTreeMap<&'static str, &'static str> {
     BTreeMap::from([(
         "SqlSettings.AtRestEncryptKey",
@@ -909,8 +930,29 @@ default_from_empty!(
     Backup
 );
 
-/// The JSON Schema of the configuration.
-pub fn json_schema() -> schemars::schema::RootSchema {
+/// The JSON Schema of the configuration (`gitlab-mattermost schema`), as committed in
+/// `docs/gitlab-mattermost.schema.json`.
+///
+/// Why a committed file and not schemars at run time: schemars and its derive macro (which
+/// needs a second major version of syn) were a large part of what the lean compiler cost to
+/// build, for a document that changes only when these types do. [`generated_json_schema`] is what schemars
+/// derives from the types; `tests/schema_file.rs` keeps the two equal.
+pub fn json_schema() -> &'static serde_json::Value {
+    static SCHEMA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        serde_json::from_str(SCHEMA_FILE)
+            .expect("the committed schema is JSON (tests/schema_file.rs)")
+    })
+}
+
+/// The text of `docs/gitlab-mattermost.schema.json`.
+pub const SCHEMA_FILE: &str = include_str!("../../../docs/gitlab-mattermost.schema.json");
+
+/// The JSON Schema schemars derives from these types (draft 7): what the committed file must
+/// be (`GITLAB_MATTERMOST_UPDATE_SCHEMA=1 cargo test -p gitlab-mattermost-catalogue --test
+/// schema_file` writes it).
+#[cfg(feature = "schemars")]
+pub fn generated_json_schema() -> schemars::schema::RootSchema {
     let settings = schemars::gen::SchemaSettings::draft07();
     settings.into_generator().into_root_schema_for::<Config>()
 }

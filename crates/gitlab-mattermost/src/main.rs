@@ -252,9 +252,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Schema => {
-            let schema = gitlab_mattermost::schema::json_schema();
-            let text = serde_json::to_string_pretty(&schema).map_err(anyhow::Error::from)?;
-            println!("{text}");
+            print!("{}", gitlab_mattermost::schema::SCHEMA_FILE);
             Ok(ExitCode::SUCCESS)
         }
         Command::NixosOptions { names } => {

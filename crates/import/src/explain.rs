@@ -63,14 +63,14 @@ fn config_key_text(key: &str) -> Option<String> {
     if key.is_empty() || key.contains(['[', '\'', '"']) {
         return None;
     }
-    let schema = serde_json::to_value(crate::schema::json_schema()).ok()?;
-    let mut node = &schema;
+    let schema = crate::schema::json_schema();
+    let mut node = schema;
     for part in key.split('.') {
-        node = crate::schema::resolve_ref(&schema, node)
+        node = crate::schema::resolve_ref(schema, node)
             .get("properties")?
             .get(part)?;
     }
-    let node = crate::schema::resolve_ref(&schema, node);
+    let node = crate::schema::resolve_ref(schema, node);
     let mut out = String::new();
     let _ = writeln!(out, "{key}  (a key of this config)");
     if let Some(t) = node.get("type") {

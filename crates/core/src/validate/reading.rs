@@ -148,28 +148,13 @@ fn remove(tree: &mut Value, path: &[String]) -> bool {
 /// With [`Input::Partial`] (a file could not be read), missing keys are not reported: the
 /// unreadable file may have set them.
 fn schema_errors(merged: &Value, input: Input, report: &mut Report) {
-    let Some(schema) = schema_json(report) else {
-        return;
-    };
-    for err in json_schema::errors(&schema, merged) {
+    let schema = schema::json_schema();
+    for err in json_schema::errors(schema, merged) {
         if input == Input::Partial && matches!(err.kind, Kind::Required(_)) {
             continue;
         }
-        for (path, d) in describe_schema_error(&schema, &err) {
+        for (path, d) in describe_schema_error(schema, &err) {
             report(d, &path);
-        }
-    }
-}
-
-fn schema_json(report: &mut Report) -> Option<Value> {
-    match serde_json::to_value(schema::json_schema()) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            report(
-                Diagnostic::new("", format!("internal error: schema: {e}")),
-                &[],
-            );
-            None
         }
     }
 }
@@ -350,10 +335,8 @@ fn known_properties(schema: &Value, path: &[String]) -> Vec<String> {
 /// Integers written as floats (`port = 587.0`): JSON Schema counts a float without a
 /// fraction as an integer, serde does not, and the typed config has no floats at all.
 fn integer_floats(merged: &Value, report: &mut Report) {
-    let mut sink = |d: Diagnostic, p: &[String]| report(d, p);
-    if let Some(schema) = schema_json(&mut sink) {
-        walk_floats(&schema, &schema, merged, &mut Vec::new(), &mut sink);
-    }
+    let schema = schema::json_schema();
+    walk_floats(schema, schema, merged, &mut Vec::new(), report);
 }
 
 fn walk_floats(root: &Value, node: &Value, value: &Value, path: &mut KeyPath, report: &mut Report) {
