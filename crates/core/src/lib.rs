@@ -6,15 +6,17 @@
 // The schema and the settings catalogue live in a crate of their own (compiled apart: a lower
 // peak of memory); they are part of the compiler's API here as before.
 pub use gitlab_mattermost_catalogue::{catalogue, nixos_options, reference, schema};
+// Reading config files (bounded reads, TOML/JSON/Nix with positions, layering) and the
+// diagnostics they produce: a crate of their own for the same reason.
+pub use gitlab_mattermost_sources as sources;
+pub use gitlab_mattermost_sources::diag;
 
 pub mod config_args;
-pub mod diag;
 pub mod exec;
 pub mod files;
 pub mod lifecycle;
 pub mod output;
 pub mod render;
-pub mod sources;
 pub mod syntax;
 pub mod validate;
 

@@ -307,7 +307,7 @@ fn snippet<'a>(
     };
     let start = spans.iter().map(|s| s.start).min().unwrap_or(0);
     let end = spans.iter().map(|s| s.end).max().unwrap_or(0);
-    let lines = crate::sources::lines_of(text, &(start..end));
+    let lines = crate::lines_of(text, &(start..end));
     let first_line = text
         .get(..lines.start)
         .map_or(0, |t| t.matches('\n').count())

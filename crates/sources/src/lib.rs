@@ -1,8 +1,13 @@
-//! Reading config files (TOML, JSON, Nix) into layers, and layering them with figment.
+//! Reading config files (TOML, JSON, Nix) into layers, and layering them with figment; the
+//! bounded reads every file goes through ([`bounded`]) and the diagnostics that point into
+//! the files ([`diag`]). The compiler (`gitlab-mattermost-core`) re-exports this crate as its
+//! `sources` module; it is a crate of its own so that each compiles in less memory.
 //!
 //! Each file becomes a JSON-like tree plus a map from key path to position, so that every
 //! later error can name the file, line and column of the value it is about.
 
+pub mod bounded;
+pub mod diag;
 mod json;
 mod nix;
 mod toml;
@@ -91,13 +96,13 @@ pub fn read_file(path: &Path) -> Result<Layer, Diagnostic> {
     let format = Format::of(path).ok_or_else(|| unknown_format(path).at(origin()))?;
     // A config must be a regular file (a symbolic link to one is fine) of at most
     // CONFIG_LIMIT bytes: a FIFO or a device would block or never end.
-    let bytes = crate::files::read_regular(path, crate::files::CONFIG_LIMIT).map_err(|e| {
+    let bytes = crate::bounded::read_regular(path, crate::bounded::CONFIG_LIMIT).map_err(|e| {
         let d = Diagnostic::new("", format!("cannot read the file: {e}")).at(origin());
         match e {
-            crate::files::ReadError::NotRegular(_) => {
+            crate::bounded::ReadError::NotRegular(_) => {
                 d.with_hint("name the config file itself, not a pipe, device or directory")
             }
-            crate::files::ReadError::TooLarge { .. } => {
+            crate::bounded::ReadError::TooLarge { .. } => {
                 d.with_hint("a config is a few KiB: check that this is the config file you meant")
             }
             _ => d,
@@ -196,7 +201,7 @@ pub fn parse_text(source: &str, format: Format, text: &str) -> Result<Layer, Dia
 }
 
 /// The whole lines of `text` that `span` touches: what a message shows of the file.
-pub(crate) fn lines_of(text: &str, span: &Range<usize>) -> Range<usize> {
+pub fn lines_of(text: &str, span: &Range<usize>) -> Range<usize> {
     let start = text
         .get(..span.start)
         .and_then(|t| t.rfind('\n'))
@@ -212,7 +217,7 @@ pub(crate) fn lines_of(text: &str, span: &Range<usize>) -> Range<usize> {
 /// speaks of one (a password, token, key or secret, a file holding one), a private key, or
 /// a URL with a password (`user:password@host`). Such lines are not shown; the message is
 /// then placed by file, line and column alone.
-pub(crate) fn may_hold_secret(lines: &str) -> bool {
+pub fn may_hold_secret(lines: &str) -> bool {
     let lower = lines.to_ascii_lowercase();
     const WORDS: &[&str] = &[
         "pass",
