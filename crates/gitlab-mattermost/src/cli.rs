@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Compile one typed config into everything a GitLab Mattermost server needs.
 ///
@@ -43,11 +43,36 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// Colour in diagnostics and log lines: auto (on a terminal, unless NO_COLOR is set or
+    /// TERM=dumb), always (e.g. through `less -R`), or never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto, global = true)]
+    pub color: ColorWhen,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 pub use gitlab_mattermost_core::config_args::ConfigArgs;
+
+/// When stderr is coloured (`--color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorWhen {
+    /// Whether to colour this process's stderr. An explicit choice wins over NO_COLOR and
+    /// TERM, as it does in cargo and ripgrep: it is the user's latest word.
+    pub fn on_stderr(self) -> bool {
+        match self {
+            ColorWhen::Auto => gitlab_mattermost_core::diag::color_on_stderr(),
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+        }
+    }
+}
 
 /// `integrations …` subcommands.
 #[cfg(feature = "full")]

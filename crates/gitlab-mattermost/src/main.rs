@@ -18,13 +18,22 @@ use gitlab_mattermost::{exec, output};
 #[cfg(feature = "full")]
 mod man_pages;
 
+/// Whether stderr is coloured, decided once from `--color` (and, with auto, the terminal and
+/// NO_COLOR/TERM).
+static STDERR_COLOR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+fn stderr_color() -> bool {
+    *STDERR_COLOR.get_or_init(gitlab_mattermost::diag::color_on_stderr)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    STDERR_COLOR.get_or_init(|| cli.color.on_stderr());
     init_logging(cli.verbose);
     match run(cli.command) {
         Ok(code) => code,
         Err(Failure::Invalid(d)) => {
-            eprintln!("{}", d.render(gitlab_mattermost::diag::color_on_stderr()));
+            eprintln!("{}", d.render(stderr_color()));
             ExitCode::from(2)
         }
         Err(Failure::Other(e)) => {
@@ -76,7 +85,7 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::WARN));
     let output = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(stderr_color())
         .with_target(false)
         .without_time();
     tracing_subscriber::registry()
@@ -105,7 +114,7 @@ fn default_filter(verbose: u8) -> String {
 fn load(config: &ConfigArgs) -> Result<Plan, Failure> {
     let plan = gitlab_mattermost::load(&config.files, &config.sets)
         .map_err(|d| name_set_origins(d, &config.sets))?;
-    let color = gitlab_mattermost::diag::color_on_stderr();
+    let color = stderr_color();
     for w in &plan.warnings {
         eprintln!("{}", w.render(color));
         if w.shows_excerpt() {

@@ -424,3 +424,39 @@ fn an_unreadable_set_is_named_by_its_number_and_key() {
         assert!(stderr.contains(want), "{want:?} missing in:\n{stderr}");
     }
 }
+
+/// `--color` decides the colour of diagnostics, warnings and log lines: `always` colours them
+/// off a terminal too (and over NO_COLOR: the flag is the user's latest word), `never` and
+/// `auto` off a terminal do not. The tests' stderr is a pipe, not a terminal.
+#[test]
+fn color_flag_decides_the_colour_of_stderr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = write(
+        tmp.path(),
+        "bad.toml",
+        "external_url = \"ftp://mm.example.com\"\n",
+    );
+    let coloured = |config: &std::path::Path, args: &[&str], no_color: bool, want_code: i32| {
+        let mut cmd = bin();
+        cmd.arg("check").arg(config).args(args).env_remove("TERM");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        let (code, _, stderr) = outcome(cmd.output().expect("the binary runs"));
+        assert_eq!(code, want_code, "{args:?}: {stderr}");
+        stderr.contains('\u{1b}')
+    };
+    // An error.
+    assert!(coloured(&bad, &["--color", "always"], false, 2));
+    assert!(coloured(&bad, &["--color", "always"], true, 2));
+    assert!(!coloured(&bad, &["--color", "never"], false, 2));
+    assert!(!coloured(&bad, &["--color", "auto"], false, 2));
+    assert!(!coloured(&bad, &[], false, 2));
+    // A warning and an info log line (the full example warns about the Team Edition route).
+    let full = example("full.toml");
+    assert!(coloured(&full, &["-v", "--color", "always"], false, 0));
+    assert!(!coloured(&full, &["-v", "--color", "never"], false, 0));
+    assert!(!coloured(&full, &["-v"], false, 0));
+}
