@@ -67,11 +67,11 @@ const NAMES_HEADER: &str = r#"# Generated from the configuration schema (crates/
 /// Renders `nixos-modules/options.nix`.
 pub fn render_options_nix() -> String {
     let root = schema_root();
-    let names = Names::of(&root);
+    let names = Names::of(root);
     let mut out = String::from(HEADER);
     out.push_str("  options.services.gitlab-mattermost = {\n");
     let mut path = Vec::new();
-    emit_properties(&root, &root, &names, &mut path, 2, &mut out);
+    emit_properties(root, root, &names, &mut path, 2, &mut out);
     out.push_str("  };\n}\n");
     out
 }
@@ -80,7 +80,7 @@ pub fn render_options_nix() -> String {
 pub fn render_names_nix() -> String {
     let root = schema_root();
     let mut out = String::from(NAMES_HEADER);
-    emit_names(&root, &root, 0, &mut out);
+    emit_names(root, root, 0, &mut out);
     out.push('\n');
     out
 }
@@ -95,8 +95,8 @@ pub fn is_secret_path(path: &[String]) -> bool {
         || (path.len() == 2 && path[0] == "nginx" && last == "certificate_key")
 }
 
-fn schema_root() -> Value {
-    crate::schema::json_schema().clone()
+fn schema_root() -> &'static Value {
+    crate::schema::json_schema()
 }
 
 /// The NixOS spelling of a schema field: snake_case to camelCase (`access_key_id` becomes
@@ -125,7 +125,7 @@ pub fn camel_case(snake: &str) -> String {
 /// attribute sets (Mattermost settings, variable names, header names) are kept.
 pub fn to_nixos_names(config: &Map<String, Value>) -> Map<String, Value> {
     let root = schema_root();
-    rename_object(&root, &root, config)
+    rename_object(root, root, config)
 }
 
 fn rename_object(schema: &Value, root: &Value, config: &Map<String, Value>) -> Map<String, Value> {
@@ -537,7 +537,7 @@ fn nix_type(schema: &Value, path: &[String]) -> String {
                 let items = schema.get("items").cloned().unwrap_or(Value::Bool(true));
                 // An enum's items refer to its definition (`events`).
                 let root = schema_root();
-                let items = crate::schema::resolve_ref(&root, &items).clone();
+                let items = crate::schema::resolve_ref(root, &items).clone();
                 format!("types.listOf {}", parenthesize(nix_type(&items, path)))
             }
             [name] if name == "object" => match schema.get("additionalProperties") {
@@ -798,7 +798,7 @@ mod tests {
             .as_object()
             .unwrap()
             .values()
-            .chain([&root])
+            .chain([root])
             .flat_map(|d| d.get("properties").and_then(Value::as_object))
             .flat_map(|p| p.keys().cloned())
             .collect()
