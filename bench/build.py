@@ -10,7 +10,8 @@ build). With `--before REV` the full command of an earlier revision is built the
 (from a temporary git worktree), and the lean build is compared with that one. Reported per build: CPU seconds of cargo and every compiler process it ran (user +
 system, from wait4's rusage), wall seconds, the peak of the memory all of them held at once
 (the sum of their proportional set sizes, sampled from /proc every 50 ms; the sum of their
-resident set sizes beside it, which counts shared pages once per process), and the number of crates the binary links (`cargo tree`,
+resident set sizes beside it, which counts shared pages once per process), and the number of
+crates the binary links (`cargo tree`,
 normal dependencies without proc-macros, the workspace's own crates included).
 
 Then, for the lean binary: CPU of `render examples/full.toml` and of `exec` (read the rendered
@@ -39,15 +40,15 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 BUILDS = [
-    # (label, cargo profile, extra cargo arguments): as nix/package.nix builds each.
-    ("full", "release", []),
-    ("lean", "lean", ["--no-default-features"]),
+    # (label, cargo profile, feature arguments, jobs): as nix/package.nix builds each; jobs
+    # None is cargo's default, one per CPU.
+    ("full", "release", [], None),
+    ("lean", "lean", ["--no-default-features"], None),
     # The same with one job, as a one-CPU host (the 1 GB VPS) builds it: its peak is what
     # such a host needs; with two jobs two compilers run side by side.
-    ("lean-j1", "lean", ["--no-default-features", "-j1"]),
+    ("lean-j1", "lean", ["--no-default-features"], 1),
 ]
 
 
@@ -79,12 +80,14 @@ def session_memory(sid):
     return rss, pss
 
 
-def measured_build(profile, args, target_dir, source=ROOT):
+def measured_build(profile, args, target_dir, source=ROOT, jobs=None):
     """Run a clean cargo build of the workspace at source; return (cpu seconds, wall seconds,
     peak RSS bytes, peak PSS bytes)."""
     env = dict(os.environ, CARGO_TARGET_DIR=target_dir, CARGO_TERM_COLOR="never")
     env.pop("RUSTC_WRAPPER", None)  # a compiler cache would measure the cache
     cmd = ["cargo", "build", "--profile", profile, "--locked", "--offline", "-q", "-p", "gitlab-mattermost"] + args
+    if jobs:
+        cmd.append(f"-j{jobs}")
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=source, env=env, start_new_session=True)
     peak_rss = peak_pss = 0
@@ -164,15 +167,16 @@ def main():
 
     base = args.keep or tempfile.mkdtemp(prefix="gitlab-mattermost-build-")
     results = {}
-    for label, profile, extra in BUILDS:
+    for label, profile, extra, jobs in BUILDS:
         target = os.path.join(base, label)
         if os.path.exists(target) and os.listdir(target):
             sys.exit(f"{target} is not empty: a clean build needs an empty target directory")
-        print(f"building {label} (--profile {profile} {' '.join(extra) or 'default features'}) in {target} …",
+        jobs_note = f" -j{jobs}" if jobs else ""
+        print(f"building {label} (--profile {profile} {' '.join(extra) or 'default features'}{jobs_note}) in {target} …",
               flush=True)
-        cpu, wall, rss, pss = measured_build(profile, extra, target)
+        cpu, wall, rss, pss = measured_build(profile, extra, target, jobs=jobs)
         results[label] = dict(cpu=cpu, wall=wall, rss=rss, pss=pss,
-                              crates=linked_crates([a for a in extra if a != "-j1"]),
+                              crates=linked_crates(extra),
                               binary=os.path.join(target, profile, "gitlab-mattermost"))
 
     if args.before:
