@@ -935,8 +935,9 @@ default_from_empty!(
 ///
 /// Why a committed file and not schemars at run time: schemars and its derive macro (which
 /// needs a second major version of syn) were a large part of what the lean compiler cost to
-/// build, for a document that changes only when these types do. [`generated_json_schema`] is what schemars
-/// derives from the types; `tests/schema_file.rs` keeps the two equal.
+/// build, for a document that changes only when these types do. `generated_json_schema`
+/// (feature `schemars`) is what schemars derives from the types; `tests/schema_file.rs` keeps
+/// the two equal.
 pub fn json_schema() -> &'static serde_json::Value {
     static SCHEMA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
     SCHEMA.get_or_init(|| {

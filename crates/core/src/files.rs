@@ -8,8 +8,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use gitlab_mattermost_sources::bounded::read_text;
 pub use gitlab_mattermost_sources::bounded::{
-    read_regular, read_text, ReadError, CONFIG_LIMIT, ENV_FILE_LIMIT, SECRET_LIMIT,
+    read_regular, ReadError, CONFIG_LIMIT, ENV_FILE_LIMIT, SECRET_LIMIT,
 };
 
 /// Read a secret (or id) file, without the trailing newline editors and `echo` add. The
