@@ -79,11 +79,14 @@ fn stage(
     let marker = staging.path().join(rendering::STAGING_MARKER);
     File::create(&marker).with_context(|| format!("cannot write {}", marker.display()))?;
     let started = std::time::Instant::now();
+    // Every directory of the staging tree, itself first: each is created once (not once per
+    // file in it) and fsynced below, with nothing else in the tree to look for.
+    let mut dirs = vec![staging.path().to_path_buf()];
     let mut written = Vec::new();
     for (rel, bytes) in files {
         let path = staging.path().join(rel);
         if let Some(p) = path.parent() {
-            fs::create_dir_all(p).with_context(|| format!("cannot create {}", p.display()))?;
+            create_dirs_once(p, &mut dirs)?;
         }
         let mut f =
             File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -100,9 +103,27 @@ fn stage(
     if target.exists {
         keep_owner_and_mode(&target.path, staging.path());
     }
-    sync_tree(staging.path())?;
+    // Deepest first, the staging directory itself last.
+    for dir in dirs.iter().rev() {
+        sync_dir(dir)?;
+    }
     timings.sync = started.elapsed();
     Ok(staging)
+}
+
+/// Create `dir` and its missing parents unless `made` lists it, adding what was created
+/// (parents before children). `made` starts with the staging directory, so nothing above it
+/// is ever created here.
+fn create_dirs_once(dir: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
+    if made.iter().any(|m| m == dir) {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dirs_once(parent, made)?;
+    }
+    fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    made.push(dir.to_path_buf());
+    Ok(())
 }
 
 /// The new rendering keeps the mode (and, when allowed, the owner) someone gave the old one.
@@ -139,7 +160,8 @@ fn swap(target: &target::RenderTarget, staged: tempfile::TempDir) -> Result<()> 
     if !target.exists {
         return Ok(());
     }
-    let problems = rendering::survey(&old, rendering::Strictness::Unchanged)?.problems();
+    let survey = rendering::survey(&old, rendering::Strictness::Unchanged)?;
+    let problems = survey.problems();
     if let Some(why) = problems.first() {
         // Someone changed it between the check and the swap: keep it under a name the
         // stale-staging cleanup does not touch.
@@ -156,7 +178,7 @@ fn swap(target: &target::RenderTarget, staged: tempfile::TempDir) -> Result<()> 
             shown.display(),
             why.message
         );
-    } else if let Err(e) = rendering::remove(&old) {
+    } else if let Err(e) = rendering::remove_surveyed(&old, &survey) {
         // The new rendering is in place; the next render removes what is left.
         tracing::warn!(
             "cannot remove the previous rendering at {}: {e:#}",
@@ -278,16 +300,6 @@ fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("cannot sync {}", dir.display()))
-}
-
-fn sync_tree(dir: &Path) -> Result<()> {
-    for entry in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            sync_tree(&entry.path())?;
-        }
-    }
-    sync_dir(dir)
 }
 
 /// Compare rendered files with what is on disk; `None` when identical, else a unified diff.

@@ -244,9 +244,12 @@ fn walk(
             continue;
         } else if t.is_file() && files.contains_key(&path) {
             if strictness == Strictness::Unchanged {
-                let bytes = fs::read(e.path())
+                let bytes = read_listed(&e.path())
                     .with_context(|| format!("cannot read {}", e.path().display()))?;
-                if files.get(&path).map(String::as_str) != Some(sha256_hex(&bytes).as_str()) {
+                let same = bytes.is_some_and(|b| {
+                    files.get(&path).map(String::as_str) == Some(sha256_hex(&b).as_str())
+                });
+                if !same {
                     s.changed.push(path);
                 }
             }
@@ -255,6 +258,27 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// Larger than any file render writes: a listed file grown past it has changed.
+const LISTED_FILE_LIMIT: u64 = 16 << 20;
+
+/// The bytes of a listed file (a regular file when the directory was read), or `None` when it
+/// grew past [`LISTED_FILE_LIMIT`]. Opened without following a symbolic link and without
+/// waiting should it have been swapped for a FIFO since.
+fn read_listed(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags =
+        rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)?;
+    // Room for any file render writes, so one read and the one that sees the end do.
+    let mut bytes = Vec::with_capacity(64 << 10);
+    file.take(LISTED_FILE_LIMIT + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= LISTED_FILE_LIMIT).then_some(bytes))
 }
 
 /// Whether a left-over staging directory is one render made: it has the staging marker,
@@ -298,6 +322,44 @@ pub fn remove(dir: &Path) -> Result<()> {
     dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
     for d in dirs.iter().chain(std::iter::once(&dir.to_path_buf())) {
         fs::remove_dir(d).with_context(|| format!("cannot remove {}", d.display()))?;
+    }
+    Ok(())
+}
+
+/// Remove a rendering that [`survey`] has just found unchanged, in the order [`remove`]
+/// uses, by what the survey saw instead of reading every directory again: the listed files,
+/// then `manifest.json`, then their directories, deepest first. Whatever appeared since the
+/// survey stays, and the removal of its directory fails. A survey with any problem removes
+/// nothing.
+pub fn remove_surveyed(dir: &Path, survey: &Survey) -> Result<()> {
+    let (Manifest::Valid(files), true) = (&survey.manifest, survey.problems().is_empty()) else {
+        anyhow::bail!(
+            "{} is not an unchanged rendering, so it is kept",
+            dir.display()
+        );
+    };
+    for rel in files.keys() {
+        // A listed file someone deleted is already gone.
+        match fs::remove_file(dir.join(rel)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            other => other.with_context(|| format!("cannot remove {}", dir.join(rel).display()))?,
+        }
+    }
+    remove_file(&dir.join(MANIFEST))?;
+    let mut dirs: Vec<&Path> = files
+        .keys()
+        .flat_map(|f| Path::new(f).ancestors().skip(1))
+        .filter(|d| !d.as_os_str().is_empty())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for d in dirs
+        .iter()
+        .map(|d| dir.join(d))
+        .chain(std::iter::once(dir.to_path_buf()))
+    {
+        fs::remove_dir(&d).with_context(|| format!("cannot remove {}", d.display()))?;
     }
     Ok(())
 }
@@ -421,5 +483,38 @@ mod tests {
         // A foreign file makes it someone else's.
         let other = tree(&[("x", "1")]);
         assert!(!is_ours_to_remove(other.path()).expect("check"));
+    }
+
+    #[test]
+    fn a_surveyed_rendering_is_removed_but_what_appeared_since_stays() {
+        let files = [
+            ("a.env", "1"),
+            ("sub/deep/b.conf", "2"),
+            ("sub/c.conf", "3"),
+        ];
+        let dir = tree(&files);
+        fs::write(dir.path().join(MANIFEST), manifest_for(&files)).expect("manifest");
+        let s = survey(dir.path(), Strictness::Unchanged).expect("survey");
+        assert!(s.problems().is_empty());
+        let kept = dir.path().to_path_buf();
+        remove_surveyed(&kept, &s).expect("removed");
+        assert!(!kept.exists());
+
+        let dir = tree(&files);
+        fs::write(dir.path().join(MANIFEST), manifest_for(&files)).expect("manifest");
+        let s = survey(dir.path(), Strictness::Unchanged).expect("survey");
+        fs::write(dir.path().join("sub/notes.txt"), "mine").expect("added after the survey");
+        let err = remove_surveyed(dir.path(), &s).expect_err("sub is not empty");
+        assert!(format!("{err:#}").contains("cannot remove"), "{err:#}");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("sub/notes.txt")).expect("kept"),
+            "mine"
+        );
+        // The added file keeps the rest from being taken for what a killed render left.
+        assert!(!is_ours_to_remove(dir.path()).expect("check"));
+        // A survey that found a problem removes nothing.
+        let s = survey(dir.path(), Strictness::Unchanged).expect("survey");
+        assert!(remove_surveyed(dir.path(), &s).is_err());
+        assert!(dir.path().join("sub/notes.txt").exists());
     }
 }

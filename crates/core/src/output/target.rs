@@ -20,6 +20,9 @@ pub struct Input {
     pub path: PathBuf,
     /// What it is, for messages: "the config file", "a secret file".
     pub what: &'static str,
+    /// `path` resolved, once per run (render checks its target twice: before it takes the
+    /// lock and under it); `None` when it does not exist.
+    canonical: std::sync::OnceLock<Option<PathBuf>>,
 }
 
 impl Input {
@@ -27,7 +30,14 @@ impl Input {
         Input {
             path: path.into(),
             what,
+            canonical: std::sync::OnceLock::new(),
         }
+    }
+
+    fn canonical(&self) -> Option<&Path> {
+        self.canonical
+            .get_or_init(|| fs::canonicalize(&self.path).ok())
+            .as_deref()
     }
 }
 
@@ -128,10 +138,8 @@ pub fn is_mount_point(path: &Path) -> io::Result<bool> {
         AtFlags::NO_AUTOMOUNT | AtFlags::SYMLINK_NOFOLLOW,
         StatxFlags::empty(),
     ) {
-        if x.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT)
-            && x.stx_attributes.contains(StatxAttributes::MOUNT_ROOT)
-        {
-            return Ok(true);
+        if x.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT) {
+            return Ok(x.stx_attributes.contains(StatxAttributes::MOUNT_ROOT));
         }
     }
     // Kernels before 5.8 do not report MOUNT_ROOT: another device than the parent's is a
@@ -146,7 +154,7 @@ pub fn is_mount_point(path: &Path) -> io::Result<bool> {
 fn inputs_within<'i>(path: &Path, inputs: &'i [Input]) -> Vec<(PathBuf, &'i Input)> {
     inputs
         .iter()
-        .filter_map(|i| fs::canonicalize(&i.path).ok().map(|c| (c, i)))
+        .filter_map(|i| i.canonical().map(|c| (c.to_path_buf(), i)))
         .filter(|(c, _)| c.starts_with(path))
         .collect()
 }
