@@ -11,6 +11,7 @@
   rustPlatform,
   installShellFiles,
   getent,
+  glibc,
   stdenv,
   lean ? false,
 }:
@@ -58,6 +59,19 @@ rustPlatform.buildRustPackage {
       ]
     else
       [ "--workspace" ];
+
+  # The compiler alone is linked statically and at a fixed address: it starts at every NixOS
+  # build and every Mattermost start, and its start was mostly the dynamic loader's work
+  # (loading libc and libgcc_s, then relocating 16 000 pointers in a position-independent
+  # binary); static, a render costs a fifth less CPU (README "Benchmark"; bench/build.py
+  # builds it the same way). It links no NSS function and loads nothing at run time. Without address
+  # randomisation for its own code: it reads only root's config and credentials, and `exec`
+  # replaces it with Mattermost within a millisecond. The hook passes `--target`, so these
+  # flags reach only the crates linked into it, not build scripts or proc-macros.
+  buildInputs = lib.optionals lean [ glibc.static ];
+  env = lib.optionalAttrs lean {
+    RUSTFLAGS = "-C target-feature=+crt-static -C relocation-model=static";
+  };
 
   nativeBuildInputs = [ installShellFiles ];
   # Account lookups go through NSS with `getent`, which stdenv lacks; a unit test looks up
