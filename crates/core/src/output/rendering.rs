@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -311,19 +311,7 @@ pub fn remove(dir: &Path) -> Result<()> {
     let mut files = Vec::new();
     let mut dirs = Vec::new();
     collect(dir, &mut files, &mut dirs)?;
-    let last = [dir.join(MANIFEST), dir.join(STAGING_MARKER)];
-    for f in files.iter().filter(|f| !last.contains(f)) {
-        remove_file(f)?;
-    }
-    for f in last.iter().filter(|f| files.contains(f)) {
-        remove_file(f)?;
-    }
-    // Deepest first.
-    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-    for d in dirs.iter().chain(std::iter::once(&dir.to_path_buf())) {
-        fs::remove_dir(d).with_context(|| format!("cannot remove {}", d.display()))?;
-    }
-    Ok(())
+    remove_in_order(dir, &files, dirs, Missing::Error)
 }
 
 /// Remove a rendering that [`survey`] has just found unchanged, in the order [`remove`]
@@ -332,47 +320,60 @@ pub fn remove(dir: &Path) -> Result<()> {
 /// survey stays, and the removal of its directory fails. A survey with any problem removes
 /// nothing.
 pub fn remove_surveyed(dir: &Path, survey: &Survey) -> Result<()> {
-    let (Manifest::Valid(files), true) = (&survey.manifest, survey.problems().is_empty()) else {
+    let (Manifest::Valid(listed), true) = (&survey.manifest, survey.problems().is_empty()) else {
         anyhow::bail!(
             "{} is not an unchanged rendering, so it is kept",
             dir.display()
         );
     };
-    for rel in files.keys() {
-        // A listed file someone deleted is already gone.
-        match fs::remove_file(dir.join(rel)) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            other => other.with_context(|| format!("cannot remove {}", dir.join(rel).display()))?,
-        }
-    }
-    remove_file(&dir.join(MANIFEST))?;
-    let mut dirs: Vec<&Path> = files
+    let mut files: Vec<PathBuf> = listed.keys().map(|rel| dir.join(rel)).collect();
+    files.push(dir.join(MANIFEST));
+    let dirs = listed
         .keys()
         .flat_map(|f| Path::new(f).ancestors().skip(1))
         .filter(|d| !d.as_os_str().is_empty())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
-        .collect();
-    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-    for d in dirs
-        .iter()
         .map(|d| dir.join(d))
-        .chain(std::iter::once(dir.to_path_buf()))
-    {
-        fs::remove_dir(&d).with_context(|| format!("cannot remove {}", d.display()))?;
+        .collect();
+    // A listed file someone deleted is already gone.
+    remove_in_order(dir, &files, dirs, Missing::Gone)
+}
+
+/// Whether a file that is no longer there when it is removed is an error.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    Error,
+    Gone,
+}
+
+/// Remove `files` (`manifest.json` and the staging marker last among them), then `dirs`,
+/// deepest first, then `dir`: a kill at any step leaves a directory recognisable as ours.
+fn remove_in_order(
+    dir: &Path,
+    files: &[PathBuf],
+    mut dirs: Vec<PathBuf>,
+    missing: Missing,
+) -> Result<()> {
+    let remove_file = |f: &Path| match fs::remove_file(f) {
+        Err(e) if missing == Missing::Gone && e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other.with_context(|| format!("cannot remove {}", f.display())),
+    };
+    let last = [dir.join(MANIFEST), dir.join(STAGING_MARKER)];
+    for f in files.iter().filter(|f| !last.contains(f)) {
+        remove_file(f)?;
+    }
+    for f in last.iter().filter(|f| files.contains(f)) {
+        remove_file(f)?;
+    }
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for d in dirs.iter().chain(std::iter::once(&dir.to_path_buf())) {
+        fs::remove_dir(d).with_context(|| format!("cannot remove {}", d.display()))?;
     }
     Ok(())
 }
 
-fn remove_file(f: &Path) -> Result<()> {
-    fs::remove_file(f).with_context(|| format!("cannot remove {}", f.display()))
-}
-
-fn collect(
-    dir: &Path,
-    files: &mut Vec<std::path::PathBuf>,
-    dirs: &mut Vec<std::path::PathBuf>,
-) -> Result<()> {
+fn collect(dir: &Path, files: &mut Vec<PathBuf>, dirs: &mut Vec<PathBuf>) -> Result<()> {
     for e in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
         let e = e?;
         if e.file_type()?.is_dir() {
