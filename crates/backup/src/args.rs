@@ -13,6 +13,8 @@ pub struct BackupArgs {
     /// Directory to create the backup in (a new dated subdirectory).
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
+    // The help text names a directory pattern, not HTML.
+    #[allow(rustdoc::invalid_html_tags)]
     /// After a complete backup, keep only the N newest complete backups `backup` made in DIR
     /// (mattermost-backup-<date> directories with a manifest); nothing else there is touched.
     #[arg(long, value_name = "N")]

@@ -179,6 +179,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    // The help text shows the placeholder `env` prints, not HTML.
+    #[allow(rustdoc::invalid_html_tags)]
     /// Print the environment Mattermost will see (secrets shown as <from FILE>).
     #[command(after_help = "Examples:\n  \
         gitlab-mattermost env examples/full.toml | grep SMTP\n  \

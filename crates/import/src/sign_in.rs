@@ -13,6 +13,8 @@ use crate::schema::MattermostVersion;
 /// How GitLab sign-in goes on after the move (`--gitlab-sign-in`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SignInChoice {
+    // `<site>` stands for the site URL in the help text, not HTML.
+    #[allow(rustdoc::invalid_html_tags)]
     /// Team Edition, signing in through the undocumented route it still answers
     /// (`gitlab.allow_team_edition_route`): no GitLab button in any app, users open
     /// <site>/gitlab-sign-in. Any release may close the route.

@@ -1,4 +1,4 @@
-//! Command-line arguments of the operations commands (wired into [`crate::cli::Command`]).
+//! Command-line arguments of the operations commands (wired into the command's `cli::Command`).
 
 use std::path::PathBuf;
 

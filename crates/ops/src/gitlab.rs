@@ -506,7 +506,7 @@ impl Action {
 }
 
 /// Decide what to do. An existing application's secret is renewed only when `rotate` asks:
-/// without its secret the run stops instead (see [`refusal`]).
+/// without its secret the run stops instead (see `refusal`).
 pub fn decide(
     apps: &[Application],
     id_in_file: Option<&str>,

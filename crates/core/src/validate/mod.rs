@@ -1,9 +1,9 @@
 //! From layered input to a validated, resolved plan — or every problem at once.
 //!
 //! Steps: read the merged tree into the typed [`Config`] (inline secrets, the JSON Schema,
-//! integers; see [`reading`]), check every value for the files it lands in ([`checks`]),
+//! integers; see `reading.rs`), check every value for the files it lands in (`checks.rs`),
 //! derive Mattermost settings from the typed sections and add the free-form ones (each
-//! checked against the catalogue), check what combines several values ([`sections`]) and
+//! checked against the catalogue), check what combines several values (`sections.rs`) and
 //! Mattermost's own rules, and the environment the program will get. A problem never stops
 //! the checks that do not depend on it; nothing is written unless all of this passes.
 

@@ -7,10 +7,10 @@
 //! user and group `mattermost` the fixed id 254), every directory and the database, so that
 //! replacing one module by the other changes no file owner and moves no data.
 //!
-//! The steps: [`options`] reads every typed option of the old module and offers the
+//! The steps: `options.rs` reads every typed option of the old module and offers the
 //! Mattermost settings the module derived from them; `settings`, `environment` and
-//! `environmentFile` offer theirs on top ([`layers`], in the order in which they overrode each
-//! other); [`lift`] turns the winners into the typed sections and free-form settings.
+//! `environmentFile` offer theirs on top (`layers.rs`, in the order in which they overrode each
+//! other); `lift.rs` turns the winners into the typed sections and free-form settings.
 
 mod layers;
 mod lift;

@@ -57,7 +57,7 @@ fn content(ctx: &Ctx, name: &str, path: &str) -> Result<(), (String, String)> {
     content_problem(ctx.plan, name, path)
 }
 
-/// [`content`] for a plan alone (apply refuses to start Mattermost on such a value): what is
+/// `content` for a plan alone (apply refuses to start Mattermost on such a value): what is
 /// wrong with the value and how to fix it, never the value.
 pub fn content_problem(
     plan: &crate::validate::Plan,

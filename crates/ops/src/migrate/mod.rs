@@ -89,6 +89,8 @@ pub struct ImportArgs {
     /// The bundle `migrate export` wrote (copied here, or on this host already).
     #[arg(long, value_name = "DIR")]
     pub from: PathBuf,
+    // The help text names a file pattern, not HTML.
+    #[allow(rustdoc::invalid_html_tags)]
     /// Where the verification report goes (JSON); default
     /// /var/lib/gitlab-mattermost/migrations/verification-<UTC>.json.
     #[arg(long, value_name = "FILE")]
