@@ -144,6 +144,10 @@ in
         assertion = !createToken || local;
         message = "services.gitlab-mattermost.integrations.gitlabProjects needs integrations.sync.tokenFile (a GitLab token with scope api) unless GitLab runs on this host (services.gitlab.enable).";
       }
+      {
+        assertion = needsGitlab -> cfg.gitlab.url != null;
+        message = "services.gitlab-mattermost.integrations.gitlabProjects needs gitlab.url, GitLab's base URL, where the sync sets up the projects' webhooks and slash commands (it is set for you when services.gitlab runs on this host).";
+      }
     ];
 
     systemd.services.gitlab-mattermost-integrations = {

@@ -795,6 +795,12 @@ in
       && !lib.any (contains "inline-secret-canary") (failed hosts.inlineSecret);
   }
   {
+    name = "integrationsRemoteUnset: GitLab projects without a local GitLab need gitlab.url and a sync token, each said";
+    ok =
+      rejects hosts.integrationsRemoteUnset "integrations.gitlabProjects needs gitlab.url"
+      && rejects hosts.integrationsRemoteUnset "integrations.gitlabProjects needs integrations.sync.tokenFile";
+  }
+  {
     name = "noCertificate: https without a certificate (or ACME) is rejected";
     ok = rejects hosts.noCertificate "nginx needs";
   }

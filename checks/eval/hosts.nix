@@ -618,6 +618,27 @@ rec {
     };
   };
 
+  # GitLab projects with GitLab elsewhere, but neither its URL nor a token for its API.
+  integrationsRemoteUnset = {
+    rejected = true;
+    system = "x86_64-linux";
+    module = {
+      services.gitlab-mattermost = {
+        enable = true;
+        externalUrl = "https://chat.example.com";
+        nginx = certificates "chat.example.com";
+        integrations = {
+          owner = "gitlab-bot";
+          incomingWebhooks.ci = {
+            team = "engineering";
+            channel = "ci";
+          };
+          gitlabProjects."group/project".webhook = "ci";
+        };
+      };
+    };
+  };
+
   noCertificate = {
     rejected = true;
     system = "x86_64-linux";
