@@ -156,18 +156,13 @@ def cpu_of(cmd, env=None):
     return ru.ru_utime + ru.ru_stime
 
 
-def median_cpu(cmd, runs, env=None):
-    for _ in range(2):  # warm the page cache
-        cpu_of(cmd, env)
-    return statistics.median(cpu_of(cmd, env) for _ in range(runs))
-
-
-def median_cpu_into_new_dir(cmd, out, runs):
-    """median_cpu of a render that finds no previous rendering at out (removed before each run,
-    outside what is measured)."""
+def median_cpu(cmd, runs, env=None, before=None):
+    """Median CPU of cmd over runs, after two runs that warm the page cache; `before` runs
+    ahead of each, outside what is measured."""
     def one():
-        shutil.rmtree(out, ignore_errors=True)
-        return cpu_of(cmd)
+        if before:
+            before()
+        return cpu_of(cmd, env)
     for _ in range(2):
         one()
     return statistics.median(one() for _ in range(runs))
@@ -179,7 +174,8 @@ def start_costs(binary, runs, scratch):
     example = os.path.join(ROOT, "examples/full.toml")
     out = os.path.join(scratch, "rendered")
     render_cmd = [binary, "render", example, "--out", out]
-    render_new = median_cpu_into_new_dir(render_cmd, out, runs)
+    # Into a new directory: the previous run's rendering is removed before each run.
+    render_new = median_cpu(render_cmd, runs, before=lambda: shutil.rmtree(out, ignore_errors=True))
     subprocess.run(render_cmd, check=True, capture_output=True)
     credentials = os.path.join(scratch, "credentials")
     os.makedirs(credentials, exist_ok=True)
@@ -209,7 +205,7 @@ def main():
         target = os.path.join(base, label)
         if os.path.exists(target) and os.listdir(target):
             sys.exit(f"{target} is not empty: a clean build needs an empty target directory")
-        jobs_note = f" -j{jobs}" if jobs else ""
+        jobs_note = (f" -j{jobs}" if jobs else "") + (" static" if static else "")
         print(f"building {label} (--profile {profile} {' '.join(extra) or 'default features'}{jobs_note}) in {target} …",
               flush=True)
         cpu, wall, rss, pss = measured_build(profile, extra, target, jobs=jobs, static=static)
