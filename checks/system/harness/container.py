@@ -15,6 +15,7 @@ collide with the host's and every name the config uses can be pointed at 127.0.0
 container's /etc/hosts.
 """
 
+import fcntl
 import hashlib
 import inspect
 import json
@@ -86,7 +87,7 @@ def recipe_key(suite=SUITE):
     """A digest of everything that shapes the tree: the functions that make it, as source
     text, and the constants they read. Any change to the recipe gives a new key."""
     digest = hashlib.sha256()
-    for part in (base_tree, _bootstrap, _configure, _in_tree_isolated, _pin_postgresql):
+    for part in (base_tree, cached_tree, debootstrap, _configure, _in_tree_isolated, _pin_postgresql):
         digest.update(inspect.getsource(part).encode())
     digest.update(repr((suite, HOSTNAME, TIMEZONE, POSTGRES_PORT, TREE_FACTS, PACKAGES,
                         sorted(TREE_ENV.items()))).encode())
@@ -98,44 +99,58 @@ def base_tree(cache_dir, suite=SUITE):
     other recipes for the suite in the cache are removed."""
     if suite not in SUITES:
         raise ContainerError(f"no recipe for Debian {suite!r}: one of {', '.join(SUITES)}")
-    key = recipe_key(suite)
-    cache_dir = Path(cache_dir)
-    tree = cache_dir / f"debian-{suite}-{key}"
+
+    def make(partial):
+        step(f"making the container tree with debootstrap ({suite}, {len(PACKAGES)} packages; "
+             "configured in a namespace without the host's network)")
+        debootstrap(partial, suite, PACKAGES)
+        _configure(partial, suite)
+
+    return cached_tree(Path(cache_dir), f"debian-{suite}", recipe_key(suite), make)
+
+
+def cached_tree(cache_dir, prefix, key, make, error=ContainerError):
+    """`cache_dir/prefix-key`, made by `make(partial)` into a `.partial` directory and renamed
+    when complete, so a killed run never leaves a tree that looks finished. One maker at a
+    time (two runs may ask at once: the second waits, then finds the tree complete); trees of
+    other keys with the same prefix are removed."""
+    tree = cache_dir / f"{prefix}-{key}"
     if (tree / ".complete").exists():
         return tree
     for tool in ("debootstrap", "unshare", "chroot"):
         if not shutil.which(tool):
-            raise ContainerError(f"{tool} is missing: apt-get install debootstrap util-linux coreutils")
-    partial = tree.with_name(tree.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    _bootstrap(partial, suite)
-    _configure(partial, suite)
-    shutil.rmtree(tree, ignore_errors=True)
-    partial.rename(tree)
-    (tree / ".complete").write_text(key + "\n")
-    for stale in cache_dir.glob(f"debian-{suite}-*"):
-        if stale != tree:
-            step(f"removing a container tree of another recipe: {stale}")
-            shutil.rmtree(stale, ignore_errors=True)
+            raise error(f"{tool} is missing: apt-get install debootstrap util-linux coreutils")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / f"{prefix}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (tree / ".complete").exists():
+            return tree
+        partial = tree.with_name(tree.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        make(partial)
+        shutil.rmtree(tree, ignore_errors=True)
+        partial.rename(tree)
+        (tree / ".complete").write_text(key + "\n")
+        for stale in cache_dir.glob(f"{prefix}-*"):
+            if stale != tree:
+                step(f"removing a tree of another recipe: {stale}")
+                shutil.rmtree(stale, ignore_errors=True)
     return tree
 
 
-def _bootstrap(tree, suite):
+def debootstrap(tree, suite, packages, error=ContainerError):
     """debootstrap in two stages: the first, with the host's network, only downloads and
     unpacks; the second, which runs every maintainer script, sees nothing of the host."""
-    step(f"making the container tree with debootstrap ({suite}, {len(PACKAGES)} packages)")
+    include = [f"--include={','.join(packages)}"] if packages else []
     subprocess.run(
-        ["debootstrap", "--foreign", "--variant=minbase", f"--include={','.join(PACKAGES)}",
-         suite, str(tree), debian_mirror()],
+        ["debootstrap", "--foreign", "--variant=minbase", *include, suite, str(tree), debian_mirror()],
         check=True, stdout=subprocess.DEVNULL, env={**TREE_ENV, "HOME": "/root"},
     )
-    step("configuring the container tree's packages in a namespace without the host's network")
     result = _in_tree_isolated(tree, ["/debootstrap/debootstrap", "--second-stage"])
     if result.returncode != 0:
         log = tree / "debootstrap/debootstrap.log"
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else result.stderr[-3000:]
-        raise ContainerError(f"debootstrap --second-stage failed ({result.returncode}):\n{tail}")
+        raise error(f"debootstrap --second-stage failed ({result.returncode}):\n{tail}")
 
 
 def _in_tree_isolated(tree, argv):

@@ -145,6 +145,14 @@ class Fixture:
             parts.append(f"Debian {self.old_suite} → {self.new_suite}")
         return ", ".join(parts)
 
+    def gitlab_secrets(self, default=None):
+        """gitlab-secrets.json as Omnibus leaves it on this host: the fixture's file (or
+        `default` without one), with its mattermost section unless GitLab 19 dropped it."""
+        doc = dict(self.secrets_json or default or {})
+        if not self.gitlab_19:
+            doc["mattermost"] = self.mattermost_secrets
+        return doc
+
     def env(self):
         """The env directory Omnibus wrote (MattermostHelper.get_env_variables)."""
         s = self.mattermost_secrets
@@ -220,9 +228,7 @@ chown gitlab-psql:gitlab-psql {PG_DIR}
 chmod 0700 /etc/gitlab/config_backup
 """)
     c.write("/etc/gitlab/gitlab.rb", fixture.gitlab_rb, 0o600)
-    secrets_doc = dict(fixture.secrets_json or {"gitlab_rails": {"secret_key_base": secrets.token_hex(64)}})
-    if not fixture.gitlab_19:
-        secrets_doc["mattermost"] = fixture.mattermost_secrets
+    secrets_doc = fixture.gitlab_secrets(default={"gitlab_rails": {"secret_key_base": secrets.token_hex(64)}})
     c.write("/etc/gitlab/gitlab-secrets.json", json.dumps(secrets_doc, indent=2) + "\n", 0o600)
     for tar in fixture.backups:
         place_backup(c, transfer_dir, tar.name, tar.read_bytes())
