@@ -618,25 +618,12 @@ rec {
     };
   };
 
-  # GitLab projects with GitLab elsewhere, but neither its URL nor a token for its API.
+  # The integrations host's declaration with GitLab elsewhere, but neither its URL nor a token
+  # for its API.
   integrationsRemoteUnset = {
     rejected = true;
     system = "x86_64-linux";
-    module = {
-      services.gitlab-mattermost = {
-        enable = true;
-        externalUrl = "https://chat.example.com";
-        nginx = certificates "chat.example.com";
-        integrations = {
-          owner = "gitlab-bot";
-          incomingWebhooks.ci = {
-            team = "engineering";
-            channel = "ci";
-          };
-          gitlabProjects."group/project".webhook = "ci";
-        };
-      };
-    };
+    module.services.gitlab-mattermost = integrations.module.services.gitlab-mattermost;
   };
 
   noCertificate = {
