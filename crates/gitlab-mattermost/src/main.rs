@@ -116,10 +116,10 @@ fn load(config: &ConfigArgs) -> Result<Plan, Failure> {
         .map_err(|d| name_set_origins(d, &config.sets))?;
     let color = stderr_color();
     for w in &plan.warnings {
-        eprintln!("{}", w.render(color));
-        if w.shows_excerpt() {
-            eprintln!();
-        }
+        // One write per warning, so that lines from writers sharing stderr do not interleave.
+        let mut text = w.render(color);
+        text.push_str(if w.shows_excerpt() { "\n\n" } else { "\n" });
+        eprint!("{text}");
     }
     tracing::info!(
         files = config.files.len(),
@@ -189,11 +189,13 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 out.display()
             );
             // Success is reported as `check` reports it: one `ok:` line on stderr.
-            eprintln!(
-                "ok: rendered {} files into {} (to install and start them on this host: gitlab-mattermost apply)",
+            // One write: the line stays whole when stderr is shared.
+            let done = format!(
+                "ok: rendered {} files into {} (to install and start them on this host: gitlab-mattermost apply)\n",
                 files.len(),
                 out.display()
             );
+            eprint!("{done}");
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "full")]

@@ -43,9 +43,11 @@ pub fn write_atomically(dir: &Path, files: &Files, inputs: &[Input]) -> Result<W
     // existing directory holds is read once, under the lock, where it cannot change under
     // another render.
     let first = target::inspect_render_target(dir, inputs, target::Contents::Later)?;
-    fs::create_dir_all(&first.parent)
-        .with_context(|| format!("cannot create {}", first.parent.display()))?;
-    let _lock = staging::lock(&first.parent, dir)?;
+    if !first.exists {
+        fs::create_dir_all(&first.parent)
+            .with_context(|| format!("cannot create {}", first.parent.display()))?;
+    }
+    let lock = staging::lock(&first.parent, dir)?;
     let target = target::inspect_render_target(dir, inputs, target::Contents::Check)?;
     let mut timings = WriteTimings {
         stale_removed: staging::remove_stale(&target.parent, &target.name)?,
@@ -54,7 +56,12 @@ pub fn write_atomically(dir: &Path, files: &Files, inputs: &[Input]) -> Result<W
     let staged = stage(&target, files, &mut timings)?;
     swap(&target, staged)?;
     let started = std::time::Instant::now();
-    sync_dir(&target.parent)?;
+    if target.parent == first.parent {
+        lock.sync_dir()
+            .with_context(|| format!("cannot sync {}", target.parent.display()))?;
+    } else {
+        sync_dir(&target.parent)?;
+    }
     timings.sync += started.elapsed();
     Ok(timings)
 }
@@ -129,11 +136,14 @@ fn create_dirs_once(dir: &Path, made: &mut Vec<PathBuf>) -> Result<()> {
 /// The new rendering keeps the mode (and, when allowed, the owner) someone gave the old one.
 fn keep_owner_and_mode(old: &Path, new: &Path) {
     let Ok(meta) = fs::metadata(old) else { return };
-    if let Err(e) = fs::set_permissions(new, fs::Permissions::from_mode(meta.mode() & 0o7777)) {
-        tracing::warn!("cannot keep the mode of {}: {e}", old.display());
+    let now = fs::metadata(new).ok();
+    let mode = meta.mode() & 0o7777;
+    if now.as_ref().map(|m| m.mode() & 0o7777) != Some(mode) {
+        if let Err(e) = fs::set_permissions(new, fs::Permissions::from_mode(mode)) {
+            tracing::warn!("cannot keep the mode of {}: {e}", old.display());
+        }
     }
-    let same_owner =
-        fs::metadata(new).is_ok_and(|m| m.uid() == meta.uid() && m.gid() == meta.gid());
+    let same_owner = now.is_some_and(|m| m.uid() == meta.uid() && m.gid() == meta.gid());
     if !same_owner {
         if let Err(e) = std::os::unix::fs::chown(new, Some(meta.uid()), Some(meta.gid())) {
             tracing::warn!("cannot keep the owner of {}: {e}", old.display());

@@ -6,15 +6,20 @@
 //! named in the refusal.
 
 use std::collections::BTreeMap;
+use std::ffi::{CStr, CString};
 use std::fs;
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result};
+use rustix::fs::{openat, statat, AtFlags, Dir, FileType, Mode, OFlags, CWD};
 
 use crate::render::manifest::sha256_hex;
 
 pub const MANIFEST: &str = "manifest.json";
+/// [`MANIFEST`], to open relative to a directory descriptor.
+const MANIFEST_NAME: &CStr = c"manifest.json";
 
 /// Written first into a staging directory and removed just before the swap, so a staging
 /// directory left by a killed run is recognisable as one before its manifest exists.
@@ -61,18 +66,26 @@ pub struct Why {
 
 /// Look at `dir` (an existing directory).
 pub fn survey(dir: &Path, strictness: Strictness) -> Result<Survey> {
-    let manifest = read_manifest(dir)?;
+    let root = openat(
+        CWD,
+        dir,
+        DIRECTORY_FLAGS.difference(OFlags::NOFOLLOW),
+        Mode::empty(),
+    )
+    .with_context(|| format!("cannot read {}", dir.display()))?;
+    let manifest = read_manifest(dir, root.as_fd())?;
     let mut s = Survey {
-        manifest,
+        manifest: Manifest::Missing,
         foreign: Vec::new(),
         changed: Vec::new(),
         sample: Vec::new(),
         empty: false,
     };
-    match &s.manifest {
+    match &manifest {
         Manifest::Valid(files) => {
-            let files = files.clone();
-            walk(dir, "", &files, strictness, &mut s)?;
+            // Room for any file render writes: one read, and the one that sees the end.
+            let mut buf = Vec::with_capacity(64 << 10);
+            walk(dir, root, "", files, strictness, &mut s, &mut buf)?;
         }
         Manifest::Missing | Manifest::Invalid(_) => {
             // Only a glimpse: the directory may be huge (`--out /usr`).
@@ -87,6 +100,7 @@ pub fn survey(dir: &Path, strictness: Strictness) -> Result<Survey> {
             s.sample = names;
         }
     }
+    s.manifest = manifest;
     Ok(s)
 }
 
@@ -160,19 +174,27 @@ fn list(names: &[String], max: usize) -> String {
     }
 }
 
-fn read_manifest(dir: &Path) -> Result<Manifest> {
-    let path = dir.join(MANIFEST);
-    let meta = match fs::symlink_metadata(&path) {
+/// Read `manifest.json` in `dir` (open as `root`): no further than a file render writes
+/// could be, and never through a symbolic link or from anything but a regular file.
+fn read_manifest(dir: &Path, root: BorrowedFd<'_>) -> Result<Manifest> {
+    let cannot_read = || format!("cannot read {}", dir.join(MANIFEST).display());
+    let meta = match statat(root, MANIFEST_NAME, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Manifest::Missing),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(rustix::io::Errno::NOENT) => return Ok(Manifest::Missing),
+        Err(e) => return Err(io::Error::from(e)).with_context(cannot_read),
     };
-    if !meta.is_file() {
+    if FileType::from_raw_mode(meta.st_mode) != FileType::RegularFile {
         return Ok(Manifest::Invalid(format!(
             "{MANIFEST} is not a regular file"
         )));
     }
-    let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let size = usize::try_from(meta.st_size).unwrap_or(0).min(64 << 10);
+    let mut bytes = Vec::with_capacity(size + 1);
+    if !read_listed(root, MANIFEST_NAME, &mut bytes).with_context(cannot_read)? {
+        return Ok(Manifest::Invalid(format!(
+            "{MANIFEST} is larger than any render writes"
+        )));
+    }
     Ok(parse_manifest(&bytes))
 }
 
@@ -211,44 +233,62 @@ fn holds_listed(rel: &str, files: &BTreeMap<String, String>) -> bool {
     files.keys().any(|f| f.starts_with(&prefix))
 }
 
+/// Compare the directory `fd` (`rel` below the surveyed `root`) with the manifest's `files`,
+/// through directory descriptors: each entry is opened relative to its directory, without
+/// following a symbolic link swapped in since the directory was read. `buf` is reused for
+/// every file read.
 fn walk(
     root: &Path,
+    fd: OwnedFd,
     rel: &str,
     files: &BTreeMap<String, String>,
     strictness: Strictness,
     s: &mut Survey,
+    buf: &mut Vec<u8>,
 ) -> Result<()> {
-    let dir = root.join(rel);
-    let mut entries: Vec<fs::DirEntry> = fs::read_dir(&dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .collect::<io::Result<_>>()
-        .with_context(|| format!("cannot read {}", dir.display()))?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name().to_string_lossy().into_owned();
+    let shown = |name: Option<&str>| {
+        let dir = root.join(rel);
+        match name {
+            Some(n) => dir.join(n).display().to_string(),
+            None => dir.display().to_string(),
+        }
+    };
+    let mut dir = Dir::new(fd).with_context(|| format!("cannot read {}", shown(None)))?;
+    let mut entries =
+        entries_of(&mut dir).with_context(|| format!("cannot read {}", shown(None)))?;
+    let fd = dir.fd()?;
+    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    for (raw, kind) in entries {
+        let name = raw.to_string_lossy().into_owned();
         let path = if rel.is_empty() {
-            name
+            name.clone()
         } else {
             format!("{rel}/{name}")
         };
-        let t = e.file_type()?;
+        let kind = match kind {
+            FileType::Unknown => statat(fd, raw.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)
+                .map(|st| FileType::from_raw_mode(st.st_mode))
+                .with_context(|| format!("cannot inspect {}", shown(Some(&name))))?,
+            known => known,
+        };
         let bookkeeping =
             path == MANIFEST || (path == STAGING_MARKER && strictness == Strictness::NamesOnly);
-        if t.is_dir() {
+        if kind == FileType::Directory {
             if holds_listed(&path, files) {
-                walk(root, &path, files, strictness, s)?;
+                let child = openat(fd, raw.as_c_str(), DIRECTORY_FLAGS, Mode::empty())
+                    .with_context(|| format!("cannot read {}", shown(Some(&name))))?;
+                walk(root, child, &path, files, strictness, s, buf)?;
             } else {
                 s.foreign.push(format!("{path}/"));
             }
-        } else if t.is_file() && bookkeeping {
+        } else if kind == FileType::RegularFile && bookkeeping {
             continue;
-        } else if t.is_file() && files.contains_key(&path) {
+        } else if kind == FileType::RegularFile && files.contains_key(&path) {
             if strictness == Strictness::Unchanged {
-                let bytes = read_listed(&e.path())
-                    .with_context(|| format!("cannot read {}", e.path().display()))?;
-                let same = bytes.is_some_and(|b| {
-                    files.get(&path).map(String::as_str) == Some(sha256_hex(&b).as_str())
-                });
+                let whole = read_listed(fd, raw.as_c_str(), buf)
+                    .with_context(|| format!("cannot read {}", shown(Some(&name))))?;
+                let same =
+                    whole && files.get(&path).map(String::as_str) == Some(sha256_hex(buf).as_str());
                 if !same {
                     s.changed.push(path);
                 }
@@ -260,25 +300,41 @@ fn walk(
     Ok(())
 }
 
+/// How survey opens a directory: not following a symbolic link swapped in for it.
+const DIRECTORY_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::CLOEXEC);
+
+/// The entries of a directory (without `.` and `..`), with their type as the directory
+/// reports it (`Unknown` on file systems that do not).
+fn entries_of(dir: &mut Dir) -> io::Result<Vec<(CString, FileType)>> {
+    let mut entries = Vec::new();
+    while let Some(e) = dir.read() {
+        let e = e?;
+        let name = e.file_name();
+        if name != c"." && name != c".." {
+            entries.push((name.to_owned(), e.file_type()));
+        }
+    }
+    Ok(entries)
+}
+
 /// Larger than any file render writes: a listed file grown past it has changed.
 const LISTED_FILE_LIMIT: u64 = 16 << 20;
 
-/// The bytes of a listed file (a regular file when the directory was read), or `None` when it
-/// grew past [`LISTED_FILE_LIMIT`]. Opened without following a symbolic link and without
-/// waiting should it have been swapped for a FIFO since.
-fn read_listed(path: &Path) -> io::Result<Option<Vec<u8>>> {
+/// Read the listed file `name` in `dir` (a regular file when the directory was read) into
+/// `buf`; `false` when it grew past [`LISTED_FILE_LIMIT`]. Opened without following a
+/// symbolic link and without waiting should it have been swapped for a FIFO since.
+fn read_listed(dir: BorrowedFd<'_>, name: &CStr, buf: &mut Vec<u8>) -> io::Result<bool> {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
     let flags =
-        rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(flags.bits() as i32)
-        .open(path)?;
-    // Room for any file render writes, so one read and the one that sees the end do.
-    let mut bytes = Vec::with_capacity(64 << 10);
-    file.take(LISTED_FILE_LIMIT + 1).read_to_end(&mut bytes)?;
-    Ok((bytes.len() as u64 <= LISTED_FILE_LIMIT).then_some(bytes))
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let file = fs::File::from(openat(dir, name, flags, Mode::empty())?);
+    buf.clear();
+    file.take(LISTED_FILE_LIMIT + 1).read_to_end(buf)?;
+    Ok(buf.len() as u64 <= LISTED_FILE_LIMIT)
 }
 
 /// Whether a left-over staging directory is one render made: it has the staging marker,
@@ -407,6 +463,11 @@ mod tests {
             fs::write(p, c).expect("write");
         }
         dir
+    }
+
+    #[test]
+    fn the_manifest_name_is_the_same_in_both_spellings() {
+        assert_eq!(MANIFEST_NAME.to_str(), Ok(MANIFEST));
     }
 
     #[test]

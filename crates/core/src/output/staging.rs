@@ -21,7 +21,15 @@ const LOCK_WAIT: Duration = Duration::from_secs(2);
 /// kernel when the process dies, so a killed render never leaves it behind, and no lock
 /// file is left next to DIR.
 pub struct Lock {
-    _dir: File,
+    dir: File,
+}
+
+impl Lock {
+    /// Make the locked directory's entries durable (fsync), through the descriptor the lock
+    /// holds.
+    pub fn sync_dir(&self) -> std::io::Result<()> {
+        self.dir.sync_all()
+    }
 }
 
 pub fn lock(parent: &Path, given: &Path) -> Result<Lock> {
@@ -29,7 +37,7 @@ pub fn lock(parent: &Path, given: &Path) -> Result<Lock> {
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
         match flock(&dir, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => return Ok(Lock { _dir: dir }),
+            Ok(()) => return Ok(Lock { dir }),
             Err(rustix::io::Errno::WOULDBLOCK) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20));
             }
