@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Benchmark of `gitlab-mattermost render examples/full.toml`: the whole process, next to `true`.
 
+By default it measures the compiler a NixOS host runs: the lean binary, built with the
+profile and static link nix/package.nix uses (as bench/build.py builds it); `--binary` measures
+another one (e.g. target/release/gitlab-mattermost, the full command).
+
 Runs each command several times under /usr/bin/time -v and reports medians of CPU time
 (user + system), peak RSS and wall time, plus the compiler's own split of wall time into
 writing the files and making them durable (fsync of files and directories). Targets: CPU time
@@ -59,13 +63,29 @@ def time_v(cmd):
     return cpu, rss, wall, err
 
 
+def lean_binary():
+    """Build (or bring up to date) the lean compiler in target/, linked as nix/package.nix
+    links it, and return its path."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import build
+
+    env = dict(os.environ, RUSTFLAGS=build.LEAN_RUSTFLAGS)
+    subprocess.run(["cargo", "build", "--profile", "lean", "--locked", "-q", "-p", "gitlab-mattermost",
+                    "--no-default-features", "--target", build.host_triple()], cwd=ROOT, env=env, check=True)
+    return build.built_binary(os.path.join(ROOT, "target"), "lean", static=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
-    ap.add_argument("--binary", default=os.path.join(ROOT, "target/release/gitlab-mattermost"))
+    ap.add_argument("--binary", help="the binary to measure (default: the lean compiler, built as the "
+                                     "package builds it)")
     args = ap.parse_args()
-    if not os.path.exists(args.binary):
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "gitlab-mattermost"], cwd=ROOT, check=True)
+    if args.binary is None:
+        args.binary = lean_binary()
+    elif not os.path.exists(args.binary):
+        sys.exit(f"{args.binary} does not exist")
+    print(f"measuring {args.binary}")
     example = os.path.join(ROOT, "examples/full.toml")
     # Two places: tmpfs, where fsync is free, shows the compiler's own CPU cost; a disk
     # directory adds the kernel's work to make the output durable (fsync of every file and

@@ -530,6 +530,45 @@ mod tests {
     }
 
     #[test]
+    fn links_and_oversized_files_are_not_what_render_wrote() {
+        let files = [("a.env", "1"), ("sub/b.conf", "2")];
+        let dir = tree(&files);
+        fs::write(dir.path().join(MANIFEST), manifest_for(&files)).expect("manifest");
+        // A listed file swapped for a link (to a file with the listed content) is not read
+        // through the link; one grown past the bound has changed.
+        fs::remove_file(dir.path().join("sub/b.conf")).expect("rm");
+        fs::write(dir.path().join("two"), "2").expect("target");
+        std::os::unix::fs::symlink(dir.path().join("two"), dir.path().join("sub/b.conf"))
+            .expect("link");
+        fs::File::options()
+            .write(true)
+            .open(dir.path().join("a.env"))
+            .and_then(|f| f.set_len(LISTED_FILE_LIMIT + 1))
+            .expect("grow");
+        let s = survey(dir.path(), Strictness::Unchanged).expect("survey");
+        assert_eq!(s.foreign, ["sub/b.conf", "two"]);
+        assert_eq!(s.changed, ["a.env"]);
+
+        // The manifest itself: never through a link, and never past the bound.
+        let manifest = dir.path().join(MANIFEST);
+        let elsewhere = dir.path().join("elsewhere.json");
+        fs::rename(&manifest, &elsewhere).expect("move");
+        std::os::unix::fs::symlink(&elsewhere, &manifest).expect("link");
+        let why = |s: Survey| match s.manifest {
+            Manifest::Invalid(why) => why,
+            other => panic!("{other:?}"),
+        };
+        let s = survey(dir.path(), Strictness::Unchanged).expect("survey");
+        assert_eq!(why(s), "manifest.json is not a regular file");
+        fs::remove_file(&manifest).expect("rm");
+        fs::File::create(&manifest)
+            .and_then(|f| f.set_len(LISTED_FILE_LIMIT + 1))
+            .expect("grow");
+        let s = survey(dir.path(), Strictness::Unchanged).expect("survey");
+        assert_eq!(why(s), "manifest.json is larger than any render writes");
+    }
+
+    #[test]
     fn removal_leaves_a_recognisable_directory_at_every_step() {
         let files = [("a.env", "1"), ("sub/b.conf", "2"), ("sub/c.conf", "3")];
         let dir = tree(&files);
