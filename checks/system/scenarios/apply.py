@@ -4,7 +4,8 @@ The container was set up by docs/getting-started.md, whose install step is `appl
 host. Here:
 - a second `apply` with the same config changes nothing and restarts nothing;
 - a changed setting and `apply`: exactly one restart, and the new value is live;
-- `gitlab-mattermost mmctl CONFIG -- user list` runs mmctl as the service user.
+- `gitlab-mattermost mmctl CONFIG -- user list` runs mmctl as the service user (with a config
+  that turns local mode off, it refuses naming it, exit 1).
 """
 
 import time
@@ -74,6 +75,11 @@ def mmctl_wrapper(ctx):
     ctx.ensure_admin()
     out = ctx.container.run(["gitlab-mattermost", "mmctl", CONFIG_IN_CONTAINER, "--", "user", "list"],
                             check=False)
+    if not ctx.local_mode:
+        expect(out.returncode == 1 and "local mode is off" in out.stderr,
+               f"with local mode off, gitlab-mattermost mmctl should refuse naming it (exit 1), got exit "
+               f"{out.returncode}: {out.stderr[-1000:]}")
+        return "with local mode off, gitlab-mattermost mmctl -- user list refuses naming it (exit 1)"
     expect(out.returncode == 0, f"gitlab-mattermost mmctl -- user list: exit {out.returncode}\n{out.stderr}")
     expect("sysadmin" in out.stdout, f"user list does not show the admin: {out.stdout[-500:]}")
     return "gitlab-mattermost mmctl -- user list works"

@@ -17,6 +17,8 @@ to it (push and merge-request events) with a slash command. Then:
   move them), the old ones deleted, and GitLab is given the new URL and token;
 - a project removed from the config is reported, and removed with --prune; declared again,
   GitLab's integrations (kept inactive by GitLab) are switched back on.
+With a config that turns local mode off, `sync` (which talks to Mattermost over the local-mode
+socket) refuses naming it, exit 1, and changes nothing in GitLab.
 """
 
 import json
@@ -63,6 +65,8 @@ def run(ctx):
     team, channel = ctx.team_and_channel()
     ctx.container.run(["mkdir", "-p", "/etc/gitlab-mattermost.d"])
     ctx.container.write(EXTRA, config(team["name"], channel["name"]))
+    if not ctx.local_mode:
+        return sync_refuses_without_local_mode(ctx)
     facts = [settings_follow(ctx), dry_run_changes_nothing(ctx)]
     facts.append(first_sync(ctx, channel))
     facts.append(gitlab_payloads_become_posts(ctx, channel))
@@ -77,6 +81,17 @@ def run(ctx):
 def sync(ctx, *extra, token=sites.ADMIN_TOKEN_FILE, check=True):
     return ctx.container.run(["gitlab-mattermost", "integrations", "sync", CONFIG_IN_CONTAINER, EXTRA,
                               "--token-file", token, *extra], check=check)
+
+
+def sync_refuses_without_local_mode(ctx):
+    before = project_state(ctx)
+    out = sync(ctx, check=False)
+    expect(out.returncode == 1 and "local mode is off" in out.stderr,
+           f"with local mode off, integrations sync should refuse naming it (exit 1), got exit "
+           f"{out.returncode}: {out.stderr[-1000:]}")
+    expect(project_state(ctx) == before, "a refused sync changed the project's integrations in GitLab")
+    return ("local mode off: integrations sync refuses naming it (exit 1) and GitLab's project is "
+            "unchanged; the webhooks and commands it makes are tested with local mode on")
 
 
 def standin(ctx):
