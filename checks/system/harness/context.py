@@ -27,6 +27,14 @@ def expect(condition, message):
         raise ScenarioFailed(message)
 
 
+def expect_local_mode_refusal(result, what):
+    """`what`, a command that needs Mattermost's local-mode socket, run while local mode is off:
+    it must refuse with exit 1 and say that local mode is off."""
+    expect(result.returncode == 1 and "local mode is off" in result.stderr,
+           f"with local mode off, {what} should refuse naming it (exit 1), got exit "
+           f"{result.returncode}: {result.stderr[-1000:]}")
+
+
 class Context:
     def __init__(self, container, site, config, workdir, build_info, next_build_info=None):
         self.container = container

@@ -10,7 +10,8 @@ host. Here:
 
 import time
 
-from harness.context import CONFIG_IN_CONTAINER, docs, GETTING_STARTED, expect
+from harness.context import (CONFIG_IN_CONTAINER, docs, GETTING_STARTED, expect,
+                             expect_local_mode_refusal)
 
 SETTING, KEY = "TeamSettings.MaxChannelsPerTeam", "settings.TeamSettings.MaxChannelsPerTeam"
 
@@ -76,9 +77,7 @@ def mmctl_wrapper(ctx):
     out = ctx.container.run(["gitlab-mattermost", "mmctl", CONFIG_IN_CONTAINER, "--", "user", "list"],
                             check=False)
     if not ctx.local_mode:
-        expect(out.returncode == 1 and "local mode is off" in out.stderr,
-               f"with local mode off, gitlab-mattermost mmctl should refuse naming it (exit 1), got exit "
-               f"{out.returncode}: {out.stderr[-1000:]}")
+        expect_local_mode_refusal(out, "gitlab-mattermost mmctl")
         return "with local mode off, gitlab-mattermost mmctl -- user list refuses naming it (exit 1)"
     expect(out.returncode == 0, f"gitlab-mattermost mmctl -- user list: exit {out.returncode}\n{out.stderr}")
     expect("sysadmin" in out.stdout, f"user list does not show the admin: {out.stdout[-500:]}")

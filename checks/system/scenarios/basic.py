@@ -15,7 +15,8 @@ import json
 import re
 
 from harness import docs
-from harness.context import CONFIG_IN_CONTAINER, GETTING_STARTED, ScenarioFailed, expect
+from harness.context import (CONFIG_IN_CONTAINER, GETTING_STARTED, ScenarioFailed, expect,
+                             expect_local_mode_refusal)
 
 MAX_EXPOSURE = 2.0
 
@@ -110,9 +111,7 @@ def local_mode_off_refused(ctx):
     back on (exit 1, nothing run), and the server is still administered through the API."""
     command = docs.step(GETTING_STARTED, "mmctl").strip()
     result = ctx.container.run(["bash", "-c", command], check=False)
-    expect(result.returncode == 1 and "local mode is off" in result.stderr,
-           f"with local mode off, `{command}` should refuse naming it (exit 1), got exit "
-           f"{result.returncode}: {result.stderr[-1000:]}")
+    expect_local_mode_refusal(result, f"`{command}`")
     status = ctx.mmctl("system", "status")
     return ("local mode off: the documented mmctl refuses naming it (exit 1); mmctl through the "
             f"REST API works ({status.stdout.strip().splitlines()[0] if status.stdout.strip() else 'ok'})")

@@ -25,7 +25,7 @@ import json
 import time
 
 from harness import site as sites
-from harness.context import CONFIG_IN_CONTAINER, expect
+from harness.context import CONFIG_IN_CONTAINER, expect, expect_local_mode_refusal
 
 EXTRA = "/etc/gitlab-mattermost.d/integrations.toml"
 URL_FILE = "/var/lib/gitlab-mattermost/integrations/webhook-gitlab.url"
@@ -86,9 +86,7 @@ def sync(ctx, *extra, token=sites.ADMIN_TOKEN_FILE, check=True):
 def sync_refuses_without_local_mode(ctx):
     before = project_state(ctx)
     out = sync(ctx, check=False)
-    expect(out.returncode == 1 and "local mode is off" in out.stderr,
-           f"with local mode off, integrations sync should refuse naming it (exit 1), got exit "
-           f"{out.returncode}: {out.stderr[-1000:]}")
+    expect_local_mode_refusal(out, "integrations sync")
     expect(project_state(ctx) == before, "a refused sync changed the project's integrations in GitLab")
     return ("local mode off: integrations sync refuses naming it (exit 1) and GitLab's project is "
             "unchanged; the webhooks and commands it makes are tested with local mode on")
