@@ -49,6 +49,7 @@ pub fn write_atomically(dir: &Path, files: &Files, inputs: &[Input]) -> Result<W
     }
     let lock = staging::lock(&first.parent, dir)?;
     let target = target::inspect_render_target(dir, inputs, target::Contents::Check)?;
+    in_locked_parent(&target, &first.parent)?;
     let mut timings = WriteTimings {
         stale_removed: staging::remove_stale(&target.parent, &target.name)?,
         ..WriteTimings::default()
@@ -56,14 +57,24 @@ pub fn write_atomically(dir: &Path, files: &Files, inputs: &[Input]) -> Result<W
     let staged = stage(&target, files, &mut timings)?;
     swap(&target, staged)?;
     let started = std::time::Instant::now();
-    if target.parent == first.parent {
-        lock.sync_dir()
-            .with_context(|| format!("cannot sync {}", target.parent.display()))?;
-    } else {
-        sync_dir(&target.parent)?;
-    }
+    lock.sync_dir()
+        .with_context(|| format!("cannot sync {}", target.parent.display()))?;
     timings.sync += started.elapsed();
     Ok(timings)
+}
+
+/// Renders take turns by the lock on DIR's parent, so the parent found under the lock must be
+/// the one locked: a symbolic link on the way to DIR that changed in between would have
+/// another render's lock guard what this one writes.
+fn in_locked_parent(target: &target::RenderTarget, locked: &Path) -> Result<()> {
+    anyhow::ensure!(
+        target.parent == locked,
+        "{} now resolves into {} instead of {}, which render locked: the path changed while render looked at it; nothing was written: run again",
+        target.given.display(),
+        target.parent.display(),
+        locked.display()
+    );
+    Ok(())
 }
 
 /// Write every file into a new staging directory beside the target and make it durable.
@@ -353,5 +364,27 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
         } else if let Ok(rel) = p.strip_prefix(root) {
             out.push(rel.to_string_lossy().into_owned());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_whose_parent_changed_since_the_lock_is_not_written() {
+        let target = |parent: &str| target::RenderTarget {
+            given: PathBuf::from("/srv/link/rendered"),
+            path: Path::new(parent).join("rendered"),
+            parent: PathBuf::from(parent),
+            name: "rendered".into(),
+            exists: true,
+        };
+        assert!(in_locked_parent(&target("/a"), Path::new("/a")).is_ok());
+        let err = in_locked_parent(&target("/b"), Path::new("/a")).expect_err("another parent");
+        assert_eq!(
+            err.to_string(),
+            "/srv/link/rendered now resolves into /b instead of /a, which render locked: the path changed while render looked at it; nothing was written: run again"
+        );
     }
 }
