@@ -100,11 +100,10 @@ def built_binary(target_dir, profile, static):
     return os.path.join(target_dir, *triple, profile, "gitlab-mattermost")
 
 
-def measured_build(profile, args, target_dir, source=ROOT, jobs=None, static=False):
-    """Run a clean cargo build of the workspace at source; return (cpu seconds, wall seconds,
-    peak RSS bytes, peak PSS bytes)."""
-    env = dict(os.environ, CARGO_TARGET_DIR=target_dir, CARGO_TERM_COLOR="never")
-    env.pop("RUSTC_WRAPPER", None)  # a compiler cache would measure the cache
+def build_command(profile, args, env, jobs=None, static=False):
+    """The cargo command that builds the binary as nix/package.nix does, and env with the
+    RUSTFLAGS it needs (none, or LEAN_RUSTFLAGS for the statically linked compiler)."""
+    env = dict(env)
     env.pop("RUSTFLAGS", None)
     cmd = ["cargo", "build", "--profile", profile, "--locked", "--offline", "-q", "-p", "gitlab-mattermost"] + args
     if jobs:
@@ -112,6 +111,15 @@ def measured_build(profile, args, target_dir, source=ROOT, jobs=None, static=Fal
     if static:
         env["RUSTFLAGS"] = LEAN_RUSTFLAGS
         cmd += ["--target", host_triple()]
+    return cmd, env
+
+
+def measured_build(profile, args, target_dir, source=ROOT, jobs=None, static=False):
+    """Run a clean cargo build of the workspace at source; return (cpu seconds, wall seconds,
+    peak RSS bytes, peak PSS bytes)."""
+    env = dict(os.environ, CARGO_TARGET_DIR=target_dir, CARGO_TERM_COLOR="never")
+    env.pop("RUSTC_WRAPPER", None)  # a compiler cache would measure the cache
+    cmd, env = build_command(profile, args, env, jobs, static)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=source, env=env, start_new_session=True)
     peak_rss = peak_pss = 0

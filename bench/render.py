@@ -69,9 +69,8 @@ def lean_binary():
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import build
 
-    env = dict(os.environ, RUSTFLAGS=build.LEAN_RUSTFLAGS)
-    subprocess.run(["cargo", "build", "--profile", "lean", "--locked", "-q", "-p", "gitlab-mattermost",
-                    "--no-default-features", "--target", build.host_triple()], cwd=ROOT, env=env, check=True)
+    cmd, env = build.build_command("lean", ["--no-default-features"], os.environ, static=True)
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True)
     return build.built_binary(os.path.join(ROOT, "target"), "lean", static=True)
 
 
